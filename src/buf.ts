@@ -1,0 +1,158 @@
+/**
+ * A contiguous, growable byte buffer: the input and the output of every stream.
+ *
+ * Readable bytes live in `storage[start, end)`. An empty Buf holds no storage at all, so an
+ * idle connection costs no buffer memory. When the Buf is empty and a whole chunk arrives
+ * (a socket read), the chunk itself becomes the storage: parsing happens in place and only an
+ * unconsumed tail is ever copied.
+ */
+export class Buf {
+  /** Backing memory, or `null` while empty. Bytes outside `[#start, #end)` are garbage. */
+  #storage: Buffer | null = null
+  /** Offset of the first readable byte in `#storage`. */
+  #start = 0
+  /** Offset just past the last readable byte in `#storage`. */
+  #end = 0
+  /**
+   * True when `#storage` was adopted from outside (a socket chunk): it is never written into,
+   * since another Buffer may share its memory, and it is exactly as long as the data it held.
+   */
+  #adopted = false
+
+  /** Smallest storage allocated when growing, in bytes. */
+  static readonly MIN_CAPACITY = 4096
+
+  /** Number of readable bytes. */
+  get length(): number {
+    return this.#end - this.#start
+  }
+
+  /** Bytes of storage currently held (0 when empty). */
+  get capacity(): number {
+    return this.#storage === null ? 0 : this.#storage.length
+  }
+
+  /**
+   * A Buffer over readable bytes `[start, end)` (default: all of them), without copying.
+   * The trap: it is valid only until the next `consume()`, `write()` or the handler returns,
+   * since the Buf may move or reuse its storage. Copy (`Buffer.from(view)`) what you keep.
+   */
+  view(start = 0, end: number = this.length): Buffer {
+    if (this.#storage === null) return EMPTY
+    return this.#storage.subarray(this.#start + start, this.#start + Math.min(end, this.length))
+  }
+
+  /** The byte at `index` (0 = first readable byte), or `undefined` past the end. */
+  byte(index: number): number | undefined {
+    if (index < 0 || index >= this.length || this.#storage === null) return undefined
+    return this.#storage[this.#start + index]
+  }
+
+  /** Drops the first `n` readable bytes. Storage is released once nothing is left. */
+  consume(n: number): void {
+    if (!(n >= 0 && n <= this.length)) {
+      throw new RangeError(`consume(${n}) outside 0..${this.length}`)
+    }
+    this.#start += n
+    if (this.#start === this.#end) this.clear()
+  }
+
+  /** Drops everything and releases the storage. */
+  clear(): void {
+    this.#storage = null
+    this.#start = 0
+    this.#end = 0
+    this.#adopted = false
+  }
+
+  /**
+   * Position of the first `needle` at or after `from`, relative to the first readable byte,
+   * or -1. A one-byte needle is best passed as a number (a plain `memchr`).
+   */
+  indexOf(needle: Uint8Array | string | number, from = 0): number {
+    const storage = this.#storage
+    if (storage === null) return -1
+    // Search only the readable region: past #end lies garbage that could hold a false match.
+    const hay = this.#end === storage.length ? storage : storage.subarray(0, this.#end)
+    const at = hay.indexOf(needle, this.#start + from)
+    return at < 0 ? -1 : at - this.#start
+  }
+
+  /** Appends bytes, or a string in `encoding` (default utf8). Returns the number of bytes added. */
+  write(data: Uint8Array | string, encoding: BufferEncoding = 'utf8'): number {
+    if (typeof data === 'string') {
+      const n = Buffer.byteLength(data, encoding)
+      const storage = this.#reserve(n)
+      storage.write(data, this.#end, n, encoding)
+      this.#end += n
+      return n
+    }
+    const n = data.length
+    if (n === 0) return 0
+    const storage = this.#reserve(n)
+    storage.set(data, this.#end)
+    this.#end += n
+    return n
+  }
+
+  /** Decodes readable bytes `[start, end)` (default: all) without consuming them. */
+  toString(encoding: BufferEncoding = 'utf8', start = 0, end: number = this.length): string {
+    if (this.#storage === null) return ''
+    return this.#storage.toString(encoding, this.#start + start, this.#start + Math.min(end, this.length))
+  }
+
+  /**
+   * Appends a chunk the caller gives away: when the Buf is empty the chunk becomes its storage
+   * (no copy). The caller must not modify the chunk afterwards.
+   * @internal
+   */
+  append(chunk: Buffer): void {
+    if (this.#storage === null) {
+      if (chunk.length === 0) return
+      this.#storage = chunk
+      this.#start = 0
+      this.#end = chunk.length
+      this.#adopted = true
+      return
+    }
+    this.write(chunk)
+  }
+
+  /**
+   * Hands all readable bytes to the caller (for a socket write) and empties the Buf.
+   * The storage goes with them: the Buf never writes into memory it gave away.
+   * @internal
+   */
+  take(): Buffer {
+    const out = this.view()
+    this.clear()
+    return out
+  }
+
+  /** Makes room for `n` more bytes at `#end`: compacts when that suffices, else grows. */
+  #reserve(n: number): Buffer {
+    const storage = this.#storage
+    const length = this.#end - this.#start
+    if (storage !== null && !this.#adopted) {
+      if (this.#end + n <= storage.length) return storage
+      // Most of the storage is consumed bytes: move the live tail to the front instead of growing.
+      if (length + n <= storage.length >>> 1 || (this.#start >= storage.length >>> 1 && length + n <= storage.length)) {
+        storage.copyWithin(0, this.#start, this.#end)
+        this.#start = 0
+        this.#end = length
+        return storage
+      }
+    }
+    let capacity = Buf.MIN_CAPACITY
+    while (capacity < length + n) capacity *= 2
+    const grown = Buffer.allocUnsafe(capacity)
+    if (storage !== null) storage.copy(grown, 0, this.#start, this.#end)
+    this.#storage = grown
+    this.#start = 0
+    this.#end = length
+    this.#adopted = false
+    return grown
+  }
+}
+
+const EMPTY = Buffer.alloc(0)

@@ -1,0 +1,44 @@
+/**
+ * One lazily re-armed timer per stream.
+ *
+ * Protocols typically push their deadline a little later on every request ("idle 30 s").
+ * Re-creating a timer per request would cost more than the request itself, so a later deadline
+ * leaves the armed timer alone: when it fires early, the stream sees that its deadline has not
+ * passed and arms again for the rest. Only an earlier deadline replaces the timer.
+ */
+export class DeadlineTimer {
+  #timer: NodeJS.Timeout | null = null
+  /** Absolute time (ms, `performance.now()` clock) the armed timer fires at; NaN when none. */
+  #at = Number.NaN
+  readonly #fire: () => void
+
+  /** `fire` runs when an armed deadline is reached (or, see above, an earlier one that was superseded). */
+  constructor(fire: () => void) {
+    this.#fire = () => {
+      this.#timer = null
+      this.#at = Number.NaN
+      fire()
+    }
+  }
+
+  /** Makes sure `fire` runs no later than `deadline`; NaN cancels. */
+  arm(deadline: number, now: number): void {
+    if (Number.isNaN(deadline)) {
+      this.cancel()
+      return
+    }
+    if (this.#timer !== null && this.#at <= deadline) return
+    this.cancel()
+    this.#at = deadline
+    // +1: setTimeout may fire a fraction of a millisecond early; the stream would just re-arm.
+    this.#timer = setTimeout(this.#fire, Math.max(0, Math.ceil(deadline - now)) + 1)
+    this.#timer.unref()
+  }
+
+  cancel(): void {
+    if (this.#timer === null) return
+    clearTimeout(this.#timer)
+    this.#timer = null
+    this.#at = Number.NaN
+  }
+}

@@ -1,0 +1,417 @@
+/**
+ * The stream loop, independent of any socket: `Stream` drives it from a `net.Socket`, the test
+ * kit from scripted chunks and a virtual clock. Both run exactly this code.
+ *
+ * After every event (data, end of stream, output written, timer, wakeup) `#run()` calls
+ * handlers for as long as the buffered input satisfies the current expectation, writes all
+ * output of the round in one write, then decides whether to read and when to wake up.
+ */
+import { Buf } from './buf.js'
+import { EndOfStreamError, type Exception, HandlerError, LimitReachedError, ReadError, TimeoutError, WriteError } from './errors.js'
+import { Intent, Kind } from './intent.js'
+import type { Factory, Protocol, Scope, Transport } from './protocol.js'
+
+/** Limits shared by every kind of stream. */
+export interface StreamLimits {
+  /**
+   * Most bytes of input one expectation may need: `expectBytes(n)` with a larger `n`, or a
+   * delimiter not found within this many bytes, is a `LimitReachedError`.
+   * @default 16777216 (16 MiB)
+   */
+  maxBufferSize?: number
+  /**
+   * Automatic pushback: while more than this many bytes of output are unwritten, buffered
+   * requests are not processed and nothing is read, even if the protocol did not ask for
+   * `expectFlush`. Keeps a peer that pipelines requests but never reads its replies from
+   * growing the process.
+   * @default 1048576 (1 MiB)
+   */
+  outputHighWaterMark?: number
+}
+
+/** Defaults of {@link StreamLimits}. */
+export const LIMIT_DEFAULTS: Readonly<Required<StreamLimits>> = Object.freeze({
+  maxBufferSize: 16 * 1024 * 1024,
+  outputHighWaterMark: 1024 * 1024,
+})
+
+/** A handler that keeps returning the same unmet-by-consumption expectation this many times is stuck. */
+const MAX_IDLE_SPINS = 10_000
+
+/** The state machine runner (not part of the public API). Subclasses provide the I/O through the `io…` hooks. */
+export abstract class Engine implements Transport, Scope {
+  readonly input = new Buf()
+  readonly output = new Buf()
+  /** Why the stream ended: `undefined` while running and after `Intent.done()`. */
+  protected endReason: Error | undefined = undefined
+  /** The current protocol state; `null` until the factory returned and after the end. */
+  #protocol: Protocol | null = null
+  /** The Intent whose expectation is being waited for. */
+  #intent: Intent<Protocol> | null = null
+  /** `#intent.kind`, copied for the hot switch. */
+  #kind: Kind = Kind.Pending
+  /** Delimiter search: input before this position (relative) is known not to start a delimiter. */
+  #searched = 0
+  /** Absolute deadline of the current Intent in ms, or NaN. */
+  #deadline = Number.NaN
+  /** The deadline last passed to `ioArmTimer` (NaN = none armed). */
+  #armed = Number.NaN
+  /** The peer sent FIN: no more input will come. */
+  #eof = false
+  /** `exception(EndOfStream)` was already delivered once. */
+  #eofDelivered = false
+  /** Input length when LimitReached was last delivered; -1 after new data. Catches a protocol that ignores the limit. */
+  #limitLength = -1
+  /** Consecutive handler calls that consumed no input (see MAX_IDLE_SPINS). */
+  #spins = 0
+  /** Inside `#run()`: events that arrive now are picked up by the running loop. */
+  #running = false
+  /** The deadline passed; `timeout` runs at the top of the next loop turn. */
+  #timeoutPending = false
+  /** A notifier fired; `wakeup` runs at the top of the next loop turn. */
+  #wakeupPending = false
+  /** Processing stopped because too much output is unwritten (automatic pushback). */
+  #blocked = false
+  /** The protocol is finished (done, error or fatal); no handler runs any more. */
+  #ended = false
+  /** Which handler is running, for `HandlerError`. */
+  #handler = 'factory'
+  #notifier: (() => void) | null = null
+  readonly #maxBufferSize: number
+  /**
+   * Observer of every handler call, for the test kit and tracing: the handler's name and its
+   * argument (`end` of bytesRead, the reason of exception and fatal). `null` costs one check per call.
+   */
+  protected trace: ((handler: string, detail?: number | Error) => void) | null = null
+  readonly #outputHighWaterMark: number
+
+  constructor(limits: StreamLimits = {}) {
+    this.#maxBufferSize = limits.maxBufferSize ?? LIMIT_DEFAULTS.maxBufferSize
+    this.#outputHighWaterMark = limits.outputHighWaterMark ?? LIMIT_DEFAULTS.outputHighWaterMark
+  }
+
+  // --- Transport and Scope (the engine is both, so a stream allocates neither) -----------------
+
+  abstract readonly remoteAddress: string | undefined
+  abstract readonly remotePort: number | undefined
+  abstract readonly localAddress: string | undefined
+  abstract readonly localPort: number | undefined
+  abstract now(): number
+  abstract halfClose(): void
+
+  notifier(): () => void {
+    this.#notifier ??= () => {
+      if (this.#ended || this.#wakeupPending) return
+      this.#wakeupPending = true
+      this.ioScheduleWakeup()
+    }
+    return this.#notifier
+  }
+
+  /** True once the protocol has finished; the socket may still be flushing. */
+  get isEnded(): boolean {
+    return this.#ended
+  }
+
+  // --- I/O hooks --------------------------------------------------------------------------------
+
+  /** Send `data` (the stream gives it away). */
+  protected abstract ioWrite(data: Buffer): void
+  /** Bytes handed to `ioWrite` that have not reached the kernel yet. */
+  protected abstract ioUnwritten(): number
+  /** Start or stop reading; called after every round with the wanted state. */
+  protected abstract ioSetReading(on: boolean): void
+  /** Call `onTimer()` at absolute time `deadline`; NaN cancels. */
+  protected abstract ioArmTimer(deadline: number): void
+  /** Call `onWakeup()` soon (a microtask), outside the current call stack. */
+  protected abstract ioScheduleWakeup(): void
+  /** The protocol finished cleanly: flush what was written, then close. Called once. */
+  protected abstract ioFinish(): void
+  /** Close at once, dropping unwritten output. Called once, before `fatal` runs. */
+  protected abstract ioDestroy(reason: Error): void
+
+  // --- Events, called by the subclass -----------------------------------------------------------
+
+  /** Creates the first state through `factory` and runs the first round. */
+  protected start<S>(factory: Factory<S>, seed: S): void {
+    try {
+      this.#handler = 'factory'
+      this.#take(factory(this, seed, this))
+    } catch (err) {
+      this.#fail(new HandlerError(this.#handler, err))
+      return
+    }
+    this.#run()
+  }
+
+  /** Bytes arrived; the chunk is given away. */
+  protected onData(chunk: Buffer): void {
+    if (this.#ended) return
+    this.input.append(chunk)
+    this.#limitLength = -1
+    this.#run()
+  }
+
+  /** The peer sent FIN. */
+  protected onEnd(): void {
+    if (this.#ended || this.#eof) return
+    this.#eof = true
+    this.#run()
+  }
+
+  /** Some output reached the kernel. */
+  protected onWritten(): void {
+    if (this.#kind === Kind.Flush || this.#blocked) this.#run()
+  }
+
+  /** The armed timer fired. */
+  protected onTimer(): void {
+    this.#armed = Number.NaN
+    if (this.#ended || Number.isNaN(this.#deadline)) return
+    if (this.now() < this.#deadline) {
+      this.#settle() // fired early (the deadline moved later): re-arm
+      return
+    }
+    this.#deadline = Number.NaN
+    this.#timeoutPending = true
+    this.#run()
+  }
+
+  /** A scheduled wakeup is due. */
+  protected onWakeup(): void {
+    this.#run()
+  }
+
+  /** Reading failed; the socket is gone. */
+  protected onReadError(cause: unknown): void {
+    if (this.#ended) return
+    const reason = new ReadError(cause)
+    let intent: Intent<Protocol>
+    try {
+      intent = this.#exception(reason)
+    } catch (err) {
+      this.#fail(new HandlerError(this.#handler, err))
+      return
+    }
+    if (intent.kind === Kind.Done) this.#finish()
+    else this.#fail(intent.kind === Kind.Error && intent.error !== null ? intent.error : reason)
+  }
+
+  /** Writing failed. */
+  protected onWriteError(cause: unknown): void {
+    if (!this.#ended) this.#fail(new WriteError(cause))
+  }
+
+  /** The stream is ended from outside with `reason` (shutdown, a closed socket). */
+  protected abort(reason: Error): void {
+    if (!this.#ended) this.#fail(reason)
+  }
+
+  // --- The loop ---------------------------------------------------------------------------------
+
+  /** Runs handlers while buffered input satisfies the expectation, writes once, then settles. */
+  #run(): void {
+    if (this.#running || this.#ended) return
+    this.#running = true
+    try {
+      for (;;) {
+        if (this.#timeoutPending) {
+          this.#timeoutPending = false
+          this.#handler = 'timeout'
+          if (this.trace !== null) this.trace('timeout')
+          const protocol = this.#protocol as Protocol
+          this.#take(protocol.timeout ? protocol.timeout(this, this) : Intent.error(new TimeoutError()))
+        } else if (this.#wakeupPending) {
+          this.#wakeupPending = false
+          this.#handler = 'wakeup'
+          if (this.trace !== null) this.trace('wakeup')
+          const protocol = this.#protocol as Protocol
+          // Without a handler a wakeup changes nothing: the same expectation and deadline stand.
+          if (protocol.wakeup) this.#take(protocol.wakeup(this, this))
+        } else if (!this.#step()) {
+          if (this.#ended) break
+          if (this.output.length === 0) break
+          this.ioWrite(this.output.take())
+          // A synchronous write may already satisfy a flush expectation: go round once more.
+          if (this.#kind !== Kind.Flush) break
+        }
+        if (this.#ended) break
+      }
+    } catch (err) {
+      this.#fail(new HandlerError(this.#handler, err))
+    }
+    this.#running = false
+    if (!this.#ended) this.#settle()
+  }
+
+  /** Calls at most one handler if the current expectation can be met now; returns whether it did. */
+  #step(): boolean {
+    const protocol = this.#protocol as Protocol
+    const intent = this.#intent as Intent<Protocol>
+    const input = this.input
+    switch (this.#kind) {
+      case Kind.Bytes: {
+        if (this.#pushedBack()) return false
+        const n = intent.n
+        if (n > this.#maxBufferSize) return this.#limit(this.#maxBufferSize)
+        if (input.length >= n) {
+          this.#handler = 'bytesRead'
+          if (this.trace !== null) this.trace('bytesRead', n)
+          const before = input.length
+          this.#take(protocol.bytesRead(this, n, this))
+          this.#checkSpin(before)
+          return true
+        }
+        break
+      }
+      case Kind.Delimiter: {
+        if (this.#pushedBack()) return false
+        const length = input.length
+        const size = intent.delimiterLength
+        const max = Math.min(intent.n, this.#maxBufferSize - size)
+        const from = Math.max(intent.offset, this.#searched)
+        if (length - from >= size) {
+          const at = input.indexOf(intent.delimiter as Buffer | number, from)
+          if (at >= 0 && at <= max) {
+            this.#handler = 'bytesRead'
+            if (this.trace !== null) this.trace('bytesRead', at)
+            this.#take(protocol.bytesRead(this, at, this))
+            this.#checkSpin(length)
+            return true
+          }
+          if (at > max || length >= max + size) return this.#limit(max)
+          // Nothing found: the next search only needs to re-check a delimiter's width of overlap.
+          this.#searched = length - size + 1
+        }
+        break
+      }
+      case Kind.Flush:
+        if (this.output.length + this.ioUnwritten() <= intent.n) {
+          this.#handler = 'bytesFlushed'
+          if (this.trace !== null) this.trace('bytesFlushed')
+          this.#take(protocol.bytesFlushed ? protocol.bytesFlushed(this, this) : Intent.done())
+          return true
+        }
+        return false
+      case Kind.Sleep:
+        return false
+    }
+    if (!this.#eof) return false
+    // A read expectation that can never be met: the peer has finished sending.
+    if (this.#eofDelivered) {
+      this.#fail(new EndOfStreamError('end of stream: the protocol kept waiting for input after it was told'))
+      return false
+    }
+    this.#eofDelivered = true
+    this.#take(this.#exception(new EndOfStreamError()))
+    return true
+  }
+
+  /** Delivers LimitReached, unless the protocol already ignored the same one. */
+  #limit(limit: number): boolean {
+    const reason = new LimitReachedError(limit)
+    if (this.#limitLength === this.input.length) {
+      this.#fail(reason) // the exception handler consumed nothing and asked again: it would spin forever
+      return false
+    }
+    this.#limitLength = this.input.length
+    this.#take(this.#exception(reason))
+    return true
+  }
+
+  #exception(reason: Exception): Intent<Protocol> {
+    const protocol = this.#protocol as Protocol
+    this.#handler = 'exception'
+    if (this.trace !== null) this.trace('exception', reason)
+    if (protocol.exception) return protocol.exception(this, reason, this)
+    return reason.code === 'RS_ERR_END_OF_STREAM' ? Intent.done() : Intent.error(reason)
+  }
+
+  /** Guards against a protocol that neither consumes input nor changes what it waits for. */
+  #checkSpin(lengthBefore: number): void {
+    if (this.input.length !== lengthBefore) {
+      this.#spins = 0
+    } else if (++this.#spins > MAX_IDLE_SPINS) {
+      throw new Error(`bytesRead returned ${MAX_IDLE_SPINS} times without consuming input: consume what you parse`)
+    }
+  }
+
+  /** True (and remembered) while too much output is unwritten to process more input. */
+  #pushedBack(): boolean {
+    this.#blocked = this.output.length + this.ioUnwritten() > this.#outputHighWaterMark
+    if (this.#blocked && this.output.length > 0) this.ioWrite(this.output.take())
+    return this.#blocked
+  }
+
+  /** Adopts the next Intent returned by a handler. */
+  #take(intent: Intent<Protocol>): void {
+    if (this.#ended) return // the stream was closed during the handler; its answer does not matter
+    if (!(intent instanceof Intent)) throw new TypeError(`${this.#handler} returned ${String(intent)}, not an Intent`)
+    switch (intent.kind) {
+      case Kind.Done:
+        this.#finish()
+        return
+      case Kind.Error:
+        this.#fail(intent.error ?? new Error('Intent.error() without an error'))
+        return
+      case Kind.Pending:
+        throw new TypeError(`${this.#handler} returned Intent.of() without an expectation (expectBytes, expectDelimiter, expectFlush or sleep)`)
+    }
+    this.#protocol = intent.state
+    this.#intent = intent
+    this.#kind = intent.kind
+    this.#searched = 0
+    this.#deadline = Number.isNaN(intent.timeoutMs) ? intent.deadlineAt : this.now() + intent.timeoutMs
+  }
+
+  /** After a round: read only while waiting for input, keep one timer on the current deadline. */
+  #settle(): void {
+    const kind = this.#kind
+    this.ioSetReading((kind === Kind.Bytes || kind === Kind.Delimiter) && !this.#eof && !this.#blocked)
+    if (!Object.is(this.#deadline, this.#armed)) {
+      this.#armed = this.#deadline
+      this.ioArmTimer(this.#deadline)
+    }
+  }
+
+  /** Clean end: flush, then close. */
+  #finish(): void {
+    this.#end()
+    if (this.output.length > 0) this.ioWrite(this.output.take())
+    this.ioFinish()
+  }
+
+  /** Abnormal end: close at once, tell the protocol through `fatal`. */
+  #fail(reason: Error): void {
+    if (this.#ended) return
+    const protocol = this.#protocol
+    this.#end()
+    this.endReason = reason
+    this.output.clear()
+    this.ioDestroy(reason)
+    if (this.trace !== null) this.trace('fatal', reason)
+    if (protocol?.fatal) {
+      try {
+        protocol.fatal(reason, this)
+      } catch {
+        // fatal is the last word: an error there has nowhere left to go
+      }
+    }
+  }
+
+  #end(): void {
+    this.#ended = true
+    this.#protocol = null
+    this.#intent = null
+    this.#kind = Kind.Pending
+    this.#wakeupPending = false
+    this.#timeoutPending = false
+    this.#deadline = Number.NaN
+    if (!Number.isNaN(this.#armed)) {
+      this.#armed = Number.NaN
+      this.ioArmTimer(Number.NaN)
+    }
+    this.ioSetReading(false)
+  }
+}
+

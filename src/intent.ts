@@ -1,0 +1,162 @@
+import { InvalidArgumentError } from './errors.js'
+
+/**
+ * What a stream waits for next. Small integers keep the engine's switch cheap.
+ * @internal
+ */
+export const Kind = {
+  /** Built by `Intent.of()` but no expectation chosen yet: a bug in the protocol. */
+  Pending: 0,
+  Bytes: 1,
+  Delimiter: 2,
+  Flush: 3,
+  Sleep: 4,
+  Done: 5,
+  Error: 6,
+} as const
+/** @internal */
+export type Kind = (typeof Kind)[keyof typeof Kind]
+
+/** Options of {@link IntentBuilder.expectDelimiter}. */
+export interface DelimiterOptions {
+  /**
+   * Most bytes allowed before the delimiter. When the input holds `max` bytes plus the
+   * delimiter's length without a delimiter in them, `exception()` gets a `LimitReachedError`.
+   * Required: an unbounded wait for a delimiter lets a peer fill the process's memory.
+   */
+  max: number
+  /** Skip this many bytes at the start of the input before searching (they are known not to hold it). @default 0 */
+  offset?: number
+}
+
+/**
+ * The first half of an Intent: the next state is chosen, the expectation is not yet.
+ * Exactly one `expect…` or `sleep` call must follow.
+ */
+export interface IntentBuilder<P> {
+  /** Wait until at least `n` bytes are buffered; `bytesRead` then gets `end = n`. */
+  expectBytes(n: number): Intent<P>
+  /**
+   * Wait until `delimiter` is buffered; `bytesRead` then gets `end` = its position (the bytes
+   * before it are `input.view(0, end)`, the delimiter itself is not consumed for you).
+   * The search resumes where the last one stopped, so a slow peer costs no rescans.
+   */
+  expectDelimiter(delimiter: Uint8Array | string, options: DelimiterOptions): Intent<P>
+  /**
+   * Wait until at most `n` bytes of output remain unwritten to the kernel, then call
+   * `bytesFlushed`. Nothing is read meanwhile: this is the pushback that keeps a peer who does
+   * not read from making the process buffer without bound.
+   */
+  expectFlush(n?: number): Intent<P>
+  /** Read nothing and wait for `wakeup` (see `Scope.notifier()`) or the deadline. */
+  sleep(): Intent<P>
+}
+
+/**
+ * A handler's answer: the protocol's next state, what it waits for, and optionally a deadline.
+ *
+ * ```ts
+ * return Intent.of(this).expectDelimiter(CRLF, { max: 4096 }).timeout(30_000)
+ * ```
+ */
+export class Intent<P> implements IntentBuilder<P> {
+  /** @internal */ kind: Kind = Kind.Pending
+  /** @internal The next protocol state; `undefined` for done and error. */
+  readonly state: P
+  /** @internal Bytes wanted (Bytes), most bytes before the delimiter (Delimiter), unwritten bytes allowed (Flush). */
+  n = 0
+  /** @internal Delimiter bytes; only for Kind.Delimiter. */
+  delimiter: Buffer | number | null = null
+  /** @internal Length of the delimiter in bytes; only for Kind.Delimiter. */
+  delimiterLength = 0
+  /** @internal Where the delimiter search starts; only for Kind.Delimiter. */
+  offset = 0
+  /** @internal Absolute deadline in ms of `Scope.now()`'s clock, or NaN. */
+  deadlineAt = Number.NaN
+  /** @internal Relative timeout in ms, resolved by the stream when it takes the Intent, or NaN. */
+  timeoutMs = Number.NaN
+  /** @internal The reason of `Intent.error()`. */
+  error: Error | null = null
+
+  private constructor(state: P) {
+    this.state = state
+  }
+
+  /** Starts an Intent whose next state is `state` (usually `this`, or a new state object). */
+  static of<P>(state: P): IntentBuilder<P> {
+    return new Intent(state)
+  }
+
+  /** Ends the stream cleanly: buffered output is flushed, then the socket is closed. */
+  static done(): Intent<never> {
+    const intent = new Intent<never>(undefined as never)
+    intent.kind = Kind.Done
+    return intent
+  }
+
+  /**
+   * Ends the stream at once with `error` (pending output is dropped), and reports it to
+   * `fatal`. For bad peer input prefer a `ProtocolError`.
+   */
+  static error(error: Error): Intent<never> {
+    const intent = new Intent<never>(undefined as never)
+    intent.kind = Kind.Error
+    intent.error = error
+    return intent
+  }
+
+  expectBytes(n: number): Intent<P> {
+    if (!(Number.isInteger(n) && n >= 0)) throw new InvalidArgumentError(`expectBytes: n must be a non-negative integer, got ${n}`)
+    this.kind = Kind.Bytes
+    this.n = n
+    return this
+  }
+
+  expectDelimiter(delimiter: Uint8Array | string, options: DelimiterOptions): Intent<P> {
+    const bytes = Buffer.isBuffer(delimiter) ? delimiter : toBuffer(delimiter)
+    const { max, offset = 0 } = options
+    if (bytes.length === 0) throw new InvalidArgumentError('expectDelimiter: the delimiter is empty')
+    if (!(Number.isInteger(max) && max >= 0)) throw new InvalidArgumentError(`expectDelimiter: max must be a non-negative integer, got ${max}`)
+    if (!(Number.isInteger(offset) && offset >= 0)) throw new InvalidArgumentError(`expectDelimiter: offset must be a non-negative integer, got ${offset}`)
+    this.kind = Kind.Delimiter
+    // A one-byte delimiter is searched as a number: Buffer#indexOf then runs a plain memchr.
+    this.delimiter = bytes.length === 1 ? (bytes[0] as number) : bytes
+    this.delimiterLength = bytes.length
+    this.n = max
+    this.offset = offset
+    return this
+  }
+
+  expectFlush(n = 0): Intent<P> {
+    if (!(Number.isInteger(n) && n >= 0)) throw new InvalidArgumentError(`expectFlush: n must be a non-negative integer, got ${n}`)
+    this.kind = Kind.Flush
+    this.n = n
+    return this
+  }
+
+  sleep(): Intent<P> {
+    this.kind = Kind.Sleep
+    return this
+  }
+
+  /** Calls `timeout` once `Scope.now()` reaches `at` (absolute, in ms), unless another Intent comes first. */
+  deadline(at: number): Intent<P> {
+    if (Number.isNaN(at)) throw new InvalidArgumentError('deadline: NaN')
+    this.deadlineAt = at
+    this.timeoutMs = Number.NaN
+    return this
+  }
+
+  /** Calls `timeout` `ms` milliseconds after the stream takes this Intent, unless another Intent comes first. */
+  timeout(ms: number): Intent<P> {
+    if (!(ms >= 0)) throw new InvalidArgumentError(`timeout: ms must be >= 0, got ${ms}`)
+    this.timeoutMs = ms
+    this.deadlineAt = Number.NaN
+    return this
+  }
+}
+
+/** Strings are encoded as utf8; other byte arrays are viewed, not copied. */
+function toBuffer(bytes: Uint8Array | string): Buffer {
+  return typeof bytes === 'string' ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+}

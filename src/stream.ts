@@ -1,0 +1,176 @@
+import type { Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
+import { DeadlineTimer } from './deadline.js'
+import { Engine, type StreamLimits } from './engine.js'
+import { ClosedError, InvalidArgumentError } from './errors.js'
+import type { Factory } from './protocol.js'
+
+/** Options of a {@link Stream}. */
+export interface StreamOptions extends StreamLimits {
+  /**
+   * After `Intent.done()` the socket is half-closed and the stream keeps reading (and
+   * discarding) until the peer closes too, for at most this many ms, then closes. Closing
+   * with unread input would make the kernel send RST, which can destroy the peer's copy of
+   * our last answer (the HTTP "lingering close").
+   * @default 2000
+   */
+  lingerTimeout?: number
+  /** Disable Nagle's algorithm, as request-reply traffic wants. @default true */
+  noDelay?: boolean
+}
+
+const STREAM_DEFAULTS = { lingerTimeout: 2000, noDelay: true } as const
+
+/**
+ * A protocol running on one socket: one input Buf, one output Buf, one deadline.
+ *
+ * ```ts
+ * const stream = Stream.attach(socket, (t, seed, scope) => Intent.of(new Echo()).expectDelimiter('\n', { max: 1024 }))
+ * const reason = await stream.closed // undefined after Intent.done()
+ * ```
+ */
+export class Stream extends Engine {
+  /** The socket (a `net.Socket` or `tls.TLSSocket`). */
+  readonly socket: Socket
+  /**
+   * Resolves once the socket is fully closed: with `undefined` when the protocol ended with
+   * `Intent.done()`, otherwise with the reason (also given to `fatal`). Never rejects.
+   */
+  readonly closed: Promise<Error | undefined>
+  #resolveClosed!: (reason: Error | undefined) => void
+  /** Whether the socket is flowing (we asked for data). */
+  #reading = false
+  /** Set by a failed write so that the 'error' event which follows is not taken for a read error. */
+  #writeFailed = false
+  readonly #timer: DeadlineTimer
+  #lingerTimer: NodeJS.Timeout | null = null
+  readonly #lingerTimeout: number
+
+  /**
+   * Runs a protocol on a connected socket. `factory(transport, seed, scope)` creates the first
+   * state synchronously. The socket is switched to half-open mode (a FIN from the peer is
+   * `exception(EndOfStream)`, and the protocol may still answer).
+   */
+  static attach<S>(socket: Socket, factory: Factory<S>, seed?: S, options: StreamOptions = {}): Stream {
+    const stream = new Stream(socket, options)
+    stream.start(factory, seed as S)
+    return stream
+  }
+
+  private constructor(socket: Socket, options: StreamOptions) {
+    super(options)
+    const { lingerTimeout, noDelay } = { ...STREAM_DEFAULTS, ...options }
+    if (!(lingerTimeout >= 0)) throw new InvalidArgumentError(`lingerTimeout must be >= 0, got ${lingerTimeout}`)
+    this.socket = socket
+    this.#lingerTimeout = lingerTimeout
+    this.#timer = new DeadlineTimer(() => this.onTimer())
+    this.closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve
+    })
+    socket.allowHalfOpen = true
+    if (noDelay) socket.setNoDelay(true)
+    // Paused before the 'data' listener goes on, so that only the protocol's expectation starts reading.
+    socket.pause()
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('end', () => this.onEnd())
+    socket.on('error', (err) => this.#onError(err))
+    socket.on('close', () => this.#onClose())
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress
+  }
+  get remotePort(): number | undefined {
+    return this.socket.remotePort
+  }
+  get localAddress(): string | undefined {
+    return this.socket.localAddress
+  }
+  get localPort(): number | undefined {
+    return this.socket.localPort
+  }
+
+  now(): number {
+    return performance.now()
+  }
+
+  halfClose(): void {
+    if (this.output.length > 0) this.ioWrite(this.output.take())
+    this.socket.end()
+  }
+
+  /** Runs `wakeup` on the protocol soon (same as calling `notifier()`'s function). */
+  wakeup(): void {
+    this.notifier()()
+  }
+
+  /** Ends the stream from outside at once: the socket is destroyed, `fatal` gets `reason`. */
+  close(reason: Error = new ClosedError()): void {
+    this.abort(reason)
+  }
+
+  // --- I/O hooks --------------------------------------------------------------------------------
+
+  readonly #afterWrite = (err?: Error | null): void => {
+    if (err) {
+      this.#writeFailed = true
+      this.onWriteError(err)
+    } else {
+      this.onWritten()
+    }
+  }
+
+  protected ioWrite(data: Buffer): void {
+    this.socket.write(data, this.#afterWrite)
+  }
+
+  protected ioUnwritten(): number {
+    return this.socket.writableLength
+  }
+
+  protected ioSetReading(on: boolean): void {
+    if (on === this.#reading) return
+    this.#reading = on
+    if (on) this.socket.resume()
+    else this.socket.pause()
+  }
+
+  protected ioArmTimer(deadline: number): void {
+    this.#timer.arm(deadline, performance.now())
+  }
+
+  readonly #wakeupTask = (): void => this.onWakeup()
+
+  protected ioScheduleWakeup(): void {
+    queueMicrotask(this.#wakeupTask)
+  }
+
+  protected ioFinish(): void {
+    const socket = this.socket
+    if (socket.destroyed) return
+    socket.end()
+    if (socket.readableEnded) return
+    // Lingering close: drain (and drop) what the peer still sends until it closes too.
+    this.#reading = true
+    socket.resume()
+    this.#lingerTimer = setTimeout(() => socket.destroy(), this.#lingerTimeout)
+    this.#lingerTimer.unref()
+  }
+
+  protected ioDestroy(_reason: Error): void {
+    this.socket.destroy()
+  }
+
+  #onError(err: Error): void {
+    if (this.#writeFailed || this.isEnded) return
+    this.onReadError(err)
+  }
+
+  #onClose(): void {
+    if (this.#lingerTimer !== null) clearTimeout(this.#lingerTimer)
+    this.#lingerTimer = null
+    this.#timer.cancel()
+    this.abort(new ClosedError('socket closed before the protocol finished'))
+    this.#resolveClosed(this.endReason)
+  }
+}

@@ -1,0 +1,73 @@
+import type { Factory } from '../protocol.js'
+import { type Closed, Harness, type HarnessOptions } from './harness.js'
+import { describeSplit, type SplitOptions, splits } from './splits.js'
+
+/** Options of {@link runScripted}. */
+export interface RunOptions<S = unknown> extends HarnessOptions<S> {
+  /** Send end of stream after the last chunk. @default false */
+  end?: boolean
+  /** Advance the virtual clock by this many ms after the input (and end). @default 0 */
+  advanceClock?: number
+}
+
+/** What a scripted run produced. */
+export interface Run {
+  /** Everything the protocol wrote. */
+  readonly output: Buffer
+  /** Handler calls in order (see `Harness.events`). */
+  readonly events: readonly string[]
+  /** Exception reasons, in order. */
+  readonly exceptions: Harness['exceptions']
+  /** How the stream ended. */
+  readonly closed: Closed
+  /** The error it ended with, if any. */
+  readonly error: Error | undefined
+  /** The harness, to go on driving it. */
+  readonly harness: Harness
+}
+
+/** Runs a protocol over scripted input chunks (each one socket read) on a virtual clock. */
+export function runScripted<S>(factory: Factory<S>, chunks: Iterable<Uint8Array | string>, options: RunOptions<S> = {}): Run {
+  const harness = new Harness(factory, options)
+  for (const chunk of chunks) {
+    if (harness.closed !== 'open') break
+    harness.feed(chunk)
+  }
+  if (options.end && harness.closed === 'open') harness.end()
+  if (options.advanceClock) harness.advance(options.advanceClock)
+  return {
+    output: harness.output,
+    events: harness.events,
+    exceptions: harness.exceptions,
+    closed: harness.closed,
+    error: harness.error,
+    harness,
+  }
+}
+
+/**
+ * Runs `factory` over every split of `input` that {@link splits} yields and checks that each
+ * gives exactly the output, handler calls and end of the unsplit run. Throws an Error naming
+ * the first split that differs (its chunk lengths); returns the unsplit run otherwise.
+ */
+export function checkSplits<S>(factory: Factory<S>, input: Uint8Array | string, options: RunOptions<S> & SplitOptions = {}): Run {
+  let reference: Run | undefined
+  for (const chunks of splits(input, options)) {
+    const run = runScripted(factory, chunks, options)
+    if (reference === undefined) {
+      reference = run
+      continue
+    }
+    const where = describeSplit(chunks)
+    if (!run.output.equals(reference.output)) {
+      throw new Error(`split ${where}: output differs\n  unsplit: ${JSON.stringify(reference.output.toString('latin1'))}\n  split:   ${JSON.stringify(run.output.toString('latin1'))}`)
+    }
+    if (run.events.join('\n') !== reference.events.join('\n')) {
+      throw new Error(`split ${where}: handler calls differ\n  unsplit: ${reference.events.join(', ')}\n  split:   ${run.events.join(', ')}`)
+    }
+    if (run.closed !== reference.closed) {
+      throw new Error(`split ${where}: ended ${run.closed}, unsplit ended ${reference.closed}`)
+    }
+  }
+  return reference as Run
+}

@@ -24,12 +24,12 @@ export class LineEcho implements Protocol {
 
   bytesRead(t: Transport, end: number, scope: Scope): Intent<LineEcho> {
     if (this.phase !== 'line') throw new Error(`bytesRead in phase ${this.phase}`)
-    const line = t.input.view(0, end) // valid until consume()
-    if (line.equals(QUIT)) {
+    // Compare lengths first: a view costs an allocation, most lines are not QUIT.
+    if (end === QUIT.length && t.input.view(0, end).equals(QUIT)) {
       t.input.consume(end + 1)
       return this.close(t, BYE)
     }
-    t.output.write(t.input.view(0, end + 1)) // the line and its LF
+    t.output.write(t.input.view(0, end + 1)) // the line and its LF; the view is valid until consume()
     t.input.consume(end + 1)
     return this.readLine(scope)
   }

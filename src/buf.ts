@@ -19,8 +19,12 @@ export class Buf {
    */
   #adopted = false
 
-  /** Smallest storage allocated when growing, in bytes. */
-  static readonly MIN_CAPACITY = 4096
+  /**
+   * Smallest storage allocated when growing, in bytes. Below 4 KiB, `Buffer.allocUnsafe` slices
+   * Node's shared pool instead of creating an ArrayBuffer: a round of small replies costs no
+   * allocation worth the name.
+   */
+  static readonly MIN_CAPACITY = 1024
 
   /** Number of readable bytes. */
   get length(): number {

@@ -64,6 +64,10 @@ export abstract class Engine implements Transport, Scope {
   #limitLength = -1
   /** Consecutive handler calls that consumed no input (see MAX_IDLE_SPINS). */
   #spins = 0
+  /** `now()` of the current round; NaN between rounds. */
+  #now = Number.NaN
+  /** Bytes unwritten below us (in the socket) when the round started, or after our last write in it. */
+  #unwritten = 0
   /** Inside `#run()`: events that arrive now are picked up by the running loop. */
   #running = false
   /** The deadline passed; `timeout` runs at the top of the next loop turn. */
@@ -96,8 +100,18 @@ export abstract class Engine implements Transport, Scope {
   abstract readonly remotePort: number | undefined
   abstract readonly localAddress: string | undefined
   abstract readonly localPort: number | undefined
-  abstract now(): number
   abstract halfClose(): void
+  /** The real (or virtual) clock, in ms. */
+  protected abstract clock(): number
+
+  /**
+   * The time at the start of the current event, in ms: every handler of one round sees the same
+   * value, and 32 pipelined requests cost one clock read, not 32.
+   */
+  now(): number {
+    if (Number.isNaN(this.#now)) this.#now = this.clock()
+    return this.#now
+  }
 
   notifier(): () => void {
     this.#notifier ??= () => {
@@ -136,6 +150,7 @@ export abstract class Engine implements Transport, Scope {
   protected start<S>(factory: Factory<S>, seed: S): void {
     try {
       this.#handler = 'factory'
+      this.#now = Number.NaN
       this.#take(factory(this, seed, this))
     } catch (err) {
       this.#fail(new HandlerError(this.#handler, err))
@@ -168,6 +183,7 @@ export abstract class Engine implements Transport, Scope {
   protected onTimer(): void {
     this.#armed = Number.NaN
     if (this.#ended || Number.isNaN(this.#deadline)) return
+    this.#now = Number.NaN
     if (this.now() < this.#deadline) {
       this.#settle() // fired early (the deadline moved later): re-arm
       return
@@ -213,6 +229,8 @@ export abstract class Engine implements Transport, Scope {
   #run(): void {
     if (this.#running || this.#ended) return
     this.#running = true
+    this.#now = Number.NaN
+    this.#unwritten = this.ioUnwritten()
     try {
       for (;;) {
         if (this.#timeoutPending) {
@@ -231,7 +249,7 @@ export abstract class Engine implements Transport, Scope {
         } else if (!this.#step()) {
           if (this.#ended) break
           if (this.output.length === 0) break
-          this.ioWrite(this.output.take())
+          this.#write()
           // A synchronous write may already satisfy a flush expectation: go round once more.
           if (this.#kind !== Kind.Flush) break
         }
@@ -242,6 +260,7 @@ export abstract class Engine implements Transport, Scope {
     }
     this.#running = false
     if (!this.#ended) this.#settle()
+    this.#now = Number.NaN // outside a round, now() reads the clock again
   }
 
   /** Calls at most one handler if the current expectation can be met now; returns whether it did. */
@@ -286,7 +305,7 @@ export abstract class Engine implements Transport, Scope {
         break
       }
       case Kind.Flush:
-        if (this.output.length + this.ioUnwritten() <= intent.n) {
+        if (this.output.length + this.#unwritten <= intent.n) {
           this.#handler = 'bytesFlushed'
           if (this.trace !== null) this.trace('bytesFlushed')
           this.#take(protocol.bytesFlushed ? protocol.bytesFlushed(this, this) : Intent.done())
@@ -338,9 +357,14 @@ export abstract class Engine implements Transport, Scope {
 
   /** True (and remembered) while too much output is unwritten to process more input. */
   #pushedBack(): boolean {
-    this.#blocked = this.output.length + this.ioUnwritten() > this.#outputHighWaterMark
-    if (this.#blocked && this.output.length > 0) this.ioWrite(this.output.take())
+    this.#blocked = this.output.length + this.#unwritten > this.#outputHighWaterMark
+    if (this.#blocked && this.output.length > 0) this.#write()
     return this.#blocked
+  }
+
+  #write(): void {
+    this.ioWrite(this.output.take())
+    this.#unwritten = this.ioUnwritten()
   }
 
   /** Adopts the next Intent returned by a handler. */

@@ -90,7 +90,7 @@ export class Stream extends Engine {
     return this.socket.localPort
   }
 
-  now(): number {
+  protected clock(): number {
     return performance.now()
   }
 

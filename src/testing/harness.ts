@@ -152,7 +152,7 @@ export class Harness<S = unknown> {
 
   /** The virtual clock, in ms. */
   get now(): number {
-    return this.#engine.now()
+    return this.#engine.virtualTime
   }
 }
 
@@ -200,7 +200,11 @@ class ScriptedEngine extends Engine {
     this.flushWakeups()
   }
 
-  now(): number {
+  protected clock(): number {
+    return this.#clock
+  }
+
+  get virtualTime(): number {
     return this.#clock
   }
 

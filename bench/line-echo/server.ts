@@ -1,0 +1,54 @@
+/**
+ * Line-echo servers for the benchmark, one process each: `rotor` (examples/line-echo.ts on
+ * Stream.attach) or `hand` (hand-written node:net code written for speed, same semantics).
+ * Prints `listening <port>` once ready.
+ */
+import net from 'node:net'
+import { Stream } from 'rotor-stream'
+import { LineEcho } from '../../examples/line-echo.js'
+
+const kind = process.argv[2] ?? 'rotor'
+const MAX_LINE = 64 * 1024
+
+/** What a performance-minded Node developer writes by hand: one buffer, indexOf, one write per read. */
+function handWritten(socket: net.Socket): void {
+  socket.setNoDelay(true)
+  let pending: Buffer | null = null
+  socket.on('data', (chunk: Buffer) => {
+    const data = pending === null ? chunk : Buffer.concat([pending, chunk])
+    let start = 0
+    let end = data.indexOf(0x0a, start)
+    // Each line's reply is built on its own, as a real protocol's would be, and all replies
+    // of one read leave in one write.
+    const replies: Buffer[] = []
+    while (end >= 0) {
+      if (end - start > MAX_LINE) return void socket.destroy()
+      replies.push(data.subarray(start, end + 1))
+      start = end + 1
+      end = data.indexOf(0x0a, start)
+    }
+    pending = start < data.length ? data.subarray(start) : null
+    if (pending !== null && pending.length > MAX_LINE) socket.destroy()
+    if (replies.length === 1) socket.write(replies[0] as Buffer)
+    else if (replies.length > 1) socket.write(Buffer.concat(replies))
+  })
+  socket.on('end', () => socket.end())
+  socket.on('error', () => socket.destroy())
+}
+
+const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+  if (kind === 'hand') handWritten(socket)
+  else Stream.attach(socket, LineEcho.create)
+})
+let cpuAtStart = process.cpuUsage()
+server.listen(0, '127.0.0.1', () => {
+  const address = server.address() as net.AddressInfo
+  cpuAtStart = process.cpuUsage()
+  process.stdout.write(`listening ${address.port}\n`)
+})
+// The CPU time the server spent serving (µs), so the runner can report cost per request even
+// when the load generator, not the server, limits throughput.
+process.on('SIGTERM', () => {
+  const cpu = process.cpuUsage(cpuAtStart)
+  process.stdout.write(`cpu ${cpu.user + cpu.system}\n`, () => process.exit(0))
+})

@@ -5,8 +5,8 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 
 const ROOT = new URL('..', import.meta.url).pathname
 /** Node flags that let a benchmark process load the TypeScript sources as the package. */

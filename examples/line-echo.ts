@@ -54,7 +54,9 @@ export class LineEcho implements Protocol {
 
   private readLine(scope: Scope): Intent<LineEcho> {
     this.phase = 'line'
-    return Intent.of(this).expectDelimiter(LINE_END, { max: MAX_LINE }).deadline(scope.now() + IDLE_TIMEOUT)
+    return Intent.of(this)
+      .expectDelimiter(LINE_END, { max: MAX_LINE })
+      .deadline(scope.now() + IDLE_TIMEOUT)
   }
 
   private close(t: Transport, reply: string | Buffer): Intent<LineEcho> {

@@ -438,4 +438,3 @@ export abstract class Engine implements Transport, Scope {
     this.ioSetReading(false)
   }
 }
-

@@ -27,7 +27,15 @@ async function once(server: string, window: number): Promise<Result> {
   try {
     // Window 1 is latency-bound: a tenth of the lines keeps the round short.
     const lines = window === 1 ? Math.ceil(LINES / 10) : LINES
-    const out = await runOnLoadCore([process.execPath, ...NODE_TS, 'bench/line-echo/client.ts', String(started.port), String(lines), String(window), String(CONNECTIONS)])
+    const out = await runOnLoadCore([
+      process.execPath,
+      ...NODE_TS,
+      'bench/line-echo/client.ts',
+      String(started.port),
+      String(lines),
+      String(window),
+      String(CONNECTIONS),
+    ])
     result = JSON.parse(out) as Omit<Result, 'cpuPerRequest'>
   } catch (err) {
     await started.stop()

@@ -2,9 +2,10 @@
  * The stream loop without sockets: ns per request for the line-echo protocol on the engine,
  * against the same parsing written by hand, fed 32 pipelined lines per "read".
  */
+
+import { LineEcho } from '../../examples/line-echo.js'
 import { Engine } from '../../src/engine.js'
 import type { Factory } from '../../src/protocol.js'
-import { LineEcho } from '../../examples/line-echo.js'
 
 class NullEngine extends Engine {
   readonly remoteAddress = undefined

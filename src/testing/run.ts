@@ -60,7 +60,9 @@ export function checkSplits<S>(factory: Factory<S>, input: Uint8Array | string, 
     }
     const where = describeSplit(chunks)
     if (!run.output.equals(reference.output)) {
-      throw new Error(`split ${where}: output differs\n  unsplit: ${JSON.stringify(reference.output.toString('latin1'))}\n  split:   ${JSON.stringify(run.output.toString('latin1'))}`)
+      throw new Error(
+        `split ${where}: output differs\n  unsplit: ${JSON.stringify(reference.output.toString('latin1'))}\n  split:   ${JSON.stringify(run.output.toString('latin1'))}`,
+      )
     }
     if (run.events.join('\n') !== reference.events.join('\n')) {
       throw new Error(`split ${where}: handler calls differ\n  unsplit: ${reference.events.join(', ')}\n  split:   ${run.events.join(', ')}`)

@@ -27,7 +27,10 @@ export function* splits(input: Uint8Array | string, options: SplitOptions = {}):
       yield splitAt(bytes, cuts)
     }
   } else {
-    yield splitAt(bytes, Array.from({ length: n - 1 }, (_, i) => i + 1))
+    yield splitAt(
+      bytes,
+      Array.from({ length: n - 1 }, (_, i) => i + 1),
+    )
     for (let cut = 1; cut < n; cut++) yield splitAt(bytes, [cut])
   }
   const next = prng(seed)
@@ -35,7 +38,10 @@ export function* splits(input: Uint8Array | string, options: SplitOptions = {}):
     const count = 1 + Math.floor(next() * Math.min(n - 1, 64))
     const cuts = new Set<number>()
     while (cuts.size < count) cuts.add(1 + Math.floor(next() * (n - 1)))
-    yield splitAt(bytes, [...cuts].sort((a, b) => a - b))
+    yield splitAt(
+      bytes,
+      [...cuts].sort((a, b) => a - b),
+    )
   }
 }
 

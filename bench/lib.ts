@@ -27,8 +27,10 @@ export function pin(cpu: number): string[] {
 export interface Started {
   readonly child: ChildProcess
   readonly port: number
-  /** Stops the server; resolves with the CPU time it reported (µs spent after listening), or NaN. */
+  /** Stops the server; resolves with the CPU time it reported (µs spent since listening or the last reset), or NaN. */
   stop(): Promise<number>
+  /** Asks the server to start counting its CPU time afresh (SIGUSR2) and waits until it has. */
+  resetCpu(): Promise<void>
 }
 
 /** Starts `node <script> ...args` on core 0 and waits for its `listening <port>` line. */
@@ -37,6 +39,7 @@ export async function startServer(script: string, args: string[] = []): Promise<
   const child = spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT })
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
   let cpu = Number.NaN
+  let onReset: (() => void) | null = null
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${script} did not start`)), 20_000)
     lines.on('line', (line) => {
@@ -47,12 +50,18 @@ export async function startServer(script: string, args: string[] = []): Promise<
       }
       const used = /^cpu (\d+)/.exec(line)
       if (used) cpu = Number(used[1])
+      if (line === 'reset') onReset?.()
     })
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)))
   })
   return {
     child,
     port,
+    resetCpu: () =>
+      new Promise<void>((resolve) => {
+        onReset = resolve
+        child.kill('SIGUSR2')
+      }),
     stop: () =>
       new Promise<number>((resolve) => {
         if (child.exitCode !== null) return resolve(cpu)

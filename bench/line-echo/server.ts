@@ -36,6 +36,7 @@ function handWritten(socket: net.Socket): void {
   socket.on('error', () => socket.destroy())
 }
 
+
 const server = net.createServer({ allowHalfOpen: true }, (socket) => {
   if (kind === 'hand') handWritten(socket)
   else Stream.attach(socket, LineEcho.create)
@@ -45,6 +46,16 @@ server.listen(0, '127.0.0.1', () => {
   const address = server.address() as net.AddressInfo
   cpuAtStart = process.cpuUsage()
   process.stdout.write(`listening ${address.port}\n`)
+})
+// After the warm-up run the runner sends SIGUSR2: the CPU count starts over, so that JIT
+// compilation of the code under test is not billed to the measured requests.
+process.on('SIGUSR1', () => {
+  const cpu = process.cpuUsage(cpuAtStart)
+  process.stdout.write(`cpu ${cpu.user + cpu.system}\n`)
+})
+process.on('SIGUSR2', () => {
+  cpuAtStart = process.cpuUsage()
+  process.stdout.write('reset\n')
 })
 // The CPU time the server spent serving (µs), so the runner can report cost per request even
 // when the load generator, not the server, limits throughput.

@@ -20,3 +20,26 @@ export {
 export { type DelimiterOptions, Intent, type IntentBuilder } from './intent.js'
 export type { Factory, Protocol, Scope, Transport } from './protocol.js'
 export { Stream, type StreamOptions } from './stream.js'
+export { BACKOFF_DEFAULTS, type BackoffOptions, backoffDelay, backoffOptions, type ReconnectPolicy } from './backoff.js'
+export { Persistent, type PersistentEvents, type PersistentOptions, type PersistentState } from './persistent.js'
+export {
+  acceptErrorChannel,
+  type CloseOptions,
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_MAX_CONNECTIONS,
+  ListenError,
+  type ListenAddress,
+  type ServeOptions,
+  Server,
+  type ServerOptions,
+  serve,
+} from './server.js'
+export {
+  type ConnectTlsOptions,
+  connectTls,
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  type KeyMaterial,
+  type PemMaterial,
+  type TlsClientOptions,
+  type TlsServerOptions,
+} from './tls.js'

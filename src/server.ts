@@ -1,0 +1,391 @@
+/**
+ * The accept side: one {@link Stream} per connection on TCP, a Unix socket or TLS, a bound on
+ * live connections, and a graceful close.
+ *
+ * Assumptions: the factory is synchronous and cheap (it runs in the accept callback); a
+ * connection over `maxConnections` is accepted and closed at once by Node (the client sees the
+ * connection reset or closed), never queued in memory; accept errors such as `EMFILE` are
+ * transient and only reported (Node keeps accepting).
+ */
+import cluster from 'node:cluster'
+import diagnostics from 'node:diagnostics_channel'
+import { lstat, unlink } from 'node:fs/promises'
+import net from 'node:net'
+import tls from 'node:tls'
+import type { Address } from './connect.js'
+import { ClosedError, InvalidArgumentError } from './errors.js'
+import type { Factory } from './protocol.js'
+import { Stream, type StreamOptions } from './stream.js'
+import { type TlsServerOptions, tlsServerOptions } from './tls.js'
+
+/** Where to listen: TCP `{ host, port }` (port 0 picks a free port) or a Unix socket `{ path }`. */
+export type ListenAddress =
+  | {
+      /** Interface to bind. @default all interfaces (`::` and `0.0.0.0`) */
+      host?: string
+      /** TCP port; 0 picks a free one (read it back from `server.address`). */
+      port: number
+    }
+  | {
+      /**
+       * Unix socket path. A socket file left by a crashed process is removed if nothing
+       * answers on it; a live server there is an error. The file is removed on close.
+       */
+      path: string
+    }
+
+/** Options of {@link serve} besides the address. Stream options apply to every accepted connection. */
+export interface ServerOptions extends StreamOptions {
+  /** Serve TLS with this key and certificate; plain TCP or Unix without. */
+  tls?: TlsServerOptions
+  /**
+   * Most connections open at once; a connection over the limit is closed as soon as it is
+   * accepted (Node's `server.maxConnections`), and live connections are unaffected.
+   * @default 10000
+   */
+  maxConnections?: number
+  /** Length of the kernel's queue of connections not yet accepted. @default 511 */
+  backlog?: number
+}
+
+/** What {@link serve} takes: where to listen, plus {@link ServerOptions}. */
+export type ServeOptions = ListenAddress & ServerOptions
+
+/** Options of {@link Server.close}. */
+export interface CloseOptions {
+  /**
+   * How long live connections may go on after listening stopped, in ms; after it the remaining
+   * streams are closed (their protocol's `fatal` gets a `ClosedError`). 0 closes them at once.
+   * @default 5000
+   */
+  timeout?: number
+}
+
+/** Default of {@link ServerOptions.maxConnections}. */
+export const DEFAULT_MAX_CONNECTIONS = 10_000
+/** Default of {@link CloseOptions.timeout}, in ms. */
+export const DEFAULT_CLOSE_TIMEOUT = 5000
+/** A socket file that neither accepts nor refuses within this many ms is taken as live, not stale. */
+const STALE_PROBE_TIMEOUT = 1000
+/** Largest delay `setTimeout` honours, in ms. */
+const MAX_TIMER = 2 ** 31 - 1
+
+/**
+ * Accept errors (`EMFILE`, `ENFILE`, ...) after listening, published as `{ server, error }`.
+ * Node keeps accepting after them; subscribe to see them in logs or metrics.
+ */
+export const acceptErrorChannel = diagnostics.channel('rotor-stream:server:error')
+
+/**
+ * Listening failed: the address is in use, access was denied, the host has no such address...
+ * `cause` is Node's error, so `err.cause.code` is `'EADDRINUSE'`, `'EACCES'`, `'EADDRNOTAVAIL'`, ...
+ */
+export class ListenError extends Error {
+  override name = 'ListenError'
+  /** The address that could not be listened on, `host:port` or the Unix path. */
+  readonly address: string
+  constructor(address: string, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.address = address
+  }
+}
+
+/**
+ * Listens and runs `factory(transport, seed, scope)` on every accepted connection (after the
+ * TLS handshake with `tls`). Resolves with the {@link Server} once it is listening; rejects with
+ * a {@link ListenError} if it cannot listen. Bad options, including unusable TLS material,
+ * throw `InvalidArgumentError` synchronously.
+ *
+ * ```ts
+ * const server = await serve({ host: '127.0.0.1', port: 7000 }, LineEcho.create)
+ * process.once('SIGTERM', () => server.close({ timeout: 10_000 }))
+ * ```
+ *
+ * Under `node:cluster`, call it in every worker with the same address: the workers share the
+ * listening socket, and each worker's `maxConnections` applies to that worker.
+ */
+export function serve<S>(options: ServeOptions, factory: Factory<S>, seed?: S): Promise<Server> {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('serve() needs options with { host, port } or { path }')
+  if (typeof factory !== 'function') throw new InvalidArgumentError('serve() needs a factory function')
+  const address = listenAddress(options)
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+  if (!(Number.isInteger(maxConnections) && maxConnections > 0)) throw new InvalidArgumentError(`maxConnections must be an integer > 0, got ${maxConnections}`)
+  const backlog = options.backlog ?? 511
+  if (!(Number.isInteger(backlog) && backlog > 0)) throw new InvalidArgumentError(`backlog must be an integer > 0, got ${backlog}`)
+  const tlsOptions = options.tls === undefined ? null : tlsServerOptions(options.tls)
+  const server = Server.create(factory as Factory<unknown>, seed, checkStreamOptions(options), tlsOptions)
+  return server.listen(address, maxConnections, backlog)
+}
+
+/**
+ * A listening server (see {@link serve}). It keeps the process alive until {@link Server.close}.
+ */
+export class Server {
+  readonly #server: net.Server
+  readonly #factory: Factory<unknown>
+  readonly #seed: unknown
+  readonly #streamOptions: StreamOptions
+  /** Accepted sockets (raw TCP/Unix, also while a TLS handshake runs) until their 'close'. */
+  readonly #sockets = new Set<net.Socket>()
+  /** Streams running on accepted sockets; a subset of `#sockets` by connection. */
+  readonly #streams = new Set<Stream>()
+  /** Set once listening. */
+  #address: Address | null = null
+  /** The close in progress or done; `null` while serving. */
+  #closing: Promise<void> | null = null
+  /** Resolves the promise of `#whenEmpty()` once `#sockets` is empty. */
+  #emptied: (() => void) | null = null
+
+  private constructor(factory: Factory<unknown>, seed: unknown, streamOptions: StreamOptions, tlsOptions: tls.TlsOptions | null) {
+    this.#factory = factory
+    this.#seed = seed
+    this.#streamOptions = streamOptions
+    if (tlsOptions === null) {
+      this.#server = net.createServer({ allowHalfOpen: true }, (socket) => this.#onSocket(socket, false))
+    } else {
+      this.#server = tls.createServer(tlsOptions, (socket) => this.#attach(socket))
+      this.#server.on('connection', (socket: net.Socket) => this.#onSocket(socket, true))
+    }
+  }
+
+  /** @internal Used by {@link serve}. */
+  static create(factory: Factory<unknown>, seed: unknown, streamOptions: StreamOptions, tlsOptions: tls.TlsOptions | null): Server {
+    return new Server(factory, seed, streamOptions, tlsOptions)
+  }
+
+  /** Connections open now: accepted and not yet closed (including TLS handshakes in progress). */
+  get connections(): number {
+    return this.#sockets.size
+  }
+
+  /**
+   * Where the server listens: `{ host, port }` with the real port (also when 0 was asked), or
+   * `{ path }`. It can be given as is to `connect()` or `Persistent`.
+   */
+  get address(): Address {
+    if (this.#address === null) throw new InvalidArgumentError('the server is not listening')
+    return this.#address
+  }
+
+  /** Whether {@link close} was called. */
+  get isClosing(): boolean {
+    return this.#closing !== null
+  }
+
+  /**
+   * Stops accepting at once, lets live streams go on until they end by themselves or
+   * `timeout` ms pass, then closes the rest. Resolves when every socket is closed and the
+   * Unix socket file (if any) is removed. Calling it again returns the same promise.
+   *
+   * The trap: a protocol idling on a kept-alive connection does not end by itself; it holds
+   * the close for the whole `timeout`.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    const timeout = options.timeout ?? DEFAULT_CLOSE_TIMEOUT
+    if (!(timeout >= 0 && timeout <= MAX_TIMER)) throw new InvalidArgumentError(`close timeout must be within 0..${MAX_TIMER} ms, got ${timeout}`)
+    this.#closing ??= this.#shutdown(timeout)
+    return this.#closing
+  }
+
+  /** @internal Used by {@link serve}: listens, handling a stale Unix socket file. */
+  async listen(address: ListenAddress, maxConnections: number, backlog: number): Promise<Server> {
+    this.#server.maxConnections = maxConnections
+    try {
+      await this.#listenOnce(address, backlog)
+    } catch (err) {
+      if (!('path' in address) || errorCode(err) !== 'EADDRINUSE') throw listenError(address, err)
+      await removeStaleSocket(address.path, err)
+      try {
+        await this.#listenOnce(address, backlog)
+      } catch (again) {
+        throw listenError(address, again)
+      }
+    }
+    // After listening, 'error' means a failed accept: report it, never crash the process.
+    this.#server.on('error', (error) => acceptErrorChannel.publish({ server: this, error }))
+    const bound = this.#server.address()
+    this.#address =
+      typeof bound === 'string' || bound === null ? { path: 'path' in address ? address.path : String(bound) } : { host: bound.address, port: bound.port }
+    return this
+  }
+
+  #listenOnce(address: ListenAddress, backlog: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const server = this.#server
+      const onError = (err: Error): void => {
+        server.removeListener('listening', onListening)
+        reject(err)
+      }
+      const onListening = (): void => {
+        server.removeListener('error', onError)
+        resolve()
+      }
+      server.once('error', onError)
+      server.once('listening', onListening)
+      if ('path' in address) server.listen({ path: address.path, backlog })
+      else server.listen({ port: address.port, backlog, ...(address.host !== undefined && { host: address.host }) })
+    })
+  }
+
+  /** A raw TCP or Unix socket was accepted (for TLS, before the handshake). */
+  #onSocket(socket: net.Socket, isTls: boolean): void {
+    if (this.#closing !== null) {
+      socket.destroy() // accepted while the listener was closing
+      return
+    }
+    this.#sockets.add(socket)
+    socket.once('close', () => {
+      this.#sockets.delete(socket)
+      if (this.#sockets.size === 0 && this.#emptied !== null) this.#emptied()
+    })
+    // With TLS the TLSSocket reports errors; this keeps a raw-socket error from being unhandled.
+    if (isTls) socket.on('error', ignore)
+    else this.#attach(socket)
+  }
+
+  #attach(socket: net.Socket): void {
+    let stream: Stream
+    try {
+      stream = Stream.attach(socket, this.#factory, this.#seed, this.#streamOptions)
+    } catch {
+      socket.destroy() // options were validated in serve(); nothing else throws here
+      return
+    }
+    this.#streams.add(stream)
+    void stream.closed.then(() => this.#streams.delete(stream))
+  }
+
+  async #shutdown(timeout: number): Promise<void> {
+    const listenerClosed = new Promise<void>((resolve) => {
+      // The callback runs once the listener is closed and Node counts no connection (or at
+      // once with ERR_SERVER_NOT_RUNNING if it was not listening): either way, done.
+      this.#server.close(() => resolve())
+    })
+    if (this.#sockets.size > 0 && timeout > 0) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([this.#whenEmpty(), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout)))])
+      clearTimeout(timer)
+    }
+    if (this.#sockets.size > 0) {
+      const reason = new ClosedError('server closed')
+      for (const stream of this.#streams) stream.close(reason)
+      // Sockets without a stream yet (TLS handshakes) go too.
+      for (const socket of this.#sockets) socket.destroy()
+      await this.#whenEmpty()
+    }
+    await listenerClosed
+  }
+
+  #whenEmpty(): Promise<void> {
+    if (this.#sockets.size === 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      const previous = this.#emptied
+      this.#emptied = () => {
+        this.#emptied = null
+        previous?.()
+        resolve()
+      }
+    })
+  }
+}
+
+/**
+ * Picks and validates the {@link StreamOptions} in `options`, so that a bad one fails where it
+ * is passed instead of on every accepted connection.
+ * @internal
+ */
+export function checkStreamOptions(options: StreamOptions): StreamOptions {
+  const out: StreamOptions = {}
+  const { maxBufferSize, outputHighWaterMark, lingerTimeout, noDelay } = options
+  if (maxBufferSize !== undefined) {
+    if (!(Number.isInteger(maxBufferSize) && maxBufferSize > 0)) throw new InvalidArgumentError(`maxBufferSize must be an integer > 0, got ${maxBufferSize}`)
+    out.maxBufferSize = maxBufferSize
+  }
+  if (outputHighWaterMark !== undefined) {
+    if (!(outputHighWaterMark >= 0)) throw new InvalidArgumentError(`outputHighWaterMark must be >= 0, got ${outputHighWaterMark}`)
+    out.outputHighWaterMark = outputHighWaterMark
+  }
+  if (lingerTimeout !== undefined) {
+    if (!(lingerTimeout >= 0 && lingerTimeout <= MAX_TIMER))
+      throw new InvalidArgumentError(`lingerTimeout must be within 0..${MAX_TIMER} ms, got ${lingerTimeout}`)
+    out.lingerTimeout = lingerTimeout
+  }
+  if (noDelay !== undefined) {
+    if (typeof noDelay !== 'boolean') throw new InvalidArgumentError(`noDelay must be a boolean, got ${String(noDelay)}`)
+    out.noDelay = noDelay
+  }
+  return out
+}
+
+function listenAddress(options: ServeOptions): ListenAddress {
+  if ('path' in options && options.path !== undefined) {
+    if (typeof options.path !== 'string' || options.path === '') throw new InvalidArgumentError(`invalid Unix socket path ${String(options.path)}`)
+    return { path: options.path }
+  }
+  if (!('port' in options)) throw new InvalidArgumentError('serve() needs { host, port } or { path }')
+  const { host, port } = options
+  if (!(Number.isInteger(port) && port >= 0 && port < 65536)) throw new InvalidArgumentError(`invalid port ${port}`)
+  if (host !== undefined && (typeof host !== 'string' || host === '')) throw new InvalidArgumentError(`invalid host ${String(host)}`)
+  return host === undefined ? { port } : { host, port }
+}
+
+/**
+ * `path` is in use. Removes it if it is a socket file nobody answers on (left by a crashed
+ * process); throws a ListenError if a server is live there or the file is not a socket.
+ */
+async function removeStaleSocket(path: string, inUse: unknown): Promise<void> {
+  const stat = await lstat(path).catch(() => null)
+  if (stat === null) return // removed meanwhile: just listen again
+  if (!stat.isSocket()) throw new ListenError(path, `cannot listen on ${path}: the file exists and is not a socket (not removing it)`, { cause: inUse })
+  if (await isLive(path)) {
+    throw new ListenError(path, `cannot listen on ${path}: another server is listening there (EADDRINUSE)`, { cause: inUse })
+  }
+  if (cluster.isWorker) return // the primary binds for all workers; the retry goes through it
+  await unlink(path).catch((err: unknown) => {
+    if (errorCode(err) !== 'ENOENT') throw listenError({ path }, err)
+  })
+}
+
+/** Connects to a Unix socket: true if something accepts (or is too busy to refuse), false if refused. */
+function isLive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect({ path })
+    const done = (live: boolean): void => {
+      clearTimeout(timer)
+      probe.destroy()
+      resolve(live)
+    }
+    const timer = setTimeout(() => done(true), STALE_PROBE_TIMEOUT)
+    probe.once('connect', () => done(true))
+    probe.once('error', (err) => {
+      const code = errorCode(err)
+      done(code !== 'ECONNREFUSED' && code !== 'ENOENT')
+    })
+  })
+}
+
+/** Wraps Node's listen error with a message that says what to do about it. */
+function listenError(address: ListenAddress, err: unknown): ListenError {
+  const where = 'path' in address ? address.path : `${address.host ?? '*'}:${address.port}`
+  const code = errorCode(err)
+  const why =
+    code === 'EADDRINUSE'
+      ? 'the address is already in use (another server listens there)'
+      : code === 'EACCES'
+        ? 'permission denied (ports below 1024 need privileges; a Unix path needs write access to its directory)'
+        : code === 'EADDRNOTAVAIL'
+          ? 'the address is not available on this host'
+          : code === 'ENOENT'
+            ? 'the directory does not exist'
+            : err instanceof Error
+              ? err.message
+              : String(err)
+  return new ListenError(where, `cannot listen on ${where}: ${why}${code === undefined ? '' : ` (${code})`}`, { cause: err })
+}
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined
+  return typeof err.code === 'string' ? err.code : undefined
+}
+
+function ignore(): void {}

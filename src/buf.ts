@@ -86,6 +86,7 @@ export class Buf {
   write(data: Uint8Array | string, encoding: BufferEncoding = 'utf8'): number {
     if (typeof data === 'string') {
       const n = Buffer.byteLength(data, encoding)
+      if (n === 0) return 0
       const storage = this.#reserve(n)
       storage.write(data, this.#end, n, encoding)
       this.#end += n

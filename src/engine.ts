@@ -7,7 +7,7 @@
  * output of the round in one write, then decides whether to read and when to wake up.
  */
 import { Buf } from './buf.js'
-import { EndOfStreamError, type Exception, HandlerError, LimitReachedError, ReadError, TimeoutError, WriteError } from './errors.js'
+import { EndOfStreamError, type Exception, HandlerError, InvalidArgumentError, LimitReachedError, ReadError, TimeoutError, WriteError } from './errors.js'
 import { Intent, Kind } from './intent.js'
 import type { Factory, Protocol, Scope, Transport } from './protocol.js'
 
@@ -62,8 +62,9 @@ export abstract class Engine implements Transport, Scope {
   #eofDelivered = false
   /** Input length when LimitReached was last delivered; -1 after new data. Catches a protocol that ignores the limit. */
   #limitLength = -1
-  /** Consecutive handler calls that consumed no input (see MAX_IDLE_SPINS). */
+  /** Consecutive bytesRead calls at `#spinEnd` that consumed no input (see MAX_IDLE_SPINS). */
   #spins = 0
+  #spinEnd = -1
   /** `now()` of the current round; NaN between rounds. */
   #now = Number.NaN
   /** Bytes unwritten below us (in the socket) when the round started, or after our last write in it. */
@@ -92,6 +93,12 @@ export abstract class Engine implements Transport, Scope {
   constructor(limits: StreamLimits = {}) {
     this.#maxBufferSize = limits.maxBufferSize ?? LIMIT_DEFAULTS.maxBufferSize
     this.#outputHighWaterMark = limits.outputHighWaterMark ?? LIMIT_DEFAULTS.outputHighWaterMark
+    if (!(Number.isSafeInteger(this.#maxBufferSize) && this.#maxBufferSize > 0)) {
+      throw new InvalidArgumentError(`maxBufferSize must be a positive integer, got ${limits.maxBufferSize}`)
+    }
+    if (!(this.#outputHighWaterMark >= 0 && this.#outputHighWaterMark <= Number.MAX_SAFE_INTEGER)) {
+      throw new InvalidArgumentError(`outputHighWaterMark must be a non-negative number, got ${limits.outputHighWaterMark}`)
+    }
   }
 
   // --- Transport and Scope (the engine is both, so a stream allocates neither) -----------------
@@ -204,11 +211,12 @@ export abstract class Engine implements Transport, Scope {
     const reason = new ReadError(cause)
     let intent: Intent<Protocol>
     try {
-      intent = this.#exception(reason)
+      intent = checked(this.#exception(reason), this.#handler)
     } catch (err) {
       this.#fail(new HandlerError(this.#handler, err))
       return
     }
+    // The socket is gone: only the choice between a clean and an abnormal end is left.
     if (intent.kind === Kind.Done) this.#finish()
     else this.#fail(intent.kind === Kind.Error && intent.error !== null ? intent.error : reason)
   }
@@ -278,7 +286,7 @@ export abstract class Engine implements Transport, Scope {
           if (this.trace !== null) this.trace('bytesRead', n)
           const before = input.length
           this.#take(protocol.bytesRead(this, n, this))
-          this.#checkSpin(before)
+          this.#checkSpin(before, n)
           return true
         }
         break
@@ -295,13 +303,14 @@ export abstract class Engine implements Transport, Scope {
             this.#handler = 'bytesRead'
             if (this.trace !== null) this.trace('bytesRead', at)
             this.#take(protocol.bytesRead(this, at, this))
-            this.#checkSpin(length)
+            this.#checkSpin(length, at)
             return true
           }
-          if (at > max || length >= max + size) return this.#limit(max)
+          if (at > max) return this.#limit(max)
           // Nothing found: the next search only needs to re-check a delimiter's width of overlap.
           this.#searched = length - size + 1
         }
+        if (length >= max + size) return this.#limit(max)
         break
       }
       case Kind.Flush:
@@ -346,10 +355,14 @@ export abstract class Engine implements Transport, Scope {
     return reason.code === 'RS_ERR_END_OF_STREAM' ? Intent.done() : Intent.error(reason)
   }
 
-  /** Guards against a protocol that neither consumes input nor changes what it waits for. */
-  #checkSpin(lengthBefore: number): void {
-    if (this.input.length !== lengthBefore) {
+  /**
+   * Guards against a protocol that neither consumes input nor moves on: bytesRead called again
+   * and again at the same `end` with the same input. (Scanning ahead with `offset` moves `end`.)
+   */
+  #checkSpin(lengthBefore: number, end: number): void {
+    if (this.input.length !== lengthBefore || end !== this.#spinEnd) {
       this.#spins = 0
+      this.#spinEnd = end
     } else if (++this.#spins > MAX_IDLE_SPINS) {
       throw new Error(`bytesRead returned ${MAX_IDLE_SPINS} times without consuming input: consume what you parse`)
     }
@@ -357,8 +370,13 @@ export abstract class Engine implements Transport, Scope {
 
   /** True (and remembered) while too much output is unwritten to process more input. */
   #pushedBack(): boolean {
-    this.#blocked = this.output.length + this.#unwritten > this.#outputHighWaterMark
-    if (this.#blocked && this.output.length > 0) this.#write()
+    if (this.output.length + this.#unwritten <= this.#outputHighWaterMark) {
+      this.#blocked = false
+      return false
+    }
+    // Hand what we have to the socket first: it may take it all at once.
+    if (this.output.length > 0) this.#write()
+    this.#blocked = this.#unwritten > this.#outputHighWaterMark
     return this.#blocked
   }
 
@@ -370,8 +388,7 @@ export abstract class Engine implements Transport, Scope {
   /** Adopts the next Intent returned by a handler. */
   #take(intent: Intent<Protocol>): void {
     if (this.#ended) return // the stream was closed during the handler; its answer does not matter
-    if (!(intent instanceof Intent)) throw new TypeError(`${this.#handler} returned ${String(intent)}, not an Intent`)
-    switch (intent.kind) {
+    switch (checked(intent, this.#handler).kind) {
       case Kind.Done:
         this.#finish()
         return
@@ -437,4 +454,10 @@ export abstract class Engine implements Transport, Scope {
     }
     this.ioSetReading(false)
   }
+}
+
+/** Throws unless a handler returned an Intent. */
+function checked(intent: Intent<Protocol>, handler: string): Intent<Protocol> {
+  if (!(intent instanceof Intent)) throw new TypeError(`${handler} returned ${String(intent)}, not an Intent`)
+  return intent
 }

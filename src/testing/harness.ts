@@ -292,6 +292,7 @@ class ScriptedEngine extends Engine {
       this.unwrittenBytes += data.length
     } else {
       this.written.push(data)
+      this.#deferred.push(() => this.onWritten()) // a socket reports the completed write later
     }
   }
 

@@ -9,8 +9,10 @@
  */
 import cluster from 'node:cluster'
 import diagnostics from 'node:diagnostics_channel'
+import { existsSync } from 'node:fs'
 import { lstat, unlink } from 'node:fs/promises'
 import net from 'node:net'
+import { dirname } from 'node:path'
 import tls from 'node:tls'
 import type { Address } from './connect.js'
 import { ClosedError, InvalidArgumentError } from './errors.js'
@@ -368,18 +370,19 @@ function isLive(path: string): Promise<boolean> {
 function listenError(address: ListenAddress, err: unknown): ListenError {
   const where = 'path' in address ? address.path : `${address.host ?? '*'}:${address.port}`
   const code = errorCode(err)
-  const why =
-    code === 'EADDRINUSE'
+  // Node reports a Unix path in a missing directory as EACCES; say what is really wrong.
+  const missingDir = 'path' in address && (code === 'EACCES' || code === 'ENOENT') && !existsSync(dirname(address.path))
+  const why = missingDir
+    ? `the directory ${dirname(address.path)} does not exist`
+    : code === 'EADDRINUSE'
       ? 'the address is already in use (another server listens there)'
       : code === 'EACCES'
         ? 'permission denied (ports below 1024 need privileges; a Unix path needs write access to its directory)'
         : code === 'EADDRNOTAVAIL'
           ? 'the address is not available on this host'
-          : code === 'ENOENT'
-            ? 'the directory does not exist'
-            : err instanceof Error
-              ? err.message
-              : String(err)
+          : err instanceof Error
+            ? err.message
+            : String(err)
   return new ListenError(where, `cannot listen on ${where}: ${why}${code === undefined ? '' : ` (${code})`}`, { cause: err })
 }
 

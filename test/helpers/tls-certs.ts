@@ -1,0 +1,123 @@
+/**
+ * Real certificates for TLS tests, made at test time with the `openssl` CLI in a temporary
+ * directory that is removed right after (no private key is ever committed).
+ *
+ * - `ca`: a test CA; `server` is signed by it for `localhost` and `127.0.0.1`; `client` is
+ *   signed by it for client authentication.
+ * - `selfSigned`: a self-signed server certificate for `localhost`/`127.0.0.1`, trusted by nobody.
+ *
+ * EC P-256 keys keep generation fast (tens of ms). Certificates are valid for one day.
+ */
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+/** A key and its certificate, PEM. */
+export interface KeyPair {
+  key: Buffer
+  cert: Buffer
+}
+
+/** Everything a TLS test needs. */
+export interface TestCerts {
+  /** The CA certificate (PEM) that signed `server` and `client`. */
+  ca: Buffer
+  server: KeyPair
+  client: KeyPair
+  selfSigned: KeyPair
+}
+
+let cached: TestCerts | null = null
+
+/** Why TLS tests cannot run here, or `null` if they can (`openssl` is on the PATH). */
+export function tlsUnavailable(): string | null {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' })
+    return null
+  } catch {
+    return 'the openssl CLI is not installed (apt-get install openssl)'
+  }
+}
+
+/** Creates the certificates once per process. Throws if `openssl` is missing. */
+export function testCerts(): TestCerts {
+  if (cached !== null) return cached
+  const dir = mkdtempSync(join(tmpdir(), 'rotor-stream-certs-'))
+  try {
+    const file = (name: string): string => join(dir, name)
+    const read = (name: string): Buffer => readFileSync(file(name))
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+    // The CA.
+    openssl([
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      file('ca.key'),
+      '-out',
+      file('ca.crt'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=rotor-stream test CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ])
+    const sign = (name: string, cn: string, extensions: string): void => {
+      openssl(['req', ...ec, '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`), '-subj', `/CN=${cn}`])
+      writeFileSync(file(`${name}.ext`), extensions)
+      openssl([
+        'x509',
+        '-req',
+        '-in',
+        file(`${name}.csr`),
+        '-CA',
+        file('ca.crt'),
+        '-CAkey',
+        file('ca.key'),
+        '-set_serial',
+        `0x${randomBytes(8).toString('hex')}`,
+        '-days',
+        '1',
+        '-extfile',
+        file(`${name}.ext`),
+        '-out',
+        file(`${name}.crt`),
+      ])
+    }
+    sign('server', 'localhost', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n')
+    sign('client', 'rotor-stream test client', 'extendedKeyUsage=clientAuth\n')
+    openssl([
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      file('self.key'),
+      '-out',
+      file('self.crt'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ])
+    cached = {
+      ca: read('ca.crt'),
+      server: { key: read('server.key'), cert: read('server.crt') },
+      client: { key: read('client.key'), cert: read('client.crt') },
+      selfSigned: { key: read('self.key'), cert: read('self.crt') },
+    }
+    return cached
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+function openssl(args: string[]): void {
+  execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+}

@@ -21,14 +21,15 @@ export class DeadlineTimer {
     }
   }
 
-  /** Makes sure `fire` runs no later than `deadline`; NaN cancels. */
-  arm(deadline: number, now: number): void {
+  /** Makes sure `fire` runs no later than `deadline` (ms on `clock`'s scale); NaN cancels. */
+  arm(deadline: number, clock: () => number): void {
     if (Number.isNaN(deadline)) {
       this.cancel()
       return
     }
-    if (this.#timer !== null && this.#at <= deadline) return
+    if (this.#timer !== null && this.#at <= deadline) return // the common case: costs nothing
     this.cancel()
+    const now = clock()
     this.#at = deadline
     // +1: setTimeout may fire a fraction of a millisecond early; the stream would just re-arm.
     this.#timer = setTimeout(this.#fire, Math.max(0, Math.ceil(deadline - now)) + 1)

@@ -21,6 +21,9 @@ export interface StreamOptions extends StreamLimits {
 
 const STREAM_DEFAULTS = { lingerTimeout: 2000, noDelay: true } as const
 
+/** The clock of `Scope.now()` and of deadlines: monotonic milliseconds. */
+const monotonicNow = (): number => performance.now()
+
 /**
  * A protocol running on one socket: one input Buf, one output Buf, one deadline.
  *
@@ -91,7 +94,7 @@ export class Stream extends Engine {
   }
 
   protected clock(): number {
-    return performance.now()
+    return monotonicNow()
   }
 
   halfClose(): void {
@@ -136,7 +139,7 @@ export class Stream extends Engine {
   }
 
   protected ioArmTimer(deadline: number): void {
-    this.#timer.arm(deadline, performance.now())
+    this.#timer.arm(deadline, monotonicNow)
   }
 
   readonly #wakeupTask = (): void => this.onWakeup()

@@ -10,7 +10,7 @@
  */
 import { type Exception, Intent, type Protocol, type Scope, type Transport } from 'rotor-stream'
 import type { Keyspace } from './keyspace.js'
-import { type Reply, writeError } from './reply.js'
+import { writeError } from './reply.js'
 
 const CR = 0x0d
 const LF = Buffer.from('\n')
@@ -48,7 +48,7 @@ export interface RespContext {
 }
 
 /** One connection speaking RESP2. */
-export class RespConnection implements Protocol, Reply {
+export class RespConnection implements Protocol {
   /**
    * `command`: at the start of a command (array header or inline line).
    * `bulkHeader`: inside an array, before the `$<length>` line of argument `args.length`.
@@ -64,8 +64,6 @@ export class RespConnection implements Protocol, Reply {
   bulkLength = 0
   /** Bytes of arguments in the current command, against maxCommandBytes. */
   commandBytes = 0
-  /** Where replies go (the transport's output) while a command runs. */
-  out!: Transport['output']
   /** Set by QUIT: close once the replies are flushed. */
   quit = false
   readonly #context: RespContext
@@ -79,7 +77,6 @@ export class RespConnection implements Protocol, Reply {
   }
 
   bytesRead(t: Transport, end: number, scope: Scope): Intent<RespConnection> {
-    this.out = t.output
     const input = t.input
     // `lf`: position of the LF ending the header line at the start of the input, or -1.
     // The engine found the first one; after that we search ourselves, so that everything
@@ -99,7 +96,11 @@ export class RespConnection implements Protocol, Reply {
             const line = input.toString('latin1', 0, lf > 0 && input.byte(lf - 1) === CR ? lf - 1 : lf)
             input.consume(lf + 1)
             const words = line.split(' ').filter((w) => w.length > 0)
-            if (words.length > 0) this.execute(words.map((w) => Buffer.from(w, 'latin1')))
+            if (words.length > 0)
+              this.execute(
+                t,
+                words.map((w) => Buffer.from(w, 'latin1')),
+              )
             if (this.quit) return this.close(t)
           }
           break
@@ -130,7 +131,7 @@ export class RespConnection implements Protocol, Reply {
           const args = this.args
           this.args = []
           this.phase = 'command'
-          this.execute(args)
+          this.execute(t, args)
           if (this.quit) return this.close(t)
           break
         }
@@ -159,11 +160,6 @@ export class RespConnection implements Protocol, Reply {
     return Intent.done()
   }
 
-  /** Reply sink used by the keyspace's commands. */
-  write(data: string | Buffer): void {
-    this.out.write(data)
-  }
-
   /** Wait for the next command's first line. */
   private waitCommand(scope: Scope): Intent<RespConnection> {
     this.phase = 'command'
@@ -179,14 +175,15 @@ export class RespConnection implements Protocol, Reply {
     this.phase = 'bulkHeader'
   }
 
-  private execute(args: Buffer[]): void {
+  /** Runs one command; its reply goes straight into the output Buf. */
+  private execute(t: Transport, args: Buffer[]): void {
     const name = (args[0] as Buffer).toString('latin1').toUpperCase()
     if (name === 'QUIT') {
-      this.write('+OK\r\n')
+      t.output.write('+OK\r\n')
       this.quit = true
       return
     }
-    this.#context.keyspace.execute(name, args, this)
+    this.#context.keyspace.execute(name, args, t.output)
   }
 
   /** Parses the `*<n>\r` or `$<n>\r` line before the LF at `lf`; null unless a plain decimal. */
@@ -209,7 +206,7 @@ export class RespConnection implements Protocol, Reply {
 
   /** Answer `-ERR Protocol error: …` and close, as Redis does. */
   private protocolError(t: Transport, message: string): Intent<RespConnection> {
-    writeError(this, `Protocol error: ${message}`)
+    writeError(t.output, `Protocol error: ${message}`)
     this.args = []
     return this.close(t)
   }

@@ -4,5 +4,5 @@
  * @module
  */
 export { type Closed, Harness, type HarnessOptions } from './harness.js'
-export { checkSplits, type Run, type RunOptions, runScripted } from './run.js'
+export { type CheckOptions, checkSplits, type Run, type RunOptions, runScripted } from './run.js'
 export { describeSplit, prng, type SplitOptions, splitAt, splits } from './splits.js'

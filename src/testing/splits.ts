@@ -5,7 +5,7 @@ export interface SplitOptions {
   /** How many random splits to add (each cuts at random points into 2..n chunks). @default 100 */
   random?: number
   /** Seed of the random splits, so that a failure can be replayed. @default 1 */
-  seed?: number
+  randomSeed?: number
 }
 
 /**
@@ -16,7 +16,7 @@ export interface SplitOptions {
 export function* splits(input: Uint8Array | string, options: SplitOptions = {}): Generator<Buffer[]> {
   const bytes = Buffer.from(input)
   const n = bytes.length
-  const { exhaustiveUpTo = 12, random = 100, seed = 1 } = options
+  const { exhaustiveUpTo = 12, random = 100, randomSeed = 1 } = options
   yield [bytes]
   if (n <= 1) return
   if (n <= exhaustiveUpTo) {
@@ -33,7 +33,7 @@ export function* splits(input: Uint8Array | string, options: SplitOptions = {}):
     )
     for (let cut = 1; cut < n; cut++) yield splitAt(bytes, [cut])
   }
-  const next = prng(seed)
+  const next = prng(randomSeed)
   for (let r = 0; r < random; r++) {
     const count = 1 + Math.floor(next() * Math.min(n - 1, 64))
     const cuts = new Set<number>()

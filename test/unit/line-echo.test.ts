@@ -27,7 +27,7 @@ describe('LineEcho', () => {
   test('answers identically for random splits of a larger input', T, () => {
     const lines = Array.from({ length: 100 }, (_, i) => Buffer.from(`line ${i} ${'.'.repeat(i % 37)}`))
     const input = Buffer.concat([...lines.flatMap((l) => [l, Buffer.from('\n')]), Buffer.from('QUIT\n')])
-    const run = checkSplits(LineEcho.create, input, { random: 300, seed: 7 })
+    const run = checkSplits(LineEcho.create, input, { random: 300, randomSeed: 7 })
     assert.ok(run.output.equals(expected([...lines, Buffer.from('QUIT')]).output))
     assert.equal(run.closed, 'done')
   })

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import type { Factory } from 'rotor-stream'
+import { checkSplits, Harness, runScripted } from 'rotor-stream/testing'
+import { Keyspace } from '../../examples/redis/keyspace.js'
+import { RESP_DEFAULTS, RespConnection, type RespContext, type RespLimits } from '../../examples/redis/resp-server.js'
+
+const T = { timeout: 30_000 }
+
+/** A factory whose every connection gets a fresh keyspace, so that each split run starts empty. */
+function factory(limits: Partial<RespLimits> = {}, now = () => 1_000_000): Factory {
+  return (t, seed, scope) => {
+    const context: RespContext = { keyspace: new Keyspace(now), limits: { ...RESP_DEFAULTS, ...limits } }
+    return RespConnection.factory(context)(t, seed, scope)
+  }
+}
+/** The protocol parses everything buffered in one call: compare output, not call counts. */
+const OUTPUT_ONLY = { compareEvents: false } as const
+
+/** Encodes a command as a RESP array of bulk strings. */
+function command(...args: string[]): string {
+  return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`
+}
+
+describe('RESP server protocol', () => {
+  test('answers a pipelined session identically for every split of the input', T, () => {
+    const input = [
+      command('PING'),
+      'PING\r\n',
+      command('SET', 'k', 'v'),
+      command('GET', 'k'),
+      command('INCR', 'n'),
+      command('INCRBY', 'n', '41'),
+      command('LPUSH', 'l', 'a', 'b'),
+      command('LRANGE', 'l', '0', '-1'),
+      command('MGET', 'k', 'nope'),
+      command('NOSUCH', 'x'),
+      command('QUIT'),
+    ].join('')
+    const run = checkSplits(factory(), input, { random: 300, ...OUTPUT_ONLY })
+    assert.equal(
+      run.output.toString(),
+      '+PONG\r\n+PONG\r\n+OK\r\n$1\r\nv\r\n:1\r\n:42\r\n:2\r\n*2\r\n$1\r\nb\r\n$1\r\na\r\n*2\r\n$1\r\nv\r\n$-1\r\n' +
+        "-ERR unknown command 'NOSUCH', with args beginning with: 'x'\r\n+OK\r\n",
+    )
+    assert.equal(run.closed, 'done')
+  })
+
+  test('answers all commands of one read in one write', T, () => {
+    const h = new Harness(factory())
+    h.feed(command('PING').repeat(32))
+    assert.equal(h.output.toString(), '+PONG\r\n'.repeat(32))
+    assert.equal(h.writes, 1)
+  })
+
+  test('keeps binary-safe values, including CRLF inside a bulk string', T, () => {
+    const run = runScripted(factory(), [command('SET', 'bin', 'a\r\nb\0c'), command('GET', 'bin')])
+    assert.equal(run.output.toString('latin1'), '+OK\r\n$6\r\na\r\nb\0c\r\n')
+  })
+
+  test('answers SET options NX, XX, EX, PX and TTL as Redis does', T, () => {
+    let now = 1_000_000
+    const run = new Harness(factory({}, () => now))
+    run.feed(command('SET', 'a', '1', 'NX') + command('SET', 'a', '2', 'NX') + command('SET', 'b', '1', 'XX'))
+    run.feed(command('SET', 'a', '3', 'XX', 'EX', '10') + command('TTL', 'a') + command('SET', 'c', '1', 'PX', '500') + command('PTTL', 'c'))
+    assert.equal(run.takeOutput().toString(), '+OK\r\n$-1\r\n$-1\r\n+OK\r\n:10\r\n+OK\r\n:500\r\n')
+    now += 10_001
+    run.feed(command('GET', 'a') + command('EXISTS', 'a', 'c') + command('TTL', 'zz') + command('SET', 'x', '1', 'EX', 'abc'))
+    assert.equal(run.takeOutput().toString(), '$-1\r\n:0\r\n:-2\r\n-ERR value is not an integer or out of range\r\n')
+  })
+
+  test('reports wrong types, bad integers and bad arity as errors and keeps the connection', T, () => {
+    const run = runScripted(factory(), [
+      command('LPUSH', 'l', 'x') + command('GET', 'l') + command('SET', 's', 'abc') + command('INCR', 's') + command('GET') + command('PING'),
+    ])
+    assert.equal(
+      run.output.toString(),
+      ':1\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n+OK\r\n' +
+        "-ERR value is not an integer or out of range\r\n-ERR wrong number of arguments for 'get' command\r\n+PONG\r\n",
+    )
+    assert.equal(run.closed, 'open')
+  })
+
+  for (const [name, input] of [
+    ['a bad multibulk length', '*abc\r\n'],
+    ['a missing $', '*1\r\n+PING\r\n'],
+    ['a negative bulk length', '*1\r\n$-5\r\n'],
+    ['a bulk not followed by CRLF', '*1\r\n$4\r\nPINGxx'],
+    ['a header without CR', '*1\n'],
+  ] as const) {
+    test(`answers ${name} with -ERR Protocol error and closes`, T, () => {
+      const run = checkSplits(factory(), input, { random: 20, ...OUTPUT_ONLY })
+      assert.match(run.output.toString(), /^-ERR Protocol error: [^\r\n]+\r\n$/)
+      assert.equal(run.closed, 'done')
+    })
+  }
+
+  test('refuses a bulk longer than maxBulkLength before reading it', T, () => {
+    const h = new Harness(factory({ maxBulkLength: 1024 }))
+    h.feed('*2\r\n$3\r\nSET\r\n$1025\r\n')
+    assert.equal(h.output.toString(), '-ERR Protocol error: invalid bulk length\r\n')
+    assert.equal(h.closed, 'done')
+    assert.ok(h.buffered === 0)
+  })
+
+  test('refuses more arguments than maxArguments', T, () => {
+    const run = runScripted(factory({ maxArguments: 10 }), ['*11\r\n'])
+    assert.equal(run.output.toString(), '-ERR Protocol error: invalid multibulk length\r\n')
+  })
+
+  test('refuses an inline request longer than maxInlineLength with bounded memory', T, () => {
+    const h = new Harness(factory({ maxInlineLength: 1000 }))
+    for (let i = 0; i < 100 && h.closed === 'open'; i++) {
+      h.feed('x'.repeat(100))
+      assert.ok(h.buffered <= 1000 + 100)
+    }
+    assert.equal(h.output.toString(), '-ERR Protocol error: too big inline request\r\n')
+    assert.equal(h.closed, 'done')
+  })
+
+  test('closes quietly on end of stream in the middle of a command', T, () => {
+    const run = runScripted(factory(), ['*2\r\n$3\r\nGET\r\n$5\r\nab'], { end: true })
+    assert.equal(run.output.length, 0)
+    assert.equal(run.closed, 'done')
+  })
+})

@@ -1,0 +1,37 @@
+/**
+ * Real peer binaries (redis-cli, redis-benchmark, curl, wrk): found on PATH, or the test is
+ * skipped with a reason — unless CI is set, where a missing binary is a failure.
+ */
+import { execFile, execFileSync } from 'node:child_process'
+
+/** Path of `name` on PATH, or undefined. */
+export function findBinary(name: string): string | undefined {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim() || undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Test options for a test that needs `names`: `{ skip: reason }` when one is missing locally.
+ * With CI set, a missing binary throws, so the run fails instead of silently skipping.
+ */
+export function needs(...names: string[]): { skip?: string } {
+  const missing = names.filter((n) => findBinary(n) === undefined)
+  if (missing.length === 0) return {}
+  const reason = `needs ${missing.join(', ')} (install: apt-get install redis-server redis-tools curl wrk)`
+  if (process.env.CI) throw new Error(`CI: ${reason}`)
+  return { skip: reason }
+}
+
+/** Runs a command to completion with a timeout; resolves with stdout, rejects on failure. */
+export function run(command: string, args: string[], options: { timeout?: number; input?: string } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(command, args, { timeout: options.timeout ?? 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(Object.assign(err, { stdout, stderr }))
+      else resolve(stdout)
+    })
+    if (options.input !== undefined) child.stdin?.end(options.input)
+  })
+}

@@ -31,6 +31,8 @@ export interface Started {
   stop(): Promise<number>
   /** Asks the server to start counting its CPU time afresh (SIGUSR2) and waits until it has. */
   resetCpu(): Promise<void>
+  /** Asks the server for its CPU time since the last reset (SIGUSR1), in µs. */
+  cpuSinceReset(): Promise<number>
 }
 
 /** Starts `node <script> ...args` on core 0 and waits for its `listening <port>` line. */
@@ -40,6 +42,7 @@ export async function startServer(script: string, args: string[] = []): Promise<
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
   let cpu = Number.NaN
   let onReset: (() => void) | null = null
+  let onCpu: ((us: number) => void) | null = null
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${script} did not start`)), 20_000)
     lines.on('line', (line) => {
@@ -49,7 +52,11 @@ export async function startServer(script: string, args: string[] = []): Promise<
         resolve(Number(match[1]))
       }
       const used = /^cpu (\d+)/.exec(line)
-      if (used) cpu = Number(used[1])
+      if (used) {
+        cpu = Number(used[1])
+        onCpu?.(cpu)
+        onCpu = null
+      }
       if (line === 'reset') onReset?.()
     })
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)))
@@ -61,6 +68,11 @@ export async function startServer(script: string, args: string[] = []): Promise<
       new Promise<void>((resolve) => {
         onReset = resolve
         child.kill('SIGUSR2')
+      }),
+    cpuSinceReset: () =>
+      new Promise<number>((resolve) => {
+        onCpu = resolve
+        child.kill('SIGUSR1')
       }),
     stop: () =>
       new Promise<number>((resolve) => {

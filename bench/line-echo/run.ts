@@ -1,16 +1,17 @@
 /**
  * Line-echo benchmark: the state-machine API (examples/line-echo.ts) against hand-written
  * node:net code with the same semantics, pipelined (window 32) and one request at a time
- * (window 1). Servers alternate over ROUNDS rounds; the table shows medians, min–max and the
- * ratio of medians. Knobs: ROUNDS (5), LINES (200000), CONNECTIONS (4).
+ * (window 1). Both servers stay up; measured runs alternate between them over ROUNDS rounds; the
+ * table shows medians, min–max and the ratio of medians. Knobs: ROUNDS (7), LINES (200000),
+ * CONNECTIONS (4), SERVERS (rotor,hand), WINDOWS (32,1).
  */
-import { formatRate, isMain, machine, median, NODE_TS, runOnLoadCore, startServer, table } from '../lib.js'
+import { formatRate, isMain, machine, median, NODE_TS, runOnLoadCore, type Started, startServer, table } from '../lib.js'
 
-const ROUNDS = Number(process.env.ROUNDS ?? 5)
+const ROUNDS = Number(process.env.ROUNDS ?? 7)
 const LINES = Number(process.env.LINES ?? 200_000)
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 4)
-const SERVERS = ['rotor', 'hand'] as const
-const WINDOWS = [32, 1] as const
+const SERVERS = (process.env.SERVERS?.split(',') ?? ['rotor', 'hand']) as readonly string[]
+const WINDOWS = (process.env.WINDOWS?.split(',').map(Number) ?? [32, 1]) as readonly number[]
 
 interface Result {
   requests: number
@@ -21,46 +22,45 @@ interface Result {
   cpuPerRequest: number
 }
 
-async function once(server: string, window: number): Promise<Result> {
-  const started = await startServer('bench/line-echo/server.ts', [server])
-  let result: Omit<Result, 'cpuPerRequest'>
-  try {
-    // Window 1 is latency-bound: a tenth of the lines keeps the round short.
-    const lines = window === 1 ? Math.ceil(LINES / 10) : LINES
-    // Warm up (JIT) with a tenth of the run, unmeasured.
-    await runOnLoadCore([process.execPath, ...NODE_TS, 'bench/line-echo/client.ts', String(started.port), String(Math.ceil(lines / 10)), String(window), String(CONNECTIONS)])
-    await started.resetCpu()
-    const out = await runOnLoadCore([
-      process.execPath,
-      ...NODE_TS,
-      'bench/line-echo/client.ts',
-      String(started.port),
-      String(lines),
-      String(window),
-      String(CONNECTIONS),
-    ])
-    result = JSON.parse(out) as Omit<Result, 'cpuPerRequest'>
-  } catch (err) {
-    await started.stop()
-    throw err
-  }
-  const cpu = await started.stop()
+/** One measured client run against a running server: throughput, latency and server CPU. */
+async function measure(server: Started, lines: number, window: number): Promise<Result> {
+  await server.resetCpu()
+  const out = await runOnLoadCore([
+    process.execPath,
+    ...NODE_TS,
+    'bench/line-echo/client.ts',
+    String(server.port),
+    String(lines),
+    String(window),
+    String(CONNECTIONS),
+  ])
+  const cpu = await server.cpuSinceReset()
+  const result = JSON.parse(out) as Omit<Result, 'cpuPerRequest'>
   return { ...result, cpuPerRequest: cpu / result.requests }
 }
 
 export async function lineEcho(): Promise<string> {
+  // Both servers run side by side for the whole benchmark; each is warmed up (JIT) first, then
+  // measured runs alternate between them so that machine noise falls on both alike.
+  const servers = new Map<string, Started>()
+  for (const name of SERVERS) servers.set(name, await startServer('bench/line-echo/server.ts', [name]))
+  const linesFor = (window: number): number => (window === 1 ? Math.ceil(LINES / 10) : LINES)
   const results = new Map<string, Result[]>()
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const window of WINDOWS) {
-      // Alternate the order each round so neither server always runs on a warmer machine.
-      const order = round % 2 ? [...SERVERS].reverse() : SERVERS
-      for (const server of order) {
-        const key = `${server}/${window}`
-        const list = results.get(key) ?? []
-        list.push(await once(server, window))
-        results.set(key, list)
+  try {
+    for (const [, server] of servers) for (const window of WINDOWS) await measure(server, Math.ceil(linesFor(window) / 4), window)
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const window of WINDOWS) {
+        const order = round % 2 ? [...SERVERS].reverse() : SERVERS
+        for (const name of order) {
+          const key = `${name}/${window}`
+          const list = results.get(key) ?? []
+          list.push(await measure(servers.get(name) as Started, linesFor(window), window))
+          results.set(key, list)
+        }
       }
     }
+  } finally {
+    for (const [, server] of servers) await server.stop()
   }
   const rows: string[][] = []
   for (const window of WINDOWS) {
@@ -84,7 +84,7 @@ export async function lineEcho(): Promise<string> {
     }
   }
   const text = [
-    `line-echo: ${LINES} lines of 32 bytes (window 1: ${Math.ceil(LINES / 10)}) after a warm-up of a tenth of that, ${CONNECTIONS} connections, ${ROUNDS} rounds, server on core 0, client on core 1`,
+    `line-echo: ${LINES} lines of 32 bytes (window 1: ${Math.ceil(LINES / 10)}) after a warm-up, ${CONNECTIONS} connections, ${ROUNDS} rounds, server on core 0, client on core 1`,
     machine(),
     '',
     table(['scenario', 'server', 'req/s (median)', 'min–max', 'p50 / p99 ms', 'req/s ratio', 'server CPU µs/req', 'CPU efficiency ratio'], rows),

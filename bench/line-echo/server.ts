@@ -36,7 +36,6 @@ function handWritten(socket: net.Socket): void {
   socket.on('error', () => socket.destroy())
 }
 
-
 const server = net.createServer({ allowHalfOpen: true }, (socket) => {
   if (kind === 'hand') handWritten(socket)
   else Stream.attach(socket, LineEcho.create)

@@ -109,8 +109,8 @@ export class InvalidArgumentError extends RotorStreamError<'RS_ERR_INVALID_ARG'>
 /** The stream was closed from outside (`stream.close()`, a server shutting down) before it ended by itself. */
 export class ClosedError extends RotorStreamError<'RS_ERR_CLOSED'> {
   override name = 'ClosedError'
-  constructor(message = 'stream closed') {
-    super('RS_ERR_CLOSED', message)
+  constructor(message = 'stream closed', options?: ErrorOptions) {
+    super('RS_ERR_CLOSED', message, options)
   }
 }
 

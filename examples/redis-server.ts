@@ -10,15 +10,16 @@
  * --unix (UNIX_PATH, also listen on that Unix socket), --max-bulk (MAX_BULK, bytes).
  * Prints `listening <port>` and the addresses, stops cleanly on SIGINT and SIGTERM.
  */
-import net from 'node:net'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import { Stream } from 'rotor-stream'
+import { type Server, serve } from 'rotor-stream'
 import { Keyspace } from './redis/keyspace.js'
-import { RESP_DEFAULTS, RespConnection, type RespContext } from './redis/resp-server.js'
+import { RESP_DEFAULTS, RespConnection } from './redis/resp-server.js'
 
 /** How often expired keys nobody reads are swept, ms. */
 const SWEEP_INTERVAL = 100
+/** On shutdown, live connections get this long (ms) to finish before they are closed. */
+const CLOSE_TIMEOUT = 1000
 
 export interface RedisServerOptions {
   host?: string
@@ -35,45 +36,25 @@ export interface RunningServer {
   close(): Promise<void>
 }
 
-/** Starts the server; resolves once it listens. */
+/** Starts the server; resolves once it listens (TCP, and the Unix socket if asked). */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RunningServer> {
   const keyspace = new Keyspace()
-  const context: RespContext = { keyspace, limits: { ...RESP_DEFAULTS, maxBulkLength: options.maxBulkLength ?? RESP_DEFAULTS.maxBulkLength } }
-  const factory = RespConnection.factory(context)
-  const streams = new Set<Stream>()
-  const onConnection = (socket: net.Socket): void => {
-    const stream = Stream.attach(socket, factory)
-    streams.add(stream)
-    void stream.closed.then(() => streams.delete(stream))
-  }
-  const listeners: net.Server[] = []
-  const listen = (server: net.Server, target: { host: string; port: number } | { path: string }) =>
-    new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(target, () => {
-        server.removeListener('error', reject)
-        resolve()
-      })
-    })
-  const tcp = net.createServer({ allowHalfOpen: true }, onConnection)
-  await listen(tcp, { host: options.host ?? '127.0.0.1', port: options.port ?? 6380 })
-  listeners.push(tcp)
-  if (options.unix !== undefined) {
-    const unix = net.createServer({ allowHalfOpen: true }, onConnection)
-    await listen(unix, { path: options.unix })
-    listeners.push(unix)
-  }
+  const limits = { ...RESP_DEFAULTS, maxBulkLength: options.maxBulkLength ?? RESP_DEFAULTS.maxBulkLength }
+  const factory = RespConnection.factory({ keyspace, limits })
+  // Both listeners share one keyspace, as one Redis answers on its port and its unixsocket.
+  const servers: Server[] = [await serve({ host: options.host ?? '127.0.0.1', port: options.port ?? 6380 }, factory)]
+  if (options.unix !== undefined) servers.push(await serve({ path: options.unix }, factory))
   const sweeper = setInterval(() => keyspace.sweep(), SWEEP_INTERVAL)
   sweeper.unref()
+  const address = servers[0]?.address
   return {
-    port: (tcp.address() as net.AddressInfo).port,
+    port: address !== undefined && 'port' in address ? address.port : 0,
     unix: options.unix,
     keyspace,
     async close() {
       clearInterval(sweeper)
-      const closing = listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve())))
-      for (const stream of streams) stream.close()
-      await Promise.all(closing)
+      // Clients idle on a kept-alive connection never end by themselves: give them a moment.
+      await Promise.all(servers.map((server) => server.close({ timeout: CLOSE_TIMEOUT })))
     },
   }
 }

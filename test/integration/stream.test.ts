@@ -11,6 +11,7 @@ import {
   ConnectError,
   connect,
   type Exception,
+  HandlerError,
   Intent,
   LimitReachedError,
   type Protocol,
@@ -251,6 +252,51 @@ describe('endings', () => {
     assert.deepEqual(client.fatals, [reason])
     const { stream: server } = await srv.next()
     assert.equal(await server.closed, undefined, 'the server sees an end of stream and closes quietly')
+  })
+
+  test('ends only the connection whose handler throws, and reports it to fatal', T, async (t) => {
+    const fatals: Error[] = []
+    /** Lines that throws on "boom". */
+    class Fragile extends Lines {
+      override bytesRead(tr: Transport, end: number): Intent<Lines> {
+        if (tr.input.toString('utf8', 0, end) === 'boom') throw new Error('boom')
+        return super.bytesRead(tr, end)
+      }
+      override fatal(reason: Error): void {
+        fatals.push(reason)
+      }
+    }
+    const fragile = (): Intent<Protocol> => new Fragile().read()
+    const srv = await listen('tcp', fragile)
+    t.after(() => srv.close())
+    const a = Collect.factory({ request: 'a1\nboom\n' })
+    const streamA = await connect(srv.address, a.factory)
+    const { stream: serverA } = await srv.next()
+    const reason = await serverA.closed
+    assert.ok(reason instanceof HandlerError)
+    assert.equal((reason.cause as Error).message, 'boom')
+    assert.deepEqual(fatals, [reason])
+    await streamA.closed
+    const b = Collect.factory({ request: 'b1\nb2\n', halfClose: true })
+    const streamB = await connect(srv.address, b.factory)
+    assert.equal(await streamB.closed, undefined)
+    assert.deepEqual(b.client.lines, ['b1', 'b2', 'eof '], 'the next connection is served as usual')
+  })
+
+  test('ends the connection whose factory throws', T, async (t) => {
+    const srv = await listen('unix', () => {
+      throw new Error('no state for you')
+    })
+    t.after(() => srv.close())
+    const { client, factory } = Collect.factory({ request: '' })
+    const stream = await connect(srv.address, factory)
+    const { stream: server } = await srv.next()
+    const reason = await server.closed
+    assert.ok(reason instanceof HandlerError)
+    assert.equal(reason.handler, 'factory')
+    const clientEnd = await stream.closed
+    assert.ok(clientEnd === undefined || clientEnd instanceof ReadError, `client ended with ${String(clientEnd)}`)
+    assert.deepEqual(client.lines, [])
   })
 
   test('reaches exception with a ReadError when the peer resets the connection', T, async (t) => {

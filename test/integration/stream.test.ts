@@ -75,6 +75,27 @@ for (const kind of ['tcp', 'unix'] as const) {
   })
 }
 
+describe('Transport', () => {
+  test('reports the addresses and ports of both ends of a TCP connection', T, async (t) => {
+    const seen: (string | number | undefined)[][] = []
+    const facts = (tr: Transport): Intent<Protocol> => {
+      seen.push([tr.remoteAddress, tr.remotePort, tr.localAddress, tr.localPort])
+      return Intent.done()
+    }
+    const srv = await listen('tcp', facts)
+    t.after(() => srv.close())
+    const stream = await connect(srv.address, facts)
+    await stream.closed
+    await (await srv.next()).stream.closed
+    const port = (srv.address as { port: number }).port
+    const client = seen.find((s) => s[1] === port)
+    const server = seen.find((s) => s[3] === port)
+    assert.ok(client !== undefined && server !== undefined, JSON.stringify(seen))
+    assert.deepEqual(client, ['127.0.0.1', port, '127.0.0.1', server[1]])
+    assert.deepEqual(server, ['127.0.0.1', client[3], '127.0.0.1', port])
+  })
+})
+
 describe('end of stream over a socket (semantic 5)', () => {
   test('lets the server answer after the client half-closes mid-line', T, async (t) => {
     const p = new Lines()

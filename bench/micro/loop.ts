@@ -38,7 +38,7 @@ class NullEngine extends Engine {
 
 const LINE = '0123456789abcdef0123456789abcde\n'
 const ROUND = 32
-const ROUNDS = Number(process.env.ROUNDS ?? 200_000)
+const ROUNDS = Number(process.env.ROUNDS ?? 50_000)
 
 function engineRun(): number {
   const engine = new NullEngine()
@@ -73,9 +73,12 @@ function bufferOnly(): number {
   return Number(process.hrtime.bigint() - started) / (ROUNDS * ROUND)
 }
 
-for (let r = 0; r < 5; r++) {
-  const base = bufferOnly()
-  const e = engineRun()
-  const h = handRun()
-  console.log(`input only ${base.toFixed(1)} ns/line · engine ${(e - base).toFixed(1)} ns/line · hand ${(h - base).toFixed(1)} ns/line`)
+// Alternate and keep the best of each: the minimum is what the code costs when the machine
+// does not interfere (this runs on shared, noisy machines).
+let best = { base: Number.POSITIVE_INFINITY, engine: Number.POSITIVE_INFINITY, hand: Number.POSITIVE_INFINITY }
+for (let r = 0; r < Number(process.env.REPEAT ?? 10); r++) {
+  best = { base: Math.min(best.base, bufferOnly()), engine: Math.min(best.engine, engineRun()), hand: Math.min(best.hand, handRun()) }
 }
+const engine = best.engine - best.base
+const hand = best.hand - best.base
+console.log(`per line, best of runs: engine ${engine.toFixed(1)} ns · hand-written ${hand.toFixed(1)} ns · ratio ${(hand / engine).toFixed(2)}`)

@@ -41,6 +41,7 @@ const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n')
 /** A client that does not read its last answer within this many ms is cut off. */
 const FLUSH_TIMEOUT = 10_000
 const TEXT = { 'Content-Type': 'text/plain; charset=utf-8' } as const
+const HEAD_TOO_LARGE = 'request head too large'
 
 /** Limits of every connection. Sizes in bytes, durations in ms. */
 export interface HttpLimits {
@@ -134,7 +135,7 @@ export class HttpConnection implements Protocol {
           const end = input.indexOf(HEAD_END)
           // The same bound the stream applies to expectDelimiter below, so that a too-large head
           // gets the same 431 whether it arrived in one read or a hundred.
-          if (end > max || (end < 0 && input.length >= max + HEAD_END.length)) return this.#fail(t, scope, 431, 'request head too large')
+          if (end > max || (end < 0 && input.length >= max + HEAD_END.length)) return this.#fail(t, scope, 431, HEAD_TOO_LARGE)
           if (end < 0)
             return Intent.of(this)
               .expectDelimiter(HEAD_END, { max })
@@ -173,11 +174,11 @@ export class HttpConnection implements Protocol {
   exception(t: Transport, reason: Exception, scope: Scope): Intent<HttpConnection> {
     switch (reason.code) {
       case 'RS_ERR_LIMIT_REACHED': {
-        if (this.phase === 'chunked') {
-          const error = (this.#decoder as ChunkedDecoder).overLimit()
-          if (error.kind === 'error') return this.#fail(t, scope, error.status, error.message)
-        }
-        return this.#fail(t, scope, this.phase === 'head' ? 431 : 413, 'request too large')
+        // The same answers as when bytesRead finds the bound passed itself.
+        if (this.phase === 'head') return this.#fail(t, scope, 431, HEAD_TOO_LARGE)
+        const error = this.phase === 'chunked' ? (this.#decoder as ChunkedDecoder).overLimit() : null
+        if (error?.kind === 'error') return this.#fail(t, scope, error.status, error.message)
+        return this.#fail(t, scope, 413, 'request too large') // over the stream's maxBufferSize
       }
       case 'RS_ERR_END_OF_STREAM': // the client is done sending: every complete request was answered
       case 'RS_ERR_READ':

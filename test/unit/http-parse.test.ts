@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { Buf } from 'rotor-stream'
+import { describeSplit, splits } from 'rotor-stream/testing'
+import { ChunkedDecoder, type ChunkedNeed, MAX_CHUNK_LINE, MAX_TRAILERS } from '../../examples/http/chunked.js'
+import {
+  isKeepAlive,
+  type Parsed,
+  parseChunkSize,
+  parseContentLength,
+  parseRequestHead,
+  parseResponseHead,
+  type RequestHead,
+  requestFraming,
+  responseFraming,
+} from '../../examples/http/parse.js'
+
+const T = { timeout: 10_000 }
+
+/** The value of a successful parse; fails the test with the message otherwise. */
+function value<V>(parsed: Parsed<V>): V {
+  if (!parsed.ok) assert.fail(`expected success, got ${parsed.status} ${parsed.message}`)
+  return parsed.value
+}
+
+/** The status of a failed parse. */
+function status<V>(parsed: Parsed<V>): number {
+  if (parsed.ok) assert.fail(`expected a failure, got ${JSON.stringify(parsed.value)}`)
+  return parsed.status
+}
+
+function head(text: string): RequestHead {
+  return value(parseRequestHead(text))
+}
+
+describe('parseRequestHead', () => {
+  test('parses the request line and lower-cases header names', T, () => {
+    const h = head('POST /echo?x=1 HTTP/1.1\r\nHost: example.com\r\nContent-Type:  text/plain \r\nX-A: 1\r\nx-a: 2')
+    assert.equal(h.method, 'POST')
+    assert.equal(h.target, '/echo?x=1')
+    assert.equal(h.minor, 1)
+    assert.equal(h.headers.get('host'), 'example.com')
+    assert.equal(h.headers.get('content-type'), 'text/plain')
+    assert.equal(h.headers.get('x-a'), '1, 2')
+  })
+
+  test('accepts HTTP/1.0 without Host and answers HTTP/1.2 as 1.1', T, () => {
+    assert.equal(head('GET / HTTP/1.0').minor, 0)
+    assert.equal(head('GET / HTTP/1.2\r\nHost: x').minor, 1)
+  })
+
+  test('rejects malformed request lines with 400', T, () => {
+    for (const line of ['', 'GET', 'GET /', 'GET  / HTTP/1.1', 'GET / HTTP/1.1 ', 'G(T / HTTP/1.1', 'GET /a b HTTP/1.1', 'GET / http/1.1', 'GET / HTTP/1.10']) {
+      assert.equal(status(parseRequestHead(`${line}\r\nHost: x`)), 400, JSON.stringify(line))
+    }
+  })
+
+  test('answers an unsupported major version with 505', T, () => {
+    assert.equal(status(parseRequestHead('GET / HTTP/2.0\r\nHost: x')), 505)
+  })
+
+  test('requires exactly one Host in HTTP/1.1', T, () => {
+    assert.equal(status(parseRequestHead('GET / HTTP/1.1')), 400)
+    assert.equal(status(parseRequestHead('GET / HTTP/1.1\r\nHost: a\r\nHost: b')), 400)
+  })
+
+  test('rejects header lines that could be read two ways', T, () => {
+    const bad = [
+      'Host : x',
+      ' Host: x',
+      'Host: x\r\n folded',
+      'Host: x\r\nNoColon',
+      'Host: x\r\n: empty',
+      'Host: a\0b',
+      'Host: x\r\nX: a\rb',
+      'Host: x\r\nX\u00e9: y',
+    ]
+    for (const lines of bad) assert.equal(status(parseRequestHead(`GET / HTTP/1.1\r\n${lines}`)), 400, JSON.stringify(lines))
+  })
+})
+
+describe('requestFraming', () => {
+  const framing = (fields: string, version = '1.1') => requestFraming(head(`POST / HTTP/${version}\r\nHost: x${fields}`))
+
+  test('reads Content-Length, chunked, or no body', T, () => {
+    assert.deepEqual(value(framing('\r\nContent-Length: 12')), { kind: 'length', length: 12 })
+    assert.deepEqual(value(framing('\r\nContent-Length: 0')), { kind: 'none' })
+    assert.deepEqual(value(framing('\r\nContent-Length: 7\r\nContent-Length: 7')), { kind: 'length', length: 7 })
+    assert.deepEqual(value(framing('\r\nTransfer-Encoding: Chunked')), { kind: 'chunked' })
+    assert.deepEqual(value(framing('')), { kind: 'none' })
+  })
+
+  test('refuses ambiguous or unsupported framing', T, () => {
+    assert.equal(status(framing('\r\nContent-Length: 1\r\nTransfer-Encoding: chunked')), 400)
+    assert.equal(status(framing('\r\nContent-Length: 1\r\nContent-Length: 2')), 400)
+    assert.equal(status(framing('\r\nContent-Length: -1')), 400)
+    assert.equal(status(framing('\r\nContent-Length: 1e3')), 400)
+    assert.equal(status(framing('\r\nContent-Length: 1234567890123456')), 400)
+    assert.equal(status(framing('\r\nTransfer-Encoding: gzip')), 400)
+    assert.equal(status(framing('\r\nTransfer-Encoding: chunked, gzip')), 400)
+    assert.equal(status(framing('\r\nTransfer-Encoding: gzip, chunked')), 501)
+    assert.equal(status(framing('\r\nTransfer-Encoding: chunked', '1.0')), 400)
+  })
+})
+
+describe('responseFraming and parseResponseHead', () => {
+  const response = (text: string) => value(parseResponseHead(text))
+
+  test('parses status lines, with or without a reason', T, () => {
+    const r = response('HTTP/1.1 404 Not Found\r\nContent-Length: 3')
+    assert.equal(r.status, 404)
+    assert.equal(r.reason, 'Not Found')
+    assert.equal(response('HTTP/1.0 200').minor, 0)
+    assert.equal(status(parseResponseHead('HTTP/1.1 20 OK')), 502)
+    assert.equal(status(parseResponseHead('ICY 200 OK')), 502)
+  })
+
+  test('frames by method, status, Transfer-Encoding, Content-Length, else until close', T, () => {
+    assert.deepEqual(value(responseFraming('HEAD', response('HTTP/1.1 200 OK\r\nContent-Length: 5'))), { kind: 'none' })
+    assert.deepEqual(value(responseFraming('GET', response('HTTP/1.1 204 No Content'))), { kind: 'none' })
+    assert.deepEqual(value(responseFraming('GET', response('HTTP/1.1 304 Not Modified\r\nContent-Length: 5'))), { kind: 'none' })
+    assert.deepEqual(value(responseFraming('GET', response('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked'))), { kind: 'chunked' })
+    assert.deepEqual(value(responseFraming('GET', response('HTTP/1.1 200 OK\r\nContent-Length: 5'))), { kind: 'length', length: 5 })
+    assert.deepEqual(value(responseFraming('GET', response('HTTP/1.1 200 OK'))), { kind: 'untilClose' })
+    assert.equal(status(responseFraming('GET', response('HTTP/1.1 200 OK\r\nContent-Length: x'))), 502)
+  })
+})
+
+describe('small parsers', () => {
+  test('parseContentLength takes digits or equal repeats only', T, () => {
+    assert.equal(parseContentLength('42'), 42)
+    assert.equal(parseContentLength(' 42 , 42'), 42)
+    assert.equal(parseContentLength('42, 43'), null)
+    assert.equal(parseContentLength('+42'), null)
+    assert.equal(parseContentLength(''), null)
+  })
+
+  test('isKeepAlive follows the version and the Connection options', T, () => {
+    const h = (v: string | undefined) => new Map(v === undefined ? [] : [['connection', v]])
+    assert.equal(isKeepAlive(1, h(undefined)), true)
+    assert.equal(isKeepAlive(1, h('Close')), false)
+    assert.equal(isKeepAlive(1, h('upgrade, close')), false)
+    assert.equal(isKeepAlive(0, h(undefined)), false)
+    assert.equal(isKeepAlive(0, h('Keep-Alive')), true)
+  })
+
+  test('parseChunkSize reads hex and ignores extensions', T, () => {
+    assert.equal(parseChunkSize('1a'), 26)
+    assert.equal(parseChunkSize('FF;name=value'), 255)
+    assert.equal(parseChunkSize('0 ; x'), 0)
+    assert.equal(parseChunkSize(''), null)
+    assert.equal(parseChunkSize('-1'), null)
+    assert.equal(parseChunkSize('0x10'), null)
+    assert.ok((parseChunkSize('f'.repeat(40)) as number) > Number.MAX_SAFE_INTEGER)
+  })
+})
+
+/** Feeds `chunks` one by one to a decoder over one Buf; returns the last need and the input left. */
+function decodeChunks(chunks: readonly Buffer[], maxBody = 1 << 20): { need: ChunkedNeed; body: string; rest: string } {
+  const decoder = new ChunkedDecoder(maxBody)
+  const input = new Buf()
+  let need: ChunkedNeed = { kind: 'line', max: 0 }
+  for (const chunk of chunks) {
+    input.write(chunk) // what follows the body keeps arriving
+    if (need.kind !== 'done' && need.kind !== 'error') need = decoder.decode(input)
+  }
+  return { need, body: need.kind === 'done' ? decoder.body().toString() : '', rest: input.toString() }
+}
+
+describe('ChunkedDecoder', () => {
+  test('decodes chunks, extensions and trailers identically for every split, leaving what follows', T, () => {
+    const input = '5\r\nhello\r\n1;ext=1\r\n \r\nB\r\nchunked wor\r\n2\r\nld\r\n0\r\nX-Trailer: 1\r\n\r\nGET / HTTP/1.1'
+    for (const chunks of splits(input, { random: 300 })) {
+      const { need, body, rest } = decodeChunks(chunks)
+      const where = describeSplit(chunks)
+      assert.equal(need.kind, 'done', where)
+      assert.equal(body, 'hello chunked world', where)
+      assert.equal(rest, 'GET / HTTP/1.1', where)
+    }
+  })
+
+  test('asks for exactly what is missing', T, () => {
+    const decoder = new ChunkedDecoder(100)
+    const input = new Buf()
+    input.write('a\r\n01234')
+    assert.deepEqual(decoder.decode(input), { kind: 'bytes', n: 12 })
+    input.write('56789\r\n')
+    assert.deepEqual(decoder.decode(input), { kind: 'line', max: MAX_CHUNK_LINE })
+    input.write('0\r\n')
+    assert.deepEqual(decoder.decode(input), { kind: 'line', max: MAX_TRAILERS })
+    input.write('\r\n')
+    assert.deepEqual(decoder.decode(input), { kind: 'done' })
+    assert.equal(decoder.body().toString(), '0123456789')
+  })
+
+  test('refuses a chunk that would pass the body limit before its data arrives', T, () => {
+    const { need, rest } = decodeChunks([Buffer.from('8\r\n12345678\r\n3\r\n')], 10)
+    assert.equal(need.kind === 'error' && need.status, 413)
+    assert.equal(rest, '3\r\n') // not consumed, nothing of the chunk buffered
+    assert.equal(decodeChunks([Buffer.from(`${'f'.repeat(40)}\r\n`)]).need.kind === 'error', true)
+  })
+
+  test('answers malformed input with 400 and too many trailers with 431', T, () => {
+    const status = (text: string) => {
+      const { need } = decodeChunks([Buffer.from(text)])
+      return need.kind === 'error' ? need.status : need.kind
+    }
+    assert.equal(status('z\r\n'), 400)
+    assert.equal(status('\r\n'), 400)
+    assert.equal(status('3\r\nabcd\r\n'), 400)
+    assert.equal(status(`${'0'.repeat(MAX_CHUNK_LINE + 1)}\r\n`), 400)
+    assert.equal(status('0'.repeat(MAX_CHUNK_LINE + 2)), 400) // no CRLF yet, but already too long
+    assert.equal(status('0'.repeat(MAX_CHUNK_LINE + 1)), 'line')
+    assert.equal(status(`0\r\nX: ${'a'.repeat(MAX_TRAILERS)}\r\n\r\n`), 431)
+  })
+})

@@ -40,10 +40,11 @@ export class Buf {
    * A Buffer over readable bytes `[start, end)` (default: all of them), without copying.
    * The trap: it is valid only until the next `consume()`, `write()` or the handler returns,
    * since the Buf may move or reuse its storage. Copy (`Buffer.from(view)`) what you keep.
+   * Positions are clamped to the readable bytes.
    */
   view(start = 0, end: number = this.length): Buffer {
     if (this.#storage === null) return EMPTY
-    return this.#storage.subarray(this.#start + start, this.#start + Math.min(end, this.length))
+    return this.#storage.subarray(this.#start + (start > 0 ? start : 0), this.#start + Math.min(end, this.length))
   }
 
   /** The byte at `index` (0 = first readable byte), or `undefined` past the end. */
@@ -78,7 +79,7 @@ export class Buf {
     if (storage === null) return -1
     // Search only the readable region: past #end lies garbage that could hold a false match.
     const hay = this.#end === storage.length ? storage : storage.subarray(0, this.#end)
-    const at = hay.indexOf(needle, this.#start + from)
+    const at = hay.indexOf(needle, this.#start + (from > 0 ? from : 0))
     return at < 0 ? -1 : at - this.#start
   }
 
@@ -100,10 +101,10 @@ export class Buf {
     return n
   }
 
-  /** Decodes readable bytes `[start, end)` (default: all) without consuming them. */
+  /** Decodes readable bytes `[start, end)` (default: all, clamped to the readable bytes) without consuming them. */
   toString(encoding: BufferEncoding = 'utf8', start = 0, end: number = this.length): string {
     if (this.#storage === null) return ''
-    return this.#storage.toString(encoding, this.#start + start, this.#start + Math.min(end, this.length))
+    return this.#storage.toString(encoding, this.#start + (start > 0 ? start : 0), this.#start + Math.min(end, this.length))
   }
 
   /**

@@ -1,7 +1,7 @@
 import net from 'node:net'
 import { ConnectError, InvalidArgumentError } from './errors.js'
 import type { Factory } from './protocol.js'
-import { Stream, type StreamOptions } from './stream.js'
+import { checkStreamOptions, Stream, type StreamOptions } from './stream.js'
 
 /** Where to connect or listen: TCP `{ host, port }` or a Unix socket `{ path }`. */
 export type Address = { host: string; port: number } | { path: string }
@@ -31,6 +31,7 @@ export const DEFAULT_CONNECT_TIMEOUT = 1000
 export function connect<S>(address: Address, factory: Factory<S>, options: ConnectOptions<S> = {}): Promise<Stream> {
   const timeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT
   if (!(timeout > 0)) throw new InvalidArgumentError(`connectTimeout must be > 0, got ${timeout}`)
+  checkStreamOptions(options)
   const socket = openSocket(address)
   return new Promise<Stream>((resolve, reject) => {
     const fail = (err: ConnectError): void => {

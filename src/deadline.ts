@@ -6,6 +6,9 @@
  * leaves the armed timer alone: when it fires early, the stream sees that its deadline has not
  * passed and arms again for the rest. Only an earlier deadline replaces the timer.
  */
+/** Longest delay `setTimeout` honours, in ms (longer ones fire after 1 ms, with a warning). */
+const MAX_TIMER = 2 ** 31 - 1
+
 export class DeadlineTimer {
   #timer: NodeJS.Timeout | null = null
   /** Absolute time (ms, `performance.now()` clock) the armed timer fires at; NaN when none. */
@@ -32,7 +35,8 @@ export class DeadlineTimer {
     const now = clock()
     this.#at = deadline
     // +1: setTimeout may fire a fraction of a millisecond early; the stream would just re-arm.
-    this.#timer = setTimeout(this.#fire, Math.max(0, Math.ceil(deadline - now)) + 1)
+    // A far deadline is reached in steps: setTimeout cannot wait longer than MAX_TIMER.
+    this.#timer = setTimeout(this.#fire, Math.min(MAX_TIMER, Math.max(0, Math.ceil(deadline - now)) + 1))
     this.#timer.unref()
   }
 

@@ -35,6 +35,17 @@ export const LIMIT_DEFAULTS: Readonly<Required<StreamLimits>> = Object.freeze({
   outputHighWaterMark: 1024 * 1024,
 })
 
+/** Throws `InvalidArgumentError` unless `limits` keep every bound in force. */
+export function checkLimits(limits: StreamLimits): void {
+  const { maxBufferSize, outputHighWaterMark } = limits
+  if (maxBufferSize !== undefined && !(Number.isSafeInteger(maxBufferSize) && maxBufferSize > 0)) {
+    throw new InvalidArgumentError(`maxBufferSize must be a positive integer, got ${maxBufferSize}`)
+  }
+  if (outputHighWaterMark !== undefined && !(outputHighWaterMark >= 0 && outputHighWaterMark <= Number.MAX_SAFE_INTEGER)) {
+    throw new InvalidArgumentError(`outputHighWaterMark must be a non-negative number, got ${outputHighWaterMark}`)
+  }
+}
+
 /** A handler that keeps returning the same unmet-by-consumption expectation this many times is stuck. */
 const MAX_IDLE_SPINS = 10_000
 
@@ -91,14 +102,9 @@ export abstract class Engine implements Transport, Scope {
   readonly #outputHighWaterMark: number
 
   constructor(limits: StreamLimits = {}) {
+    checkLimits(limits)
     this.#maxBufferSize = limits.maxBufferSize ?? LIMIT_DEFAULTS.maxBufferSize
     this.#outputHighWaterMark = limits.outputHighWaterMark ?? LIMIT_DEFAULTS.outputHighWaterMark
-    if (!(Number.isSafeInteger(this.#maxBufferSize) && this.#maxBufferSize > 0)) {
-      throw new InvalidArgumentError(`maxBufferSize must be a positive integer, got ${limits.maxBufferSize}`)
-    }
-    if (!(this.#outputHighWaterMark >= 0 && this.#outputHighWaterMark <= Number.MAX_SAFE_INTEGER)) {
-      throw new InvalidArgumentError(`outputHighWaterMark must be a non-negative number, got ${limits.outputHighWaterMark}`)
-    }
   }
 
   // --- Transport and Scope (the engine is both, so a stream allocates neither) -----------------

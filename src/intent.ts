@@ -139,18 +139,24 @@ export class Intent<P> implements IntentBuilder<P> {
     return this
   }
 
-  /** Calls `timeout` once `Scope.now()` reaches `at` (absolute, in ms), unless another Intent comes first. */
+  /**
+   * Calls `timeout` once `Scope.now()` reaches `at` (absolute, in ms), unless another Intent
+   * comes first. `Infinity` means no deadline.
+   */
   deadline(at: number): Intent<P> {
     if (Number.isNaN(at)) throw new InvalidArgumentError('deadline: NaN')
-    this.deadlineAt = at
+    this.deadlineAt = at === Number.POSITIVE_INFINITY ? Number.NaN : at
     this.timeoutMs = Number.NaN
     return this
   }
 
-  /** Calls `timeout` `ms` milliseconds after the stream takes this Intent, unless another Intent comes first. */
+  /**
+   * Calls `timeout` `ms` milliseconds after the stream takes this Intent, unless another Intent
+   * comes first. `Infinity` means no deadline.
+   */
   timeout(ms: number): Intent<P> {
     if (!(ms >= 0)) throw new InvalidArgumentError(`timeout: ms must be >= 0, got ${ms}`)
-    this.timeoutMs = ms
+    this.timeoutMs = ms === Number.POSITIVE_INFINITY ? Number.NaN : ms
     this.deadlineAt = Number.NaN
     return this
   }

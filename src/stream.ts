@@ -1,17 +1,18 @@
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { DeadlineTimer } from './deadline.js'
-import { Engine, type StreamLimits } from './engine.js'
+import { checkLimits, Engine, type StreamLimits } from './engine.js'
 import { ClosedError, InvalidArgumentError } from './errors.js'
 import type { Factory } from './protocol.js'
 
 /** Options of a {@link Stream}. */
 export interface StreamOptions extends StreamLimits {
   /**
-   * After `Intent.done()` the socket is half-closed and the stream keeps reading (and
-   * discarding) until the peer closes too, for at most this many ms, then closes. Closing
-   * with unread input would make the kernel send RST, which can destroy the peer's copy of
-   * our last answer (the HTTP "lingering close").
+   * After `Intent.done()` the output is flushed, the socket is half-closed, and the stream
+   * keeps reading (and discarding) until the peer closes too, for at most this many ms after
+   * the flush, then closes. Closing with unread input would make the kernel send RST, which
+   * can destroy the peer's copy of our last answer (the HTTP "lingering close"). The flush
+   * itself may take up to `FLUSH_ON_DONE_TIMEOUT` (30 s) for a peer that reads slowly.
    * @default 2000
    */
   lingerTimeout?: number
@@ -20,6 +21,23 @@ export interface StreamOptions extends StreamLimits {
 }
 
 const STREAM_DEFAULTS = { lingerTimeout: 2000, noDelay: true } as const
+/** After `Intent.done()`, a peer gets this long (ms) to read our last output before the socket is destroyed. */
+export const FLUSH_ON_DONE_TIMEOUT = 30_000
+/** Largest delay `setTimeout` honours, in ms. */
+const MAX_TIMER = 2 ** 31 - 1
+
+/**
+ * Validates stream options where they are passed (connect, serve, Persistent), so that a bad
+ * one fails at once instead of on every new connection. Throws `InvalidArgumentError`.
+ */
+export function checkStreamOptions(options: StreamOptions): void {
+  checkLimits(options)
+  const { lingerTimeout, noDelay } = options
+  if (lingerTimeout !== undefined && !(lingerTimeout >= 0 && lingerTimeout <= MAX_TIMER)) {
+    throw new InvalidArgumentError(`lingerTimeout must be within 0..${MAX_TIMER} ms, got ${lingerTimeout}`)
+  }
+  if (noDelay !== undefined && typeof noDelay !== 'boolean') throw new InvalidArgumentError(`noDelay must be a boolean, got ${String(noDelay)}`)
+}
 
 /** The clock of `Scope.now()` and of deadlines: monotonic milliseconds. */
 const monotonicNow = (): number => performance.now()
@@ -61,9 +79,9 @@ export class Stream extends Engine {
   }
 
   private constructor(socket: Socket, options: StreamOptions) {
+    checkStreamOptions(options)
     super(options)
     const { lingerTimeout, noDelay } = { ...STREAM_DEFAULTS, ...options }
-    if (!(lingerTimeout >= 0)) throw new InvalidArgumentError(`lingerTimeout must be >= 0, got ${lingerTimeout}`)
     this.socket = socket
     this.#lingerTimeout = lingerTimeout
     this.#timer = new DeadlineTimer(() => this.onTimer())
@@ -151,12 +169,22 @@ export class Stream extends Engine {
   protected ioFinish(): void {
     const socket = this.socket
     if (socket.destroyed) return
-    socket.end()
-    if (socket.readableEnded) return
-    // Lingering close: drain (and drop) what the peer still sends until it closes too.
+    // Lingering close: drain (and drop) what the peer still sends until it closes too, so that
+    // our FIN is not turned into an RST by unread input.
     this.#reading = true
     socket.resume()
-    this.#lingerTimer = setTimeout(() => socket.destroy(), this.#lingerTimeout)
+    const destroy = (): void => {
+      socket.destroy()
+    }
+    socket.end(() => {
+      // Flushed: now the peer has lingerTimeout to close its side.
+      if (this.#lingerTimer !== null) clearTimeout(this.#lingerTimer)
+      if (socket.destroyed || socket.readableEnded) return
+      this.#lingerTimer = setTimeout(destroy, this.#lingerTimeout)
+      this.#lingerTimer.unref()
+    })
+    if (socket.destroyed || socket.writableFinished) return
+    this.#lingerTimer = setTimeout(destroy, FLUSH_ON_DONE_TIMEOUT)
     this.#lingerTimer.unref()
   }
 

@@ -156,6 +156,9 @@ export class Harness<S = unknown> {
   }
 }
 
+/** Deadlines one `advance()` may fire before it gives up on a protocol that never moves on. */
+const MAX_FIRINGS = 100_000
+
 /** The engine with scripted I/O. */
 class ScriptedEngine extends Engine {
   readonly remoteAddress: string | undefined
@@ -225,8 +228,10 @@ class ScriptedEngine extends Engine {
 
   advance(ms: number): void {
     const target = this.#clock + ms
-    // Fire every deadline on the way, at its own time, as a real timer would.
-    while (!Number.isNaN(this.armed) && this.armed <= target) {
+    // Fire every deadline on the way, at its own time, as a real timer would. A protocol that
+    // keeps setting deadlines in the past would spin a real stream too: stop and say so.
+    for (let fired = 0; !Number.isNaN(this.armed) && this.armed <= target; fired++) {
+      if (fired === MAX_FIRINGS) throw new Error(`advance(${ms}): the deadline fired ${MAX_FIRINGS} times; does timeout() keep returning a past deadline?`)
       this.#clock = Math.max(this.#clock, this.armed)
       this.armed = Number.NaN
       this.onTimer()

@@ -111,10 +111,7 @@ describe('end of stream over a socket (semantic 5)', () => {
     assert.equal(await server.closed, undefined)
   })
 
-  test('flushes a large last answer completely to a slow peer before closing', {
-    ...T,
-    todo: 'bug: src/stream.ts ioFinish starts the linger timer before the output is flushed',
-  }, async (t) => {
+  test('flushes a large last answer completely to a slow peer before closing', T, async (t) => {
     const SIZE = 16 * 1024 * 1024
     const big: Protocol = {
       bytesRead(tr: Transport, end: number) {
@@ -257,10 +254,7 @@ describe('deadlines over a socket (semantic 7)', () => {
     assert.ok(firedAt - lineAt >= 120, `fired ${firedAt - lineAt} ms after the line`)
   })
 
-  test('arms no timer beyond what setTimeout can hold for a far or infinite deadline', {
-    ...T,
-    todo: 'bug: src/deadline.ts arm() passes delays over 2^31-1 ms to setTimeout',
-  }, async (t) => {
+  test('arms no timer beyond what setTimeout can hold for a far or infinite deadline', T, async (t) => {
     const delays: number[] = []
     const original = globalThis.setTimeout
     t.mock.method(globalThis, 'setTimeout', (fn: () => void, ms?: number) => {
@@ -423,10 +417,7 @@ describe('connect()', () => {
     assert.throws(() => connect({ host: '127.0.0.1', port: 1 }, LineEcho.create, { connectTimeout: 0 }), { code: 'RS_ERR_INVALID_ARG' })
   })
 
-  test('rejects invalid stream options before connecting', {
-    ...T,
-    todo: 'bug: src/connect.ts validates StreamOptions only in the connect handler',
-  }, async (t) => {
+  test('rejects invalid stream options before connecting', T, async (t) => {
     let fake: net.Socket | undefined
     t.mock.method(net, 'connect', () => {
       fake = new net.Socket()

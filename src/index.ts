@@ -1,3 +1,4 @@
+export { BACKOFF_DEFAULTS, type BackoffOptions, backoffDelay, backoffOptions, type ReconnectPolicy } from './backoff.js'
 export { Buf } from './buf.js'
 export { type Address, type ConnectOptions, connect, DEFAULT_CONNECT_TIMEOUT } from './connect.js'
 export { LIMIT_DEFAULTS, type StreamLimits } from './engine.js'
@@ -17,23 +18,34 @@ export {
   TimeoutError,
   WriteError,
 } from './errors.js'
+export {
+  expectFrame,
+  type Framer,
+  fixed,
+  type LengthPrefixedOptions,
+  type LinesOptions,
+  lengthPrefixed,
+  lines,
+  type NetstringOptions,
+  netstring,
+  type Scan,
+} from './framing/index.js'
 export { type DelimiterOptions, Intent, type IntentBuilder } from './intent.js'
-export type { Factory, Protocol, Scope, Transport } from './protocol.js'
-export { Stream, type StreamOptions } from './stream.js'
-export { BACKOFF_DEFAULTS, type BackoffOptions, backoffDelay, backoffOptions, type ReconnectPolicy } from './backoff.js'
 export { Persistent, type PersistentEvents, type PersistentOptions, type PersistentState } from './persistent.js'
+export type { Factory, Protocol, Scope, Transport } from './protocol.js'
 export {
   acceptErrorChannel,
   type CloseOptions,
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_MAX_CONNECTIONS,
-  ListenError,
   type ListenAddress,
+  ListenError,
   type ServeOptions,
   Server,
   type ServerOptions,
   serve,
 } from './server.js'
+export { Stream, type StreamOptions } from './stream.js'
 export {
   type ConnectTlsOptions,
   connectTls,

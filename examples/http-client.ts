@@ -339,6 +339,11 @@ export class HttpClient {
     this.#queue.reconnect = () => this.#open()
   }
 
+  /** Connections open now (at most one serves requests; one the server closed may still be closing). */
+  get streams(): ReadonlySet<Stream> {
+    return this.#streams
+  }
+
   /** Sends `request` once the requests before it are answered; resolves with its response. */
   request(request: ClientRequest): Promise<ClientResponse> {
     if (this.#queue.closing) return Promise.reject(new Error('the HttpClient is closed'))

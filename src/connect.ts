@@ -1,4 +1,5 @@
 import net from 'node:net'
+import { channels } from './diagnostics.js'
 import { ConnectError, InvalidArgumentError } from './errors.js'
 import type { Factory } from './protocol.js'
 import { checkStreamOptions, Stream, type StreamOptions } from './stream.js'
@@ -44,7 +45,9 @@ export function connect<S>(address: Address, factory: Factory<S>, options: Conne
     const onConnect = (): void => {
       clearTimeout(timer)
       socket.removeListener('error', onError)
-      resolve(Stream.attach(socket, factory, options.seed as S, options))
+      const stream = Stream.attach(socket, factory, options.seed as S, options)
+      if (channels.clientConnect.hasSubscribers) channels.clientConnect.publish({ address: describeAddress(address), stream })
+      resolve(stream)
     }
     const timer = setTimeout(() => fail(new ConnectError(`connect to ${describeAddress(address)} timed out after ${timeout} ms`)), timeout)
     socket.once('connect', onConnect)

@@ -7,6 +7,7 @@
  * output of the round in one write, then decides whether to read and when to wake up.
  */
 import { Buf } from './buf.js'
+import { channels } from './diagnostics.js'
 import { EndOfStreamError, type Exception, HandlerError, InvalidArgumentError, LimitReachedError, ReadError, TimeoutError, WriteError } from './errors.js'
 import { Intent, Kind } from './intent.js'
 import type { Factory, Protocol, Scope, Transport } from './protocol.js'
@@ -356,6 +357,7 @@ export abstract class Engine implements Transport, Scope {
   #exception(reason: Exception): Intent<Protocol> {
     const protocol = this.#protocol as Protocol
     this.#handler = 'exception'
+    if (channels.streamException.hasSubscribers) channels.streamException.publish({ stream: this, reason })
     if (this.trace !== null) this.trace('exception', reason)
     if (protocol.exception) return protocol.exception(this, reason, this)
     return reason.code === 'RS_ERR_END_OF_STREAM' ? Intent.done() : Intent.error(reason)
@@ -436,6 +438,7 @@ export abstract class Engine implements Transport, Scope {
     this.endReason = reason
     this.output.clear()
     this.ioDestroy(reason)
+    if (channels.streamFatal.hasSubscribers) channels.streamFatal.publish({ stream: this, reason })
     if (this.trace !== null) this.trace('fatal', reason)
     if (protocol?.fatal) {
       try {

@@ -2,6 +2,15 @@ export { Connection, handleAsync, type OpenOptions, open, type ReadUntilOptions,
 export { BACKOFF_DEFAULTS, type BackoffOptions, backoffDelay, backoffOptions, type ReconnectPolicy } from './backoff.js'
 export { Buf } from './buf.js'
 export { type Address, type ConnectOptions, connect, DEFAULT_CONNECT_TIMEOUT } from './connect.js'
+export {
+  type ClientConnectMessage,
+  type ClientReconnectMessage,
+  channels,
+  type StreamCloseMessage,
+  type StreamExceptionMessage,
+  type StreamFatalMessage,
+  type StreamOpenMessage,
+} from './diagnostics.js'
 export { LIMIT_DEFAULTS, type StreamLimits } from './engine.js'
 export {
   ClosedError,

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { DeadlineTimer } from './deadline.js'
+import { channels } from './diagnostics.js'
 import { checkLimits, Engine, type StreamLimits } from './engine.js'
 import { ClosedError, InvalidArgumentError } from './errors.js'
 import type { Factory } from './protocol.js'
@@ -74,6 +75,7 @@ export class Stream extends Engine {
    */
   static attach<S>(socket: Socket, factory: Factory<S>, seed?: S, options: StreamOptions = {}): Stream {
     const stream = new Stream(socket, options)
+    if (channels.streamOpen.hasSubscribers) channels.streamOpen.publish({ stream })
     stream.start(factory, seed as S)
     return stream
   }
@@ -202,6 +204,7 @@ export class Stream extends Engine {
     this.#lingerTimer = null
     this.#timer.cancel()
     this.abort(new ClosedError('socket closed before the protocol finished'))
+    if (channels.streamClose.hasSubscribers) channels.streamClose.publish({ stream: this, reason: this.endReason })
     this.#resolveClosed(this.endReason)
   }
 }

@@ -63,7 +63,7 @@ export type PersistentEvents = {
    * when the protocol ended it cleanly with `Intent.done()` (it is reconnected all the same).
    */
   disconnect: [reason: Error | undefined]
-  /** A reconnect is scheduled in `delay` ms; `attempt` counts failures in a row (1-based). */
+  /** A reconnect is scheduled in `delay` ms (never earlier); `attempt` counts failures in a row (1-based). */
   waiting: [delay: number, attempt: number, reason: Error | undefined]
   /** The reconnect policy returned `null` (or threw): the client stopped for good. */
   giveup: [reason: Error | undefined]
@@ -184,6 +184,18 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
     }
   }
 
+  /**
+   * Connects at `at` (ms, `performance.now()` clock), never earlier: Node measures a timeout
+   * from the start of the current event-loop turn, so under load it can fire a little early.
+   */
+  #waitUntil(at: number): void {
+    this.#timer = setTimeout(() => {
+      const left = at - performance.now()
+      if (left > 0) this.#waitUntil(at)
+      else this.#connect()
+    }, Math.ceil(at - performance.now()))
+  }
+
   #connect(): void {
     this.#timer = null
     this.#state = 'connecting'
@@ -255,7 +267,7 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
     }
     delay = Math.min(delay, MAX_TIMER)
     this.#state = 'waiting'
-    this.#timer = setTimeout(() => this.#connect(), delay)
+    this.#waitUntil(performance.now() + delay)
     this.emit('waiting', delay, attempt, reason)
   }
 }

@@ -6,6 +6,7 @@
  * unknown certificate fails the connection unless its CA is given); TLS material is checked
  * when a server or client is created, not on the first connection.
  */
+import { X509Certificate } from 'node:crypto'
 import net from 'node:net'
 import tls from 'node:tls'
 import { type Address, type ConnectOptions, DEFAULT_CONNECT_TIMEOUT } from './connect.js'
@@ -233,12 +234,25 @@ export function describe(address: Address): string {
 /** Builds a secure context once, so bad material fails at creation with a clear message. */
 function checkMaterial(material: tls.SecureContextOptions, side: 'server' | 'client'): void {
   try {
+    // OpenSSL skips CA entries it cannot parse, which would surface later as "unable to verify".
+    if (material.ca !== undefined) checkCertificates(material.ca as PemMaterial, 'ca')
     tls.createSecureContext(material)
   } catch (err) {
     const error = new InvalidArgumentError(`unusable TLS ${side} key, certificate or CA: ${err instanceof Error ? err.message : String(err)}`)
     // InvalidArgumentError takes no ErrorOptions; keep OpenSSL's error (with its code) as `cause` all the same.
     Object.defineProperty(error, 'cause', { value: err, writable: true, configurable: true, enumerable: false })
     throw error
+  }
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
+
+/** Parses every certificate in `pem`; throws if there is none or one does not parse. */
+function checkCertificates(pem: PemMaterial, option: string): void {
+  for (const item of Array.isArray(pem) ? pem : [pem]) {
+    const blocks = String(item).match(PEM_CERTIFICATE)
+    if (blocks === null) throw new Error(`tls.${option} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`)
+    for (const block of blocks) new X509Certificate(block)
   }
 }
 

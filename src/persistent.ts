@@ -189,11 +189,12 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
    * from the start of the current event-loop turn, so under load it can fire a little early.
    */
   #waitUntil(at: number): void {
-    this.#timer = setTimeout(() => {
-      const left = at - performance.now()
-      if (left > 0) this.#waitUntil(at)
-      else this.#connect()
-    }, Math.ceil(at - performance.now()))
+    this.#timer = setTimeout(this.#onTimer, Math.ceil(at - performance.now()), at)
+  }
+
+  readonly #onTimer = (at: number): void => {
+    if (performance.now() < at) this.#waitUntil(at)
+    else this.#connect()
   }
 
   #connect(): void {

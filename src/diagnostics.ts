@@ -48,6 +48,7 @@ export interface ClientReconnectMessage {
   readonly reason: Error | undefined
 }
 
+/** Every channel of the library, by event; subscribe by name (`rotor-stream:<area>:<event>`) or through these objects. */
 export const channels = {
   streamOpen: diagnostics.channel('rotor-stream:stream:open'),
   streamClose: diagnostics.channel('rotor-stream:stream:close'),

@@ -117,6 +117,7 @@ export class Stream extends Engine {
     return monotonicNow()
   }
 
+  /** Flushes the output, then sends FIN; reading goes on (see `Transport.halfClose`). */
   halfClose(): void {
     if (this.output.length > 0) this.ioWrite(this.output.take())
     this.socket.end()

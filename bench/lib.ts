@@ -3,6 +3,8 @@
  * pinned to the other, collect rounds, print a table of medians and ratios with the machine.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
@@ -125,4 +127,186 @@ export function table(header: string[], rows: string[][]): string {
 /** True when the module with this `import.meta.url` is the script node was started with. */
 export function isMain(url: string): boolean {
   return process.argv[1] !== undefined && fileURLToPath(url) === path.resolve(process.argv[1])
+}
+
+// --- Generic server processes (any binary), CPU from /proc, alternating rounds -------------------
+
+/** `node` with the flags that load the TypeScript sources, running `script` (relative to the repository). */
+export function nodeScript(script: string, args: readonly string[] = [], nodeFlags: readonly string[] = []): string[] {
+  return [process.execPath, ...nodeFlags, ...NODE_TS, `${ROOT}${script}`, ...args]
+}
+
+/** Whether a file exists in the repository (an optional scenario subject, such as an example still being written). */
+export function exists(file: string): boolean {
+  return existsSync(`${ROOT}${file}`)
+}
+
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ; 100 on every Linux we run on). */
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+  } catch {
+    return 100
+  }
+})()
+
+/** CPU time (user + system) a process has used so far, in µs (10 ms resolution); NaN without /proc. */
+export function cpuTimeOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    // Fields after the command name (which may hold spaces) start at field 3: utime is 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS
+  } catch {
+    return Number.NaN
+  }
+}
+
+/** A server process started by {@link launch}. */
+export interface ServerProcess {
+  readonly name: string
+  readonly pid: number
+  readonly port: number
+  /** CPU time the process used so far, µs (see {@link cpuTimeOf}). */
+  cpuTime(): number
+  /** Resolves with the next line of its stdout that matches `pattern`. */
+  nextLine(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>
+  /** Writes a line to its stdin (the idle-memory server reports when told `memory`). */
+  send(line: string): void
+  /** SIGTERM, then SIGKILL after 5 s; resolves once it exited. */
+  stop(): Promise<void>
+}
+
+export interface LaunchOptions {
+  /** A line meaning "ready"; its first capture group, if any, is the port. */
+  ready: RegExp
+  /** The port when the ready line does not tell it. */
+  port?: number
+  /** Core to pin to (default 0, the server core). */
+  cpu?: number
+  /** Raise the open-files limit to this (through a shell's `ulimit -n`) before exec. */
+  fileLimit?: number
+  /** How long to wait for the ready line, ms. @default 30000 */
+  startTimeout?: number
+}
+
+/** Quotes a word for `sh -c`. */
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`
+}
+
+/** Wraps a command so that it runs with the open-files limit raised to `limit` (as far as allowed). */
+export function withFileLimit(command: readonly string[], limit: number): string[] {
+  return ['sh', '-c', `ulimit -n ${limit} 2>/dev/null || ulimit -n hard 2>/dev/null; exec ${command.map(shellQuote).join(' ')}`]
+}
+
+/** The open-files limit a child gets after {@link withFileLimit}. */
+export function reachableFileLimit(limit: number): number {
+  return Number(execFileSync('sh', ['-c', `ulimit -n ${limit} 2>/dev/null || ulimit -n hard 2>/dev/null; ulimit -n`], { encoding: 'utf8' }).trim())
+}
+
+/**
+ * Starts a server command pinned to a core (0 by default) and waits for its ready line. `taskset`
+ * and `sh -c 'exec …'` both exec, so the child's pid is the server's (CPU from /proc is its own).
+ */
+export async function launch(name: string, command: readonly string[], options: LaunchOptions): Promise<ServerProcess> {
+  let full = [...pin(options.cpu ?? 0), ...command]
+  if (options.fileLimit !== undefined) full = withFileLimit(full, options.fileLimit)
+  const child = spawn(full[0] as string, full.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], cwd: ROOT })
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000)
+  })
+  const waiters: { pattern: RegExp; resolve: (m: RegExpExecArray) => void }[] = []
+  lines.on('line', (line) => {
+    const index = waiters.findIndex((w) => w.pattern.test(line))
+    if (index < 0) return
+    const [waiter] = waiters.splice(index, 1)
+    waiter?.resolve(waiter.pattern.exec(line) as RegExpExecArray)
+  })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const nextLine = (pattern: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${name}: no line matching ${pattern} within ${timeoutMs} ms\n${stderr}`)), timeoutMs)
+      const done = (m: RegExpExecArray): void => {
+        clearTimeout(timer)
+        resolve(m)
+      }
+      waiters.push({ pattern, resolve: done })
+      void exited.then(() => {
+        clearTimeout(timer)
+        reject(new Error(`${name} exited (${child.exitCode ?? child.signalCode}) while waiting for ${pattern}\n${stderr}`))
+      })
+    })
+  const ready = await nextLine(options.ready, options.startTimeout ?? 30_000)
+  const port = ready[1] === undefined ? options.port : Number(ready[1])
+  if (port === undefined) throw new Error(`${name}: no port`)
+  const pid = child.pid as number
+  return {
+    name,
+    pid,
+    port,
+    cpuTime: () => cpuTimeOf(pid),
+    nextLine,
+    send: (line) => child.stdin?.write(`${line}\n`),
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      await exited
+      clearTimeout(timer)
+    },
+  }
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1 (for servers that must be told their port). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as net.AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+/** Starts a real `redis-server` on core 0 without persistence. */
+export function launchRedisServer(port: number): Promise<ServerProcess> {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--daemonize', 'no']
+  return launch('redis-server', ['redis-server', ...args], { ready: /Ready to accept connections/, port })
+}
+
+/**
+ * Runs `measure(subject, round)` for every subject in each of `rounds` rounds, after one
+ * warm-up run each (round -1, discarded: JIT, connection set-up) unless `warmup` is false. The order rotates every round so that
+ * neither machine noise nor "who runs first" falls on one subject only.
+ */
+export async function alternate<T>(
+  rounds: number,
+  subjects: readonly string[],
+  measure: (subject: string, round: number) => Promise<T>,
+  options: { warmup?: boolean } = {},
+): Promise<Map<string, T[]>> {
+  const results = new Map<string, T[]>(subjects.map((s) => [s, []]))
+  if (options.warmup ?? true) for (const subject of subjects) await measure(subject, -1)
+  for (let round = 0; round < rounds; round++) {
+    const shift = round % subjects.length
+    const order = [...subjects.slice(shift), ...subjects.slice(0, shift)]
+    if (round % 2 === 1) order.reverse()
+    for (const subject of order) results.get(subject)?.push(await measure(subject, round))
+  }
+  return results
+}
+
+/** A knob from the environment: a number, or `fallback` when unset. */
+export function knob(name: string, fallback: number): number {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got ${raw}`)
+  return value
+}
+
+/** Rounds per scenario: ROUNDS (default 5). */
+export function rounds(fallback = 5): number {
+  return knob('ROUNDS', fallback)
 }

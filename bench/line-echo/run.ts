@@ -1,17 +1,27 @@
 /**
- * Line-echo benchmark: the state-machine API (examples/line-echo.ts) against hand-written
- * node:net code with the same semantics, pipelined (window 32) and one request at a time
- * (window 1). Both servers stay up; measured runs alternate between them over ROUNDS rounds; the
- * table shows medians, min–max and the ratio of medians. Knobs: ROUNDS (7), LINES (200000),
- * CONNECTIONS (4), SERVERS (rotor,hand), WINDOWS (32,1).
+ * Line-echo scenarios. `line-echo`: the state-machine API (examples/line-echo.ts) against
+ * hand-written node:net code with the same semantics, pipelined (window 32) and one request at
+ * a time (window 1). `line-echo-stream-apis`: the same protocol against `readline` and `split2`
+ * servers as users write them (one write per reply), window 32.
+ *
+ * All servers of a scenario stay up; measured runs alternate between them (see `alternate`).
+ * Knobs: ROUNDS (5), LINES (200000; window 1 and the stream-API servers get a tenth, they are
+ * slower), CONNECTIONS (4), SERVERS (rotor,hand), WINDOWS (32,1).
  */
-import { formatRate, isMain, machine, median, NODE_TS, runOnLoadCore, type Started, startServer, table } from '../lib.js'
+import { knob, median, NODE_TS, rounds, runOnLoadCore, type Started, startServer } from '../lib.js'
+import type { Row, ScenarioResult } from '../report.js'
 
-const ROUNDS = Number(process.env.ROUNDS ?? 7)
-const LINES = Number(process.env.LINES ?? 200_000)
-const CONNECTIONS = Number(process.env.CONNECTIONS ?? 4)
+const LINES = knob('LINES', 200_000)
+const CONNECTIONS = knob('CONNECTIONS', 4)
 const SERVERS = (process.env.SERVERS?.split(',') ?? ['rotor', 'hand']) as readonly string[]
 const WINDOWS = (process.env.WINDOWS?.split(',').map(Number) ?? [32, 1]) as readonly number[]
+
+const LABELS: Readonly<Record<string, string>> = {
+  rotor: 'rotor-stream (examples/line-echo.ts)',
+  hand: 'hand-written node:net',
+  readline: 'node:readline server',
+  split2: 'split2 server',
+}
 
 interface Result {
   requests: number
@@ -39,61 +49,89 @@ async function measure(server: Started, lines: number, window: number): Promise<
   return { ...result, cpuPerRequest: cpu / result.requests }
 }
 
-export async function lineEcho(): Promise<string> {
-  // Both servers run side by side for the whole benchmark; each is warmed up (JIT) first, then
-  // measured runs alternate between them so that machine noise falls on both alike.
-  const servers = new Map<string, Started>()
-  for (const name of SERVERS) servers.set(name, await startServer('bench/line-echo/server.ts', [name]))
-  const linesFor = (window: number): number => (window === 1 ? Math.ceil(LINES / 10) : LINES)
+/** Runs `servers` side by side for every window; returns the samples per `server/window`. */
+async function runServers(
+  servers: readonly string[],
+  windows: readonly number[],
+  linesFor: (server: string, window: number) => number,
+): Promise<Map<string, Result[]>> {
+  const running = new Map<string, Started>()
   const results = new Map<string, Result[]>()
   try {
-    for (const [, server] of servers) for (const window of WINDOWS) await measure(server, Math.ceil(linesFor(window) / 4), window)
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const window of WINDOWS) {
-        const order = round % 2 ? [...SERVERS].reverse() : SERVERS
+    for (const name of servers) running.set(name, await startServer('bench/line-echo/server.ts', [name]))
+    // Warm-up (JIT) of every server and window, then the measured rounds, order rotating.
+    for (const name of servers) for (const window of windows) await measure(running.get(name) as Started, Math.ceil(linesFor(name, window) / 4), window)
+    const n = rounds()
+    for (let round = 0; round < n; round++) {
+      for (const window of windows) {
+        const shift = round % servers.length
+        const order = [...servers.slice(shift), ...servers.slice(0, shift)]
+        if (round % 2) order.reverse()
         for (const name of order) {
           const key = `${name}/${window}`
           const list = results.get(key) ?? []
-          list.push(await measure(servers.get(name) as Started, linesFor(window), window))
+          list.push(await measure(running.get(name) as Started, linesFor(name, window), window))
           results.set(key, list)
         }
       }
     }
   } finally {
-    for (const [, server] of servers) await server.stop()
+    for (const [, server] of running) await server.stop()
   }
-  const rows: string[][] = []
-  for (const window of WINDOWS) {
-    const base = median((results.get(`hand/${window}`) ?? []).map((r) => r.rps))
-    const baseCpu = median((results.get(`hand/${window}`) ?? []).map((r) => r.cpuPerRequest))
-    for (const server of SERVERS) {
-      const list = results.get(`${server}/${window}`) ?? []
-      const rps = list.map((r) => r.rps)
-      const m = median(rps)
-      const cpu = median(list.map((r) => r.cpuPerRequest))
-      rows.push([
-        `window ${window}`,
-        server === 'rotor' ? 'rotor-stream (state machine)' : 'hand-written node:net',
-        formatRate(m),
-        `${formatRate(Math.min(...rps))}–${formatRate(Math.max(...rps))}`,
-        `${median(list.map((r) => r.p50)).toFixed(3)} / ${median(list.map((r) => r.p99)).toFixed(3)}`,
-        (m / base).toFixed(2),
-        cpu.toFixed(2),
-        (baseCpu / cpu).toFixed(2),
-      ])
-    }
-  }
-  const text = [
-    `line-echo: ${LINES} lines of 32 bytes (window 1: ${Math.ceil(LINES / 10)}) after a warm-up, ${CONNECTIONS} connections, ${ROUNDS} rounds, server on core 0, client on core 1`,
-    machine(),
-    '',
-    table(['scenario', 'server', 'req/s (median)', 'min–max', 'p50 / p99 ms', 'req/s ratio', 'server CPU µs/req', 'CPU efficiency ratio'], rows),
-    '',
-    'Ratios are ours / hand-written (> 1 is better for us). CPU efficiency = hand-written CPU per request / ours: it holds even when the load generator, not the server, is the bottleneck.',
-  ].join('\n')
-  return text
+  return results
 }
 
-if (isMain(import.meta.url)) {
-  console.log(await lineEcho())
+function notes(list: readonly Result[]): string {
+  return `p50 ${median(list.map((r) => r.p50)).toFixed(3)} ms · p99 ${median(list.map((r) => r.p99)).toFixed(3)} ms · server CPU ${median(list.map((r) => r.cpuPerRequest)).toFixed(2)} µs/req`
+}
+
+export async function lineEcho(): Promise<ScenarioResult> {
+  const linesFor = (_server: string, window: number): number => (window === 1 ? Math.ceil(LINES / 10) : LINES)
+  const results = await runServers(SERVERS, WINDOWS, linesFor)
+  const rows: Row[] = []
+  for (const window of WINDOWS) {
+    for (const server of SERVERS) {
+      const list = results.get(`${server}/${window}`) ?? []
+      rows.push({
+        group: `line-echo · window ${window}`,
+        subject: LABELS[server] ?? server,
+        isOurs: server === 'rotor',
+        unit: 'req/s',
+        samples: list.map((r) => r.rps),
+        notes: notes(list),
+        target: server === 'rotor' ? undefined : { kind: 'min', value: 0.95 },
+      })
+    }
+  }
+  return {
+    rows,
+    notes: [
+      `line-echo: ${LINES} lines of 32 bytes per run (window 1: ${Math.ceil(LINES / 10)}) over ${CONNECTIONS} connections, each keeping "window" requests in flight; ${rounds()} rounds after a warm-up; server on core 0, client (bench/line-echo/client.ts) on core 1. Server CPU per request counts only the server process.`,
+    ],
+  }
+}
+
+export async function lineEchoStreamApis(): Promise<ScenarioResult> {
+  const servers = ['rotor', 'readline', 'split2']
+  // The stream-API servers answer ~10x slower: fewer lines keep their runs as long as ours.
+  const linesFor = (server: string): number => (server === 'rotor' ? LINES : Math.ceil(LINES / 10))
+  const results = await runServers(servers, [32], linesFor)
+  const rows = servers.map((server): Row => {
+    const list = results.get(`${server}/32`) ?? []
+    return {
+      group: 'line-echo · window 32 · stream APIs',
+      subject: LABELS[server] ?? server,
+      isOurs: server === 'rotor',
+      unit: 'req/s',
+      samples: list.map((r) => r.rps),
+      notes: notes(list),
+      target: server === 'rotor' ? undefined : { kind: 'report', text: 'report (expect > 10)' },
+    }
+  })
+  return {
+    rows,
+    notes: [
+      `line-echo-stream-apis: window 32, ${CONNECTIONS} connections; ${LINES} lines per run for rotor-stream, ${Math.ceil(LINES / 10)} for the readline and split2 servers (bench/line-echo/server.ts: a 'line' or 'data' event per line, one socket.write per reply).`,
+    ],
+  }
 }

@@ -1,10 +1,13 @@
 /**
  * Line-echo servers for the benchmark, one process each: `rotor` (examples/line-echo.ts on
- * Stream.attach) or `hand` (hand-written node:net code written for speed, same semantics).
+ * Stream.attach), `hand` (hand-written node:net code written for speed, same semantics), or
+ * `readline` / `split2` (the stream APIs as users write them: one write per reply).
  * Prints `listening <port>` once ready.
  */
 import net from 'node:net'
+import { createInterface } from 'node:readline'
 import { Stream } from 'rotor-stream'
+import split2 from 'split2'
 import { LineEcho } from '../../examples/line-echo.js'
 
 const kind = process.argv[2] ?? 'rotor'
@@ -36,8 +39,29 @@ function handWritten(socket: net.Socket): void {
   socket.on('error', () => socket.destroy())
 }
 
+/** The tutorial way with `node:readline`: a line event, a write. */
+function withReadline(socket: net.Socket): void {
+  socket.setNoDelay(true)
+  const lines = createInterface({ input: socket, crlfDelay: Number.POSITIVE_INFINITY })
+  lines.on('line', (line) => socket.write(`${line}\n`))
+  lines.on('close', () => socket.end())
+  socket.on('error', () => socket.destroy())
+}
+
+/** The same with the `split2` transform, the usual npm answer to "read a socket by lines". */
+function withSplit2(socket: net.Socket): void {
+  socket.setNoDelay(true)
+  const lines = socket.pipe(split2({ maxLength: MAX_LINE }))
+  lines.on('data', (line: string) => socket.write(`${line}\n`))
+  lines.on('end', () => socket.end())
+  lines.on('error', () => socket.destroy())
+  socket.on('error', () => socket.destroy())
+}
+
 const server = net.createServer({ allowHalfOpen: true }, (socket) => {
   if (kind === 'hand') handWritten(socket)
+  else if (kind === 'readline') withReadline(socket)
+  else if (kind === 'split2') withSplit2(socket)
   else Stream.attach(socket, LineEcho.create)
 })
 let cpuAtStart = process.cpuUsage()

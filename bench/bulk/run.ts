@@ -1,0 +1,72 @@
+/**
+ * Bulk scenario: 1 GiB uploaded over one loopback connection in 1 MiB writes (client on core 1)
+ * into a sink on core 0: a small rotor-stream protocol reading the body with `expectBytes`
+ * chunks (64 KiB, and 1 MiB for comparison) against a plain socket counting 'data' events.
+ * Knobs: ROUNDS (5), BULK_BYTES (1073741824), BULK_WRITE (1048576), BULK_CHUNK (65536).
+ */
+import { alternate, knob, launch, median, NODE_TS, nodeScript, rounds, runOnLoadCore, type ServerProcess } from '../lib.js'
+import type { Row, ScenarioResult } from '../report.js'
+
+const BYTES = knob('BULK_BYTES', 2 ** 30)
+const WRITE = knob('BULK_WRITE', 2 ** 20)
+const CHUNK = knob('BULK_CHUNK', 64 * 1024)
+
+interface Subject {
+  readonly label: string
+  readonly args: readonly string[]
+  readonly isOurs: boolean
+}
+
+const SUBJECTS: readonly Subject[] = [
+  { label: `rotor-stream, expectBytes(${CHUNK / 1024} KiB) chunks`, args: ['rotor', String(CHUNK)], isOurs: true },
+  { label: 'plain socket into a sink', args: ['plain'], isOurs: false },
+  { label: 'rotor-stream, expectBytes(1 MiB) chunks', args: ['rotor', String(2 ** 20)], isOurs: false },
+]
+
+interface Run {
+  /** GB/s (10^9 bytes per second). */
+  rate: number
+  /** Server CPU per GiB, ms. */
+  cpu: number
+}
+
+async function upload(server: ServerProcess, bytes: number): Promise<Run> {
+  const before = server.cpuTime()
+  const out = await runOnLoadCore([process.execPath, ...NODE_TS, 'bench/bulk/client.ts', String(server.port), String(bytes), String(WRITE)])
+  const cpu = server.cpuTime() - before
+  const result = JSON.parse(out) as { bytes: number; seconds: number }
+  return { rate: result.bytes / result.seconds / 1e9, cpu: cpu / 1000 / (bytes / 2 ** 30) }
+}
+
+export async function bulk(): Promise<ScenarioResult> {
+  const servers = new Map<string, ServerProcess>()
+  let results: Map<string, Run[]>
+  try {
+    for (const s of SUBJECTS) servers.set(s.label, await launch(s.label, nodeScript('bench/bulk/server.ts', s.args), { ready: /^listening (\d+)/ }))
+    results = await alternate(
+      rounds(),
+      SUBJECTS.map((s) => s.label),
+      (label, round) => upload(servers.get(label) as ServerProcess, round < 0 ? Math.ceil(BYTES / 4) : BYTES),
+    )
+  } finally {
+    for (const [, server] of servers) await server.stop()
+  }
+  const rows = SUBJECTS.map((s): Row => {
+    const list = results.get(s.label) ?? []
+    return {
+      group: `bulk · ${(BYTES / 2 ** 30).toFixed(BYTES >= 2 ** 30 ? 0 : 2)} GiB upload, ${WRITE / 2 ** 20} MiB writes`,
+      subject: s.label,
+      isOurs: s.isOurs,
+      unit: 'GB/s',
+      samples: list.map((r) => r.rate),
+      notes: `server CPU ${median(list.map((r) => r.cpu)).toFixed(0)} ms/GiB`,
+      target: s.isOurs ? undefined : s.args[0] === 'plain' ? { kind: 'min', value: 0.9 } : { kind: 'report', text: 'report' },
+    }
+  })
+  return {
+    rows,
+    notes: [
+      `bulk: one connection per run sends an 8-byte length and ${BYTES} bytes in ${WRITE}-byte writes (bench/bulk/client.ts, core 1, honours backpressure); the sink (bench/bulk/server.ts, core 0) answers OK after the last byte; time from connect to the answer; ${rounds()} rounds after a quarter-size warm-up. GB = 10^9 bytes.`,
+    ],
+  }
+}

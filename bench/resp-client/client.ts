@@ -1,0 +1,189 @@
+/**
+ * Load of the RESP client scenario, one client library per process:
+ *
+ *     node client.ts <rotor|hand|ioredis|ioredis-auto|node-redis|node-redis-default> <port> <ops> <batch>
+ *
+ * The workload: `batch` SETs issued together (Promise.all, as users pipeline), then `batch` GETs
+ * of the same keys, until `ops` commands ran; with batch 1 every command is awaited before the
+ * next. GET replies are checked. A warm-up of a fifth of `ops` runs first (JIT, connection).
+ * Prints one JSON line: { ops, seconds }.
+ */
+
+import net from 'node:net'
+import { Redis } from 'ioredis'
+import { createClient } from 'redis'
+import { RedisClient } from '../../examples/redis-client.js'
+
+/** What every client is driven through: one batch of SETs, one batch of GETs. */
+interface Driver {
+  sets(keys: readonly string[], value: string): Promise<unknown>
+  gets(keys: readonly string[]): Promise<readonly unknown[]>
+  close(): Promise<void>
+}
+
+const [kind, port, ops, batch] = [process.argv[2] ?? 'rotor', Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5])]
+const VALUE = 'v'.repeat(16)
+/** Distinct keys; batches walk through them. */
+const KEYS = Array.from({ length: 10_000 }, (_, i) => `key:${i}`)
+
+/** Applies `one` to each key: awaited alone for one key (no Promise.all), together otherwise. */
+function each<T>(keys: readonly string[], one: (key: string) => Promise<T>): Promise<readonly T[]> {
+  if (keys.length === 1) return one(keys[0] as string).then((r) => [r])
+  return Promise.all(keys.map(one))
+}
+
+function rotorDriver(): Driver {
+  const client = new RedisClient({ host: '127.0.0.1', port })
+  return {
+    sets: (keys, value) => each(keys, (k) => client.command('SET', k, value)),
+    gets: (keys) => each(keys, (k) => client.command('GET', k)),
+    close: () => client.close(),
+  }
+}
+
+async function ioredisDriver(autoPipelining: boolean): Promise<Driver> {
+  const client = new Redis({ host: '127.0.0.1', port, enableAutoPipelining: autoPipelining, lazyConnect: true })
+  await client.connect()
+  return {
+    sets: (keys, value) => each(keys, (k) => client.set(k, value)),
+    gets: (keys) => each(keys, (k) => client.get(k)),
+    close: async () => {
+      await client.quit()
+    },
+  }
+}
+
+/**
+ * node-redis. Its default command timeout (5 s) arms an `AbortSignal.timeout()` per command,
+ * which costs it most of its throughput; `withTimeout: false` turns it off (the strong baseline).
+ */
+async function nodeRedisDriver(withTimeout: boolean): Promise<Driver> {
+  const client = createClient({ socket: { host: '127.0.0.1', port }, ...(withTimeout ? {} : { commandOptions: { timeout: 0 } }) })
+  client.on('error', (err: unknown) => {
+    throw err
+  })
+  await client.connect()
+  return {
+    sets: (keys, value) => each(keys, (k) => client.set(k, value)),
+    gets: (keys) => each(keys, (k) => client.get(k)),
+    close: async () => {
+      client.destroy()
+    },
+  }
+}
+
+/**
+ * The hand-written pipelined client, written for speed: a batch is encoded into one string and
+ * sent with one write; replies are parsed from one accumulated buffer with `indexOf`, and one
+ * promise per batch settles with all its replies.
+ */
+function handDriver(): Promise<Driver> {
+  const socket = net.connect({ host: '127.0.0.1', port })
+  socket.setNoDelay(true)
+  /** Batches written and awaiting replies, oldest first. */
+  const waiting: { count: number; replies: unknown[]; resolve: (replies: unknown[]) => void }[] = []
+  let pending: Buffer | null = null
+  socket.on('data', (chunk: Buffer) => {
+    const buf = pending === null ? chunk : Buffer.concat([pending, chunk])
+    let pos = 0
+    for (;;) {
+      const head = waiting[0]
+      if (head === undefined) break
+      const lf = buf.indexOf(0x0a, pos)
+      if (lf < 0) break
+      const type = buf[pos]
+      let reply: unknown
+      let next = lf + 1
+      if (type === 0x24) {
+        const length = Number(buf.toString('latin1', pos + 1, lf - 1))
+        if (length < 0) reply = null
+        else {
+          if (next + length + 2 > buf.length) break
+          reply = buf.toString('utf8', next, next + length)
+          next += length + 2
+        }
+      } else if (type === 0x2b) reply = buf.toString('latin1', pos + 1, lf - 1)
+      else if (type === 0x3a) reply = Number(buf.toString('latin1', pos + 1, lf - 1))
+      else reply = new Error(buf.toString('latin1', pos + 1, lf - 1))
+      pos = next
+      head.replies.push(reply)
+      if (head.replies.length === head.count) {
+        waiting.shift()
+        head.resolve(head.replies)
+      }
+    }
+    pending = pos < buf.length ? buf.subarray(pos) : null
+  })
+  const send = (commands: string, count: number): Promise<unknown[]> =>
+    new Promise((resolve) => {
+      waiting.push({ count, replies: [], resolve })
+      socket.write(commands)
+    })
+  const encode = (args: readonly string[]): string => {
+    let s = `*${args.length}\r\n`
+    for (const a of args) s += `$${Buffer.byteLength(a)}\r\n${a}\r\n`
+    return s
+  }
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject)
+    socket.once('connect', () =>
+      resolve({
+        sets: (keys, value) => {
+          let s = ''
+          for (const k of keys) s += encode(['SET', k, value])
+          return send(s, keys.length)
+        },
+        gets: (keys) => {
+          let s = ''
+          for (const k of keys) s += encode(['GET', k])
+          return send(s, keys.length)
+        },
+        close: async () => {
+          socket.destroy()
+        },
+      }),
+    )
+  })
+}
+
+async function driver(): Promise<Driver> {
+  switch (kind) {
+    case 'rotor':
+      return rotorDriver()
+    case 'hand':
+      return handDriver()
+    case 'ioredis':
+      return ioredisDriver(false)
+    case 'ioredis-auto':
+      return ioredisDriver(true)
+    case 'node-redis':
+      return nodeRedisDriver(false)
+    case 'node-redis-default':
+      return nodeRedisDriver(true)
+    default:
+      throw new Error(`unknown client ${kind}`)
+  }
+}
+
+/** Runs `count` commands: alternately `batch` SETs and the GETs of the same keys. */
+async function workload(d: Driver, count: number, from: number): Promise<void> {
+  let key = from
+  for (let done = 0; done < count; ) {
+    const n = Math.max(1, Math.min(batch, (count - done) >> 1))
+    const keys: string[] = []
+    for (let i = 0; i < n; i++) keys.push(KEYS[key++ % KEYS.length] as string)
+    await d.sets(keys, VALUE)
+    const values = await d.gets(keys)
+    if (values.length !== n || values.some((v) => v !== VALUE)) throw new Error(`${kind}: GET returned ${String(values[0])}`)
+    done += 2 * n
+  }
+}
+
+const d = await driver()
+await workload(d, Math.ceil(ops / 5), 0)
+const started = performance.now()
+await workload(d, ops, 0)
+const seconds = (performance.now() - started) / 1000
+await d.close()
+process.stdout.write(`${JSON.stringify({ ops, seconds })}\n`)
+process.exit(0)

@@ -147,6 +147,9 @@ export class Server {
     } else {
       this.#server = tls.createServer(tlsOptions, (socket) => this.#attach(socket))
       this.#server.on('connection', (socket: net.Socket) => this.#onSocket(socket, true))
+      // A failed or timed-out handshake (handshakeTimeout) does not close the socket by itself
+      // in Node 20: without this, clients that never finish the handshake pin sockets forever.
+      this.#server.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy())
     }
   }
 

@@ -180,6 +180,8 @@ export class HttpConnection implements Protocol {
         if (error?.kind === 'error') return this.#fail(t, scope, error.status, error.message)
         return this.#fail(t, scope, 413, 'request too large') // over the stream's maxBufferSize
       }
+      case 'RS_ERR_TOO_SLOW': // a request dripped in below the minimum rate (slowloris)
+        return this.#fail(t, scope, 408, 'request sent too slowly')
       case 'RS_ERR_END_OF_STREAM': // the client is done sending: every complete request was answered
       case 'RS_ERR_READ':
         return Intent.done()

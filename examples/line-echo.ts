@@ -40,6 +40,7 @@ export class LineEcho implements Protocol {
         return this.close(t, 'ERR line too long\n') // answer first, then close
       case 'RS_ERR_END_OF_STREAM':
       case 'RS_ERR_READ':
+      case 'RS_ERR_TOO_SLOW':
         return Intent.done()
     }
   }

@@ -44,6 +44,8 @@ export class HelloHttp implements Protocol {
     switch (reason.code) {
       case 'RS_ERR_LIMIT_REACHED':
         return this.answer(t, '431 Request Header Fields Too Large', 'request head too large\n')
+      case 'RS_ERR_TOO_SLOW':
+        return this.answer(t, '408 Request Timeout', 'request head sent too slowly\n')
       case 'RS_ERR_END_OF_STREAM':
       case 'RS_ERR_READ':
         return Intent.done()

@@ -8,8 +8,18 @@
  */
 import { Buf } from './buf.js'
 import { channels } from './diagnostics.js'
-import { EndOfStreamError, type Exception, HandlerError, InvalidArgumentError, LimitReachedError, ReadError, TimeoutError, WriteError } from './errors.js'
-import { Intent, Kind } from './intent.js'
+import {
+  EndOfStreamError,
+  type Exception,
+  HandlerError,
+  InvalidArgumentError,
+  LimitReachedError,
+  ReadError,
+  TimeoutError,
+  TooSlowError,
+  WriteError,
+} from './errors.js'
+import { checkMinRate, Intent, Kind, type MinRate } from './intent.js'
 import type { Factory, Protocol, Scope, Transport } from './protocol.js'
 
 /** Limits shared by every kind of stream. */
@@ -28,12 +38,21 @@ export interface StreamLimits {
    * @default 1048576 (1 MiB)
    */
   outputHighWaterMark?: number
+  /**
+   * Minimum data rate while a frame is open (some input buffered, the protocol waiting for
+   * more): below `bytes` bytes per `per` ms, `exception()` gets a `TooSlowError`. An
+   * expectation can override it with `Intent.minRate()`. Off by default: idle deadlines are
+   * the protocol's choice, and so is this.
+   * @default null
+   */
+  minRate?: MinRate | null
 }
 
 /** Defaults of {@link StreamLimits}. */
 export const LIMIT_DEFAULTS: Readonly<Required<StreamLimits>> = Object.freeze({
   maxBufferSize: 16 * 1024 * 1024,
   outputHighWaterMark: 1024 * 1024,
+  minRate: null,
 })
 
 /** Throws `InvalidArgumentError` unless `limits` keep every bound in force. */
@@ -45,6 +64,7 @@ export function checkLimits(limits: StreamLimits): void {
   if (outputHighWaterMark !== undefined && !(outputHighWaterMark >= 0 && outputHighWaterMark <= Number.MAX_SAFE_INTEGER)) {
     throw new InvalidArgumentError(`outputHighWaterMark must be a non-negative number, got ${outputHighWaterMark}`)
   }
+  if (limits.minRate !== undefined && limits.minRate !== null) checkMinRate(limits.minRate)
 }
 
 /** A handler that keeps returning the same unmet-by-consumption expectation this many times is stuck. */
@@ -66,8 +86,16 @@ export abstract class Engine implements Transport, Scope {
   #searched = 0
   /** Absolute deadline of the current Intent in ms, or NaN. */
   #deadline = Number.NaN
-  /** The deadline last passed to `ioArmTimer` (NaN = none armed). */
+  /** The wake-up time last passed to `ioArmTimer`: the deadline or the rate check, whichever is first (NaN = none). */
   #armed = Number.NaN
+  /** The minimum rate in force for the current expectation, or null. */
+  #rate: MinRate | null = null
+  /** Start of the current rate window (a frame is open and awaited), or NaN when no window runs. */
+  #rateStart = Number.NaN
+  /** Bytes received since `#rateStart`. */
+  #rateBytes = 0
+  /** The stream's default minimum rate. */
+  readonly #minRate: MinRate | null
   /** The peer sent FIN: no more input will come. */
   #eof = false
   /** `exception(EndOfStream)` was already delivered once. */
@@ -85,6 +113,8 @@ export abstract class Engine implements Transport, Scope {
   #running = false
   /** The deadline passed; `timeout` runs at the top of the next loop turn. */
   #timeoutPending = false
+  /** A rate window closed too slow; `exception` gets it at the top of the next loop turn. */
+  #tooSlow: TooSlowError | null = null
   /** A notifier fired; `wakeup` runs at the top of the next loop turn. */
   #wakeupPending = false
   /** Processing stopped because too much output is unwritten (automatic pushback). */
@@ -106,6 +136,7 @@ export abstract class Engine implements Transport, Scope {
     checkLimits(limits)
     this.#maxBufferSize = limits.maxBufferSize ?? LIMIT_DEFAULTS.maxBufferSize
     this.#outputHighWaterMark = limits.outputHighWaterMark ?? LIMIT_DEFAULTS.outputHighWaterMark
+    this.#minRate = limits.minRate ?? null
   }
 
   // --- Transport and Scope (the engine is both, so a stream allocates neither) -----------------
@@ -177,6 +208,7 @@ export abstract class Engine implements Transport, Scope {
   protected onData(chunk: Buffer): void {
     if (this.#ended) return
     this.input.append(chunk)
+    this.#rateBytes += chunk.length
     this.#limitLength = -1
     this.#run()
   }
@@ -193,18 +225,30 @@ export abstract class Engine implements Transport, Scope {
     if (this.#kind === Kind.Flush || this.#blocked) this.#run()
   }
 
-  /** The armed timer fired. */
+  /** The armed timer fired: the deadline passed, a rate window closed, or neither yet (re-arm). */
   protected onTimer(): void {
     this.#armed = Number.NaN
-    if (this.#ended || Number.isNaN(this.#deadline)) return
+    if (this.#ended) return
     this.#now = Number.NaN
-    if (this.now() < this.#deadline) {
-      this.#settle() // fired early (the deadline moved later): re-arm
+    const now = this.now()
+    if (now >= this.#deadline) {
+      this.#deadline = Number.NaN
+      this.#timeoutPending = true
+      this.#run()
       return
     }
-    this.#deadline = Number.NaN
-    this.#timeoutPending = true
-    this.#run()
+    const rate = this.#rate
+    if (rate !== null && now >= this.#rateStart + rate.per) {
+      if (this.#rateBytes < rate.bytes) {
+        this.#tooSlow = new TooSlowError(this.#rateBytes, rate.bytes, rate.per)
+        this.#rateStart = Number.NaN
+        this.#run()
+        return
+      }
+      this.#rateStart = now // fast enough: the next window starts
+      this.#rateBytes = 0
+    }
+    this.#settle() // fired early (the deadline moved later): re-arm
   }
 
   /** A scheduled wakeup is due. */
@@ -248,7 +292,11 @@ export abstract class Engine implements Transport, Scope {
     this.#unwritten = this.ioUnwritten()
     try {
       for (;;) {
-        if (this.#timeoutPending) {
+        if (this.#tooSlow !== null) {
+          const reason = this.#tooSlow
+          this.#tooSlow = null
+          this.#take(this.#exception(reason))
+        } else if (this.#timeoutPending) {
           this.#timeoutPending = false
           this.#handler = 'timeout'
           if (this.trace !== null) this.trace('timeout')
@@ -411,15 +459,29 @@ export abstract class Engine implements Transport, Scope {
     this.#kind = intent.kind
     this.#searched = 0
     this.#deadline = Number.isNaN(intent.timeoutMs) ? intent.deadlineAt : this.now() + intent.timeoutMs
+    this.#rate = intent.rate === undefined ? this.#minRate : intent.rate
   }
 
-  /** After a round: read only while waiting for input, keep one timer on the current deadline. */
+  /** After a round: read only while waiting for input, keep one timer on the earliest wake-up. */
   #settle(): void {
     const kind = this.#kind
-    this.ioSetReading((kind === Kind.Bytes || kind === Kind.Delimiter) && !this.#eof && !this.#blocked)
-    if (!Object.is(this.#deadline, this.#armed)) {
-      this.#armed = this.#deadline
-      this.ioArmTimer(this.#deadline)
+    const reading = (kind === Kind.Bytes || kind === Kind.Delimiter) && !this.#eof && !this.#blocked
+    this.ioSetReading(reading)
+    let wake = this.#deadline
+    if (this.#rate !== null && reading && this.input.length > 0) {
+      // A frame is open and the peer owes us the rest: measure its pace from now on.
+      if (Number.isNaN(this.#rateStart)) {
+        this.#rateStart = this.now()
+        this.#rateBytes = 0
+      }
+      const check = this.#rateStart + this.#rate.per
+      if (!(check >= wake)) wake = check // NaN-safe minimum
+    } else {
+      this.#rateStart = Number.NaN
+    }
+    if (!Object.is(wake, this.#armed)) {
+      this.#armed = wake
+      this.ioArmTimer(wake)
     }
   }
 
@@ -456,6 +518,8 @@ export abstract class Engine implements Transport, Scope {
     this.#kind = Kind.Pending
     this.#wakeupPending = false
     this.#timeoutPending = false
+    this.#tooSlow = null
+    this.#rateStart = Number.NaN
     this.#deadline = Number.NaN
     if (!Number.isNaN(this.#armed)) {
       this.#armed = Number.NaN

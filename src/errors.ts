@@ -13,6 +13,7 @@ export const codes = [
   'RS_ERR_PROTOCOL',
   'RS_ERR_INVALID_ARG',
   'RS_ERR_CLOSED',
+  'RS_ERR_TOO_SLOW',
 ] as const
 
 /** One of {@link codes}. */
@@ -115,11 +116,25 @@ export class ClosedError extends RotorStreamError<'RS_ERR_CLOSED'> {
 }
 
 /**
+ * A peer kept a frame open while sending slower than the minimum data rate (`minRate`): the
+ * slow-drip attack that an idle deadline alone does not stop.
+ */
+export class TooSlowError extends RotorStreamError<'RS_ERR_TOO_SLOW'> {
+  override name = 'TooSlowError'
+  /** Bytes received in the window that was too slow. */
+  readonly received: number
+  constructor(received: number, bytes: number, per: number) {
+    super('RS_ERR_TOO_SLOW', `peer sent ${received} bytes in ${per} ms, below the minimum of ${bytes}`)
+    this.received = received
+  }
+}
+
+/**
  * What `Protocol.exception()` receives: conditions a protocol may still answer
  * (an HTTP server sends 413 on a limit; a client may use what is buffered at end of stream).
  * `switch (reason.code)` narrows it, and TypeScript checks the switch is exhaustive.
  */
-export type Exception = EndOfStreamError | LimitReachedError | ReadError
+export type Exception = EndOfStreamError | LimitReachedError | ReadError | TooSlowError
 
 function describe(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause)

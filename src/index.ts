@@ -26,6 +26,7 @@ export {
   ReadError,
   RotorStreamError,
   TimeoutError,
+  TooSlowError,
   WriteError,
 } from './errors.js'
 export {
@@ -40,7 +41,7 @@ export {
   netstring,
   type Scan,
 } from './framing/index.js'
-export { type DelimiterOptions, Intent, type IntentBuilder } from './intent.js'
+export { type DelimiterOptions, Intent, type IntentBuilder, type MinRate } from './intent.js'
 export { Persistent, type PersistentEvents, type PersistentOptions, type PersistentState } from './persistent.js'
 export type { Factory, Protocol, Scope, Transport } from './protocol.js'
 export {

@@ -77,6 +77,8 @@ export class Intent<P> implements IntentBuilder<P> {
   timeoutMs = Number.NaN
   /** @internal The reason of `Intent.error()`. */
   error: Error | null = null
+  /** @internal This expectation's minimum data rate: undefined = the stream's, null = none. */
+  rate: MinRate | null | undefined = undefined
 
   private constructor(state: P) {
     this.state = state
@@ -151,6 +153,16 @@ export class Intent<P> implements IntentBuilder<P> {
   }
 
   /**
+   * Overrides the stream's `minRate` for this expectation (`null` turns it off): while a frame
+   * is open (input buffered, more awaited), the peer must send at least `rate.bytes` bytes in
+   * every `rate.per` ms, or `exception()` gets a `TooSlowError`.
+   */
+  minRate(rate: MinRate | null): Intent<P> {
+    this.rate = rate === null ? null : checkMinRate(rate)
+    return this
+  }
+
+  /**
    * Calls `timeout` `ms` milliseconds after the stream takes this Intent, unless another Intent
    * comes first. `Infinity` means no deadline.
    */
@@ -160,6 +172,25 @@ export class Intent<P> implements IntentBuilder<P> {
     this.deadlineAt = Number.NaN
     return this
   }
+}
+
+/**
+ * A minimum data rate: at least `bytes` bytes in every window of `per` ms. It ends a peer that
+ * keeps a frame open by dripping bytes just fast enough to defeat an idle deadline (slowloris).
+ */
+export interface MinRate {
+  /** Bytes the peer must send in each window. */
+  bytes: number
+  /** Length of the window, in ms. */
+  per: number
+}
+
+/** Validates a {@link MinRate}; throws `InvalidArgumentError`. */
+export function checkMinRate(rate: MinRate): MinRate {
+  if (!(rate !== null && typeof rate === 'object' && Number.isInteger(rate.bytes) && rate.bytes > 0 && rate.per > 0 && rate.per <= 2 ** 31 - 1)) {
+    throw new InvalidArgumentError(`minRate must be { bytes: integer > 0, per: ms > 0 }, got ${JSON.stringify(rate)}`)
+  }
+  return { bytes: rate.bytes, per: rate.per }
 }
 
 /** Strings are encoded as utf8; other byte arrays are viewed, not copied. */

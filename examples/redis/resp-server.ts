@@ -148,6 +148,7 @@ export class RespConnection implements Protocol {
         return this.protocolError(t, this.phase === 'command' ? 'too big inline request' : 'too big bulk header')
       case 'RS_ERR_END_OF_STREAM':
       case 'RS_ERR_READ':
+      case 'RS_ERR_TOO_SLOW':
         return Intent.done()
     }
   }

@@ -12,6 +12,7 @@ import {
   ReadError,
   RotorStreamError,
   TimeoutError,
+  TooSlowError,
   WriteError,
 } from 'rotor-stream'
 
@@ -27,6 +28,7 @@ const EXPECTED_CODES = [
   'RS_ERR_PROTOCOL',
   'RS_ERR_INVALID_ARG',
   'RS_ERR_CLOSED',
+  'RS_ERR_TOO_SLOW',
 ]
 
 const econnreset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })
@@ -43,6 +45,7 @@ const CASES: readonly { error: RotorStreamError; code: string; name: string }[] 
   { error: new ProtocolError('bad frame'), code: 'RS_ERR_PROTOCOL', name: 'ProtocolError' },
   { error: new InvalidArgumentError('bad option'), code: 'RS_ERR_INVALID_ARG', name: 'InvalidArgumentError' },
   { error: new ClosedError(), code: 'RS_ERR_CLOSED', name: 'ClosedError' },
+  { error: new TooSlowError(3, 10, 1000), code: 'RS_ERR_TOO_SLOW', name: 'TooSlowError' },
 ]
 
 describe('errors', () => {

@@ -135,8 +135,8 @@ export class Server {
   #address: Address | null = null
   /** The close in progress or done; `null` while serving. */
   #closing: Promise<void> | null = null
-  /** Resolves the promise of `#whenEmpty()` once `#sockets` is empty. */
-  #emptied: (() => void) | null = null
+  /** What `#whenEmpty()` handed out; resolved and cleared when `#sockets` becomes empty. */
+  #empty: { promise: Promise<void>; resolve: () => void } | null = null
 
   private constructor(factory: Factory<unknown>, seed: unknown, streamOptions: StreamOptions, tlsOptions: tls.TlsOptions | null) {
     this.#factory = factory
@@ -199,7 +199,12 @@ export class Server {
       await this.#listenOnce(address, backlog)
     } catch (err) {
       if (!('path' in address) || errorCode(err) !== 'EADDRINUSE') throw listenError(address, err)
-      await removeStaleSocket(address.path, err)
+      const found = await removeStaleSocket(address.path, err)
+      // In a cluster the live server may be our own primary, listening for a sibling worker:
+      // listening again joins it. Elsewhere a live server is someone else's.
+      if (found === 'live' && !cluster.isWorker) {
+        throw new ListenError(address.path, `cannot listen on ${address.path}: another server is listening there (EADDRINUSE)`, { cause: err })
+      }
       try {
         await this.#listenOnce(address, backlog)
       } catch (again) {
@@ -241,7 +246,10 @@ export class Server {
     this.#sockets.add(socket)
     socket.once('close', () => {
       this.#sockets.delete(socket)
-      if (this.#sockets.size === 0 && this.#emptied !== null) this.#emptied()
+      if (this.#sockets.size === 0 && this.#empty !== null) {
+        this.#empty.resolve()
+        this.#empty = null
+      }
     })
     // With TLS the TLSSocket reports errors; this keeps a raw-socket error from being unhandled.
     if (isTls) socket.on('error', ignore)
@@ -272,8 +280,7 @@ export class Server {
       clearTimeout(timer)
     }
     if (this.#sockets.size > 0) {
-      const reason = new ClosedError('server closed')
-      for (const stream of this.#streams) stream.close(reason)
+      for (const stream of this.#streams) stream.close(new ClosedError('server closed'))
       // Sockets without a stream yet (TLS handshakes) go too.
       for (const socket of this.#sockets) socket.destroy()
       await this.#whenEmpty()
@@ -283,14 +290,14 @@ export class Server {
 
   #whenEmpty(): Promise<void> {
     if (this.#sockets.size === 0) return Promise.resolve()
-    return new Promise((resolve) => {
-      const previous = this.#emptied
-      this.#emptied = () => {
-        this.#emptied = null
-        previous?.()
-        resolve()
-      }
-    })
+    if (this.#empty === null) {
+      let resolve!: () => void
+      const promise = new Promise<void>((r) => {
+        resolve = r
+      })
+      this.#empty = { promise, resolve }
+    }
+    return this.#empty.promise
   }
 }
 
@@ -336,19 +343,18 @@ function listenAddress(options: ServeOptions): ListenAddress {
 
 /**
  * `path` is in use. Removes it if it is a socket file nobody answers on (left by a crashed
- * process); throws a ListenError if a server is live there or the file is not a socket.
+ * process) and returns `'stale'`; returns `'live'` if a server answers there; throws a
+ * ListenError if the file is not a socket.
  */
-async function removeStaleSocket(path: string, inUse: unknown): Promise<void> {
+async function removeStaleSocket(path: string, inUse: unknown): Promise<'stale' | 'live'> {
   const stat = await lstat(path).catch(() => null)
-  if (stat === null) return // removed meanwhile: just listen again
+  if (stat === null) return 'stale' // removed meanwhile: just listen again
   if (!stat.isSocket()) throw new ListenError(path, `cannot listen on ${path}: the file exists and is not a socket (not removing it)`, { cause: inUse })
-  if (await isLive(path)) {
-    throw new ListenError(path, `cannot listen on ${path}: another server is listening there (EADDRINUSE)`, { cause: inUse })
-  }
-  if (cluster.isWorker) return // the primary binds for all workers; the retry goes through it
+  if (await isLive(path)) return 'live'
   await unlink(path).catch((err: unknown) => {
     if (errorCode(err) !== 'ENOENT') throw listenError({ path }, err)
   })
+  return 'stale'
 }
 
 /** Connects to a Unix socket: true if something accepts (or is too busy to refuse), false if refused. */

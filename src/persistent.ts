@@ -7,17 +7,17 @@
  * server healthy again, so the next reconnect starts from the initial delay; events are for
  * monitoring and control, not per message (EventEmitter is fine off the hot path).
  */
-import { EventEmitter } from 'node:events'
+import { EventEmitter, once } from 'node:events'
 import type { LookupFunction } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type tls from 'node:tls'
 import { type BackoffOptions, type ReconnectPolicy, reconnectPolicy } from './backoff.js'
 import type { Address } from './connect.js'
-import { ClosedError, InvalidArgumentError } from './errors.js'
+import { ClosedError, ConnectError, InvalidArgumentError } from './errors.js'
 import type { Factory } from './protocol.js'
 import { checkStreamOptions } from './server.js'
 import { Stream, type StreamOptions } from './stream.js'
-import { checkAddress, checkConnectTimeout, type Dial, dial, type TlsClientOptions, tlsClientOptions } from './tls.js'
+import { checkAddress, checkConnectTimeout, type Dial, describe, dial, type TlsClientOptions, tlsClientOptions } from './tls.js'
 
 /**
  * - `connecting`: a connection attempt (with its TLS handshake) is under way.
@@ -173,9 +173,10 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
     const attempt = this.#dial
     this.#dial = null
     if (attempt !== null) {
-      const closed = attempt.ready.then(noop, noop) // settles once the socket closed or failed
-      attempt.socket.destroy()
-      await closed
+      const { socket } = attempt
+      socket.destroy()
+      await attempt.ready.then(noop, noop) // rejects once the destroyed socket closed (or had connected just before)
+      if (!socket.closed) await once(socket, 'close')
     }
     const stream = this.#stream
     if (stream !== null) {
@@ -200,7 +201,14 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
   #connect(): void {
     this.#timer = null
     this.#state = 'connecting'
-    const attempt = dial(this.#address, { connectTimeout: this.#connectTimeout, tls: this.#tls, lookup: this.#lookup })
+    let attempt: Dial
+    try {
+      attempt = dial(this.#address, { connectTimeout: this.#connectTimeout, tls: this.#tls, lookup: this.#lookup })
+    } catch (err) {
+      // Options were validated, but a synchronous throw from net/tls must not escape a timer.
+      this.#retry(new ConnectError(`connect to ${describe(this.#address)} failed: ${errorMessage(err)}`, { cause: err }))
+      return
+    }
     this.#dial = attempt
     attempt.ready.then(
       (socket) => this.#onConnected(attempt, socket),
@@ -257,7 +265,7 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
         delay = null
       }
     } catch (err) {
-      why = err instanceof Error ? err : new Error(String(err))
+      why = err instanceof Error ? err : new Error(errorMessage(err))
       delay = null
     }
     if (delay === null) {
@@ -274,3 +282,7 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
 }
 
 function noop(): void {}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

@@ -346,6 +346,28 @@ describe('Persistent: wakeup and state', () => {
     assert.deepEqual(await leftovers(), [])
   })
 
+  test('passes stream options to the stream of every connection', TIMEOUT, async (t) => {
+    // The server sends a 40-byte line; the client runs LineEcho, whose own limit is 64 KiB.
+    let answered!: (line: string) => void
+    const answer = new Promise<string>((resolve) => {
+      answered = resolve
+    })
+    const sender = (transport: Transport): Intent<Protocol> => {
+      transport.output.write(`${'x'.repeat(40)}\n`)
+      const p: Protocol = {
+        bytesRead: (tr, end) => {
+          answered(tr.input.toString('utf8', 0, end))
+          return Intent.done()
+        },
+      }
+      return Intent.of(p).expectDelimiter(LF, { max: 1024 }).timeout(5000)
+    }
+    const server = await serve({ host: LOCALHOST, port: 0 }, sender)
+    const client = new Persistent(server.address, LineEcho.create, { maxBufferSize: 16, reconnect: { initialDelay: 60_000, maxDelay: 60_000 } })
+    t.after(() => Promise.all([client.stop(), server.close({ timeout: 0 })]))
+    assert.equal(await answer, 'ERR line too long')
+  })
+
   test('throws InvalidArgumentError for bad arguments', () => {
     const ok: Address = { host: LOCALHOST, port: 1 }
     const cases: Array<() => unknown> = [

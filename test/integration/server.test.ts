@@ -236,6 +236,14 @@ describe('serve() over TCP', () => {
       )
     }
   })
+  test('passes stream options to every accepted stream', TIMEOUT, async (t) => {
+    const server = await serve({ host: '127.0.0.1', port: 0, maxBufferSize: 16 }, LineEcho.create)
+    t.after(() => server.close({ timeout: 0 }))
+    const client = await RawClient.open(server.address)
+    assert.equal(await client.send('short'), 'short')
+    assert.equal(await client.send('x'.repeat(40)), 'ERR line too long', 'LineEcho allows 64 KiB; the stream allows 16 bytes')
+    await client.closed
+  })
 })
 
 describe('serve() over a Unix socket', () => {

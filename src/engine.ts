@@ -6,6 +6,7 @@
  * handlers for as long as the buffered input satisfies the current expectation, writes all
  * output of the round in one write, then decides whether to read and when to wake up.
  */
+import type { BudgetMember, MemoryBudget } from './budget.js'
 import { Buf } from './buf.js'
 import { channels } from './diagnostics.js'
 import {
@@ -46,6 +47,13 @@ export interface StreamLimits {
    * @default null
    */
   minRate?: MinRate | null
+  /**
+   * A memory budget shared with other streams (a server's `maxBufferedBytes`): while the
+   * buffers of all its streams together hold more than its limit, this stream stops reading
+   * (see `MemoryBudget`).
+   * @default null
+   */
+  budget?: MemoryBudget | null
 }
 
 /** Defaults of {@link StreamLimits}. */
@@ -53,6 +61,7 @@ export const LIMIT_DEFAULTS: Readonly<Required<StreamLimits>> = Object.freeze({
   maxBufferSize: 16 * 1024 * 1024,
   outputHighWaterMark: 1024 * 1024,
   minRate: null,
+  budget: null,
 })
 
 /** Throws `InvalidArgumentError` unless `limits` keep every bound in force. */
@@ -71,7 +80,7 @@ export function checkLimits(limits: StreamLimits): void {
 const MAX_IDLE_SPINS = 10_000
 
 /** The state machine runner (not part of the public API). Subclasses provide the I/O through the `io…` hooks. */
-export abstract class Engine implements Transport, Scope {
+export abstract class Engine implements Transport, Scope, BudgetMember {
   readonly input = new Buf()
   readonly output = new Buf()
   /** Why the stream ended: `undefined` while running and after `Intent.done()`. */
@@ -96,6 +105,8 @@ export abstract class Engine implements Transport, Scope {
   #rateBytes = 0
   /** The stream's default minimum rate. */
   readonly #minRate: MinRate | null
+  /** The shared memory budget, or null. */
+  readonly #budget: MemoryBudget | null
   /** The peer sent FIN: no more input will come. */
   #eof = false
   /** `exception(EndOfStream)` was already delivered once. */
@@ -137,6 +148,7 @@ export abstract class Engine implements Transport, Scope {
     this.#maxBufferSize = limits.maxBufferSize ?? LIMIT_DEFAULTS.maxBufferSize
     this.#outputHighWaterMark = limits.outputHighWaterMark ?? LIMIT_DEFAULTS.outputHighWaterMark
     this.#minRate = limits.minRate ?? null
+    this.#budget = limits.budget ?? null
   }
 
   // --- Transport and Scope (the engine is both, so a stream allocates neither) -----------------
@@ -223,6 +235,12 @@ export abstract class Engine implements Transport, Scope {
   /** Some output reached the kernel. */
   protected onWritten(): void {
     if (this.#kind === Kind.Flush || this.#blocked) this.#run()
+    else if (this.#budget !== null && !this.#ended) this.#settle() // the output it held is gone
+  }
+
+  /** The shared memory budget changed state: re-decide whether to read. @internal */
+  budgetChanged(): void {
+    if (!this.#running && !this.#ended) this.#settle()
   }
 
   /** The armed timer fired: the deadline passed, a rate window closed, or neither yet (re-arm). */
@@ -465,7 +483,12 @@ export abstract class Engine implements Transport, Scope {
   /** After a round: read only while waiting for input, keep one timer on the earliest wake-up. */
   #settle(): void {
     const kind = this.#kind
-    const reading = (kind === Kind.Bytes || kind === Kind.Delimiter) && !this.#eof && !this.#blocked
+    let reading = (kind === Kind.Bytes || kind === Kind.Delimiter) && !this.#eof && !this.#blocked
+    const budget = this.#budget
+    if (budget !== null) {
+      budget.update(this, this.input.capacity + this.output.length + this.ioUnwritten())
+      if (reading && !budget.mayRead(this)) reading = false
+    }
     this.ioSetReading(reading)
     let wake = this.#deadline
     if (this.#rate !== null && reading && this.input.length > 0) {
@@ -513,6 +536,7 @@ export abstract class Engine implements Transport, Scope {
 
   #end(): void {
     this.#ended = true
+    this.#budget?.leave(this)
     this.#protocol = null
     this.#intent = null
     this.#kind = Kind.Pending

@@ -1,5 +1,6 @@
 export { Connection, handleAsync, type OpenOptions, open, type ReadUntilOptions, type WaitOptions } from './async/index.js'
 export { BACKOFF_DEFAULTS, type BackoffOptions, backoffDelay, backoffOptions, type ReconnectPolicy } from './backoff.js'
+export { type BudgetMember, MemoryBudget } from './budget.js'
 export { Buf } from './buf.js'
 export { type Address, type ConnectOptions, connect, DEFAULT_CONNECT_TIMEOUT } from './connect.js'
 export {

@@ -1,18 +1,15 @@
 /**
- * Load of the RESP client scenario, one client library per process:
+ * Load of the RESP client scenario, one client library per process, connected once:
  *
- *     node client.ts <rotor|hand|ioredis|ioredis-auto|node-redis|node-redis-default> <port> <ops> <batch>
+ *     node client.ts <rotor|hand|ioredis|ioredis-auto|node-redis|node-redis-default> <port>
  *
- * The workload: `batch` SETs issued together (Promise.all, as users pipeline), then `batch` GETs
- * of the same keys, until `ops` commands ran; with batch 1 every command is awaited before the
- * next. GET replies are checked. A warm-up of a fifth of `ops` runs first (JIT, connection).
- * Prints one JSON line: { ops, seconds }.
+ * Prints `ready` once connected; then each line `<ops> <batch>` on stdin is one run: `batch`
+ * SETs issued together (Promise.all, as users pipeline), then `batch` GETs of the same keys,
+ * until `ops` commands ran; with batch 1 every command is awaited before the next. GET replies
+ * are checked. Each run prints `result {"ops":…,"seconds":…}`.
  */
-
 import net from 'node:net'
-import { Redis } from 'ioredis'
-import { createClient } from 'redis'
-import { RedisClient } from '../../examples/redis-client.js'
+import { createInterface } from 'node:readline'
 
 /** What every client is driven through: one batch of SETs, one batch of GETs. */
 interface Driver {
@@ -21,7 +18,7 @@ interface Driver {
   close(): Promise<void>
 }
 
-const [kind, port, ops, batch] = [process.argv[2] ?? 'rotor', Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5])]
+const [kind, port] = [process.argv[2] ?? 'rotor', Number(process.argv[3])]
 const VALUE = 'v'.repeat(16)
 /** Distinct keys; batches walk through them. */
 const KEYS = Array.from({ length: 10_000 }, (_, i) => `key:${i}`)
@@ -32,7 +29,9 @@ function each<T>(keys: readonly string[], one: (key: string) => Promise<T>): Pro
   return Promise.all(keys.map(one))
 }
 
-function rotorDriver(): Driver {
+// Each client library is imported only by the runs that use it: process start-up stays short.
+async function rotorDriver(): Promise<Driver> {
+  const { RedisClient } = await import('../../examples/redis-client.js')
   const client = new RedisClient({ host: '127.0.0.1', port })
   return {
     sets: (keys, value) => each(keys, (k) => client.command('SET', k, value)),
@@ -42,6 +41,7 @@ function rotorDriver(): Driver {
 }
 
 async function ioredisDriver(autoPipelining: boolean): Promise<Driver> {
+  const { Redis } = await import('ioredis')
   const client = new Redis({ host: '127.0.0.1', port, enableAutoPipelining: autoPipelining, lazyConnect: true })
   await client.connect()
   return {
@@ -58,6 +58,7 @@ async function ioredisDriver(autoPipelining: boolean): Promise<Driver> {
  * which costs it most of its throughput; `withTimeout: false` turns it off (the strong baseline).
  */
 async function nodeRedisDriver(withTimeout: boolean): Promise<Driver> {
+  const { createClient } = await import('redis')
   const client = createClient({ socket: { host: '127.0.0.1', port }, ...(withTimeout ? {} : { commandOptions: { timeout: 0 } }) })
   client.on('error', (err: unknown) => {
     throw err
@@ -166,8 +167,8 @@ async function driver(): Promise<Driver> {
 }
 
 /** Runs `count` commands: alternately `batch` SETs and the GETs of the same keys. */
-async function workload(d: Driver, count: number, from: number): Promise<void> {
-  let key = from
+async function workload(d: Driver, count: number, batch: number): Promise<void> {
+  let key = 0
   for (let done = 0; done < count; ) {
     const n = Math.max(1, Math.min(batch, (count - done) >> 1))
     const keys: string[] = []
@@ -180,10 +181,13 @@ async function workload(d: Driver, count: number, from: number): Promise<void> {
 }
 
 const d = await driver()
-await workload(d, Math.ceil(ops / 5), 0)
-const started = performance.now()
-await workload(d, ops, 0)
-const seconds = (performance.now() - started) / 1000
+process.stdout.write('ready\n')
+for await (const line of createInterface({ input: process.stdin })) {
+  const [ops, batch] = line.split(' ').map(Number) as [number, number]
+  const started = performance.now()
+  await workload(d, ops, batch)
+  const seconds = (performance.now() - started) / 1000
+  process.stdout.write(`result ${JSON.stringify({ ops, seconds })}\n`)
+}
 await d.close()
-process.stdout.write(`${JSON.stringify({ ops, seconds })}\n`)
 process.exit(0)

@@ -6,7 +6,7 @@
  * Knobs: ROUNDS (5), RESP_CLIENT_OPS (100000 commands per batched run), RESP_SERIAL_OPS (10000
  * commands per one-at-a-time run).
  */
-import { alternate, freePort, knob, launchRedisServer, NODE_TS, rounds, runOnLoadCore, type ServerProcess } from '../lib.js'
+import { alternate, freePort, knob, launch, launchRedisServer, median, nodeScript, rounds, type ServerProcess } from '../lib.js'
 import type { Row, ScenarioResult, Target } from '../report.js'
 
 const OPS = knob('RESP_CLIENT_OPS', 100_000)
@@ -29,39 +29,57 @@ function target(subject: Subject, batch: number): Target | undefined {
   return { kind: 'min', value: subject === 'ioredis' ? 2.0 : subject === 'node-redis' ? 1.4 : 0.9 }
 }
 
-async function measure(redis: ServerProcess, subject: string, ops: number, batch: number): Promise<{ rate: number; cpu: number }> {
-  const before = redis.cpuTime()
-  const out = await runOnLoadCore([process.execPath, ...NODE_TS, 'bench/resp-client/client.ts', subject, String(redis.port), String(ops), String(batch)])
-  const cpu = redis.cpuTime() - before
-  const result = JSON.parse(out) as { ops: number; seconds: number }
-  return { rate: result.ops / result.seconds, cpu }
+interface Run {
+  rate: number
+  /** CPU per command, µs, of the client process and of redis-server. */
+  clientCpu: number
+  serverCpu: number
+}
+
+/** One run in a client process that stays connected between runs. */
+async function measure(redis: ServerProcess, client: ServerProcess, ops: number, batch: number): Promise<Run> {
+  const [server0, client0] = [redis.cpuTime(), client.cpuTime()]
+  const line = client.nextLine(/^result /, 600_000)
+  client.send(`${ops} ${batch}`)
+  const result = JSON.parse((await line).input.slice('result '.length)) as { ops: number; seconds: number }
+  return { rate: result.ops / result.seconds, clientCpu: (client.cpuTime() - client0) / ops, serverCpu: (redis.cpuTime() - server0) / ops }
 }
 
 export async function respClient(): Promise<ScenarioResult> {
   const redis = await launchRedisServer(await freePort())
+  const clients = new Map<string, ServerProcess>()
   const rows: Row[] = []
   try {
+    for (const subject of SUBJECTS) {
+      const command = nodeScript('bench/resp-client/client.ts', [subject, String(redis.port)])
+      clients.set(subject, await launch(`${subject} client`, command, { ready: /^ready/, port: redis.port, cpu: 1 }))
+    }
     for (const batch of [32, 1]) {
       const ops = batch === 1 ? SERIAL_OPS : OPS
-      const results = await alternate(rounds(), SUBJECTS, (subject, round) => measure(redis, subject, round < 0 ? Math.ceil(ops / 5) : ops, batch))
+      const results = await alternate(rounds(), SUBJECTS, (subject, round) =>
+        measure(redis, clients.get(subject) as ServerProcess, round < 0 ? Math.ceil(ops / 5) : ops, batch),
+      )
       for (const subject of SUBJECTS) {
+        const list = results.get(subject) ?? []
         rows.push({
           group: batch === 1 ? 'RESP client · SET/GET one at a time' : `RESP client · SET/GET in batches of ${batch}`,
           subject: LABELS[subject],
           isOurs: subject === 'rotor',
           unit: 'ops/s',
-          samples: (results.get(subject) ?? []).map((r) => r.rate),
+          samples: list.map((r) => r.rate),
+          notes: `client CPU ${median(list.map((r) => r.clientCpu)).toFixed(2)} µs/op · redis-server CPU ${median(list.map((r) => r.serverCpu)).toFixed(2)} µs/op`,
           target: target(subject, batch),
         })
       }
     }
   } finally {
+    for (const [, client] of clients) await client.stop()
     await redis.stop()
   }
   return {
     rows,
     notes: [
-      `resp-client: redis-server on core 0, one client process per run on core 1; a run is ${OPS} commands in batches of 32 (32 SETs issued together with Promise.all, then the 32 GETs of the same keys, values checked) or ${SERIAL_OPS} commands one at a time (each awaited), after an in-process warm-up of a fifth as many; ${rounds()} rounds after a warm-up run each. 16-byte values, 10,000 keys. The hand-written client encodes a batch into one write and settles one promise per batch; the others settle one promise per command. node-redis's default per-command timeout arms an AbortSignal.timeout() for every command, so it is shown both ways.`,
+      `resp-client: redis-server on core 0, one process per client library on core 1, connected once and driven run by run over stdin; a run is ${OPS} commands in batches of 32 (32 SETs issued together with Promise.all, then the 32 GETs of the same keys, values checked) or ${SERIAL_OPS} commands one at a time (each awaited); ${rounds()} rounds after a warm-up run of a fifth as many each. CPU per command from /proc (10 ms ticks). 16-byte values, 10,000 keys. The hand-written client encodes a batch into one write and settles one promise per batch; the others settle one promise per command. node-redis's default per-command timeout arms an AbortSignal.timeout() for every command, so it is shown both ways.`,
     ],
   }
 }

@@ -44,7 +44,7 @@ export class Buf {
    */
   view(start = 0, end: number = this.length): Buffer {
     if (this.#storage === null) return EMPTY
-    return this.#storage.subarray(this.#start + (start > 0 ? start : 0), this.#start + Math.min(end, this.length))
+    return this.#storage.subarray(this.#start + Math.max(start, 0), this.#start + Math.min(end, this.length))
   }
 
   /** The byte at `index` (0 = first readable byte), or `undefined` past the end. */
@@ -79,7 +79,7 @@ export class Buf {
     if (storage === null) return -1
     // Search only the readable region: past #end lies garbage that could hold a false match.
     const hay = this.#end === storage.length ? storage : storage.subarray(0, this.#end)
-    const at = hay.indexOf(needle, this.#start + (from > 0 ? from : 0))
+    const at = hay.indexOf(needle, this.#start + Math.max(from, 0))
     return at < 0 ? -1 : at - this.#start
   }
 
@@ -104,7 +104,7 @@ export class Buf {
   /** Decodes readable bytes `[start, end)` (default: all, clamped to the readable bytes) without consuming them. */
   toString(encoding: BufferEncoding = 'utf8', start = 0, end: number = this.length): string {
     if (this.#storage === null) return ''
-    return this.#storage.toString(encoding, this.#start + (start > 0 ? start : 0), this.#start + Math.min(end, this.length))
+    return this.#storage.toString(encoding, this.#start + Math.max(start, 0), this.#start + Math.min(end, this.length))
   }
 
   /**

@@ -116,11 +116,11 @@ function getString(ks: Keyspace, k: string, out: Reply): Buffer | null | undefin
 
 function incrBy(ks: Keyspace, k: string, delta: number, out: Reply): void {
   const entry = ks.get(k)
-  if (entry !== undefined && entry.kind !== 'string') return writeError(out, WRONGTYPE)
+  if (entry !== undefined && entry.kind !== 'string') return void writeError(out, WRONGTYPE)
   const current = entry === undefined ? 0 : parseInteger(entry.value)
-  if (current === null) return writeError(out, NOT_INTEGER)
+  if (current === null) return void writeError(out, NOT_INTEGER)
   const next = current + delta
-  if (!Number.isSafeInteger(next)) return writeError(out, 'ERR increment or decrement would overflow')
+  if (!Number.isSafeInteger(next)) return void writeError(out, 'ERR increment or decrement would overflow')
   ks.set(k, { kind: 'string', value: Buffer.from(String(next)), expireAt: entry?.expireAt ?? NEVER })
   writeInteger(out, next)
 }
@@ -151,12 +151,12 @@ function push(ks: Keyspace, args: Buffer[], out: Reply, left: boolean): void {
 }
 
 function pop(ks: Keyspace, args: Buffer[], out: Reply, left: boolean): void {
-  if (args.length > 3) return writeError(out, SYNTAX)
+  if (args.length > 3) return void writeError(out, SYNTAX)
   const k = key(args[1])
   const list = getList(ks, k, out, false)
   if (list === undefined) return
   const count = args[2] === undefined ? null : parseInteger(args[2])
-  if (args[2] !== undefined && (count === null || count < 0)) return writeError(out, 'ERR value is out of range, must be positive')
+  if (args[2] !== undefined && (count === null || count < 0)) return void writeError(out, 'ERR value is out of range, must be positive')
   if (list === null) return void out.write(count === null ? NULL_BULK : '*-1\r\n')
   const taken: Buffer[] = []
   for (let i = 0; i < (count ?? 1) && list.length > 0; i++) taken.push((left ? list.popFront() : list.popBack()) as Buffer)
@@ -167,9 +167,9 @@ function pop(ks: Keyspace, args: Buffer[], out: Reply, left: boolean): void {
 
 function expire(ks: Keyspace, args: Buffer[], out: Reply, unit: number): void {
   const amount = parseInteger(args[2])
-  if (amount === null) return writeError(out, NOT_INTEGER)
+  if (amount === null) return void writeError(out, NOT_INTEGER)
   const entry = ks.get(key(args[1]))
-  if (entry === undefined) return writeInteger(out, 0)
+  if (entry === undefined) return void writeInteger(out, 0)
   if (amount <= 0) ks.delete(key(args[1]))
   else entry.expireAt = ks.now() + amount * unit
   writeInteger(out, 1)
@@ -177,8 +177,8 @@ function expire(ks: Keyspace, args: Buffer[], out: Reply, unit: number): void {
 
 function ttl(ks: Keyspace, args: Buffer[], out: Reply, unit: number): void {
   const entry = ks.get(key(args[1]))
-  if (entry === undefined) return writeInteger(out, -2)
-  if (entry.expireAt === NEVER) return writeInteger(out, -1)
+  if (entry === undefined) return void writeInteger(out, -2)
+  if (entry.expireAt === NEVER) return void writeInteger(out, -1)
   writeInteger(out, Math.max(0, Math.round((entry.expireAt - ks.now()) / unit)))
 }
 
@@ -191,28 +191,30 @@ function set(ks: Keyspace, args: Buffer[], out: Reply): void {
   for (let i = 3; i < args.length; i++) {
     const option = upper(args[i])
     if (option === 'NX' || option === 'XX') {
-      if (condition !== null && condition !== option) return writeError(out, SYNTAX)
+      if (condition !== null && condition !== option) return void writeError(out, SYNTAX)
       condition = option
     } else if (option === 'EX' || option === 'PX' || option === 'EXAT' || option === 'PXAT') {
       const amount = parseInteger(args[++i])
-      if (amount === null) return writeError(out, args[i] === undefined ? SYNTAX : NOT_INTEGER)
-      if (amount <= 0) return writeError(out, "ERR invalid expire time in 'set' command")
-      if (expireAt !== NEVER || keepTtl) return writeError(out, SYNTAX)
+      if (amount === null) return void writeError(out, args[i] === undefined ? SYNTAX : NOT_INTEGER)
+      if (amount <= 0) return void writeError(out, "ERR invalid expire time in 'set' command")
+      if (expireAt !== NEVER || keepTtl) return void writeError(out, SYNTAX)
       expireAt = option === 'EX' ? ks.now() + amount * 1000 : option === 'PX' ? ks.now() + amount : option === 'EXAT' ? amount * 1000 : amount
     } else if (option === 'KEEPTTL') {
-      if (expireAt !== NEVER) return writeError(out, SYNTAX)
+      if (expireAt !== NEVER) return void writeError(out, SYNTAX)
       keepTtl = true
     } else if (option === 'GET') {
       returnOld = true
     } else {
-      return writeError(out, SYNTAX)
+      return void writeError(out, SYNTAX)
     }
   }
   const old = ks.get(k)
-  if (returnOld && old !== undefined && old.kind !== 'string') return writeError(out, WRONGTYPE)
+  if (returnOld && old !== undefined && old.kind !== 'string') return void writeError(out, WRONGTYPE)
   const reply = (): void => (returnOld ? writeBulk(out, old?.kind === 'string' ? old.value : null) : void out.write(OK))
   if ((condition === 'NX' && old !== undefined) || (condition === 'XX' && old === undefined)) {
-    return returnOld ? writeBulk(out, old?.kind === 'string' ? old.value : null) : void out.write(NULL_BULK)
+    if (returnOld) writeBulk(out, old?.kind === 'string' ? old.value : null)
+    else out.write(NULL_BULK)
+    return
   }
   ks.set(k, { kind: 'string', value: args[2] as Buffer, expireAt: keepTtl && old !== undefined ? old.expireAt : expireAt })
   reply()
@@ -221,10 +223,10 @@ function set(ks: Keyspace, args: Buffer[], out: Reply): void {
 function range(ks: Keyspace, args: Buffer[], out: Reply): void {
   const start = parseInteger(args[2])
   const stop = parseInteger(args[3])
-  if (start === null || stop === null) return writeError(out, NOT_INTEGER)
+  if (start === null || stop === null) return void writeError(out, NOT_INTEGER)
   const list = getList(ks, key(args[1]), out, false)
   if (list === undefined) return
-  if (list === null) return writeArrayHeader(out, 0)
+  if (list === null) return void writeArrayHeader(out, 0)
   const n = list.length
   const from = Math.max(0, start < 0 ? n + start : start)
   const to = Math.min(n - 1, stop < 0 ? n + stop : stop)
@@ -243,14 +245,14 @@ function config(_ks: Keyspace, args: Buffer[], out: Reply): void {
         if (pattern === '*' || pattern === name) pairs.push(name, value)
       }
     }
-    return writeBulkArray(out, pairs)
+    return void writeBulkArray(out, pairs)
   }
   if (sub === 'SET' || sub === 'RESETSTAT') return void out.write(OK)
   writeError(out, `ERR unknown subcommand '${args[1]?.toString('latin1')}'`)
 }
 
 function hello(_ks: Keyspace, args: Buffer[], out: Reply): void {
-  if (args[1] !== undefined && args[1].toString('latin1') !== '2') return writeError(out, 'NOPROTO unsupported protocol version')
+  if (args[1] !== undefined && args[1].toString('latin1') !== '2') return void writeError(out, 'NOPROTO unsupported protocol version')
   const fields: (string | number)[] = ['server', 'redis', 'version', '7.0.0', 'proto', 2, 'id', 1, 'mode', 'standalone', 'role', 'master']
   writeArrayHeader(out, fields.length + 2)
   for (const f of fields) typeof f === 'number' ? writeInteger(out, f) : writeBulk(out, f)
@@ -260,9 +262,9 @@ function hello(_ks: Keyspace, args: Buffer[], out: Reply): void {
 
 function client(_ks: Keyspace, args: Buffer[], out: Reply): void {
   const sub = upper(args[1])
-  if (sub === 'GETNAME') return writeBulk(out, null)
-  if (sub === 'ID') return writeInteger(out, 1)
-  if (sub === 'INFO' || sub === 'LIST') return writeBulk(out, 'id=1 addr=? name= db=0\n')
+  if (sub === 'GETNAME') return void writeBulk(out, null)
+  if (sub === 'ID') return void writeInteger(out, 1)
+  if (sub === 'INFO' || sub === 'LIST') return void writeBulk(out, 'id=1 addr=? name= db=0\n')
   out.write(OK) // SETNAME, SETINFO, NO-EVICT, REPLY ON, ...: accepted and ignored
 }
 
@@ -330,7 +332,7 @@ const COMMANDS = new Map<string, Command>([
     {
       arity: -3,
       run: (ks, a, out) => {
-        if (a.length % 2 === 0) return writeError(out, "ERR wrong number of arguments for 'mset' command")
+        if (a.length % 2 === 0) return void writeError(out, "ERR wrong number of arguments for 'mset' command")
         for (let i = 1; i < a.length; i += 2) ks.set(key(a[i]), { kind: 'string', value: a[i + 1] as Buffer, expireAt: NEVER })
         out.write(OK)
       },
@@ -346,7 +348,7 @@ const COMMANDS = new Map<string, Command>([
       arity: 2,
       run: (ks, a, out) => {
         const e = ks.get(key(a[1]))
-        if (e === undefined || e.expireAt === NEVER) return writeInteger(out, 0)
+        if (e === undefined || e.expireAt === NEVER) return void writeInteger(out, 0)
         e.expireAt = NEVER
         writeInteger(out, 1)
       },

@@ -49,7 +49,7 @@ describe('examples/redis-client.ts against a real redis-server', { ...peer, time
     const sets = Array.from({ length: n }, (_, i) => client.command('SET', `key:${i}`, i))
     assert.ok((await Promise.all(sets)).every((r) => r === 'OK'))
     const gets = await Promise.all(Array.from({ length: n }, (_, i) => client.command('GET', `key:${i}`)))
-    gets.forEach((value, i) => assert.equal(value, String(i)))
+    for (const [i, value] of gets.entries()) assert.equal(value, String(i))
   })
 
   test('sends the commands of one tick in one write', { timeout: 10_000 }, async () => {

@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks'
 import type tls from 'node:tls'
 import { type BackoffOptions, type ReconnectPolicy, reconnectPolicy } from './backoff.js'
 import type { Address } from './connect.js'
+import { channels } from './diagnostics.js'
 import { ClosedError, ConnectError, InvalidArgumentError } from './errors.js'
 import type { Factory } from './protocol.js'
 import { checkStreamOptions } from './server.js'
@@ -237,6 +238,7 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
       this.#pendingWakeup = false
       stream.wakeup()
     }
+    if (channels.clientConnect.hasSubscribers) channels.clientConnect.publish({ address: describe(this.#address), stream })
     this.emit('connect', stream)
   }
 
@@ -277,6 +279,7 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
     delay = Math.min(delay, MAX_TIMER)
     this.#state = 'waiting'
     this.#waitUntil(performance.now() + delay)
+    if (channels.clientReconnect.hasSubscribers) channels.clientReconnect.publish({ address: describe(this.#address), attempt, delay, reason })
     this.emit('waiting', delay, attempt, reason)
   }
 }

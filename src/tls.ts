@@ -10,6 +10,7 @@ import { X509Certificate } from 'node:crypto'
 import net from 'node:net'
 import tls from 'node:tls'
 import { type Address, type ConnectOptions, DEFAULT_CONNECT_TIMEOUT } from './connect.js'
+import { channels } from './diagnostics.js'
 import { ConnectError, InvalidArgumentError, TimeoutError } from './errors.js'
 import type { Factory } from './protocol.js'
 import { Stream } from './stream.js'
@@ -199,12 +200,15 @@ export function connectTls<S>(address: Address, factory: Factory<S>, options: Co
   const connectTimeout = checkConnectTimeout(options.connectTimeout)
   const { ready } = dial(address, { connectTimeout, tls: tlsClientOptions(options.tls), lookup: options.lookup })
   return ready.then((socket) => {
+    let stream: Stream
     try {
-      return Stream.attach(socket, factory, options.seed as S, options)
+      stream = Stream.attach(socket, factory, options.seed as S, options)
     } catch (err) {
       socket.destroy() // bad stream options: no socket may outlive the failed call
       throw err
     }
+    if (channels.clientConnect.hasSubscribers) channels.clientConnect.publish({ address: describe(address), stream })
+    return stream
   })
 }
 

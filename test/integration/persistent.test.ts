@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import diagnostics from 'node:diagnostics_channel'
 import type { EventEmitter } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
 import net from 'node:net'
@@ -10,6 +11,7 @@ import {
   type Address,
   backoffDelay,
   backoffOptions,
+  type ClientReconnectMessage,
   type Exception,
   Intent,
   InvalidArgumentError,
@@ -211,12 +213,23 @@ describe('Persistent: reconnecting', () => {
     })
     const attempts: number[] = []
     client.on('waiting', (_delay, attempt) => attempts.push(attempt))
+    const traced: ClientReconnectMessage[] = []
+    const trace = (message: unknown): void => {
+      traced.push(message as ClientReconnectMessage)
+    }
+    diagnostics.subscribe('rotor-stream:client:reconnect', trace)
+    t.after(() => diagnostics.unsubscribe('rotor-stream:client:reconnect', trace))
     t.after(async () => {
       await client.stop()
       await new Promise((resolve) => dropper.close(resolve))
     })
     await next(client, 'waiting', (_d: number, attempt: number) => attempt === 1 && attempts.length > 1)
     assert.deepEqual(attempts, [1, 2, 3, 1])
+    // The same schedule is traced on the diagnostics channel.
+    assert.deepEqual(
+      traced.map((m) => [m.address, m.attempt, m.delay]),
+      [1, 2, 3, 1].map((a, i) => [`${LOCALHOST}:${port}`, a, [5, 10, 20, 5][i]]),
+    )
   })
 
   test('gives up when the policy says so, and stops by itself', TIMEOUT, async (t) => {

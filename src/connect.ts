@@ -1,28 +1,31 @@
-import net from 'node:net'
+import type { LookupFunction } from 'node:net'
 import { channels } from './diagnostics.js'
-import { ConnectError, InvalidArgumentError } from './errors.js'
+import { type Address, checkAddress, checkConnectTimeout, describeAddress, dial } from './dial.js'
 import type { Factory } from './protocol.js'
 import { checkStreamOptions, Stream, type StreamOptions } from './stream.js'
+import { type TlsClientOptions, tlsClientOptions } from './tls.js'
 
-/** Where to connect or listen: TCP `{ host, port }` or a Unix socket `{ path }`. */
-export type Address = { host: string; port: number } | { path: string }
+export { type Address, DEFAULT_CONNECT_TIMEOUT } from './dial.js'
 
 /** Options of {@link connect}. */
 export interface ConnectOptions<S = unknown> extends StreamOptions {
-  /** Give up connecting after this many ms with a `ConnectError`. @default 1000 */
+  /** Give up connecting after this many ms (TLS handshake included) with a `ConnectError`. @default 1000 */
   connectTimeout?: number
+  /** Connect with TLS; the server's certificate is verified (give `ca` for a private one). */
+  tls?: TlsClientOptions
+  /** Host name resolution. @default dns.lookup */
+  lookup?: LookupFunction
   /** Passed to the factory as `seed`. */
   seed?: S
 }
 
-/** Default connect timeout in ms (the Rust crate's choice). */
-export const DEFAULT_CONNECT_TIMEOUT = 1000
-
 /**
- * Opens one connection and runs a protocol on it (a one-shot client).
- * Resolves with the {@link Stream} once connected and the factory has created the first state;
- * rejects with a `ConnectError` (its `cause` is the socket's error) if the connection fails or
- * takes longer than `connectTimeout`.
+ * Opens one connection and runs a protocol on it (a one-shot client), over TCP `{ host, port }`
+ * or a Unix socket `{ path }`, with TLS when `tls` is given.
+ * Resolves with the {@link Stream} once connected (and the certificate verified) and the factory
+ * has created the first state; rejects with a `ConnectError` (its `cause` is the socket's error,
+ * e.g. `ECONNREFUSED` or `DEPTH_ZERO_SELF_SIGNED_CERT`) if the connection fails or takes longer
+ * than `connectTimeout`. Bad arguments throw `InvalidArgumentError` synchronously.
  *
  * ```ts
  * const stream = await connect({ host: '127.0.0.1', port: 6379 }, Ping.create)
@@ -30,41 +33,25 @@ export const DEFAULT_CONNECT_TIMEOUT = 1000
  * ```
  */
 export function connect<S>(address: Address, factory: Factory<S>, options: ConnectOptions<S> = {}): Promise<Stream> {
-  const timeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT
-  if (!(timeout > 0)) throw new InvalidArgumentError(`connectTimeout must be > 0, got ${timeout}`)
+  checkAddress(address)
+  const connectTimeout = checkConnectTimeout(options.connectTimeout)
   checkStreamOptions(options)
-  const socket = openSocket(address)
-  return new Promise<Stream>((resolve, reject) => {
-    const fail = (err: ConnectError): void => {
-      clearTimeout(timer)
-      socket.removeListener('connect', onConnect)
-      socket.destroy()
-      reject(err)
-    }
-    const onError = (err: Error): void => fail(new ConnectError(`connect to ${describeAddress(address)} failed: ${err.message}`, { cause: err }))
-    const onConnect = (): void => {
-      clearTimeout(timer)
-      socket.removeListener('error', onError)
-      const stream = Stream.attach(socket, factory, options.seed as S, options)
-      if (channels.clientConnect.hasSubscribers) channels.clientConnect.publish({ address: describeAddress(address), stream })
-      resolve(stream)
-    }
-    const timer = setTimeout(() => fail(new ConnectError(`connect to ${describeAddress(address)} timed out after ${timeout} ms`)), timeout)
-    socket.once('connect', onConnect)
-    socket.once('error', onError)
+  const tls = options.tls === undefined ? undefined : tlsClientOptions(options.tls)
+  const { ready } = dial(address, { connectTimeout, tls, lookup: options.lookup })
+  return ready.then((socket) => {
+    const stream = Stream.attach(socket, factory, options.seed as S, options)
+    if (channels.clientConnect.hasSubscribers) channels.clientConnect.publish({ address: describeAddress(address), stream })
+    return stream
   })
 }
 
-/** Starts a plain TCP or Unix socket connection. @internal */
-export function openSocket(address: Address): net.Socket {
-  if ('path' in address) return net.connect({ path: address.path, allowHalfOpen: true })
-  if (!(Number.isInteger(address.port) && address.port > 0 && address.port < 65536)) {
-    throw new InvalidArgumentError(`invalid port ${address.port}`)
-  }
-  return net.connect({ host: address.host, port: address.port, allowHalfOpen: true })
+/** Options of {@link connectTls}. */
+export interface ConnectTlsOptions<S = unknown> extends ConnectOptions<S> {
+  /** Certificate verification and client certificate; `{}` verifies against Node's root CAs. */
+  tls: TlsClientOptions
 }
 
-/** `host:port` or the Unix path, for messages. @internal */
-export function describeAddress(address: Address): string {
-  return 'path' in address ? address.path : `${address.host}:${address.port}`
+/** `connect()` with `tls` required: a TLS client that cannot silently fall back to plain text. */
+export function connectTls<S>(address: Address, factory: Factory<S>, options: ConnectTlsOptions<S>): Promise<Stream> {
+  return connect(address, factory, options)
 }

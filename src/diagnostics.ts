@@ -49,6 +49,17 @@ export interface ClientReconnectMessage {
 }
 
 /** Every channel of the library, by event; subscribe by name (`rotor-stream:<area>:<event>`) or through these objects. */
+/** `rotor-stream:server:accept`: a server accepted a connection and started a stream on it. */
+export interface ServerAcceptMessage {
+  readonly server: unknown
+  readonly stream: Transport
+}
+/** `rotor-stream:server:error`: accepting failed (`EMFILE`, `ENFILE`, ...); the server keeps accepting. */
+export interface ServerErrorMessage {
+  readonly server: unknown
+  readonly error: Error
+}
+
 export const channels = {
   streamOpen: diagnostics.channel('rotor-stream:stream:open'),
   streamClose: diagnostics.channel('rotor-stream:stream:close'),
@@ -56,4 +67,6 @@ export const channels = {
   streamFatal: diagnostics.channel('rotor-stream:stream:fatal'),
   clientConnect: diagnostics.channel('rotor-stream:client:connect'),
   clientReconnect: diagnostics.channel('rotor-stream:client:reconnect'),
+  serverAccept: diagnostics.channel('rotor-stream:server:accept'),
+  serverError: diagnostics.channel('rotor-stream:server:error'),
 } as const

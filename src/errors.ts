@@ -14,6 +14,7 @@ export const codes = [
   'RS_ERR_INVALID_ARG',
   'RS_ERR_CLOSED',
   'RS_ERR_TOO_SLOW',
+  'RS_ERR_LISTEN',
 ] as const
 
 /** One of {@link codes}. */
@@ -102,8 +103,22 @@ export class ProtocolError extends RotorStreamError<'RS_ERR_PROTOCOL'> {
 /** An option or argument is invalid; thrown synchronously where it is passed. */
 export class InvalidArgumentError extends RotorStreamError<'RS_ERR_INVALID_ARG'> {
   override name = 'InvalidArgumentError'
-  constructor(message: string) {
-    super('RS_ERR_INVALID_ARG', message)
+  constructor(message: string, options?: ErrorOptions) {
+    super('RS_ERR_INVALID_ARG', message, options)
+  }
+}
+
+/**
+ * A server could not listen: the address is in use, access was denied, the host has no such
+ * address... `cause` is Node's error, so `err.cause.code` is `'EADDRINUSE'`, `'EACCES'`, ...
+ */
+export class ListenError extends RotorStreamError<'RS_ERR_LISTEN'> {
+  override name = 'ListenError'
+  /** The address that could not be listened on, `host:port` or the Unix path. */
+  readonly address: string
+  constructor(address: string, message: string, options?: ErrorOptions) {
+    super('RS_ERR_LISTEN', message, options)
+    this.address = address
   }
 }
 

@@ -2,11 +2,13 @@ export { Connection, handleAsync, type OpenOptions, open, type ReadUntilOptions,
 export { BACKOFF_DEFAULTS, type BackoffOptions, backoffDelay, backoffOptions, type ReconnectPolicy } from './backoff.js'
 export { type BudgetMember, MemoryBudget } from './budget.js'
 export { Buf } from './buf.js'
-export { type Address, type ConnectOptions, connect, DEFAULT_CONNECT_TIMEOUT } from './connect.js'
+export { type Address, type ConnectOptions, type ConnectTlsOptions, connect, connectTls, DEFAULT_CONNECT_TIMEOUT } from './connect.js'
 export {
   type ClientConnectMessage,
   type ClientReconnectMessage,
   channels,
+  type ServerAcceptMessage,
+  type ServerErrorMessage,
   type StreamCloseMessage,
   type StreamExceptionMessage,
   type StreamFatalMessage,
@@ -23,6 +25,7 @@ export {
   HandlerError,
   InvalidArgumentError,
   LimitReachedError,
+  ListenError,
   ProtocolError,
   ReadError,
   RotorStreamError,
@@ -46,12 +49,10 @@ export { type DelimiterOptions, Intent, type IntentBuilder, type MinRate } from 
 export { Persistent, type PersistentEvents, type PersistentOptions, type PersistentState } from './persistent.js'
 export type { Factory, Protocol, Scope, Transport } from './protocol.js'
 export {
-  acceptErrorChannel,
   type CloseOptions,
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_MAX_CONNECTIONS,
   type ListenAddress,
-  ListenError,
   type ServeOptions,
   Server,
   type ServerOptions,
@@ -59,8 +60,6 @@ export {
 } from './server.js'
 export { Stream, type StreamOptions } from './stream.js'
 export {
-  type ConnectTlsOptions,
-  connectTls,
   DEFAULT_HANDSHAKE_TIMEOUT,
   type KeyMaterial,
   type PemMaterial,

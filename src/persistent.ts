@@ -12,13 +12,13 @@ import type { LookupFunction } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type tls from 'node:tls'
 import { type BackoffOptions, type ReconnectPolicy, reconnectPolicy } from './backoff.js'
-import type { Address } from './connect.js'
 import { channels } from './diagnostics.js'
+import type { Address } from './dial.js'
+import { checkAddress, checkConnectTimeout, type Dial, describeAddress, dial } from './dial.js'
 import { ClosedError, ConnectError, InvalidArgumentError } from './errors.js'
 import type { Factory } from './protocol.js'
-import { checkStreamOptions } from './server.js'
-import { Stream, type StreamOptions } from './stream.js'
-import { checkAddress, checkConnectTimeout, type Dial, describe, dial, type TlsClientOptions, tlsClientOptions } from './tls.js'
+import { checkStreamOptions, Stream, type StreamOptions } from './stream.js'
+import { type TlsClientOptions, tlsClientOptions } from './tls.js'
 
 /**
  * - `connecting`: a connection attempt (with its TLS handshake) is under way.
@@ -207,7 +207,7 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
       attempt = dial(this.#address, { connectTimeout: this.#connectTimeout, tls: this.#tls, lookup: this.#lookup })
     } catch (err) {
       // Options were validated, but a synchronous throw from net/tls must not escape a timer.
-      this.#retry(new ConnectError(`connect to ${describe(this.#address)} failed: ${errorMessage(err)}`, { cause: err }))
+      this.#retry(new ConnectError(`connect to ${describeAddress(this.#address)} failed: ${errorMessage(err)}`, { cause: err }))
       return
     }
     this.#dial = attempt
@@ -238,7 +238,7 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
       this.#pendingWakeup = false
       stream.wakeup()
     }
-    if (channels.clientConnect.hasSubscribers) channels.clientConnect.publish({ address: describe(this.#address), stream })
+    if (channels.clientConnect.hasSubscribers) channels.clientConnect.publish({ address: describeAddress(this.#address), stream })
     this.emit('connect', stream)
   }
 
@@ -279,7 +279,7 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
     delay = Math.min(delay, MAX_TIMER)
     this.#state = 'waiting'
     this.#waitUntil(performance.now() + delay)
-    if (channels.clientReconnect.hasSubscribers) channels.clientReconnect.publish({ address: describe(this.#address), attempt, delay, reason })
+    if (channels.clientReconnect.hasSubscribers) channels.clientReconnect.publish({ address: describeAddress(this.#address), attempt, delay, reason })
     this.emit('waiting', delay, attempt, reason)
   }
 }

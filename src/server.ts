@@ -8,16 +8,18 @@
  * transient and only reported (Node keeps accepting).
  */
 import cluster from 'node:cluster'
-import diagnostics from 'node:diagnostics_channel'
 import { existsSync } from 'node:fs'
 import { lstat, unlink } from 'node:fs/promises'
 import net from 'node:net'
 import { dirname } from 'node:path'
 import tls from 'node:tls'
-import type { Address } from './connect.js'
-import { ClosedError, InvalidArgumentError } from './errors.js'
+import { type Connection, handleAsync } from './async/connection.js'
+import { MemoryBudget } from './budget.js'
+import { channels } from './diagnostics.js'
+import type { Address } from './dial.js'
+import { ClosedError, InvalidArgumentError, ListenError } from './errors.js'
 import type { Factory } from './protocol.js'
-import { Stream, type StreamOptions } from './stream.js'
+import { checkStreamOptions, Stream, type StreamOptions } from './stream.js'
 import { type TlsServerOptions, tlsServerOptions } from './tls.js'
 
 /** Where to listen: TCP `{ host, port }` (port 0 picks a free port) or a Unix socket `{ path }`. */
@@ -46,6 +48,13 @@ export interface ServerOptions extends StreamOptions {
    * @default 10000
    */
   maxConnections?: number
+  /**
+   * A memory budget for all connections together: while their input and output buffers hold
+   * more than this many bytes, reading pauses (but for the connection holding the most, so that
+   * frames complete), instead of the process growing with every slow peer. See `MemoryBudget`.
+   * @default no budget
+   */
+  maxBufferedBytes?: number
   /** Length of the kernel's queue of connections not yet accepted. @default 511 */
   backlog?: number
 }
@@ -73,26 +82,6 @@ const STALE_PROBE_TIMEOUT = 1000
 const MAX_TIMER = 2 ** 31 - 1
 
 /**
- * Accept errors (`EMFILE`, `ENFILE`, ...) after listening, published as `{ server, error }`.
- * Node keeps accepting after them; subscribe to see them in logs or metrics.
- */
-export const acceptErrorChannel = diagnostics.channel('rotor-stream:server:error')
-
-/**
- * Listening failed: the address is in use, access was denied, the host has no such address...
- * `cause` is Node's error, so `err.cause.code` is `'EADDRINUSE'`, `'EACCES'`, `'EADDRNOTAVAIL'`, ...
- */
-export class ListenError extends Error {
-  override name = 'ListenError'
-  /** The address that could not be listened on, `host:port` or the Unix path. */
-  readonly address: string
-  constructor(address: string, message: string, options?: ErrorOptions) {
-    super(message, options)
-    this.address = address
-  }
-}
-
-/**
  * Listens and runs `factory(transport, seed, scope)` on every accepted connection (after the
  * TLS handshake with `tls`). Resolves with the {@link Server} once it is listening; rejects with
  * a {@link ListenError} if it cannot listen. Bad options, including unusable TLS material,
@@ -106,16 +95,23 @@ export class ListenError extends Error {
  * Under `node:cluster`, call it in every worker with the same address: the workers share the
  * listening socket, and each worker's `maxConnections` applies to that worker.
  */
-export function serve<S>(options: ServeOptions, factory: Factory<S>, seed?: S): Promise<Server> {
+export function serve(options: ServeOptions, handler: (conn: Connection) => Promise<void>): Promise<Server>
+/** Runs `factory(transport, seed, scope)` on every accepted connection. */
+export function serve<S>(options: ServeOptions, factory: Factory<S>, seed?: S): Promise<Server>
+export function serve<S>(options: ServeOptions, handler: Factory<S> | ((conn: Connection) => Promise<void>), seed?: S): Promise<Server> {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('serve() needs options with { host, port } or { path }')
-  if (typeof factory !== 'function') throw new InvalidArgumentError('serve() needs a factory function')
+  if (typeof handler !== 'function') throw new InvalidArgumentError('serve() needs a factory function')
+  // An `async` function is a connection handler for the async API, not a stream factory.
+  const factory = isAsyncFunction(handler) ? handleAsync(handler as (conn: Connection) => Promise<void>) : (handler as Factory<S>)
   const address = listenAddress(options)
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
   if (!(Number.isInteger(maxConnections) && maxConnections > 0)) throw new InvalidArgumentError(`maxConnections must be an integer > 0, got ${maxConnections}`)
   const backlog = options.backlog ?? 511
   if (!(Number.isInteger(backlog) && backlog > 0)) throw new InvalidArgumentError(`backlog must be an integer > 0, got ${backlog}`)
   const tlsOptions = options.tls === undefined ? null : tlsServerOptions(options.tls)
-  const server = Server.create(factory as Factory<unknown>, seed, checkStreamOptions(options), tlsOptions)
+  const streamOptions = checkStreamOptions(options)
+  if (options.maxBufferedBytes !== undefined) streamOptions.budget = new MemoryBudget(options.maxBufferedBytes)
+  const server = Server.create(factory as Factory<unknown>, seed, streamOptions, tlsOptions)
   return server.listen(address, maxConnections, backlog)
 }
 
@@ -212,7 +208,9 @@ export class Server {
       }
     }
     // After listening, 'error' means a failed accept: report it, never crash the process.
-    this.#server.on('error', (error) => acceptErrorChannel.publish({ server: this, error }))
+    this.#server.on('error', (error) => {
+      if (channels.serverError.hasSubscribers) channels.serverError.publish({ server: this, error })
+    })
     const bound = this.#server.address()
     this.#address =
       typeof bound === 'string' || bound === null ? { path: 'path' in address ? address.path : String(bound) } : { host: bound.address, port: bound.port }
@@ -266,6 +264,7 @@ export class Server {
     }
     this.#streams.add(stream)
     void stream.closed.then(() => this.#streams.delete(stream))
+    if (channels.serverAccept.hasSubscribers) channels.serverAccept.publish({ server: this, stream })
   }
 
   async #shutdown(timeout: number): Promise<void> {
@@ -299,34 +298,6 @@ export class Server {
     }
     return this.#empty.promise
   }
-}
-
-/**
- * Picks and validates the {@link StreamOptions} in `options`, so that a bad one fails where it
- * is passed instead of on every accepted connection.
- * @internal
- */
-export function checkStreamOptions(options: StreamOptions): StreamOptions {
-  const out: StreamOptions = {}
-  const { maxBufferSize, outputHighWaterMark, lingerTimeout, noDelay } = options
-  if (maxBufferSize !== undefined) {
-    if (!(Number.isInteger(maxBufferSize) && maxBufferSize > 0)) throw new InvalidArgumentError(`maxBufferSize must be an integer > 0, got ${maxBufferSize}`)
-    out.maxBufferSize = maxBufferSize
-  }
-  if (outputHighWaterMark !== undefined) {
-    if (!(outputHighWaterMark >= 0)) throw new InvalidArgumentError(`outputHighWaterMark must be >= 0, got ${outputHighWaterMark}`)
-    out.outputHighWaterMark = outputHighWaterMark
-  }
-  if (lingerTimeout !== undefined) {
-    if (!(lingerTimeout >= 0 && lingerTimeout <= MAX_TIMER))
-      throw new InvalidArgumentError(`lingerTimeout must be within 0..${MAX_TIMER} ms, got ${lingerTimeout}`)
-    out.lingerTimeout = lingerTimeout
-  }
-  if (noDelay !== undefined) {
-    if (typeof noDelay !== 'boolean') throw new InvalidArgumentError(`noDelay must be a boolean, got ${String(noDelay)}`)
-    out.noDelay = noDelay
-  }
-  return out
 }
 
 function listenAddress(options: ServeOptions): ListenAddress {
@@ -401,3 +372,8 @@ function errorCode(err: unknown): string | undefined {
 }
 
 function ignore(): void {}
+
+/** True for functions declared `async` (their results are promises of nothing to run). */
+function isAsyncFunction(fn: unknown): boolean {
+  return Object.prototype.toString.call(fn) === '[object AsyncFunction]'
+}

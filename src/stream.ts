@@ -29,15 +29,25 @@ const MAX_TIMER = 2 ** 31 - 1
 
 /**
  * Validates stream options where they are passed (connect, serve, Persistent), so that a bad
- * one fails at once instead of on every new connection. Throws `InvalidArgumentError`.
+ * one fails at once instead of on every new connection, and picks them out of a larger options
+ * object. Throws `InvalidArgumentError`.
  */
-export function checkStreamOptions(options: StreamOptions): void {
+export function checkStreamOptions(options: StreamOptions): StreamOptions {
   checkLimits(options)
-  const { lingerTimeout, noDelay } = options
+  const { maxBufferSize, outputHighWaterMark, minRate, budget, lingerTimeout, noDelay } = options
   if (lingerTimeout !== undefined && !(lingerTimeout >= 0 && lingerTimeout <= MAX_TIMER)) {
     throw new InvalidArgumentError(`lingerTimeout must be within 0..${MAX_TIMER} ms, got ${lingerTimeout}`)
   }
   if (noDelay !== undefined && typeof noDelay !== 'boolean') throw new InvalidArgumentError(`noDelay must be a boolean, got ${String(noDelay)}`)
+  // Only the stream's own options: a server's or client's other options stay out of every stream.
+  const picked: StreamOptions = {}
+  if (maxBufferSize !== undefined) picked.maxBufferSize = maxBufferSize
+  if (outputHighWaterMark !== undefined) picked.outputHighWaterMark = outputHighWaterMark
+  if (minRate !== undefined) picked.minRate = minRate
+  if (budget !== undefined) picked.budget = budget
+  if (lingerTimeout !== undefined) picked.lingerTimeout = lingerTimeout
+  if (noDelay !== undefined) picked.noDelay = noDelay
+  return picked
 }
 
 /** The clock of `Scope.now()` and of deadlines: monotonic milliseconds. */

@@ -1,19 +1,13 @@
 /**
- * TLS for servers and clients, plus `dial()`: the one place that opens a client connection
- * (plain or TLS, TCP or Unix) and bounds it with a connect timeout that covers the handshake.
+ * TLS options for servers and clients, validated once where they are given.
  *
  * Assumptions: certificates are verified by default on the client side (a self-signed or
  * unknown certificate fails the connection unless its CA is given); TLS material is checked
  * when a server or client is created, not on the first connection.
  */
 import { X509Certificate } from 'node:crypto'
-import net from 'node:net'
 import tls from 'node:tls'
-import { type Address, type ConnectOptions, DEFAULT_CONNECT_TIMEOUT } from './connect.js'
-import { channels } from './diagnostics.js'
-import { ConnectError, InvalidArgumentError, TimeoutError } from './errors.js'
-import type { Factory } from './protocol.js'
-import { Stream } from './stream.js'
+import { InvalidArgumentError } from './errors.js'
 
 /** PEM text or buffers, one or several (what `tls.createSecureContext` accepts for `cert` and `ca`). */
 export type PemMaterial = string | Buffer | Array<string | Buffer>
@@ -114,127 +108,6 @@ export function tlsClientOptions(options: TlsClientOptions): tls.ConnectionOptio
   }
 }
 
-/** What {@link dial} needs. @internal */
-export interface DialOptions {
-  /** ms until the connection, including the TLS handshake, must be up. */
-  connectTimeout: number
-  /** Options from {@link tlsClientOptions}; plain TCP or Unix without. */
-  tls?: tls.ConnectionOptions | undefined
-  /** Host name resolution, called on every dial. @default dns.lookup */
-  lookup?: net.LookupFunction | undefined
-}
-
-/** A connection being established. @internal */
-export interface Dial {
-  /** The socket (a `TLSSocket` with TLS); destroy it to cancel. */
-  readonly socket: net.Socket
-  /**
-   * Resolves once connected (after the handshake with TLS); rejects with a `ConnectError`
-   * whose `cause` is the socket's error, or a `TimeoutError` after `connectTimeout`.
-   * The socket is destroyed before it rejects.
-   */
-  readonly ready: Promise<net.Socket>
-}
-
-/**
- * Starts one connection. Host names are resolved on every call (by `net.connect`), so a
- * server that moved is found on the next attempt.
- * @internal
- */
-export function dial(address: Address, options: DialOptions): Dial {
-  const where = describe(address)
-  const target = 'path' in address ? { path: address.path } : { host: address.host, port: address.port }
-  const lookup = options.lookup === undefined ? {} : { lookup: options.lookup }
-  const socket = options.tls === undefined ? net.connect({ ...target, ...lookup, allowHalfOpen: true }) : tls.connect({ ...options.tls, ...target, ...lookup })
-  const connected = options.tls === undefined ? 'connect' : 'secureConnect'
-  const ready = new Promise<net.Socket>((resolve, reject) => {
-    const settle = (err: ConnectError | null): void => {
-      clearTimeout(timer)
-      socket.removeListener(connected, onConnect)
-      socket.removeListener('error', onError)
-      socket.removeListener('close', onClose)
-      if (err === null) {
-        resolve(socket)
-        return
-      }
-      socket.destroy()
-      reject(err)
-    }
-    const onConnect = (): void => settle(null)
-    const onError = (err: Error): void => settle(new ConnectError(`connect to ${where} failed: ${err.message}`, { cause: err }))
-    // Destroyed from outside (a cancelled dial) or closed by the peer mid-handshake without an error.
-    const onClose = (): void => settle(new ConnectError(`connect to ${where} failed: socket closed before the connection was up`))
-    const timer = setTimeout(() => {
-      const cause = new TimeoutError(`no connection within ${options.connectTimeout} ms`)
-      settle(new ConnectError(`connect to ${where} timed out after ${options.connectTimeout} ms`, { cause }))
-    }, options.connectTimeout)
-    // The socket keeps the process alive while connecting; the timer need not.
-    timer.unref()
-    socket.once(connected, onConnect)
-    socket.on('error', onError)
-    socket.once('close', onClose)
-  })
-  return { socket, ready }
-}
-
-/** Options of {@link connectTls}. */
-export interface ConnectTlsOptions<S = unknown> extends ConnectOptions<S> {
-  /** Certificate verification and client certificate; `{}` verifies against Node's root CAs. */
-  tls: TlsClientOptions
-  /** Host name resolution. @default dns.lookup */
-  lookup?: net.LookupFunction
-}
-
-/**
- * Opens one TLS connection (TCP or Unix) and runs a protocol on it, like `connect()` does for
- * plain sockets. Resolves with the {@link Stream} once the handshake is done and the server's
- * certificate verified; rejects with a `ConnectError` if connecting or verifying fails (the
- * `cause` carries Node's code, e.g. `DEPTH_ZERO_SELF_SIGNED_CERT`) or `connectTimeout` passes.
- *
- * ```ts
- * const stream = await connectTls({ host: 'localhost', port: 6380 }, Ping.create, { tls: { ca } })
- * ```
- */
-export function connectTls<S>(address: Address, factory: Factory<S>, options: ConnectTlsOptions<S>): Promise<Stream> {
-  checkAddress(address)
-  const connectTimeout = checkConnectTimeout(options.connectTimeout)
-  const { ready } = dial(address, { connectTimeout, tls: tlsClientOptions(options.tls), lookup: options.lookup })
-  return ready.then((socket) => {
-    let stream: Stream
-    try {
-      stream = Stream.attach(socket, factory, options.seed as S, options)
-    } catch (err) {
-      socket.destroy() // bad stream options: no socket may outlive the failed call
-      throw err
-    }
-    if (channels.clientConnect.hasSubscribers) channels.clientConnect.publish({ address: describe(address), stream })
-    return stream
-  })
-}
-
-/** Validates a `connectTimeout` option, in ms. @internal */
-export function checkConnectTimeout(value: number | undefined): number {
-  const timeout = value ?? DEFAULT_CONNECT_TIMEOUT
-  if (!(timeout > 0 && timeout <= 2 ** 31 - 1)) throw new InvalidArgumentError(`connectTimeout must be within 1..2147483647 ms, got ${timeout}`)
-  return timeout
-}
-
-/** Checks a `{ host, port }` or `{ path }` address; throws `InvalidArgumentError`. @internal */
-export function checkAddress(address: Address): void {
-  if (typeof address !== 'object' || address === null) throw new InvalidArgumentError('address must be { host, port } or { path }')
-  if ('path' in address) {
-    if (typeof address.path !== 'string' || address.path === '') throw new InvalidArgumentError(`invalid Unix socket path ${String(address.path)}`)
-    return
-  }
-  if (typeof address.host !== 'string' || address.host === '') throw new InvalidArgumentError(`invalid host ${String(address.host)}`)
-  if (!(Number.isInteger(address.port) && address.port > 0 && address.port < 65536)) throw new InvalidArgumentError(`invalid port ${address.port}`)
-}
-
-/** `host:port` or the Unix path, for messages. @internal */
-export function describe(address: Address): string {
-  return 'path' in address ? address.path : `${address.host}:${address.port}`
-}
-
 /** Builds a secure context once, so bad material fails at creation with a clear message. */
 function checkMaterial(material: tls.SecureContextOptions, side: 'server' | 'client'): void {
   try {
@@ -242,10 +115,7 @@ function checkMaterial(material: tls.SecureContextOptions, side: 'server' | 'cli
     if (material.ca !== undefined) checkCertificates(material.ca as PemMaterial, 'ca')
     tls.createSecureContext(material)
   } catch (err) {
-    const error = new InvalidArgumentError(`unusable TLS ${side} key, certificate or CA: ${err instanceof Error ? err.message : String(err)}`)
-    // InvalidArgumentError takes no ErrorOptions; keep OpenSSL's error (with its code) as `cause` all the same.
-    Object.defineProperty(error, 'cause', { value: err, writable: true, configurable: true, enumerable: false })
-    throw error
+    throw new InvalidArgumentError(`unusable TLS ${side} key, certificate or CA: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
   }
 }
 

@@ -14,7 +14,7 @@ import type { Framer } from '../framing/framer.js'
 import { Intent } from '../intent.js'
 import type { Factory, Protocol, Scope, Transport } from '../protocol.js'
 import { Stream, type StreamOptions } from '../stream.js'
-import { connectTls, type TlsClientOptions } from '../tls.js'
+import type { TlsClientOptions } from '../tls.js'
 
 /** Options of every wait: a timeout in ms and/or an `AbortSignal`. */
 export interface WaitOptions {
@@ -354,8 +354,7 @@ export class Bridge implements Protocol {
  */
 export async function open(address: Address, options: OpenOptions = {}): Promise<Connection> {
   const bridge = new Bridge()
-  const { tls, ...rest } = options
-  const stream = tls === undefined ? await connect(address, bridge.factory, rest) : await connectTls(address, bridge.factory, { ...rest, tls })
+  const stream = await connect(address, bridge.factory, options)
   bridge.attach(stream)
   return new Connection(bridge)
 }

@@ -78,6 +78,19 @@ describe('async/await API', () => {
     await conn.end()
   })
 
+  test('serve() takes an async function as the connection handler directly', T, async (t) => {
+    const srv = await serve({ host: '127.0.0.1', port: 0 }, async (conn) => {
+      const name = await conn.readUntil('\n', { max: 64 })
+      conn.write(`hello ${name.toString()}\n`)
+    })
+    t.after(() => srv.close({ timeout: 0 }))
+    const conn = await open(srv.address)
+    conn.write('ada\n')
+    assert.equal((await conn.readUntil('\n', { max: 100 })).toString(), 'hello ada')
+    await assert.rejects(conn.readExactly(1), { code: 'RS_ERR_END_OF_STREAM' }) // the handler returned: ended
+    await conn.end()
+  })
+
   test('rejects open() to a closed port with a ConnectError', T, async () => {
     const probe = net.createServer()
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))

@@ -8,6 +8,7 @@ import {
   HandlerError,
   InvalidArgumentError,
   LimitReachedError,
+  ListenError,
   ProtocolError,
   ReadError,
   RotorStreamError,
@@ -29,6 +30,7 @@ const EXPECTED_CODES = [
   'RS_ERR_INVALID_ARG',
   'RS_ERR_CLOSED',
   'RS_ERR_TOO_SLOW',
+  'RS_ERR_LISTEN',
 ]
 
 const econnreset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })
@@ -46,6 +48,7 @@ const CASES: readonly { error: RotorStreamError; code: string; name: string }[] 
   { error: new InvalidArgumentError('bad option'), code: 'RS_ERR_INVALID_ARG', name: 'InvalidArgumentError' },
   { error: new ClosedError(), code: 'RS_ERR_CLOSED', name: 'ClosedError' },
   { error: new TooSlowError(3, 10, 1000), code: 'RS_ERR_TOO_SLOW', name: 'TooSlowError' },
+  { error: new ListenError('127.0.0.1:80', 'cannot listen', { cause: econnreset }), code: 'RS_ERR_LISTEN', name: 'ListenError' },
 ]
 
 describe('errors', () => {

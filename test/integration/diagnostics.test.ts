@@ -2,8 +2,9 @@ import assert from 'node:assert/strict'
 import diagnostics from 'node:diagnostics_channel'
 import net from 'node:net'
 import { test } from 'node:test'
-import { connect, Intent, type Protocol, Stream, type StreamCloseMessage, type StreamFatalMessage, type Transport } from 'rotor-stream'
+import { connect, Intent, type Protocol, Stream, type StreamCloseMessage, type StreamFatalMessage, serve, type Transport } from 'rotor-stream'
 import { LineEcho } from '../../examples/line-echo.js'
+import { traceConnections } from '../../examples/tracing.js'
 
 test('publishes open, connect, exception, fatal and close on diagnostics channels', { timeout: 10_000 }, async (t) => {
   const seen: string[] = []
@@ -42,4 +43,27 @@ test('publishes open, connect, exception, fatal and close on diagnostics channel
 
 test('publishes nothing and builds no message while nobody subscribes', { timeout: 5000 }, () => {
   assert.equal(diagnostics.channel('rotor-stream:stream:open').hasSubscribers, false)
+})
+
+test('the tracing example logs accept, exception and close', { timeout: 10_000 }, async (t) => {
+  const lines: string[] = []
+  const stop = traceConnections((line) => lines.push(line))
+  t.after(stop)
+  const server = await serve({ host: '127.0.0.1', port: 0 }, LineEcho.create)
+  t.after(() => server.close({ timeout: 0 }))
+  const stream = await connect(server.address, (tr: Transport) => {
+    tr.output.write('hi\n')
+    tr.halfClose() // end of stream after the line: the server sees RS_ERR_END_OF_STREAM
+    return Intent.of<Protocol>({ bytesRead: (t2: Transport, end: number) => (t2.input.consume(end + 1), Intent.done()) }).expectDelimiter('\n', { max: 10 })
+  })
+  await stream.closed
+  await server.close({ timeout: 1000 })
+  assert.ok(
+    lines.some((l) => l.startsWith('accept')),
+    lines.join('\n'),
+  )
+  assert.ok(
+    lines.some((l) => l.startsWith('close')),
+    lines.join('\n'),
+  )
 })

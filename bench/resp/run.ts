@@ -3,12 +3,12 @@
  * core 1 against three servers on core 0, all up side by side: examples/redis-server.ts
  * (rotor-stream), bench/resp/hand-server.ts (hand-written node:net) and a real redis-server.
  * One redis-benchmark process per test and server, so server CPU per request is per test.
- * Knobs: ROUNDS (5), RESP_REQUESTS (1000000 per test and run).
+ * Knobs: ROUNDS (5), RESP_REQUESTS (500000 per test and run).
  */
 import { alternate, freePort, knob, launch, launchRedisServer, median, nodeScript, rounds, runOnLoadCore, type ServerProcess } from '../lib.js'
 import type { Row, ScenarioResult } from '../report.js'
 
-const REQUESTS = knob('RESP_REQUESTS', 1_000_000)
+const REQUESTS = knob('RESP_REQUESTS', 500_000)
 const TESTS = ['ping_inline', 'ping_mbulk', 'set', 'get'] as const
 const SUBJECTS = ['rotor', 'hand', 'redis'] as const
 type Subject = (typeof SUBJECTS)[number]

@@ -3,7 +3,7 @@
  * pinned to the other, collect rounds, print a table of medians and ratios with the machine.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -13,6 +13,46 @@ import { fileURLToPath } from 'node:url'
 const ROOT = new URL('..', import.meta.url).pathname
 /** Node flags that let a benchmark process load the TypeScript sources as the package. */
 export const NODE_TS = ['--conditions=source', '--import', 'tsx']
+/**
+ * Servers and load generators run the JavaScript tsc emits (what users run), from here; with
+ * BENCH_TSX=1 they run the sources through tsx instead (quicker to iterate, but tsx's esbuild
+ * transform adds a `__name()` call to every closure it creates, which skews closure-heavy code).
+ */
+const BUILD = '.bench-tmp/'
+const USE_TSX = process.env.BENCH_TSX === '1'
+
+/**
+ * Compiles src/, examples/ and bench/ with the project's tsconfig into .bench-tmp/js, with a
+ * package.json that makes `import 'rotor-stream'` resolve to the compiled src/. Type errors
+ * (another engineer's file mid-edit) are reported but do not stop the emit. Returns a line
+ * for the report.
+ */
+export function prepareScripts(): string {
+  if (USE_TSX) return 'scripts run from TypeScript sources through tsx (BENCH_TSX=1)'
+  mkdirSync(`${ROOT}${BUILD}js`, { recursive: true })
+  const config = {
+    extends: '../tsconfig.json',
+    compilerOptions: { outDir: 'js', rootDir: '..', noEmit: false, declaration: false, sourceMap: false, incremental: false },
+    include: ['../src', '../examples', '../bench'],
+  }
+  writeFileSync(`${ROOT}${BUILD}tsconfig.json`, JSON.stringify(config, null, 2))
+  const exports = { '.': './src/index.js', './testing': './src/testing/index.js' }
+  writeFileSync(`${ROOT}${BUILD}js/package.json`, JSON.stringify({ name: 'rotor-stream', private: true, type: 'module', exports }, null, 2))
+  const started = Date.now()
+  try {
+    execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-p', `${ROOT}${BUILD}tsconfig.json`], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: 'pipe',
+    })
+  } catch (err) {
+    const out = String((err as { stdout?: string }).stdout ?? err)
+    const errors = out.split('\n').filter((l) => /error TS/.test(l))
+    console.error(`tsc reported ${errors.length} type errors (emitted anyway):\n${errors.slice(0, 5).join('\n')}`)
+  }
+  if (!existsSync(`${ROOT}${BUILD}js/src/index.js`)) throw new Error('tsc emitted nothing: see the errors above')
+  return `scripts compiled by tsc ${(JSON.parse(readFileSync(`${ROOT}node_modules/typescript/package.json`, 'utf8')) as { version: string }).version} into ${BUILD}js in ${((Date.now() - started) / 1000).toFixed(0)} s and run with plain node`
+}
 
 /** `taskset -c <cpu>` prefix when taskset exists and the machine has more than one core. */
 export function pin(cpu: number): string[] {
@@ -39,7 +79,7 @@ export interface Started {
 
 /** Starts `node <script> ...args` on core 0 and waits for its `listening <port>` line. */
 export async function startServer(script: string, args: string[] = []): Promise<Started> {
-  const command = [...pin(0), process.execPath, ...NODE_TS, `${ROOT}${script}`, ...args]
+  const command = [...pin(0), ...nodeScript(script, args)]
   const child = spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT })
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
   let cpu = Number.NaN
@@ -131,9 +171,10 @@ export function isMain(url: string): boolean {
 
 // --- Generic server processes (any binary), CPU from /proc, alternating rounds -------------------
 
-/** `node` with the flags that load the TypeScript sources, running `script` (relative to the repository). */
+/** The command running `script` (a .ts path relative to the repository): compiled, or through tsx with BENCH_TSX=1. */
 export function nodeScript(script: string, args: readonly string[] = [], nodeFlags: readonly string[] = []): string[] {
-  return [process.execPath, ...nodeFlags, ...NODE_TS, `${ROOT}${script}`, ...args]
+  if (USE_TSX) return [process.execPath, ...nodeFlags, ...NODE_TS, `${ROOT}${script}`, ...args]
+  return [process.execPath, ...nodeFlags, `${ROOT}${BUILD}js/${script.replace(/\.ts$/, '.js')}`, ...args]
 }
 
 /** Whether a file exists in the repository (an optional scenario subject, such as an example still being written). */

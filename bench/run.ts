@@ -15,6 +15,7 @@ import { writeFileSync } from 'node:fs'
 import { bulk } from './bulk/run.js'
 import { http } from './http/run.js'
 import { idleMemory } from './idle-memory/run.js'
+import { prepareScripts } from './lib.js'
 import { lineEcho, lineEchoStreamApis } from './line-echo/run.js'
 import { environment, type Row, render, type Scenario } from './report.js'
 import { respServer } from './resp/run.js'
@@ -40,6 +41,8 @@ if (unknown.length > 0) {
 const chosen = asked.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => asked.includes(s.name))
 
 const started = Date.now()
+const build = prepareScripts()
+console.error(build)
 const rows: Row[] = []
 const notes: string[] = []
 const failures: string[] = []
@@ -67,7 +70,7 @@ const summary = [
   ...(missed.length > 0 ? ['', 'Missed:', ...missed.map((m) => `- ${m}`)] : []),
   ...(failures.length > 0 ? ['', 'Failed scenarios:', ...failures.map((f) => `- ${f}`)] : []),
 ]
-const env = environment()
+const env = [...environment(), `scripts: ${build}`]
 console.log(`\n${env.join('\n')}\n\n${text}\n\n${summary.join('\n')}\n\nsuite took ${seconds.toFixed(0)} s`)
 
 if (asked.length === 0 || process.env.BENCH_WRITE === '1') {

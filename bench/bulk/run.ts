@@ -4,7 +4,7 @@
  * chunks (64 KiB, and 1 MiB for comparison) against a plain socket counting 'data' events.
  * Knobs: ROUNDS (5), BULK_BYTES (1073741824), BULK_WRITE (1048576), BULK_CHUNK (65536).
  */
-import { alternate, knob, launch, median, NODE_TS, nodeScript, rounds, runOnLoadCore, type ServerProcess } from '../lib.js'
+import { alternate, knob, launch, median, nodeScript, rounds, runOnLoadCore, type ServerProcess } from '../lib.js'
 import type { Row, ScenarioResult } from '../report.js'
 
 const BYTES = knob('BULK_BYTES', 2 ** 30)
@@ -32,7 +32,7 @@ interface Run {
 
 async function upload(server: ServerProcess, bytes: number): Promise<Run> {
   const before = server.cpuTime()
-  const out = await runOnLoadCore([process.execPath, ...NODE_TS, 'bench/bulk/client.ts', String(server.port), String(bytes), String(WRITE)])
+  const out = await runOnLoadCore(nodeScript('bench/bulk/client.ts', [String(server.port), String(bytes), String(WRITE)]))
   const cpu = server.cpuTime() - before
   const result = JSON.parse(out) as { bytes: number; seconds: number }
   return { rate: result.bytes / result.seconds / 1e9, cpu: cpu / 1000 / (bytes / 2 ** 30) }

@@ -8,7 +8,7 @@
  * Knobs: ROUNDS (5), LINES (200000; window 1 and the stream-API servers get a tenth, they are
  * slower), CONNECTIONS (4), SERVERS (rotor,hand), WINDOWS (32,1).
  */
-import { knob, median, NODE_TS, rounds, runOnLoadCore, type Started, startServer } from '../lib.js'
+import { knob, median, nodeScript, rounds, runOnLoadCore, type Started, startServer } from '../lib.js'
 import type { Row, ScenarioResult } from '../report.js'
 
 const LINES = knob('LINES', 200_000)
@@ -35,15 +35,7 @@ interface Result {
 /** One measured client run against a running server: throughput, latency and server CPU. */
 async function measure(server: Started, lines: number, window: number): Promise<Result> {
   await server.resetCpu()
-  const out = await runOnLoadCore([
-    process.execPath,
-    ...NODE_TS,
-    'bench/line-echo/client.ts',
-    String(server.port),
-    String(lines),
-    String(window),
-    String(CONNECTIONS),
-  ])
+  const out = await runOnLoadCore(nodeScript('bench/line-echo/client.ts', [String(server.port), String(lines), String(window), String(CONNECTIONS)]))
   const cpu = await server.cpuSinceReset()
   const result = JSON.parse(out) as Omit<Result, 'cpuPerRequest'>
   return { ...result, cpuPerRequest: cpu / result.requests }

@@ -16,13 +16,14 @@ import { bulk } from './bulk/run.js'
 import { http } from './http/run.js'
 import { idleMemory } from './idle-memory/run.js'
 import { prepareScripts } from './lib.js'
-import { lineEcho, lineEchoStreamApis } from './line-echo/run.js'
+import { lineEcho, lineEchoAsync, lineEchoStreamApis } from './line-echo/run.js'
 import { environment, type Row, render, type Scenario } from './report.js'
 import { respServer } from './resp/run.js'
 import { respClient } from './resp-client/run.js'
 
 const SCENARIOS: readonly Scenario[] = [
   { name: 'line-echo', title: 'line echo, state machine vs hand-written node:net', run: lineEcho },
+  { name: 'line-echo-async', title: 'line echo, async/await API vs state machine and hand-written', run: lineEchoAsync },
   { name: 'line-echo-stream-apis', title: 'line echo vs readline and split2 servers', run: lineEchoStreamApis },
   { name: 'resp-server', title: 'RESP server under redis-benchmark', run: respServer },
   { name: 'resp-client', title: 'RESP client against a real redis-server', run: respClient },

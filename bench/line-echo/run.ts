@@ -103,6 +103,31 @@ export async function lineEcho(): Promise<ScenarioResult> {
   }
 }
 
+/** The async/await API next to the state machine and hand-written code (issue 7 aims for >= 0.7x the state machine). */
+export async function lineEchoAsync(): Promise<ScenarioResult> {
+  const servers = ['async', 'rotor', 'hand']
+  const linesFor = (_server: string, window: number): number => (window === 1 ? Math.ceil(LINES / 10) : LINES)
+  const results = await runServers(servers, WINDOWS, linesFor)
+  const rows: Row[] = []
+  for (const window of WINDOWS) {
+    const ours = median((results.get(`rotor/${window}`) ?? []).map((r) => r.rps))
+    for (const server of servers) {
+      const list = results.get(`${server}/${window}`) ?? []
+      const rps = median(list.map((r) => r.rps))
+      rows.push({
+        group: `line-echo async · window ${window}`,
+        subject: server === 'async' ? 'rotor-stream (async/await)' : (LABELS[server] ?? server),
+        isOurs: server === 'async',
+        unit: 'req/s',
+        samples: list.map((r) => r.rps),
+        notes: `${notes(list)}${server === 'async' ? ` · ${(rps / ours).toFixed(2)}x the state machine (aim >= 0.7)` : ''}`,
+        target: server === 'rotor' ? { kind: 'min', value: 0.7 } : undefined,
+      })
+    }
+  }
+  return { rows, notes: ['line-echo with the async API (conn.readUntil + conn.write), same client and rounds as line-echo.'] }
+}
+
 export async function lineEchoStreamApis(): Promise<ScenarioResult> {
   const servers = ['rotor', 'readline', 'split2']
   // The stream-API servers answer ~10x slower: fewer lines keep their runs as long as ours.

@@ -6,7 +6,7 @@
  */
 import net from 'node:net'
 import { createInterface } from 'node:readline'
-import { Stream } from 'rotor-stream'
+import { type Connection, handleAsync, Stream } from 'rotor-stream'
 import split2 from 'split2'
 import { LineEcho } from '../../examples/line-echo.js'
 
@@ -58,10 +58,26 @@ function withSplit2(socket: net.Socket): void {
   socket.on('error', () => socket.destroy())
 }
 
+/** The async/await API as a user writes it: read a line, write it back, until the peer leaves. */
+const ASYNC_ECHO = handleAsync(async (conn: Connection) => {
+  for (;;) {
+    let line: Buffer
+    try {
+      line = await conn.readUntil(LF, { max: 64 * 1024 })
+    } catch {
+      return // end of stream or too long: end() follows
+    }
+    conn.write(line)
+    conn.write(LF)
+  }
+})
+const LF = Buffer.from('\n')
+
 const server = net.createServer({ allowHalfOpen: true }, (socket) => {
   if (kind === 'hand') handWritten(socket)
   else if (kind === 'readline') withReadline(socket)
   else if (kind === 'split2') withSplit2(socket)
+  else if (kind === 'async') Stream.attach(socket, ASYNC_ECHO)
   else Stream.attach(socket, LineEcho.create)
 })
 let cpuAtStart = process.cpuUsage()

@@ -86,6 +86,9 @@ export class RespConnection implements Protocol {
       switch (this.phase) {
         case 'command': {
           if (lf < 0) return this.waitCommand(scope)
+          // The stream's bound on the line we found ourselves too, so that a line too long gets
+          // the same answer whether it arrived alone or after other commands in one read.
+          if (lf > this.#context.limits.maxInlineLength) return this.protocolError(t, 'too big inline request')
           if (input.byte(0) === ASTERISK) {
             const count = this.parseLength(input, lf)
             if (count === null || count > this.#context.limits.maxArguments) return this.protocolError(t, 'invalid multibulk length')
@@ -107,6 +110,7 @@ export class RespConnection implements Protocol {
         }
         case 'bulkHeader': {
           if (lf < 0) return Intent.of(this).expectDelimiter(LF, { max: MAX_BULK_HEADER })
+          if (lf > MAX_BULK_HEADER) return this.protocolError(t, 'too big bulk header') // as the stream's bound says
           if (input.byte(0) !== DOLLAR) return this.protocolError(t, `expected '$', got '${String.fromCharCode(input.byte(0) ?? 0)}'`)
           const length = this.parseLength(input, lf)
           const limits = this.#context.limits

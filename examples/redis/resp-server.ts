@@ -109,7 +109,7 @@ export class RespConnection implements Protocol {
           break
         }
         case 'bulkHeader': {
-          if (lf < 0) return Intent.of(this).expectDelimiter(LF, { max: MAX_BULK_HEADER })
+          if (lf < 0) return this.idle(Intent.of(this).expectDelimiter(LF, { max: MAX_BULK_HEADER }), scope)
           if (lf > MAX_BULK_HEADER) return this.protocolError(t, 'too big bulk header') // as the stream's bound says
           if (input.byte(0) !== DOLLAR) return this.protocolError(t, `expected '$', got '${String.fromCharCode(input.byte(0) ?? 0)}'`)
           const length = this.parseLength(input, lf)
@@ -123,7 +123,7 @@ export class RespConnection implements Protocol {
         }
         case 'bulkBody': {
           const need = this.bulkLength + 2
-          if (input.length < need) return Intent.of(this).expectBytes(need)
+          if (input.length < need) return this.idle(Intent.of(this).expectBytes(need), scope)
           if (input.byte(this.bulkLength) !== CR || input.byte(this.bulkLength + 1) !== 0x0a) return this.protocolError(t, 'bulk string not followed by CRLF')
           this.args.push(Buffer.from(input.view(0, this.bulkLength))) // a copy: the view dies with consume()
           input.consume(need)
@@ -168,7 +168,11 @@ export class RespConnection implements Protocol {
   /** Wait for the next command's first line. */
   private waitCommand(scope: Scope): Intent<RespConnection> {
     this.phase = 'command'
-    const intent = Intent.of(this).expectDelimiter(LF, { max: this.#context.limits.maxInlineLength })
+    return this.idle(Intent.of(this).expectDelimiter(LF, { max: this.#context.limits.maxInlineLength }), scope)
+  }
+
+  /** With idleTimeout, every wait for input has the deadline: a client silent in the middle of a command is idle too. */
+  private idle(intent: Intent<RespConnection>, scope: Scope): Intent<RespConnection> {
     const idle = this.#context.limits.idleTimeout
     return idle > 0 ? intent.deadline(scope.now() + idle) : intent
   }

@@ -32,8 +32,13 @@ export interface Row {
   readonly unit: Unit
   /** One figure per measured round (warm-ups excluded). */
   readonly samples: readonly number[]
-  /** Latency, server CPU per request and the like (medians). */
+  /** Latency and the like (medians). */
   readonly notes?: string
+  /**
+   * CPU spent per unit of work, one sample per round (lower is better): stable when the load
+   * generator, not the server, limits throughput. The table shows its median and ours ÷ this.
+   */
+  readonly cost?: { readonly label: string; readonly unit: string; readonly samples: readonly number[] }
   /** On comparison rows: the target on ours / this. */
   readonly target?: Target
 }
@@ -103,6 +108,14 @@ export function render(rows: readonly Row[]): { text: string; met: number; misse
   const missed: string[] = []
   const ours = new Map<string, Row>()
   for (const row of rows) if (row.isOurs) ours.set(row.group, row)
+  const costNote = (row: Row, base: Row | undefined): string => {
+    if (row.cost === undefined || row.cost.samples.length === 0) return ''
+    const m = median(row.cost.samples)
+    const digits = m >= 100 ? 0 : m >= 10 ? 1 : 2
+    const text = `${row.cost.label} ${m.toFixed(digits)} ${row.cost.unit}`
+    if (row.isOurs || base?.cost === undefined || base.cost.samples.length === 0) return text
+    return `${text} (ours ÷ this ${(median(base.cost.samples) / m).toFixed(2)})`
+  }
   for (const row of rows) {
     const m = median(row.samples.length > 0 ? row.samples : [Number.NaN])
     const base = ours.get(row.group)
@@ -120,6 +133,7 @@ export function render(rows: readonly Row[]): { text: string; met: number; misse
         missed.push(`${row.group}: ours / ${row.subject} = ${ratio}, target ${describeTarget(row.target)}`)
       }
     }
+    const notes = [costNote(row, base), row.notes ?? ''].filter((n) => n !== '').join(' · ')
     out.push([
       row.group,
       row.isOurs ? `**${row.subject}**` : row.subject,
@@ -128,7 +142,7 @@ export function render(rows: readonly Row[]): { text: string; met: number; misse
       ratio || (row.isOurs ? '—' : ''),
       describeTarget(row.target),
       verdict,
-      row.notes ?? '',
+      notes,
     ])
   }
   const text = table(['scenario', 'implementation', 'median', 'min–max', 'ours / this', 'target', 'met', 'notes (medians)'], out)

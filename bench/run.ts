@@ -33,6 +33,18 @@ const SCENARIOS: readonly Scenario[] = [
 ]
 
 const ROOT = new URL('..', import.meta.url).pathname
+/** Every knob of the suite, as printed in BENCHMARKS.md. */
+const KNOBS = [
+  'ROUNDS (rounds per scenario; defaults 7 for line-echo and bulk, 5 for the rest, at most 3 for idle-memory)',
+  'LINES, CONNECTIONS, SERVERS, WINDOWS (line-echo)',
+  'RESP_REQUESTS (resp-server)',
+  'RESP_CLIENT_OPS, RESP_SERIAL_OPS (resp-client)',
+  'HTTP_SECONDS, HTTP_CONNECTIONS (http)',
+  'BULK_BYTES, BULK_WRITE, BULK_CHUNK (bulk)',
+  'IDLE_CONNECTIONS (idle-memory)',
+  'BENCH_TSX=1 (run the TypeScript sources through tsx instead of tsc output)',
+  'BENCH_WRITE=1, BENCH_OUT (where the table is written)',
+].join('; ')
 const asked = process.argv.slice(2)
 const unknown = asked.filter((name) => !SCENARIOS.some((s) => s.name === name))
 if (unknown.length > 0) {
@@ -82,6 +94,8 @@ if (asked.length === 0 || process.env.BENCH_WRITE === '1') {
     `Written by \`npm run bench\` (bench/run.ts) on ${new Date().toISOString().slice(0, 10)}${asked.length > 0 ? ` for ${asked.join(', ')} only` : ''}; the suite took ${seconds.toFixed(0)} s.`,
     'Every scenario runs rotor-stream and what users would pick instead in the same session, alternating over several rounds after a warm-up;',
     "figures are medians with the min–max over rounds. **ours / this** divides our median by the row's: above 1 is better for us for rates, below 1 for memory.",
+    'Notes give the CPU each process spent per unit of work (from /proc) with **ours ÷ this**: above 1 means rotor-stream spent more CPU for the same work.',
+    'CPU per unit of work is the steadier figure on a shared machine, and the honest one when the load generator, not the server, limits throughput.',
     'Servers are pinned to core 0 and load generators to core 1 with taskset; all traffic is on loopback.',
     '',
     '## Environment',
@@ -103,8 +117,13 @@ if (asked.length === 0 || process.env.BENCH_WRITE === '1') {
     '```sh',
     'npm run bench                          # everything, rewrites this file',
     `npm run bench -- resp-server           # one scenario: ${SCENARIOS.map((s) => s.name).join(', ')}`,
-    "ROUNDS=3 LINES=50000 npm run bench     # knobs: see bench/run.ts and each scenario's notes above",
+    'ROUNDS=3 LINES=50000 npm run bench     # shorter: fewer rounds, smaller runs',
     '```',
+    '',
+    `Knobs (environment): ${KNOBS}.`,
+    '',
+    'Profiles: `node --cpu-prof` on a server under load, then `node --import tsx bench/profile-top.ts <file.cpuprofile>`;',
+    'heap per connection: `node --import tsx bench/heap-top.ts <before.heapsnapshot> <after.heapsnapshot> <connections>` (see the files for the steps).',
     '',
   ].join('\n')
   writeFileSync(file, markdown)

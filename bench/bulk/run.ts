@@ -2,9 +2,9 @@
  * Bulk scenario: 1 GiB uploaded over one loopback connection in 1 MiB writes (client on core 1)
  * into a sink on core 0: a small rotor-stream protocol reading the body with `expectBytes`
  * chunks (64 KiB, and 1 MiB for comparison) against a plain socket counting 'data' events.
- * Knobs: ROUNDS (5), BULK_BYTES (1073741824), BULK_WRITE (1048576), BULK_CHUNK (65536).
+ * Knobs: ROUNDS (7), BULK_BYTES (1073741824), BULK_WRITE (1048576), BULK_CHUNK (65536).
  */
-import { alternate, knob, launch, median, nodeScript, rounds, runOnLoadCore, type ServerProcess } from '../lib.js'
+import { alternate, knob, launch, nodeScript, rounds, runOnLoadCore, type ServerProcess } from '../lib.js'
 import type { Row, ScenarioResult } from '../report.js'
 
 const BYTES = knob('BULK_BYTES', 2 ** 30)
@@ -44,7 +44,7 @@ export async function bulk(): Promise<ScenarioResult> {
   try {
     for (const s of SUBJECTS) servers.set(s.label, await launch(s.label, nodeScript('bench/bulk/server.ts', s.args), { ready: /^listening (\d+)/ }))
     results = await alternate(
-      rounds(),
+      rounds(7),
       SUBJECTS.map((s) => s.label),
       (label, round) => upload(servers.get(label) as ServerProcess, round < 0 ? Math.ceil(BYTES / 4) : BYTES),
     )
@@ -59,14 +59,14 @@ export async function bulk(): Promise<ScenarioResult> {
       isOurs: s.isOurs,
       unit: 'GB/s',
       samples: list.map((r) => r.rate),
-      notes: `server CPU ${median(list.map((r) => r.cpu)).toFixed(0)} ms/GiB`,
+      cost: { label: 'server CPU', unit: 'ms/GiB', samples: list.map((r) => r.cpu) },
       target: s.isOurs ? undefined : s.args[0] === 'plain' ? { kind: 'min', value: 0.9 } : { kind: 'report', text: 'report' },
     }
   })
   return {
     rows,
     notes: [
-      `bulk: one connection per run sends an 8-byte length and ${BYTES} bytes in ${WRITE}-byte writes (bench/bulk/client.ts, core 1, honours backpressure); the sink (bench/bulk/server.ts, core 0) answers OK after the last byte; time from connect to the answer; ${rounds()} rounds after a quarter-size warm-up. GB = 10^9 bytes.`,
+      `bulk: one connection per run sends an 8-byte length and ${BYTES} bytes in ${WRITE}-byte writes (bench/bulk/client.ts, core 1, honours backpressure); the sink (bench/bulk/server.ts, core 0) answers OK after the last byte; time from connect to the answer; ${rounds(7)} rounds after a quarter-size warm-up. GB = 10^9 bytes.`,
     ],
   }
 }

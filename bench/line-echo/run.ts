@@ -5,7 +5,7 @@
  * servers as users write them (one write per reply), window 32.
  *
  * All servers of a scenario stay up; measured runs alternate between them (see `alternate`).
- * Knobs: ROUNDS (5), LINES (200000; window 1 and the stream-API servers get a tenth, they are
+ * Knobs: ROUNDS (7), LINES (200000; window 1 and the stream-API servers get a tenth, they are
  * slower), CONNECTIONS (4), SERVERS (rotor,hand), WINDOWS (32,1).
  */
 import { knob, median, nodeScript, rounds, runOnLoadCore, type Started, startServer } from '../lib.js'
@@ -53,7 +53,7 @@ async function runServers(
     for (const name of servers) running.set(name, await startServer('bench/line-echo/server.ts', [name]))
     // Warm-up (JIT) of every server and window, then the measured rounds, order rotating.
     for (const name of servers) for (const window of windows) await measure(running.get(name) as Started, Math.ceil(linesFor(name, window) / 4), window)
-    const n = rounds()
+    const n = rounds(7)
     for (let round = 0; round < n; round++) {
       for (const window of windows) {
         const shift = round % servers.length
@@ -74,7 +74,7 @@ async function runServers(
 }
 
 function notes(list: readonly Result[]): string {
-  return `p50 ${median(list.map((r) => r.p50)).toFixed(3)} ms · p99 ${median(list.map((r) => r.p99)).toFixed(3)} ms · server CPU ${median(list.map((r) => r.cpuPerRequest)).toFixed(2)} µs/req`
+  return `p50 ${median(list.map((r) => r.p50)).toFixed(3)} ms · p99 ${median(list.map((r) => r.p99)).toFixed(3)} ms`
 }
 
 export async function lineEcho(): Promise<ScenarioResult> {
@@ -91,6 +91,7 @@ export async function lineEcho(): Promise<ScenarioResult> {
         unit: 'req/s',
         samples: list.map((r) => r.rps),
         notes: notes(list),
+        cost: { label: 'server CPU', unit: 'µs/req', samples: list.map((r) => r.cpuPerRequest) },
         target: server === 'rotor' ? undefined : { kind: 'min', value: 0.95 },
       })
     }
@@ -98,7 +99,7 @@ export async function lineEcho(): Promise<ScenarioResult> {
   return {
     rows,
     notes: [
-      `line-echo: ${LINES} lines of 32 bytes per run (window 1: ${Math.ceil(LINES / 10)}) over ${CONNECTIONS} connections, each keeping "window" requests in flight; ${rounds()} rounds after a warm-up; server on core 0, client (bench/line-echo/client.ts) on core 1. Server CPU per request counts only the server process.`,
+      `line-echo: ${LINES} lines of 32 bytes per run (window 1: ${Math.ceil(LINES / 10)}) over ${CONNECTIONS} connections, each keeping "window" requests in flight; ${rounds(7)} rounds after a warm-up; server on core 0, client (bench/line-echo/client.ts) on core 1. Server CPU per request counts only the server process.`,
     ],
   }
 }
@@ -142,6 +143,7 @@ export async function lineEchoStreamApis(): Promise<ScenarioResult> {
       unit: 'req/s',
       samples: list.map((r) => r.rps),
       notes: notes(list),
+      cost: { label: 'server CPU', unit: 'µs/req', samples: list.map((r) => r.cpuPerRequest) },
       target: server === 'rotor' ? undefined : { kind: 'report', text: 'report (expect > 10)' },
     }
   })

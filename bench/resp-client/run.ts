@@ -67,7 +67,8 @@ export async function respClient(): Promise<ScenarioResult> {
           isOurs: subject === 'rotor',
           unit: 'ops/s',
           samples: list.map((r) => r.rate),
-          notes: `client CPU ${median(list.map((r) => r.clientCpu)).toFixed(2)} µs/op · redis-server CPU ${median(list.map((r) => r.serverCpu)).toFixed(2)} µs/op`,
+          notes: `redis-server CPU ${median(list.map((r) => r.serverCpu)).toFixed(2)} µs/op`,
+          cost: { label: 'client CPU', unit: 'µs/op', samples: list.map((r) => r.clientCpu) },
           target: target(subject, batch),
         })
       }

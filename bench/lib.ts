@@ -3,7 +3,7 @@
  * pinned to the other, collect rounds, print a table of medians and ratios with the machine.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -21,37 +21,51 @@ export const NODE_TS = ['--conditions=source', '--import', 'tsx']
 const BUILD = '.bench-tmp/'
 const USE_TSX = process.env.BENCH_TSX === '1'
 
+/** BENCH_REF: measure this commit (e.g. HEAD) instead of the working tree, which others may be editing. */
+export const BENCH_REF = process.env.BENCH_REF
+
 /**
  * Compiles src/, examples/ and bench/ with the project's tsconfig into .bench-tmp/js, with a
- * package.json that makes `import 'rotor-stream'` resolve to the compiled src/. Type errors
- * (another engineer's file mid-edit) are reported but do not stop the emit. Returns a line
- * for the report.
+ * package.json that makes `import 'rotor-stream'` resolve to the compiled src/. The sources are
+ * the working tree's, or those of commit BENCH_REF (extracted with `git archive`). Type errors
+ * (a file mid-edit) are reported but do not stop the emit. Returns a line for the report.
  */
 export function prepareScripts(): string {
-  if (USE_TSX) return 'scripts run from TypeScript sources through tsx (BENCH_TSX=1)'
-  mkdirSync(`${ROOT}${BUILD}js`, { recursive: true })
-  const config = {
-    extends: '../tsconfig.json',
-    compilerOptions: { outDir: 'js', rootDir: '..', noEmit: false, declaration: false, sourceMap: false, incremental: false },
-    include: ['../src', '../examples', '../bench'],
+  if (USE_TSX) {
+    if (BENCH_REF !== undefined) throw new Error('BENCH_REF needs compiled scripts: unset BENCH_TSX')
+    return 'scripts run from TypeScript sources through tsx (BENCH_TSX=1)'
   }
-  writeFileSync(`${ROOT}${BUILD}tsconfig.json`, JSON.stringify(config, null, 2))
+  const build = `${ROOT}${BUILD}`
+  rmSync(`${build}js`, { recursive: true, force: true })
+  mkdirSync(`${build}js`, { recursive: true })
+  let base = '..'
+  if (BENCH_REF !== undefined) {
+    rmSync(`${build}ref`, { recursive: true, force: true })
+    mkdirSync(`${build}ref`, { recursive: true })
+    const archive = execFileSync('git', ['archive', BENCH_REF, 'src', 'examples', 'bench', 'tsconfig.json', 'package.json'], { cwd: ROOT, maxBuffer: 1 << 28 })
+    execFileSync('tar', ['-x', '-C', `${build}ref`], { input: archive })
+    base = 'ref'
+  }
+  const config = {
+    extends: `${base}/tsconfig.json`,
+    compilerOptions: { outDir: 'js', rootDir: base, noEmit: false, declaration: false, sourceMap: false, incremental: false },
+    include: [`${base}/src`, `${base}/examples`, `${base}/bench`],
+  }
+  writeFileSync(`${build}tsconfig.json`, JSON.stringify(config, null, 2))
   const exports = { '.': './src/index.js', './testing': './src/testing/index.js' }
-  writeFileSync(`${ROOT}${BUILD}js/package.json`, JSON.stringify({ name: 'rotor-stream', private: true, type: 'module', exports }, null, 2))
+  writeFileSync(`${build}js/package.json`, JSON.stringify({ name: 'rotor-stream', private: true, type: 'module', exports }, null, 2))
   const started = Date.now()
   try {
-    execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-p', `${ROOT}${BUILD}tsconfig.json`], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      stdio: 'pipe',
-    })
+    execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-p', `${build}tsconfig.json`], { cwd: ROOT, encoding: 'utf8', stdio: 'pipe' })
   } catch (err) {
     const out = String((err as { stdout?: string }).stdout ?? err)
     const errors = out.split('\n').filter((l) => /error TS/.test(l))
     console.error(`tsc reported ${errors.length} type errors (emitted anyway):\n${errors.slice(0, 5).join('\n')}`)
   }
-  if (!existsSync(`${ROOT}${BUILD}js/src/index.js`)) throw new Error('tsc emitted nothing: see the errors above')
-  return `scripts compiled by tsc ${(JSON.parse(readFileSync(`${ROOT}node_modules/typescript/package.json`, 'utf8')) as { version: string }).version} into ${BUILD}js in ${((Date.now() - started) / 1000).toFixed(0)} s and run with plain node`
+  if (!existsSync(`${build}js/src/index.js`)) throw new Error('tsc emitted nothing: see the errors above')
+  const tsc = (JSON.parse(readFileSync(`${ROOT}node_modules/typescript/package.json`, 'utf8')) as { version: string }).version
+  const what = BENCH_REF === undefined ? 'the working tree' : `commit ${BENCH_REF}`
+  return `${what} compiled by tsc ${tsc} into ${BUILD}js in ${((Date.now() - started) / 1000).toFixed(0)} s, run with plain node`
 }
 
 /** `taskset -c <cpu>` prefix when taskset exists and the machine has more than one core. */

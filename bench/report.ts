@@ -171,21 +171,28 @@ function packageVersion(name: string): string {
   }
 }
 
+/** Files of src/ and examples/ that differ from the commit (the suite measures the working tree). */
+function uncommitted(): string {
+  try {
+    const changed = execFileSync('git', ['status', '--porcelain', '--', 'src', 'examples'], { cwd: ROOT, encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => l.slice(3))
+    return changed.length === 0 ? '' : ` plus uncommitted changes to ${changed.join(', ')}`
+  } catch {
+    return ''
+  }
+}
+
 /** Machine, Node and every peer the suite runs against, as `name: version` lines. */
-export function environment(): string[] {
+export function environment(ref?: string): string[] {
   let commit = 'unknown'
   try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    commit = execFileSync('git', ['rev-parse', '--short', ref ?? 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
   } catch {}
   return [
     `machine: ${machine()}`,
-    `rotor-stream: ${commit}${(() => {
-      try {
-        return execFileSync('git', ['status', '--porcelain', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim() === '' ? '' : ' (src modified)'
-      } catch {
-        return ''
-      }
-    })()}`,
+    `rotor-stream: ${commit}${ref === undefined ? uncommitted() : ''}`,
     `redis-server: ${firstLine('redis-server', ['--version'])}`,
     `redis-benchmark: ${firstLine('redis-benchmark', ['--version'])}`,
     `wrk: ${firstLine('wrk', ['-v'])}`,

@@ -9,13 +9,14 @@
  * all subjects run in the same session, alternating over ROUNDS rounds after a warm-up; the
  * table shows medians, min–max and ours / this with the issue's target. Knobs (env): ROUNDS
  * and the ones named in each scenario's notes. BENCH_WRITE=1 writes BENCHMARKS.md for a partial
- * run too; BENCH_OUT=<file> writes elsewhere.
+ * run too; BENCH_OUT=<file> writes elsewhere. BENCH_REF=HEAD measures the last commit instead of
+ * the working tree (others may be editing it).
  */
 import { writeFileSync } from 'node:fs'
 import { bulk } from './bulk/run.js'
 import { http } from './http/run.js'
 import { idleMemory } from './idle-memory/run.js'
-import { prepareScripts } from './lib.js'
+import { BENCH_REF, prepareScripts } from './lib.js'
 import { lineEcho, lineEchoAsync, lineEchoStreamApis } from './line-echo/run.js'
 import { environment, type Row, render, type Scenario } from './report.js'
 import { respServer } from './resp/run.js'
@@ -43,6 +44,7 @@ const KNOBS = [
   'BULK_BYTES, BULK_WRITE, BULK_CHUNK (bulk)',
   'IDLE_CONNECTIONS (idle-memory)',
   'BENCH_TSX=1 (run the TypeScript sources through tsx instead of tsc output)',
+  'BENCH_REF=<commit> (measure a commit instead of the working tree)',
   'BENCH_WRITE=1, BENCH_OUT (where the table is written)',
 ].join('; ')
 const asked = process.argv.slice(2)
@@ -83,7 +85,7 @@ const summary = [
   ...(missed.length > 0 ? ['', 'Missed:', ...missed.map((m) => `- ${m}`)] : []),
   ...(failures.length > 0 ? ['', 'Failed scenarios:', ...failures.map((f) => `- ${f}`)] : []),
 ]
-const env = [...environment(), `scripts: ${build}`]
+const env = [...environment(BENCH_REF), `scripts: ${build}`]
 console.log(`\n${env.join('\n')}\n\n${text}\n\n${summary.join('\n')}\n\nsuite took ${seconds.toFixed(0)} s`)
 
 if (asked.length === 0 || process.env.BENCH_WRITE === '1') {

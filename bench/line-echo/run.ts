@@ -122,6 +122,7 @@ export async function lineEchoAsync(): Promise<ScenarioResult> {
         unit: 'req/s',
         samples: list.map((r) => r.rps),
         notes: `${notes(list)}${server === 'async' ? ` · ${(rps / ours).toFixed(2)}x the state machine (aim >= 0.7)` : ''}`,
+        cost: { label: 'server CPU', unit: 'µs/req', samples: list.map((r) => r.cpuPerRequest) },
         target: server === 'rotor' ? { kind: 'min', value: 0.7 } : undefined,
       })
     }

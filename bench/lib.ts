@@ -44,7 +44,7 @@ export function prepareScripts(): string {
     mkdirSync(`${build}ref`, { recursive: true })
     const archive = execFileSync('git', ['archive', BENCH_REF, 'src', 'examples', 'bench', 'tsconfig.json', 'package.json'], { cwd: ROOT, maxBuffer: 1 << 28 })
     execFileSync('tar', ['-x', '-C', `${build}ref`], { input: archive })
-    base = 'ref'
+    base = './ref'
   }
   const config = {
     extends: `${base}/tsconfig.json`,

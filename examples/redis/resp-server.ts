@@ -16,6 +16,13 @@ const CR = 0x0d
 const LF = Buffer.from('\n')
 /** Longest `$<length>` line: '$' + up to 20 digits + CRLF. */
 const MAX_BULK_HEADER = 32
+/**
+ * One `bytesRead` call stops executing buffered commands once its replies pass this many bytes
+ * and returns; the stream's pushback then decides when the rest is parsed. Without it, a client
+ * that pipelines thousands of GETs of a large value in one read and never reads the replies
+ * makes one call produce gigabytes, whatever the stream's outputHighWaterMark.
+ */
+const MAX_CALL_OUTPUT = 64 * 1024
 const ASTERISK = 0x2a
 const DOLLAR = 0x24
 
@@ -82,10 +89,11 @@ export class RespConnection implements Protocol {
     // The engine found the first one; after that we search ourselves, so that everything
     // buffered is parsed in this one call.
     let lf = end
+    const outputLimit = t.output.length + MAX_CALL_OUTPUT
     for (;;) {
       switch (this.phase) {
         case 'command': {
-          if (lf < 0) return this.waitCommand(scope)
+          if (lf < 0 || t.output.length >= outputLimit) return this.waitCommand(scope)
           // The stream's bound on the line we found ourselves too, so that a line too long gets
           // the same answer whether it arrived alone or after other commands in one read.
           if (lf > this.#context.limits.maxInlineLength) return this.protocolError(t, 'too big inline request')

@@ -128,3 +128,32 @@ export class Recorder implements Protocol {
     this.fatals.push(reason)
   }
 }
+
+/**
+ * Answers every line with `size` bytes. Its reads carry a relative timeout and it has no
+ * `timeout` handler, so a peer that stops sending, or stops reading (the stream is pushed
+ * back and reads nothing), is ended by a `TimeoutError` at once.
+ */
+export class Blobs implements Protocol {
+  readonly #blob: Buffer
+  readonly #timeout: number
+
+  constructor(size: number, timeout: number) {
+    this.#blob = Buffer.alloc(size, 0x78)
+    this.#timeout = timeout
+  }
+
+  static factory(size: number, timeout: number): () => Intent<Blobs> {
+    return () => new Blobs(size, timeout).read()
+  }
+
+  read(): Intent<Blobs> {
+    return Intent.of(this).expectDelimiter(LF, { max: 1024 }).timeout(this.#timeout)
+  }
+
+  bytesRead(t: Transport, end: number): Intent<Blobs> {
+    t.input.consume(end + 1)
+    t.output.write(this.#blob)
+    return this.read()
+  }
+}

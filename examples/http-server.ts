@@ -40,6 +40,13 @@ const EMPTY = Buffer.alloc(0)
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n')
 /** A client that does not read its last answer within this many ms is cut off. */
 const FLUSH_TIMEOUT = 10_000
+/**
+ * One `bytesRead` call stops answering pipelined requests once its answers pass this many bytes
+ * and returns; the stream's pushback then decides when the rest is parsed. Without it, a client
+ * that pipelines a thousand requests for a large resource in one read and never reads makes one
+ * call produce the thousand answers, whatever the stream's outputHighWaterMark.
+ */
+const MAX_CALL_OUTPUT = 64 * 1024
 const TEXT = { 'Content-Type': 'text/plain; charset=utf-8' } as const
 const HEAD_TOO_LARGE = 'request head too large'
 
@@ -118,9 +125,11 @@ export class HttpConnection implements Protocol {
 
   bytesRead(t: Transport, _end: number, scope: Scope): Intent<HttpConnection> {
     const input = t.input
+    const outputLimit = t.output.length + MAX_CALL_OUTPUT
     for (;;) {
       switch (this.phase) {
         case 'idle': {
+          if (t.output.length >= outputLimit) return this.#waitIdle(scope) // the rest after the pushback
           // RFC 9112 §2.2: ignore empty lines before a request line (some clients send a CRLF after a body).
           let skip = 0
           while (input.byte(skip) === CR || input.byte(skip) === LF) skip++

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { LIMIT_DEFAULTS } from 'rotor-stream'
 import { Harness } from 'rotor-stream/testing'
+import { demoRouter, HttpConnection } from '../../examples/http-server.js'
 import { neverReads, oversized, slowDrip, slowloris } from './lib/hostile.js'
 import { checkLeaksAfterEach } from './lib/leaks.js'
 import type { ScenarioResult } from './lib/metrics.js'
@@ -41,7 +42,7 @@ describe('hostile peers', () => {
   })
 })
 
-describe('RESP server output per call (bug found by the never-reading peer)', () => {
+describe('output per call of the RESP and HTTP servers (bugs found by the never-reading peer)', () => {
   test('pipelined GETs of a large value stop at the pushback instead of answering everything at once', T, () => {
     const value = 'v'.repeat(100_000)
     const h = new Harness(respFactory())
@@ -54,6 +55,19 @@ describe('RESP server output per call (bug found by the never-reading peer)', ()
     const reply = `$${value.length}\r\n${value}\r\n`
     assert.equal(h.output.length, 5 + 1000 * reply.length)
     assert.ok(h.output.subarray(-reply.length).equals(Buffer.from(reply)))
+    assert.equal(h.closed, 'open')
+  })
+
+  test('HTTP: pipelined GETs of a large resource stop at the pushback instead of answering everything at once', T, () => {
+    const body = 'x'.repeat(100_000)
+    const h = new Harness(HttpConnection.factory({ handler: demoRouter().get('/big', () => ({ body })).handle, date: null }))
+    h.stall()
+    h.feed('GET /big HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(1000))
+    assert.ok(h.unwritten <= LIMIT_DEFAULTS.outputHighWaterMark + 64 * 1024 + body.length + 100, `${h.unwritten} bytes unwritten`)
+    assert.equal(h.isReading, false)
+    h.drain()
+    const answer = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`
+    assert.equal(h.output.length, 1000 * answer.length)
     assert.equal(h.closed, 'open')
   })
 })

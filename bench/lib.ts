@@ -21,8 +21,14 @@ export const NODE_TS = ['--conditions=source', '--import', 'tsx']
 const BUILD = '.bench-tmp/'
 const USE_TSX = process.env.BENCH_TSX === '1'
 
-/** BENCH_REF: measure this commit (e.g. HEAD) instead of the working tree, which others may be editing. */
-export const BENCH_REF = process.env.BENCH_REF
+/**
+ * BENCH_REF: measure this commit (e.g. HEAD) instead of the working tree, which others may be
+ * editing; resolved to a hash once, so that a commit landing during the run changes nothing.
+ */
+export const BENCH_REF =
+  process.env.BENCH_REF === undefined || process.env.BENCH_REF === ''
+    ? undefined
+    : execFileSync('git', ['rev-parse', '--verify', `${process.env.BENCH_REF}^{commit}`], { cwd: ROOT, encoding: 'utf8' }).trim()
 
 /**
  * Compiles src/, examples/ and bench/ with the project's tsconfig into .bench-tmp/js, with a
@@ -64,7 +70,7 @@ export function prepareScripts(): string {
   }
   if (!existsSync(`${build}js/src/index.js`)) throw new Error('tsc emitted nothing: see the errors above')
   const tsc = (JSON.parse(readFileSync(`${ROOT}node_modules/typescript/package.json`, 'utf8')) as { version: string }).version
-  const what = BENCH_REF === undefined ? 'the working tree' : `commit ${BENCH_REF}`
+  const what = BENCH_REF === undefined ? 'the working tree' : `commit ${BENCH_REF.slice(0, 7)} (BENCH_REF=${process.env.BENCH_REF})`
   return `${what} compiled by tsc ${tsc} into ${BUILD}js in ${((Date.now() - started) / 1000).toFixed(0)} s, run with plain node`
 }
 

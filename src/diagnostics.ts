@@ -54,7 +54,7 @@ export interface ServerAcceptMessage {
   readonly server: unknown
   readonly stream: Transport
 }
-/** `rotor-stream:server:error`: accepting failed (`EMFILE`, `ENFILE`, ...); the server keeps accepting. */
+/** `rotor-stream:server:error`: accepting failed (`EMFILE`, `ENFILE`, ...) or a TLS handshake failed (a plain-text client, a refused certificate, `handshakeTimeout`); the server keeps accepting. */
 export interface ServerErrorMessage {
   readonly server: unknown
   readonly error: Error

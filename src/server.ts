@@ -145,7 +145,11 @@ export class Server {
       this.#server.on('connection', (socket: net.Socket) => this.#onSocket(socket, true))
       // A failed or timed-out handshake (handshakeTimeout) does not close the socket by itself
       // in Node 20: without this, clients that never finish the handshake pin sockets forever.
-      this.#server.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy())
+      // Reported like a failed accept, so that a plain-text client or a refused certificate is visible.
+      this.#server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => {
+        socket.destroy()
+        if (channels.serverError.hasSubscribers) channels.serverError.publish({ server: this, error })
+      })
     }
   }
 

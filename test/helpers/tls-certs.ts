@@ -5,6 +5,8 @@
  * - `ca`: a test CA; `server` is signed by it for `localhost` and `127.0.0.1`; `client` is
  *   signed by it for client authentication.
  * - `selfSigned`: a self-signed server certificate for `localhost`/`127.0.0.1`, trusted by nobody.
+ * - `expired`: a server certificate from `ca` for `localhost`/`127.0.0.1`, valid only on
+ *   2020-01-01 (`openssl ca` with explicit dates: `x509 -days` cannot make a past validity).
  *
  * EC P-256 keys keep generation fast (tens of ms). Certificates are valid for one day.
  */
@@ -27,6 +29,7 @@ export interface TestCerts {
   server: KeyPair
   client: KeyPair
   selfSigned: KeyPair
+  expired: KeyPair
 }
 
 let cached: TestCerts | null = null
@@ -106,11 +109,24 @@ export function testCerts(): TestCerts {
       '-addext',
       'subjectAltName=DNS:localhost,IP:127.0.0.1',
     ])
+    // The expired one needs `openssl ca`, the only way to set dates in the past, and its config.
+    openssl(['req', ...ec, '-keyout', file('expired.key'), '-out', file('expired.csr'), '-subj', '/CN=localhost'])
+    writeFileSync(file('index.txt'), '')
+    writeFileSync(file('serial'), `${randomBytes(8).toString('hex')}\n`)
+    writeFileSync(
+      file('ca.cnf'),
+      `[ca]\ndefault_ca = test\n[test]\ndatabase = ${file('index.txt')}\nnew_certs_dir = ${dir}\nserial = ${file('serial')}\ndefault_md = sha256\npolicy = any\nunique_subject = no\n[any]\ncommonName = supplied\n`,
+    )
+    writeFileSync(file('expired.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n')
+    // biome-ignore format: one option and its value per line would hide the dates
+    openssl(['ca', '-batch', '-config', file('ca.cnf'), '-cert', file('ca.crt'), '-keyfile', file('ca.key'), '-in', file('expired.csr'), '-out', file('expired.crt'),
+      '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-extfile', file('expired.ext'), '-notext'])
     cached = {
       ca: read('ca.crt'),
       server: { key: read('server.key'), cert: read('server.crt') },
       client: { key: read('client.key'), cert: read('client.crt') },
       selfSigned: { key: read('self.key'), cert: read('self.crt') },
+      expired: { key: read('expired.key'), cert: read('expired.crt') },
     }
     return cached
   } finally {

@@ -5,7 +5,7 @@
  * unknown certificate fails the connection unless its CA is given); TLS material is checked
  * when a server or client is created, not on the first connection.
  */
-import { X509Certificate } from 'node:crypto'
+import { createPrivateKey, X509Certificate } from 'node:crypto'
 import tls from 'node:tls'
 import { InvalidArgumentError } from './errors.js'
 
@@ -114,6 +114,7 @@ function checkMaterial(material: tls.SecureContextOptions, side: 'server' | 'cli
     // OpenSSL skips CA entries it cannot parse, which would surface later as "unable to verify".
     if (material.ca !== undefined) checkCertificates(material.ca as PemMaterial, 'ca')
     tls.createSecureContext(material)
+    if (!secureContextValidates()) checkKeyPair(material)
   } catch (err) {
     throw new InvalidArgumentError(`unusable TLS ${side} key, certificate or CA: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
   }
@@ -127,6 +128,38 @@ function checkCertificates(pem: PemMaterial, option: string): void {
     const blocks = String(item).match(PEM_CERTIFICATE)
     if (blocks === null) throw new Error(`tls.${option} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`)
     for (const block of blocks) new X509Certificate(block)
+  }
+}
+
+let contextValidates: boolean | undefined
+
+/**
+ * Whether `tls.createSecureContext` parses what it is given, as on Node and Bun. Deno's accepts
+ * anything (bad material then fails every handshake instead), so there {@link checkKeyPair} does
+ * the same checks with node:crypto. Feature-checked once.
+ */
+function secureContextValidates(): boolean {
+  if (contextValidates === undefined) {
+    try {
+      tls.createSecureContext({ cert: 'not a certificate' })
+      contextValidates = false
+    } catch {
+      contextValidates = true
+    }
+  }
+  return contextValidates
+}
+
+/** The key and the certificate parse, and each certificate's leaf has its private key among the keys. */
+function checkKeyPair(material: tls.SecureContextOptions): void {
+  if (material.cert === undefined || material.key === undefined) return
+  checkCertificates(material.cert as PemMaterial, 'cert')
+  const keys = (Array.isArray(material.key) ? material.key : [material.key]).map((item: string | Buffer | tls.KeyObject) =>
+    typeof item === 'string' || Buffer.isBuffer(item) ? createPrivateKey(item) : createPrivateKey({ key: item.pem, passphrase: item.passphrase }),
+  )
+  for (const item of Array.isArray(material.cert) ? material.cert : [material.cert]) {
+    const leaf = new X509Certificate((String(item).match(PEM_CERTIFICATE) as RegExpMatchArray)[0])
+    if (!keys.some((key) => leaf.checkPrivateKey(key))) throw new Error(`the private key does not match the certificate ${leaf.subject} (key values mismatch)`)
   }
 }
 

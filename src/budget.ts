@@ -2,7 +2,7 @@ import { InvalidArgumentError } from './errors.js'
 
 /** What the budget needs of a stream: how much it holds, and a way to re-check its reading. */
 export interface BudgetMember {
-  /** Re-evaluates whether to read, after the budget's state changed. */
+  /** Re-evaluates whether to read, after the budget's state changed. @internal */
   budgetChanged(): void
 }
 

@@ -83,7 +83,7 @@ const MAX_IDLE_SPINS = 10_000
 export abstract class Engine implements Transport, Scope, BudgetMember {
   readonly input = new Buf()
   readonly output = new Buf()
-  /** Why the stream ended: `undefined` while running and after `Intent.done()`. */
+  /** Why the stream ended: `undefined` while running and after `Intent.done()` (unless flushing the last output failed). */
   protected endReason: Error | undefined = undefined
   /** The current protocol state; `null` until the factory returned and after the end. */
   #protocol: Protocol | null = null
@@ -293,6 +293,8 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
   /** Writing failed. */
   protected onWriteError(cause: unknown): void {
     if (!this.#ended) this.#fail(new WriteError(cause))
+    // After Intent.done() the last output failed to go out: the end was not clean after all.
+    else this.endReason ??= new WriteError(cause)
   }
 
   /** The stream is ended from outside with `reason` (shutdown, a closed socket). */

@@ -66,7 +66,9 @@ export class Stream extends Engine {
   readonly socket: Socket
   /**
    * Resolves once the socket is fully closed: with `undefined` when the protocol ended with
-   * `Intent.done()`, otherwise with the reason (also given to `fatal`). Never rejects.
+   * `Intent.done()` and its last output was written, otherwise with the reason (also given to
+   * `fatal`, or a `WriteError` when writing the last output after `Intent.done()` failed).
+   * Never rejects.
    */
   readonly closed: Promise<Error | undefined>
   #resolveClosed!: (reason: Error | undefined) => void
@@ -206,8 +208,11 @@ export class Stream extends Engine {
   }
 
   #onError(err: Error): void {
-    if (this.#writeFailed || this.isEnded) return
-    this.onReadError(err)
+    if (this.#writeFailed) return
+    if (!this.isEnded) this.onReadError(err)
+    // After Intent.done(), an error (a reset) while the last output is unwritten means it is lost;
+    // Node then calls the pending write callbacks without an error, so this is the only sign.
+    else if (this.socket.writableLength > 0) this.onWriteError(err)
   }
 
   #onClose(): void {

@@ -30,7 +30,7 @@ describe('hostile peers', () => {
   })
 
   test('minimum data rate: a drip that defeats the idle deadline is ended with RS_ERR_TOO_SLOW', T, async () => {
-    assertClean(await slowDrip({ attackers: 20, idleTimeout: 500, drip: 50, minRate: { bytes: 10, per: 200 }, proof: 3 }))
+    assertClean(await slowDrip({ attackers: 20, idleTimeout: 500, drip: 50, minRate: { bytes: 10, per: 150 }, proof: 3 }))
   })
 
   test('oversized input: LimitReached and the protocol error answer, with bounded buffers', T, async () => {

@@ -23,17 +23,26 @@ export interface LeakReport {
 /** Follows the resources of one file; `check()` after each test. */
 export class LeakCheck {
   readonly #tracker = new ResourceTracker()
+  readonly #hooks: boolean
   #baseline: Record<string, number> = {}
+
+  /**
+   * `hooks: false` checks only `process.getActiveResourcesInfo()`: async_hooks cost a callback
+   * per socket write, which a latency measurement should not pay.
+   */
+  constructor(options: { hooks?: boolean } = {}) {
+    this.#hooks = options.hooks ?? true
+  }
 
   /** Takes the baseline and starts tracking (call in `before`). */
   start(): void {
     this.#baseline = activeResources()
-    this.#tracker.enable()
+    if (this.#hooks) this.#tracker.enable()
   }
 
   /** Stops tracking (call in `after`). */
   stop(): void {
-    this.#tracker.disable()
+    if (this.#hooks) this.#tracker.disable()
   }
 
   /**

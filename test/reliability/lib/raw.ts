@@ -12,8 +12,10 @@ interface Waiter {
 
 export class RawPeer {
   readonly socket: net.Socket
-  /** Everything received, latin1 (one char per byte). */
+  /** Everything received, latin1 (one char per byte); only the last `keepTail` chars with that option. */
   received = ''
+  /** The first 1,024 chars received (also with `keepTail`). */
+  head = ''
   /** Bytes received. */
   receivedBytes = 0
   /** The socket's error, if any (a reset shows here, then 'close'). */
@@ -23,7 +25,14 @@ export class RawPeer {
   isClosed = false
   #waiters: Waiter[] = []
 
-  constructor(port: number, options: { read?: boolean } = {}) {
+  readonly #keepTail: number
+
+  /**
+   * `read: false` starts without reading (see `read()`); `keepTail` bounds `received` to the
+   * last that many chars, for peers that receive hundreds of megabytes.
+   */
+  constructor(port: number, options: { read?: boolean; keepTail?: number } = {}) {
+    this.#keepTail = options.keepTail ?? Number.POSITIVE_INFINITY
     this.socket = net.connect(port, '127.0.0.1')
     this.socket.setNoDelay(true)
     this.connected = new Promise((resolve) => this.socket.once('connect', () => resolve()))
@@ -44,7 +53,10 @@ export class RawPeer {
   read(): void {
     if (this.socket.listenerCount('data') === 0) {
       this.socket.on('data', (chunk: Buffer) => {
-        this.received += chunk.toString('latin1')
+        const text = chunk.toString('latin1')
+        if (this.head.length < 1024) this.head += text.slice(0, 1024 - this.head.length)
+        this.received += text
+        if (this.received.length > 2 * this.#keepTail) this.received = this.received.slice(-this.#keepTail)
         this.receivedBytes += chunk.length
         this.#check(false)
       })

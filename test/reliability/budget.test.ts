@@ -1,0 +1,20 @@
+/**
+ * The memory budget across all connections of a server (`serve({ maxBufferedBytes })`): 200
+ * connections each send a 128 KiB frame slowly (1,000 connections with larger frames in the
+ * soak run). The streams together stay within the limit plus one frame, every frame completes,
+ * and the same load without a budget holds several times more.
+ */
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { memoryBudget } from './lib/budget.js'
+import { checkLeaksAfterEach } from './lib/leaks.js'
+
+checkLeaksAfterEach()
+
+describe('memory budget', () => {
+  test('200 connections sending 128 KiB frames slowly stay within a 2 MiB budget, and every frame completes', { timeout: 40_000 }, async () => {
+    const outcome = await memoryBudget({ connections: 200, frames: 1, frameSize: 128 * 1024, slice: 8 * 1024, tick: 10, limit: 2 * 1024 * 1024, compare: true })
+    assert.equal(outcome.errors, 0, `${outcome.samples?.join('\n')}\n${outcome.notes}`)
+    assert.equal(outcome.bytesLost, 0)
+  })
+})

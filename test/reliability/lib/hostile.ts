@@ -356,6 +356,8 @@ export async function oversized(options: { maxSend: number; rounds?: number }): 
     }
   }
   const grown = (process.memoryUsage.rss() - rssBefore) / 2 ** 20
+  // A server that buffered what it was sent would grow by maxSend per connection, at least once.
+  if (grown > Math.max(64, options.maxSend / 2 ** 20)) problems.add(`RSS grew ${grown.toFixed(0)} MiB while ${(sentTotal / 2 ** 20).toFixed(0)} MiB were sent`)
   return {
     name: 'oversized input (delimiter, lengths, headers)',
     unit: 'connections',

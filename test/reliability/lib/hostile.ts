@@ -179,7 +179,8 @@ export async function slowDrip(options: SlowDripOptions): Promise<Outcome> {
     if (tooSlow !== options.attackers) problems.add(`${tooSlow} TooSlowError exceptions on the minRate server, expected ${options.attackers}`)
     if (plain.watch.exceptions.length > 0) problems.add(`the idle-deadline-only server saw ${plain.watch.exceptions.map((e) => e.code).join(', ')}`)
     const windows = guardedLifetime / options.minRate.per
-    if (windows > 3 + (options.drip * 2) / options.minRate.per) problems.add(`minRate took ${guardedLifetime.toFixed(0)} ms (${windows.toFixed(1)} windows)`)
+    // The first open frame fails its window; a busy event loop may let one frame complete first.
+    if (windows > 6 + (options.drip * 2) / options.minRate.per) problems.add(`minRate took ${guardedLifetime.toFixed(0)} ms (${windows.toFixed(1)} windows)`)
     await normal.until((p) => p.received.length >= 7)
     if (normal.isClosed || !normal.received.startsWith('+PONG\r\n')) problems.add(`the normal client was ${normal.isClosed ? 'closed' : 'not answered'}`)
   } finally {

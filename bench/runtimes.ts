@@ -20,6 +20,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { describeRuntime, ensureRuntimes, pickRuntimes, type Runtime } from '../scripts/runtimes/runtimes.js'
 import {
@@ -143,6 +144,7 @@ const HEADER = ['runtime', 'median', 'min–max', 'vs first row', 'server CPU pe
 
 async function main(): Promise<void> {
   const started = Date.now()
+  const loadBefore = os.loadavg()[0] as number
   ensureRuntimes()
   const runtimes = pickRuntimes(process.env.RUNTIMES)
   const build = compile()
@@ -187,20 +189,22 @@ async function main(): Promise<void> {
     for (const [, server] of [...echo, ...resp]) await server.stop()
   }
   const seconds = Math.round((Date.now() - started) / 1000)
-  const report = render(sections, build, labels, seconds)
+  const load = `load average ${loadBefore.toFixed(2)} at the start, ${(os.loadavg()[0] as number).toFixed(2)} at the end (1 min; other work on the machine shows here)`
+  const report = render(sections, build, labels, seconds, load)
   mkdirSync(path.dirname(OUT), { recursive: true })
   writeFileSync(OUT, report)
   console.error(`wrote ${path.relative(ROOT, OUT)}`)
   if (process.env.BENCH_SECTION !== '0') upsertSection(sections, seconds)
 }
 
-function render(sections: string[], build: string, labels: ReadonlyMap<string, string>, seconds: number): string {
+function render(sections: string[], build: string, labels: ReadonlyMap<string, string>, seconds: number, load: string): string {
   return [
     '# Runtimes benchmark',
     '',
     `Written by \`bench/runtimes.ts\` on ${new Date().toISOString().slice(0, 10)} in ${seconds} s. The same compiled servers on each runtime, side by side,`,
     `alternating over ${ROUNDS} rounds after a warm-up; medians with min–max. "vs first row" divides by the first row (Node 20). Server CPU per`,
-    'request is read from /proc for the server process (all its threads), the same way for every runtime.',
+    'request is read from /proc for the server process (all its threads), the same way for every runtime; on a shared machine it is the',
+    'steadier figure (rates move with whatever else runs, CPU per request much less).',
     '',
     '## Environment',
     '',
@@ -210,6 +214,7 @@ function render(sections: string[], build: string, labels: ReadonlyMap<string, s
     `- runtimes: ${[...labels.values()].join(', ')} (binaries from npm packages, scripts/runtimes/binaries/package.json)`,
     `- load generators: bench/line-echo/client.ts on Node ${process.version} (core 1), redis-benchmark (core 1); servers on core 0`,
     `- scripts: ${build}`,
+    `- ${load}`,
     '',
     '## Results',
     '',

@@ -12,7 +12,7 @@
  * run too; BENCH_OUT=<file> writes elsewhere. BENCH_REF=HEAD measures the last commit instead of
  * the working tree (others may be editing it).
  */
-import { writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { bulk } from './bulk/run.js'
 import { http } from './http/run.js'
 import { idleMemory } from './idle-memory/run.js'
@@ -128,7 +128,14 @@ if (asked.length === 0 || process.env.BENCH_WRITE === '1') {
     'heap per connection: `node --import tsx bench/heap-top.ts <before.heapsnapshot> <after.heapsnapshot> <connections>` (see the files for the steps).',
     '',
   ].join('\n')
-  writeFileSync(file, markdown)
+  writeFileSync(file, `${markdown}${keptRuntimesSection(file)}`)
   console.log(`wrote ${file}`)
 }
 if (failures.length > 0) process.exitCode = 1
+
+/** The section bench/runtimes.ts wrote (between its markers), kept when the rest is rewritten. */
+function keptRuntimesSection(file: string): string {
+  if (!existsSync(file)) return ''
+  const match = /<!-- runtimes:start -->[\s\S]*<!-- runtimes:end -->\n?/.exec(readFileSync(file, 'utf8'))
+  return match === null ? '' : `\n${match[0]}`
+}

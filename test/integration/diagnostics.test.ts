@@ -54,7 +54,13 @@ test('the tracing example logs accept, exception and close', { timeout: 10_000 }
   const stream = await connect(server.address, (tr: Transport) => {
     tr.output.write('hi\n')
     tr.halfClose() // end of stream after the line: the server sees RS_ERR_END_OF_STREAM
-    return Intent.of<Protocol>({ bytesRead: (t2: Transport, end: number) => (t2.input.consume(end + 1), Intent.done()) }).expectDelimiter('\n', { max: 10 })
+    const reader: Protocol = {
+      bytesRead: (t2: Transport, end: number) => {
+        t2.input.consume(end + 1)
+        return Intent.done()
+      },
+    }
+    return Intent.of(reader).expectDelimiter('\n', { max: 10 })
   })
   await stream.closed
   await server.close({ timeout: 1000 })

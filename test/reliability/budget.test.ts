@@ -13,7 +13,7 @@ checkLeaksAfterEach()
 
 describe('memory budget', () => {
   test('200 connections sending 128 KiB frames slowly stay within a 2 MiB budget, and every frame completes', { timeout: 40_000 }, async () => {
-    const outcome = await memoryBudget({ connections: 200, frames: 1, frameSize: 128 * 1024, slice: 8 * 1024, tick: 10, limit: 2 * 1024 * 1024, compare: true })
+    const outcome = await memoryBudget({ connections: 200, frames: 1, frameSize: 128 * 1024, slice: 4 * 1024, tick: 20, limit: 2 * 1024 * 1024, compare: true })
     assert.equal(outcome.errors, 0, `${outcome.samples?.join('\n')}\n${outcome.notes}`)
     assert.equal(outcome.bytesLost, 0)
   })

@@ -54,10 +54,6 @@ export async function load(options: LoadOptions): Promise<Outcome> {
   const watch = new ServerWatch()
   const server = await serve({ host: '127.0.0.1', port: 0, backlog: 4096, maxConnections: options.connections + 100 }, LineEcho.create)
   watch.watch(server)
-  let peakConnections = 0
-  const sampler = setInterval(() => {
-    peakConnections = Math.max(peakConnections, server.connections)
-  }, 20)
   const rss = new RssSampler(100)
   let report: LoadReport | null = null
   try {
@@ -70,7 +66,6 @@ export async function load(options: LoadOptions): Promise<Outcome> {
   } catch (err) {
     problems.add(String(err))
   } finally {
-    clearInterval(sampler)
     watch.stop()
     await server.close({ timeout: 0 })
   }
@@ -82,6 +77,7 @@ export async function load(options: LoadOptions): Promise<Outcome> {
   problems.count += Math.max(0, report.errors - report.errorSamples.length)
   if (report.connected !== options.connections) problems.add(`${report.connected} of ${options.connections} connected`)
   if (report.answered !== report.requests) problems.add(`${report.answered} of ${report.requests} requests answered`)
+  const peakConnections = watch.peakOpen
   if (peakConnections < options.connections) problems.add(`the server saw at most ${peakConnections} connections at once`)
   if (watch.fatals.length > 0) problems.add(`server streams ended abnormally: ${watch.fatals.slice(0, 3).map((e) => e.message)}`)
   const rate = report.answered / (report.loadMs / 1000)

@@ -17,6 +17,8 @@ export class ServerWatch {
   readonly streams = new Set<Stream>()
   /** Streams ever accepted. */
   accepted = 0
+  /** Most streams open at once (counted at every accept). */
+  peakOpen = 0
   readonly exceptions: Exception[] = []
   readonly fatals: Error[] = []
   /** Largest total held by all streams at once, as sampled. */
@@ -30,6 +32,7 @@ export class ServerWatch {
     if (server !== this.#server || !(stream instanceof Stream)) return
     this.streams.add(stream)
     this.accepted++
+    if (this.streams.size > this.peakOpen) this.peakOpen = this.streams.size
     void stream.closed.then(() => this.streams.delete(stream))
   }
   readonly #onException = (message: unknown): void => {

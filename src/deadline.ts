@@ -6,8 +6,8 @@
  * leaves the armed timer alone: when it fires early, the stream sees that its deadline has not
  * passed and arms again for the rest. Only an earlier deadline replaces the timer.
  */
-/** Longest delay `setTimeout` honours, in ms (longer ones fire after 1 ms, with a warning). */
-const MAX_TIMER = 2 ** 31 - 1
+/** Longest delay `setTimeout` honours, in ms (longer ones fire after 1 ms, with a warning). Every timer option is bounded by it. */
+export const MAX_TIMER = 2 ** 31 - 1
 
 export class DeadlineTimer {
   #timer: NodeJS.Timeout | null = null

@@ -5,6 +5,7 @@
  */
 import net from 'node:net'
 import tls from 'node:tls'
+import { MAX_TIMER } from './deadline.js'
 import { ConnectError, InvalidArgumentError, TimeoutError } from './errors.js'
 
 /** Where to connect or listen: TCP `{ host, port }` or a Unix socket `{ path }`. */
@@ -77,7 +78,7 @@ export function dial(address: Address, options: DialOptions): Dial {
 /** Validates a `connectTimeout` option, in ms. @internal */
 export function checkConnectTimeout(value: number | undefined): number {
   const timeout = value ?? DEFAULT_CONNECT_TIMEOUT
-  if (!(timeout > 0 && timeout <= 2 ** 31 - 1)) throw new InvalidArgumentError(`connectTimeout must be within 1..2147483647 ms, got ${timeout}`)
+  if (!(timeout > 0 && timeout <= MAX_TIMER)) throw new InvalidArgumentError(`connectTimeout must be within 1..${MAX_TIMER} ms, got ${timeout}`)
   return timeout
 }
 

@@ -1,3 +1,4 @@
+import { MAX_TIMER } from './deadline.js'
 import { InvalidArgumentError } from './errors.js'
 
 /**
@@ -187,7 +188,7 @@ export interface MinRate {
 
 /** Validates a {@link MinRate}; throws `InvalidArgumentError`. */
 export function checkMinRate(rate: MinRate): MinRate {
-  if (!(rate !== null && typeof rate === 'object' && Number.isInteger(rate.bytes) && rate.bytes > 0 && rate.per > 0 && rate.per <= 2 ** 31 - 1)) {
+  if (!(rate !== null && typeof rate === 'object' && Number.isInteger(rate.bytes) && rate.bytes > 0 && rate.per > 0 && rate.per <= MAX_TIMER)) {
     throw new InvalidArgumentError(`minRate must be { bytes: integer > 0, per: ms > 0 }, got ${JSON.stringify(rate)}`)
   }
   return { bytes: rate.bytes, per: rate.per }

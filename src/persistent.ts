@@ -7,11 +7,13 @@
  * server healthy again, so the next reconnect starts from the initial delay; events are for
  * monitoring and control, not per message (EventEmitter is fine off the hot path).
  */
+
 import { EventEmitter, once } from 'node:events'
 import type { LookupFunction } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type tls from 'node:tls'
 import { type BackoffOptions, type ReconnectPolicy, reconnectPolicy } from './backoff.js'
+import { MAX_TIMER } from './deadline.js'
 import { channels } from './diagnostics.js'
 import type { Address } from './dial.js'
 import { checkAddress, checkConnectTimeout, type Dial, describeAddress, dial } from './dial.js'
@@ -71,8 +73,6 @@ export type PersistentEvents = {
 }
 
 const DEFAULT_STABLE_AFTER = 5000
-/** Largest delay `setTimeout` honours, in ms. */
-const MAX_TIMER = 2 ** 31 - 1
 
 /**
  * Keeps one connection to `address` alive and runs `factory` on every new connection.

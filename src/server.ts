@@ -7,6 +7,7 @@
  * connection reset or closed), never queued in memory; accept errors such as `EMFILE` are
  * transient and only reported (Node keeps accepting).
  */
+
 import cluster from 'node:cluster'
 import { existsSync } from 'node:fs'
 import { lstat, unlink } from 'node:fs/promises'
@@ -15,6 +16,7 @@ import { dirname } from 'node:path'
 import tls from 'node:tls'
 import { type Connection, handleAsync } from './async/connection.js'
 import { MemoryBudget } from './budget.js'
+import { MAX_TIMER } from './deadline.js'
 import { channels } from './diagnostics.js'
 import type { Address } from './dial.js'
 import { ClosedError, InvalidArgumentError, ListenError } from './errors.js'
@@ -78,8 +80,6 @@ export const DEFAULT_MAX_CONNECTIONS = 10_000
 export const DEFAULT_CLOSE_TIMEOUT = 5000
 /** A socket file that neither accepts nor refuses within this many ms is taken as live, not stale. */
 const STALE_PROBE_TIMEOUT = 1000
-/** Largest delay `setTimeout` honours, in ms. */
-const MAX_TIMER = 2 ** 31 - 1
 
 /**
  * Listens and runs `factory(transport, seed, scope)` on every accepted connection (after the

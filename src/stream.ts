@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import { DeadlineTimer } from './deadline.js'
+import { DeadlineTimer, MAX_TIMER } from './deadline.js'
 import { channels } from './diagnostics.js'
 import { checkLimits, Engine, type StreamLimits } from './engine.js'
 import { ClosedError, InvalidArgumentError } from './errors.js'
@@ -24,8 +24,6 @@ export interface StreamOptions extends StreamLimits {
 const STREAM_DEFAULTS = { lingerTimeout: 2000, noDelay: true } as const
 /** After `Intent.done()`, a peer gets this long (ms) to read our last output before the socket is destroyed. */
 export const FLUSH_ON_DONE_TIMEOUT = 30_000
-/** Largest delay `setTimeout` honours, in ms. */
-const MAX_TIMER = 2 ** 31 - 1
 
 /**
  * Validates stream options where they are passed (connect, serve, Persistent), so that a bad
@@ -147,16 +145,22 @@ export class Stream extends Engine {
 
   // --- I/O hooks --------------------------------------------------------------------------------
 
-  readonly #afterWrite = (err?: Error | null): void => {
-    if (err) {
-      this.#writeFailed = true
-      this.onWriteError(err)
-    } else {
-      this.onWritten()
+  /** The write callback, made on the first write: an idle connection never needs it. */
+  #afterWrite: ((err?: Error | null) => void) | null = null
+
+  #makeAfterWrite(): (err?: Error | null) => void {
+    return (err?: Error | null): void => {
+      if (err) {
+        this.#writeFailed = true
+        this.onWriteError(err)
+      } else {
+        this.onWritten()
+      }
     }
   }
 
   protected ioWrite(data: Buffer): void {
+    this.#afterWrite ??= this.#makeAfterWrite()
     this.socket.write(data, this.#afterWrite)
   }
 
@@ -175,9 +179,11 @@ export class Stream extends Engine {
     this.#timer.arm(deadline, monotonicNow)
   }
 
-  readonly #wakeupTask = (): void => this.onWakeup()
+  /** The wakeup microtask, made on the first notifier call: most connections never need one. */
+  #wakeupTask: (() => void) | null = null
 
   protected ioScheduleWakeup(): void {
+    this.#wakeupTask ??= () => this.onWakeup()
     queueMicrotask(this.#wakeupTask)
   }
 

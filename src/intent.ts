@@ -116,7 +116,7 @@ export class Intent<P> implements IntentBuilder<P> {
   }
 
   expectDelimiter(delimiter: Uint8Array | string, options: DelimiterOptions): Intent<P> {
-    const bytes = Buffer.isBuffer(delimiter) ? delimiter : toBuffer(delimiter)
+    const bytes = toBuffer(delimiter)
     const { max, offset = 0 } = options
     if (bytes.length === 0) throw new InvalidArgumentError('expectDelimiter: the delimiter is empty')
     if (!(Number.isInteger(max) && max >= 0)) throw new InvalidArgumentError(`expectDelimiter: max must be a non-negative integer, got ${max}`)
@@ -194,7 +194,8 @@ export function checkMinRate(rate: MinRate): MinRate {
   return { bytes: rate.bytes, per: rate.per }
 }
 
-/** Strings are encoded as utf8; other byte arrays are viewed, not copied. */
-function toBuffer(bytes: Uint8Array | string): Buffer {
+/** A delimiter as a Buffer: Buffers as they are, strings encoded as utf8, other byte arrays viewed, not copied. @internal */
+export function toBuffer(bytes: Uint8Array | string): Buffer {
+  if (Buffer.isBuffer(bytes)) return bytes
   return typeof bytes === 'string' ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
 }

@@ -11,7 +11,7 @@ import type { Buf } from '../buf.js'
 import { type Address, connect } from '../connect.js'
 import { ClosedError, EndOfStreamError, type Exception, InvalidArgumentError, TimeoutError } from '../errors.js'
 import type { Framer } from '../framing/framer.js'
-import { Intent } from '../intent.js'
+import { Intent, toBuffer } from '../intent.js'
 import type { Factory, Protocol, Scope, Transport } from '../protocol.js'
 import { Stream, type StreamOptions } from '../stream.js'
 import type { TlsClientOptions } from '../tls.js'
@@ -96,7 +96,7 @@ export class Connection {
    * delimiter. Rejects with a `LimitReachedError` when `max` bytes pass without one.
    */
   async readUntil(delimiter: Uint8Array | string, options: ReadUntilOptions): Promise<Buffer> {
-    const needle = typeof delimiter === 'string' ? Buffer.from(delimiter) : Buffer.from(delimiter.buffer, delimiter.byteOffset, delimiter.length)
+    const needle = toBuffer(delimiter)
     const { max } = options
     if (!(Number.isInteger(max) && max >= 0)) throw new InvalidArgumentError(`readUntil: max must be a non-negative integer, got ${max}`)
     const input = this.#bridge.input
@@ -181,6 +181,8 @@ export class Bridge implements Protocol {
   #notify: (() => void) | null = null
   #stream: Stream | null = null
   #waiter: Waiter | null = null
+  /** `end()` was called: the next turn ends the stream cleanly. */
+  #finishing = false
   /** A notifier call is due to take a new waiter, or flush writes. */
   #flushScheduled = false
   /** The peer has ended its side (after EndOfStream was delivered). */
@@ -277,8 +279,6 @@ export class Bridge implements Protocol {
   destroy(reason?: Error): void {
     this.#stream?.close(reason)
   }
-
-  #finishing = false
 
   #wake(): void {
     this.#notify?.()

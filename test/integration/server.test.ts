@@ -201,6 +201,12 @@ describe('serve() over TCP', () => {
       try { await serve({ host: '127.0.0.1', port: 80 }, () => { throw new Error('unreachable') }); console.log('listening') }
       catch (e) { console.log(JSON.stringify({ name: e.name, message: e.message, code: e.cause?.code })) }`
     const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}
+    // `nobody` must be able to read the checkout (a clone under a private mktemp dir is not).
+    const readable = spawnSync('test', ['-r', new URL('../../node_modules/tsx/package.json', import.meta.url).pathname], { ...asNobody })
+    if (readable.status !== 0) {
+      t.skip('the checkout is not readable by the unprivileged user this test runs the listen as')
+      return
+    }
     const child = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', code], {
       ...asNobody,
       cwd: ROOT,

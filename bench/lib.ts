@@ -18,7 +18,8 @@ export const NODE_TS = ['--conditions=source', '--import', 'tsx']
  * BENCH_TSX=1 they run the sources through tsx instead (quicker to iterate, but tsx's esbuild
  * transform adds a `__name()` call to every closure it creates, which skews closure-heavy code).
  */
-const BUILD = '.bench-tmp/'
+/** Where scripts are compiled, relative to the repository; BENCH_BUILD gives each of several concurrent runs its own. */
+const BUILD = `${(process.env.BENCH_BUILD ?? '.bench-tmp').replace(/\/+$/, '')}/`
 const USE_TSX = process.env.BENCH_TSX === '1'
 
 /**

@@ -46,6 +46,7 @@ const KNOBS = [
   'BENCH_TSX=1 (run the TypeScript sources through tsx instead of tsc output)',
   'BENCH_REF=<commit> (measure a commit instead of the working tree)',
   'BENCH_WRITE=1, BENCH_OUT (where the table is written)',
+  'BENCH_BUILD (where the scripts are compiled; default .bench-tmp)',
 ].join('; ')
 const asked = process.argv.slice(2)
 const unknown = asked.filter((name) => !SCENARIOS.some((s) => s.name === name))

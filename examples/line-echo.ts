@@ -29,7 +29,7 @@ export class LineEcho implements Protocol {
       t.input.consume(end + 1)
       return this.close(t, BYE)
     }
-    t.output.write(t.input.view(0, end + 1)) // the line and its LF; the view is valid until consume()
+    t.output.writeFrom(t.input, 0, end + 1) // the line and its LF, copied without a view
     t.input.consume(end + 1)
     return this.readLine(scope)
   }

@@ -210,6 +210,8 @@ type Op =
   | { op: 'consume'; fraction: number }
   | { op: 'indexOf'; needle: Uint8Array; from: number }
   | { op: 'indexByte'; byte: number; from: number }
+  | { op: 'writeFrom'; bytes: Uint8Array; start: number; end: number }
+  | { op: 'writeFromSelf'; start: number; end: number }
 
 /** Small alphabet so that needles are often found, and often found only in garbage. */
 const byteArb = fc.integer({ min: 0x61, max: 0x64 })
@@ -221,7 +223,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     weight: 2,
     arbitrary: fc
       .record({
-        text: fc.string({ maxLength: 40 }),
+        text: fc.oneof(fc.string({ maxLength: 40 }), fc.string({ maxLength: 40, unit: 'binary' })),
         encoding: fc.constantFrom('utf8' as const, 'latin1' as const, 'hex' as const),
       })
       .map((r): Op => ({ op: 'writeString', text: r.encoding === 'hex' ? Buffer.from(r.text).toString('hex') : r.text, encoding: r.encoding })),
@@ -233,7 +235,26 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({ needle: bytesArb(4).filter((b) => b.length > 0), from: fc.nat(2000) }).map((r): Op => ({ op: 'indexOf', ...r })),
   },
   { weight: 2, arbitrary: fc.record({ byte: byteArb, from: fc.nat(2000) }).map((r): Op => ({ op: 'indexByte', ...r })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .record({ bytes: bytesArb(200), start: fc.integer({ min: -2, max: 210 }), end: fc.integer({ min: -2, max: 210 }) })
+      .map((r): Op => ({ op: 'writeFrom', ...r })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .record({ start: fc.integer({ min: -2, max: 1500 }), end: fc.integer({ min: -2, max: 1500 }) })
+      .map((r): Op => ({ op: 'writeFromSelf', ...r })),
+  },
 )
+
+/** What `writeFrom(source, start, end)` should add: the range clamped to the readable bytes, empty when reversed. */
+function clampedRange(bytes: Buffer, start: number, end: number): Buffer {
+  const from = Math.max(start, 0)
+  const to = Math.min(end, bytes.length)
+  return to > from ? bytes.subarray(from, to) : Buffer.alloc(0)
+}
 
 describe('Buf against a reference model', () => {
   test('behaves like a plain concatenated Buffer for any sequence of operations', { timeout: 60_000 }, () => {
@@ -272,6 +293,24 @@ describe('Buf against a reference model', () => {
             case 'indexByte':
               assert.equal(buf.indexOf(step.byte, step.from), model.indexOf(step.byte, step.from), 'indexOf byte')
               break
+            case 'writeFrom': {
+              // The source has consumed bytes in front of its readable ones, as an input Buf does.
+              const source = new Buf()
+              source.write('zzz')
+              source.write(step.bytes)
+              source.consume(3)
+              const added = clampedRange(Buffer.from(step.bytes), step.start, step.end)
+              assert.equal(buf.writeFrom(source, step.start, step.end), added.length)
+              assert.ok(source.view().equals(step.bytes), 'the source is unchanged')
+              model = Buffer.concat([model, added])
+              break
+            }
+            case 'writeFromSelf': {
+              const added = Buffer.from(clampedRange(model, step.start, step.end))
+              assert.equal(buf.writeFrom(buf, step.start, step.end), added.length)
+              model = Buffer.concat([model, added])
+              break
+            }
           }
           assert.equal(buf.length, model.length)
           assert.ok(buf.view().equals(model), 'view equals the model')

@@ -8,10 +8,11 @@
  *     await redis.close()
  *
  * How it works: `command()` queues the command and wakes the protocol (`Persistent.wakeup()`).
- * Wakeups coalesce into one per microtask, so every command issued in the same tick goes out in
- * one socket write. The protocol keeps the commands it wrote, in order, and settles the oldest
- * each time a complete reply has been parsed. Replies are parsed incrementally and consumed as
- * they are parsed, so a reply split over many reads is never parsed twice.
+ * Wakeups coalesce into one per microtask, so every command issued in the same tick is encoded
+ * into one string and goes out in one socket write. The protocol keeps the commands it wrote, in
+ * order, and settles the oldest each time a complete reply has been parsed. All complete replies
+ * of a read are parsed over one view and consumed at once; a partial one keeps its parse state,
+ * so a reply split over many reads is never parsed twice.
  *
  * Failures: while disconnected, commands wait in the queue (at most `maxOfflineQueue`) and go
  * out after the reconnect. Commands already written when the connection drops are rejected with
@@ -21,6 +22,7 @@ import {
   type Address,
   ClosedError,
   type Exception,
+  type Factory,
   Intent,
   LimitReachedError,
   Persistent,
@@ -58,7 +60,8 @@ export interface RedisClientOptions extends Pick<PersistentOptions, 'connectTime
   returnBuffers?: boolean
 }
 
-interface Pending {
+/** A command issued by `command()`, from the queue until its reply settles it. */
+interface Command {
   readonly args: readonly (string | Buffer | number)[]
   readonly resolve: (reply: RedisReply) => void
   readonly reject: (err: Error) => void
@@ -68,15 +71,23 @@ const LF = Buffer.from('\n')
 const CR = 0x0d
 /** Longest status, error or header line accepted from the server, in bytes. */
 const MAX_LINE = 64 * 1024
+/** Options of every reply-line expectation (one object, not one per round). */
+const LINE = { max: MAX_LINE } as const
 /** Stop adding commands to one round's output beyond this many bytes. */
 const MAX_BATCH_BYTES = 256 * 1024
+/** Lines are scanned for their LF by a JS loop up to this many bytes (cheaper than `indexOf` for `+OK`, `$16`), then by `indexOf`. */
+const SHORT_LINE = 32
+/** Settled commands at the head of the queue are dropped in one slice once there are this many (and half the queue). */
+const COMPACT_AFTER = 1024
+/** `$<n>\r\n` for the small lengths of most arguments: one string, not a concatenation. */
+const BULK_HEADERS = Array.from({ length: 128 }, (_, n) => `$${n}\r\n`)
+/** `*<n>\r\n` for the small argument counts of most commands. */
+const ARRAY_HEADERS = Array.from({ length: 16 }, (_, n) => `*${n}\r\n`)
 
 export class RedisClient {
   readonly #persistent: Persistent
-  /** Commands not written yet, oldest first. */
-  #queue: Pending[] = []
-  /** Index of the first unwritten command in `#queue` (shifting arrays is O(n)). */
-  #queueHead = 0
+  /** Issued commands, oldest first, in flight and queued (see {@link CommandQueue}). */
+  readonly #queue = new CommandQueue()
   #closed = false
   readonly #maxOfflineQueue: number
   readonly options: Required<Pick<RedisClientOptions, 'maxInFlight' | 'commandTimeout' | 'returnBuffers'>>
@@ -85,8 +96,12 @@ export class RedisClient {
     this.#maxOfflineQueue = options.maxOfflineQueue ?? 10_000
     this.options = { maxInFlight: options.maxInFlight ?? 4096, commandTimeout: options.commandTimeout ?? 10_000, returnBuffers: options.returnBuffers ?? false }
     const { maxOfflineQueue: _q, maxInFlight: _f, commandTimeout: _c, returnBuffers: _b, ...persistent } = options
-    this.#persistent = new Persistent(address, (t, _seed, scope) => new RedisConnection(this).start(t, scope), persistent)
+    this.factory = (t, _seed, scope) => new RedisConnection(this.#queue, this.options).start(t, scope)
+    this.#persistent = new Persistent(address, this.factory, persistent)
   }
+
+  /** Creates the protocol of each connection; a test or benchmark may run it on its own stream. @internal */
+  readonly factory: Factory<unknown>
 
   /** The underlying connection manager (state, events `connect`, `disconnect`, `giveup`). */
   get connection(): Persistent {
@@ -97,43 +112,85 @@ export class RedisClient {
   command(...args: (string | Buffer | number)[]): Promise<RedisReply> {
     if (this.#closed) return Promise.reject(new ClosedError('client closed'))
     if (args.length === 0) return Promise.reject(new TypeError('command needs a name'))
-    const waiting = this.#queue.length - this.#queueHead
-    if (this.#persistent.state !== 'connected' && waiting >= this.#maxOfflineQueue) {
+    const queue = this.#queue
+    const waiting = queue.waiting
+    if (waiting >= this.#maxOfflineQueue && this.#persistent.state !== 'connected') {
       return Promise.reject(new LimitReachedError(this.#maxOfflineQueue, `offline queue full (${this.#maxOfflineQueue} commands)`))
     }
+    // Commands already waiting mean a write of the queue is already due: a pending wakeup, the
+    // replies that reopen a full window, or the next connection. Only the first one wakes.
+    if (waiting === 0) this.#persistent.wakeup() // coalesced: one wakeup, one write, for all commands of this tick
     return new Promise<RedisReply>((resolve, reject) => {
-      this.#queue.push({ args, resolve, reject })
-      this.#persistent.wakeup() // coalesced: one wakeup, one write, for all commands of this tick
+      queue.items.push({ args, resolve, reject })
     })
   }
 
   /** Closes the connection; queued commands are rejected with a `ClosedError`. */
   async close(): Promise<void> {
     this.#closed = true
-    await this.#persistent.stop()
-    for (const pending of this.#drainQueue()) pending.reject(new ClosedError('client closed'))
+    await this.#persistent.stop() // the connection's fatal rejects the commands in flight
+    for (const command of this.#queue.dropWaiting()) command.reject(new ClosedError('client closed'))
+  }
+}
+
+/**
+ * The commands of one client, oldest first, in one array with two cursors:
+ * `items[replyHead, writeHead)` are written and await their replies, in order;
+ * `items[writeHead, length)` wait to be written. Entries before `replyHead` are settled and
+ * dropped in batches (shifting an array is O(n)). @internal
+ */
+class CommandQueue {
+  items: Command[] = []
+  replyHead = 0
+  writeHead = 0
+
+  /** Commands written and awaiting replies. */
+  get inFlight(): number {
+    return this.writeHead - this.replyHead
   }
 
-  /** Takes queued commands to write, up to `max`. @internal */
-  takeQueued(max: number): Pending[] {
-    const end = Math.min(this.#queue.length, this.#queueHead + max)
-    const taken = this.#queue.slice(this.#queueHead, end)
-    this.#queueHead = end
-    if (this.#queueHead === this.#queue.length) {
-      this.#queue = []
-      this.#queueHead = 0
+  /** Commands not written yet. */
+  get waiting(): number {
+    return this.items.length - this.writeHead
+  }
+
+  /** The oldest command in flight, now answered; `undefined` if none was in flight (a protocol error). */
+  answered(): Command | undefined {
+    if (this.replyHead === this.writeHead) return undefined
+    const command = this.items[this.replyHead++]
+    if (this.replyHead === this.items.length) {
+      this.items = []
+      this.replyHead = 0
+      this.writeHead = 0
+    } else if (this.replyHead >= COMPACT_AFTER && this.replyHead * 2 >= this.items.length) {
+      this.items = this.items.slice(this.replyHead)
+      this.writeHead -= this.replyHead
+      this.replyHead = 0
     }
-    return taken
+    return command
   }
 
-  /** Whether commands wait to be written. @internal */
-  get hasQueued(): boolean {
-    return this.#queue.length > this.#queueHead
+  /** Removes and returns the commands in flight (their connection is lost). */
+  dropInFlight(): Command[] {
+    const lost = this.items.slice(this.replyHead, this.writeHead)
+    this.items = this.items.slice(this.writeHead)
+    this.replyHead = 0
+    this.writeHead = 0
+    return lost
   }
 
-  #drainQueue(): Pending[] {
-    return this.takeQueued(Number.POSITIVE_INFINITY)
+  /** Removes and returns the commands not written yet. */
+  dropWaiting(): Command[] {
+    const waiting = this.items.slice(this.writeHead)
+    this.items.length = this.writeHead
+    return waiting
   }
+}
+
+/** Innermost-last stack entry of the arrays being filled by a reply. */
+interface OpenArray {
+  readonly items: RedisReply[]
+  remaining: number
 }
 
 /** One connection's protocol: writes queued commands, parses replies, settles them in order. */
@@ -143,14 +200,19 @@ class RedisConnection implements Protocol {
   /** Length of the bulk string being read (phase `bulk`). */
   bulkLength = 0
   /** Arrays being filled, innermost last: nested replies without recursion or reparsing. */
-  readonly stack: { items: RedisReply[]; remaining: number }[] = []
-  /** Commands written and awaiting replies, oldest first (from `inFlightHead`). */
-  inFlight: Pending[] = []
-  inFlightHead = 0
-  readonly #client: RedisClient
+  readonly stack: OpenArray[] = []
+  /**
+   * The command deadline (ms, `scope.now()` clock) set when replies were last owed, kept while
+   * idle so that the stream's timer stays armed instead of being cleared and re-created for
+   * every command; NaN when none is armed.
+   */
+  #deadline = Number.NaN
+  readonly #queue: CommandQueue
+  readonly #options: RedisClient['options']
 
-  constructor(client: RedisClient) {
-    this.#client = client
+  constructor(queue: CommandQueue, options: RedisClient['options']) {
+    this.#queue = queue
+    this.#options = options
   }
 
   /** On a new connection: the commands queued while disconnected go out in the first write. */
@@ -164,113 +226,145 @@ class RedisConnection implements Protocol {
     return this.next(scope)
   }
 
+  /**
+   * Parses every complete reply of the input in one pass over one view, with offsets, and
+   * consumes once at the end: a partial reply is left for the next read, parsed state included
+   * (the `bulk` phase and open arrays), so no byte is parsed twice.
+   */
   bytesRead(t: Transport, end: number, scope: Scope): Intent<RedisConnection> {
     const input = t.input
-    let lf = end
+    const buf = input.view() // valid until the consume() below
+    const length = buf.length
+    let pos = 0
+    // In phase `header` the stream found the first line's LF for us; in `bulk`, `end` is a byte count.
+    let lf = this.phase === 'header' ? end : -1
     for (;;) {
       if (this.phase === 'bulk') {
-        const need = this.bulkLength + 2
-        if (input.length < need) return Intent.of(this).expectBytes(need).timeout(this.#client.options.commandTimeout)
-        const bytes = input.view(0, this.bulkLength)
-        const value = this.#client.options.returnBuffers ? Buffer.from(bytes) : bytes.toString()
-        input.consume(need)
-        this.phase = 'header'
-        this.emit(value)
-      } else {
-        if (lf < 0) break
-        if (lf < 1 || input.byte(lf - 1) !== CR) return Intent.error(new ProtocolError('reply line not ended by CRLF'))
-        const type = input.byte(0)
-        const line = input.toString('latin1', 1, lf - 1)
-        input.consume(lf + 1)
-        switch (type) {
-          case 0x2b: // '+' simple string
-            this.emit(line)
-            break
-          case 0x2d: // '-' error
-            this.emit(new ReplyError(line) as unknown as RedisReply)
-            break
-          case 0x3a: // ':' integer
-            this.emit(Number(line))
-            break
-          case 0x24: {
-            // '$' bulk string
-            const length = Number(line)
-            if (!Number.isInteger(length) || length < -1) return Intent.error(new ProtocolError(`bad bulk length ${line}`))
-            if (length === -1) this.emit(null)
-            else {
-              this.phase = 'bulk'
-              this.bulkLength = length
-            }
-            break
-          }
-          case 0x2a: {
-            // '*' array
-            const count = Number(line)
-            if (!Number.isInteger(count) || count < -1) return Intent.error(new ProtocolError(`bad array length ${line}`))
-            if (count === -1) this.emit(null)
-            else if (count === 0) this.emit([])
-            else this.stack.push({ items: [], remaining: count })
-            break
-          }
-          default:
-            return Intent.error(new ProtocolError(`unexpected reply type ${String.fromCharCode(type ?? 0)}`))
+        const stop = pos + this.bulkLength
+        if (stop + 2 > length) {
+          input.consume(pos)
+          return this.#expect(Intent.of(this).expectBytes(this.bulkLength + 2), scope)
         }
+        if (buf[stop] !== CR || buf[stop + 1] !== 0x0a) return Intent.error(new ProtocolError('bulk reply not ended by CRLF'))
+        const value = this.#options.returnBuffers ? Buffer.from(buf.subarray(pos, stop)) : buf.toString('utf8', pos, stop)
+        pos = stop + 2
+        this.phase = 'header'
+        if (!this.emit(value)) return Intent.error(new ProtocolError('a reply arrived for no command'))
+        continue
       }
-      if (this.phase === 'header') lf = input.indexOf(0x0a)
+      if (lf < pos) lf = lineEnd(buf, pos, length)
+      // No whole line yet, or one over MAX_LINE: the stream waits for it, or reports the limit.
+      if (lf < 0 || lf - pos > MAX_LINE) break
+      if (lf < pos + 2 || buf[lf - 1] !== CR) return Intent.error(new ProtocolError('reply line not ended by CRLF'))
+      const type = buf[pos] as number
+      const from = pos + 1
+      const to = lf - 1
+      pos = lf + 1
+      let value: RedisReply | ReplyError
+      switch (type) {
+        case 0x2b: // '+' simple string
+          value = to - from === 2 && buf[from] === 0x4f && buf[from + 1] === 0x4b ? 'OK' : buf.toString('latin1', from, to)
+          break
+        case 0x2d: // '-' error
+          value = new ReplyError(buf.toString('latin1', from, to))
+          break
+        case 0x3a: // ':' integer
+          value = parseInteger(buf, from, to)
+          if (Number.isNaN(value)) return Intent.error(new ProtocolError(`bad integer ${buf.toString('latin1', from, to)}`))
+          break
+        case 0x24: {
+          // '$' bulk string
+          const size = parseInteger(buf, from, to)
+          if (!(size >= -1)) return Intent.error(new ProtocolError(`bad bulk length ${buf.toString('latin1', from, to)}`))
+          if (size >= 0) {
+            this.phase = 'bulk'
+            this.bulkLength = size
+            continue
+          }
+          value = null
+          break
+        }
+        case 0x2a: {
+          // '*' array
+          const count = parseInteger(buf, from, to)
+          if (!(count >= -1)) return Intent.error(new ProtocolError(`bad array length ${buf.toString('latin1', from, to)}`))
+          if (count > 0) {
+            this.stack.push({ items: [], remaining: count })
+            continue
+          }
+          value = count === 0 ? [] : null
+          break
+        }
+        default:
+          return Intent.error(new ProtocolError(`unexpected reply type ${String.fromCharCode(type)}`))
+      }
+      if (!this.emit(value)) return Intent.error(new ProtocolError('a reply arrived for no command'))
     }
+    input.consume(pos)
     // Replies freed room in the window: top it up.
-    if (this.#client.hasQueued) this.writeQueued(t)
+    if (this.#queue.waiting > 0) this.writeQueued(t)
     return this.next(scope)
   }
 
-  /** A complete value: fills the innermost open array, or settles the oldest command. */
-  emit(value: RedisReply): void {
+  /** A complete value: fills the innermost open array, or settles the oldest command. False if no command awaited it. */
+  emit(value: RedisReply | ReplyError): boolean {
     let done = value
-    for (;;) {
-      const top = this.stack[this.stack.length - 1]
-      if (top === undefined) break
-      top.items.push(done)
-      if (--top.remaining > 0) return
-      this.stack.pop()
+    const stack = this.stack
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1] as OpenArray
+      top.items.push(done as RedisReply) // an error inside an array (EXEC) stays a value
+      if (--top.remaining > 0) return true
+      stack.pop()
       done = top.items
     }
-    const pending = this.inFlight[this.inFlightHead++]
-    if (this.inFlightHead === this.inFlight.length) {
-      this.inFlight = []
-      this.inFlightHead = 0
-    }
-    if (pending === undefined) throw new ProtocolError('a reply arrived for no command')
-    if (done instanceof ReplyError) pending.reject(done)
-    else pending.resolve(done)
+    const command = this.#queue.answered()
+    if (command === undefined) return false
+    if (done instanceof ReplyError) command.reject(done)
+    else command.resolve(done)
+    return true
   }
 
-  /** Writes queued commands into this round's output, within the in-flight window. */
+  /**
+   * Writes queued commands into this round's output, within the in-flight window: all of them
+   * encoded into one string, written with one `Buf.write` (latin1, a plain copy, when all ASCII).
+   */
   writeQueued(t: Transport): void {
-    const room = this.#client.options.maxInFlight - (this.inFlight.length - this.inFlightHead)
+    const queue = this.#queue
+    const room = this.#options.maxInFlight - queue.inFlight
     if (room <= 0) return
     const out = t.output
-    for (const pending of this.#client.takeQueued(room)) {
-      out.write(`*${pending.args.length}\r\n`)
-      for (const arg of pending.args) {
-        const bytes = typeof arg === 'string' ? arg : typeof arg === 'number' ? String(arg) : arg
-        out.write(`$${typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length}\r\n`)
-        out.write(bytes)
-        out.write('\r\n')
-      }
-      this.inFlight.push(pending)
-      if (out.length > MAX_BATCH_BYTES) break
+    const items = queue.items
+    const stop = Math.min(items.length, queue.writeHead + room)
+    let i = queue.writeHead
+    const encoder = ENCODER
+    encoder.text = ''
+    encoder.isAscii = true
+    encoder.written = out.length
+    while (i < stop) {
+      encoder.command((items[i++] as Command).args, out)
+      if (encoder.written + encoder.text.length > MAX_BATCH_BYTES) break
     }
+    encoder.flush(out)
+    queue.writeHead = i
     // What did not fit waits; replies to what was sent will make room (see bytesRead).
   }
 
-  /** Wait for a reply line; a deadline only while replies are owed. */
-  next(_scope: Scope): Intent<RedisConnection> {
-    const intent = Intent.of(this).expectDelimiter(LF, { max: MAX_LINE })
-    return this.inFlight.length > this.inFlightHead ? intent.timeout(this.#client.options.commandTimeout) : intent
+  /** Wait for a reply line. */
+  next(scope: Scope): Intent<RedisConnection> {
+    return this.#expect(Intent.of(this).expectDelimiter(LF, LINE), scope)
   }
 
-  timeout(): Intent<RedisConnection> {
-    return Intent.error(new TimeoutError(`no reply within ${this.#client.options.commandTimeout} ms`))
+  /** Adds the command deadline while replies are owed; keeps the last one while idle (see `#deadline`). */
+  #expect(intent: Intent<RedisConnection>, scope: Scope): Intent<RedisConnection> {
+    if (this.#queue.inFlight > 0) this.#deadline = scope.now() + this.#options.commandTimeout
+    return Number.isNaN(this.#deadline) ? intent : intent.deadline(this.#deadline)
+  }
+
+  timeout(_t: Transport, scope: Scope): Intent<RedisConnection> {
+    this.#deadline = Number.NaN
+    // The deadline kept while idle ran out with nothing owed: just stop the timer.
+    if (this.#queue.inFlight === 0) return this.phase === 'bulk' ? this.#expect(Intent.of(this).expectBytes(this.bulkLength + 2), scope) : this.next(scope)
+    return Intent.error(new TimeoutError(`no reply within ${this.#options.commandTimeout} ms`))
   }
 
   exception(_t: Transport, reason: Exception): Intent<RedisConnection> {
@@ -279,9 +373,85 @@ class RedisConnection implements Protocol {
 
   fatal(reason: Error): void {
     // The commands already written may or may not have run: reject them, never resend them.
-    const lost = this.inFlight.slice(this.inFlightHead)
-    this.inFlight = []
-    this.inFlightHead = 0
-    for (const pending of lost) pending.reject(new ClosedError(`connection lost before the reply: ${reason.message}`, { cause: reason }))
+    for (const command of this.#queue.dropInFlight()) {
+      command.reject(new ClosedError(`connection lost before the reply: ${reason.message}`, { cause: reason }))
+    }
   }
+}
+
+/**
+ * Encodes commands as RESP arrays of bulk strings into one string per round; a Buffer argument
+ * flushes the string and is written as it is (binary-safe). One instance serves every
+ * connection: a round's encoding runs to its end synchronously.
+ */
+class Encoder {
+  /** The encoded text not yet written to the output. */
+  text = ''
+  /** Whether `text` is all ASCII: then latin1 writes it with a plain copy. */
+  isAscii = true
+  /** Bytes in the output before `text`: bounds a round's batch. */
+  written = 0
+
+  command(args: readonly (string | Buffer | number)[], out: Transport['output']): void {
+    let text = this.text + (ARRAY_HEADERS[args.length] ?? `*${args.length}\r\n`)
+    for (const arg of args) {
+      if (typeof arg === 'string') {
+        const bytes = asciiLength(arg)
+        if (bytes >= 0) text += `${BULK_HEADERS[bytes] ?? `$${bytes}\r\n`}${arg}\r\n`
+        else {
+          this.isAscii = false
+          text += `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`
+        }
+      } else if (typeof arg === 'number') {
+        const digits = String(arg)
+        text += `${BULK_HEADERS[digits.length]}${digits}\r\n`
+      } else {
+        this.text = text + (BULK_HEADERS[arg.length] ?? `$${arg.length}\r\n`)
+        this.flush(out)
+        this.written += out.write(arg)
+        text = '\r\n'
+      }
+    }
+    this.text = text
+  }
+
+  flush(out: Transport['output']): void {
+    if (this.text.length > 0) this.written += out.write(this.text, this.isAscii ? 'latin1' : 'utf8')
+    this.text = ''
+    this.isAscii = true
+  }
+}
+
+const ENCODER = new Encoder()
+
+/** The length of `s` if it is all ASCII (its utf8 bytes then equal its characters), else -1. */
+function asciiLength(s: string): number {
+  const n = s.length
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) return -1
+  return n
+}
+
+/** Position of the first LF in `buf[from, length)`, or -1: short lines by a JS loop, long ones by `indexOf`. */
+function lineEnd(buf: Buffer, from: number, length: number): number {
+  const short = Math.min(length, from + SHORT_LINE)
+  for (let i = from; i < short; i++) if (buf[i] === 0x0a) return i
+  return short < length ? buf.indexOf(0x0a, short) : -1
+}
+
+/**
+ * The integer in `buf[from, to)`: an optional `-` and 1 to 15 digits are read in place (exact in
+ * a double); longer ones go through `Number()` of the text, as before. NaN when malformed.
+ */
+function parseInteger(buf: Buffer, from: number, to: number): number {
+  const negative = buf[from] === 0x2d
+  const first = negative ? from + 1 : from
+  if (to - first > 15) return Number(buf.toString('latin1', from, to))
+  if (to === first) return Number.NaN
+  let n = 0
+  for (let i = first; i < to; i++) {
+    const digit = (buf[i] as number) - 0x30
+    if (digit < 0 || digit > 9) return Number.NaN
+    n = n * 10 + digit
+  }
+  return negative ? -n : n
 }

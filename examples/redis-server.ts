@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { type Server, serve } from 'rotor-stream'
 import { Keyspace } from './redis/keyspace.js'
-import { RESP_DEFAULTS, RespConnection } from './redis/resp-server.js'
+import { RESP_DEFAULTS, RespConnection, respMaxBufferSize } from './redis/resp-server.js'
 
 /** How often expired keys nobody reads are swept, ms. */
 const SWEEP_INTERVAL = 100
@@ -42,8 +42,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const limits = { ...RESP_DEFAULTS, maxBulkLength: options.maxBulkLength ?? RESP_DEFAULTS.maxBulkLength }
   const factory = RespConnection.factory({ keyspace, limits })
   // Both listeners share one keyspace, as one Redis answers on its port and its unixsocket.
-  const servers: Server[] = [await serve({ host: options.host ?? '127.0.0.1', port: options.port ?? 6380 }, factory)]
-  if (options.unix !== undefined) servers.push(await serve({ path: options.unix }, factory))
+  // A command is parsed in place: the input must be able to hold the largest one the limits allow.
+  const maxBufferSize = respMaxBufferSize(limits)
+  const servers: Server[] = [await serve({ host: options.host ?? '127.0.0.1', port: options.port ?? 6380, maxBufferSize }, factory)]
+  if (options.unix !== undefined) servers.push(await serve({ path: options.unix, maxBufferSize }, factory))
   const sweeper = setInterval(() => keyspace.sweep(), SWEEP_INTERVAL)
   sweeper.unref()
   const address = servers[0]?.address

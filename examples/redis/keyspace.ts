@@ -1,11 +1,13 @@
 /**
  * The in-memory data of the RESP server: strings and lists with expiry, and the commands on them.
- * Keys are Buffers decoded as latin1 strings, so any byte sequence is a key.
+ * Keys and values are latin1 strings (one char per byte), so any byte sequence is a key or a
+ * value, and a value costs one string, not a Buffer.
  */
+import type { Args } from './args.js'
 import { Deque } from './deque.js'
-import { NULL_BULK, OK, PONG, type Reply, writeArrayHeader, writeBulk, writeBulkArray, writeError, writeInteger } from './reply.js'
+import { NULL_BULK, OK, PONG, type Reply, writeArrayHeader, writeBulk, writeBulkArray, writeBulkBytes, writeError, writeInteger } from './reply.js'
 
-type Entry = { kind: 'string'; value: Buffer; expireAt: number } | { kind: 'list'; value: Deque<Buffer>; expireAt: number }
+type Entry = { kind: 'string'; value: string; expireAt: number } | { kind: 'list'; value: Deque<string>; expireAt: number }
 
 const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value'
 const NOT_INTEGER = 'ERR value is not an integer or out of range'
@@ -13,8 +15,10 @@ const SYNTAX = 'ERR syntax error'
 /** Expiry: no expiry set. */
 const NEVER = Number.POSITIVE_INFINITY
 
-type Handler = (ks: Keyspace, args: Buffer[], out: Reply) => void
+type Handler = (ks: Keyspace, args: Args, out: Reply) => void
 interface Command {
+  /** Upper-case name. */
+  name: string
   /** Argument count including the name; negative means "at least -arity" (Redis' convention). */
   arity: number
   run: Handler
@@ -33,22 +37,18 @@ export class Keyspace {
     return this.#data.size
   }
 
-  /** Runs command `name` (upper case) with `args` (args[0] is the name) and writes its reply. */
-  execute(name: string, args: Buffer[], out: Reply): void {
-    const command = COMMANDS.get(name)
+  /** Runs the command in `args` (argument 0 is its name, in any case) and writes its reply. */
+  execute(args: Args, out: Reply): void {
+    const command = findCommand(args)
     if (command === undefined) {
-      const shown = (args[0] as Buffer).toString('latin1').slice(0, 128)
-      writeError(
-        out,
-        `ERR unknown command '${shown}', with args beginning with: ${args
-          .slice(1, 4)
-          .map((a) => `'${a.toString('latin1').slice(0, 64)}'`)
-          .join(' ')}`,
-      )
+      const shown = args.string(0).slice(0, 128)
+      const rest: string[] = []
+      for (let i = 1; i < Math.min(args.count, 4); i++) rest.push(`'${args.string(i).slice(0, 64)}'`)
+      writeError(out, `ERR unknown command '${shown}', with args beginning with: ${rest.join(' ')}`)
       return
     }
-    if (command.arity > 0 ? args.length !== command.arity : args.length < -command.arity) {
-      writeError(out, `ERR wrong number of arguments for '${name.toLowerCase()}' command`)
+    if (command.arity > 0 ? args.count !== command.arity : args.count < -command.arity) {
+      writeError(out, `ERR wrong number of arguments for '${command.name.toLowerCase()}' command`)
       return
     }
     command.run(this, args, out)
@@ -57,7 +57,8 @@ export class Keyspace {
   /** The live entry at `key`, dropping it if it expired. */
   get(key: string): Entry | undefined {
     const entry = this.#data.get(key)
-    if (entry !== undefined && entry.expireAt <= this.now()) {
+    // Keys without expiry (most) cost no clock read.
+    if (entry !== undefined && entry.expireAt !== NEVER && entry.expireAt <= this.now()) {
       this.#data.delete(key)
       return undefined
     }
@@ -92,19 +93,14 @@ export class Keyspace {
   }
 }
 
-const key = (b: Buffer | undefined): string => (b as Buffer).toString('latin1')
-const upper = (b: Buffer | undefined): string => (b as Buffer).toString('latin1').toUpperCase()
-
-/** Parses a strict decimal integer (no spaces, no '+'), as Redis' string2ll; null if not one. */
-export function parseInteger(b: Buffer | undefined): number | null {
-  if (b === undefined || b.length === 0 || b.length > 20) return null
-  const text = b.toString('latin1')
-  if (!/^-?(0|[1-9]\d*)$/.test(text)) return null
-  const n = Number(text)
+/** Parses a stored value as a strict decimal integer, as `Args.integer` does an argument; null if not one. */
+function parseValue(value: string): number | null {
+  if (value.length === 0 || value.length > 20 || !/^-?(0|[1-9]\d*)$/.test(value)) return null
+  const n = Number(value)
   return Number.isSafeInteger(n) ? n : null
 }
 
-function getString(ks: Keyspace, k: string, out: Reply): Buffer | null | undefined {
+function getString(ks: Keyspace, k: string, out: Reply): string | null | undefined {
   const entry = ks.get(k)
   if (entry === undefined) return null
   if (entry.kind !== 'string') {
@@ -117,19 +113,19 @@ function getString(ks: Keyspace, k: string, out: Reply): Buffer | null | undefin
 function incrBy(ks: Keyspace, k: string, delta: number, out: Reply): void {
   const entry = ks.get(k)
   if (entry !== undefined && entry.kind !== 'string') return void writeError(out, WRONGTYPE)
-  const current = entry === undefined ? 0 : parseInteger(entry.value)
+  const current = entry === undefined ? 0 : parseValue(entry.value)
   if (current === null) return void writeError(out, NOT_INTEGER)
   const next = current + delta
   if (!Number.isSafeInteger(next)) return void writeError(out, 'ERR increment or decrement would overflow')
-  ks.set(k, { kind: 'string', value: Buffer.from(String(next)), expireAt: entry?.expireAt ?? NEVER })
+  ks.set(k, { kind: 'string', value: String(next), expireAt: entry?.expireAt ?? NEVER })
   writeInteger(out, next)
 }
 
-function getList(ks: Keyspace, k: string, out: Reply, create: boolean): Deque<Buffer> | null | undefined {
+function getList(ks: Keyspace, k: string, out: Reply, create: boolean): Deque<string> | null | undefined {
   const entry = ks.get(k)
   if (entry === undefined) {
     if (!create) return null
-    const list = new Deque<Buffer>()
+    const list = new Deque<string>()
     ks.set(k, { kind: 'list', value: list, expireAt: NEVER })
     return list
   }
@@ -140,91 +136,106 @@ function getList(ks: Keyspace, k: string, out: Reply, create: boolean): Deque<Bu
   return entry.value
 }
 
-function push(ks: Keyspace, args: Buffer[], out: Reply, left: boolean): void {
-  const list = getList(ks, key(args[1]), out, true)
+function push(ks: Keyspace, a: Args, out: Reply, left: boolean): void {
+  const list = getList(ks, a.string(1), out, true)
   if (!list) return
-  for (let i = 2; i < args.length; i++) {
-    if (left) list.pushFront(args[i] as Buffer)
-    else list.pushBack(args[i] as Buffer)
+  for (let i = 2; i < a.count; i++) {
+    if (left) list.pushFront(a.string(i))
+    else list.pushBack(a.string(i))
   }
   writeInteger(out, list.length)
 }
 
-function pop(ks: Keyspace, args: Buffer[], out: Reply, left: boolean): void {
-  if (args.length > 3) return void writeError(out, SYNTAX)
-  const k = key(args[1])
+function pop(ks: Keyspace, a: Args, out: Reply, left: boolean): void {
+  if (a.count > 3) return void writeError(out, SYNTAX)
+  const k = a.string(1)
   const list = getList(ks, k, out, false)
   if (list === undefined) return
-  const count = args[2] === undefined ? null : parseInteger(args[2])
-  if (args[2] !== undefined && (count === null || count < 0)) return void writeError(out, 'ERR value is out of range, must be positive')
+  const count = a.count > 2 ? a.integer(2) : null
+  if (a.count > 2 && (count === null || count < 0)) return void writeError(out, 'ERR value is out of range, must be positive')
   if (list === null) return void out.write(count === null ? NULL_BULK : '*-1\r\n')
-  const taken: Buffer[] = []
-  for (let i = 0; i < (count ?? 1) && list.length > 0; i++) taken.push((left ? list.popFront() : list.popBack()) as Buffer)
+  const taken: string[] = []
+  for (let i = 0; i < (count ?? 1) && list.length > 0; i++) taken.push((left ? list.popFront() : list.popBack()) as string)
   if (list.length === 0) ks.delete(k)
   if (count === null) writeBulk(out, taken[0])
   else writeBulkArray(out, taken)
 }
 
-function expire(ks: Keyspace, args: Buffer[], out: Reply, unit: number): void {
-  const amount = parseInteger(args[2])
+function expire(ks: Keyspace, a: Args, out: Reply, unit: number): void {
+  const amount = a.integer(2)
   if (amount === null) return void writeError(out, NOT_INTEGER)
-  const entry = ks.get(key(args[1]))
+  const k = a.string(1)
+  const entry = ks.get(k)
   if (entry === undefined) return void writeInteger(out, 0)
-  if (amount <= 0) ks.delete(key(args[1]))
+  if (amount <= 0) ks.delete(k)
   else entry.expireAt = ks.now() + amount * unit
   writeInteger(out, 1)
 }
 
-function ttl(ks: Keyspace, args: Buffer[], out: Reply, unit: number): void {
-  const entry = ks.get(key(args[1]))
+function ttl(ks: Keyspace, a: Args, out: Reply, unit: number): void {
+  const entry = ks.get(a.string(1))
   if (entry === undefined) return void writeInteger(out, -2)
   if (entry.expireAt === NEVER) return void writeInteger(out, -1)
   writeInteger(out, Math.max(0, Math.round((entry.expireAt - ks.now()) / unit)))
 }
 
-function set(ks: Keyspace, args: Buffer[], out: Reply): void {
-  const k = key(args[1])
+function set(ks: Keyspace, a: Args, out: Reply): void {
+  const k = a.string(1)
+  const value = a.string(2)
+  const old = ks.get(k)
+  if (a.count === 3) {
+    // Plain SET (what clients send most): overwrite a string entry in place, no allocation.
+    if (old !== undefined && old.kind === 'string') {
+      old.value = value
+      old.expireAt = NEVER
+    } else {
+      ks.set(k, { kind: 'string', value, expireAt: NEVER })
+    }
+    out.write(OK)
+    return
+  }
   let expireAt = NEVER
   let keepTtl = false
   let condition: 'NX' | 'XX' | null = null
   let returnOld = false
-  for (let i = 3; i < args.length; i++) {
-    const option = upper(args[i])
-    if (option === 'NX' || option === 'XX') {
+  for (let i = 3; i < a.count; i++) {
+    if (a.is(i, 'NX') || a.is(i, 'XX')) {
+      const option = a.is(i, 'NX') ? 'NX' : 'XX'
       if (condition !== null && condition !== option) return void writeError(out, SYNTAX)
       condition = option
-    } else if (option === 'EX' || option === 'PX' || option === 'EXAT' || option === 'PXAT') {
-      const amount = parseInteger(args[++i])
-      if (amount === null) return void writeError(out, args[i] === undefined ? SYNTAX : NOT_INTEGER)
+    } else if (a.is(i, 'EX') || a.is(i, 'PX') || a.is(i, 'EXAT') || a.is(i, 'PXAT')) {
+      const option = a.string(i).toUpperCase()
+      const amount = a.integer(++i)
+      if (amount === null) return void writeError(out, i >= a.count ? SYNTAX : NOT_INTEGER)
       if (amount <= 0) return void writeError(out, "ERR invalid expire time in 'set' command")
       if (expireAt !== NEVER || keepTtl) return void writeError(out, SYNTAX)
       expireAt = option === 'EX' ? ks.now() + amount * 1000 : option === 'PX' ? ks.now() + amount : option === 'EXAT' ? amount * 1000 : amount
-    } else if (option === 'KEEPTTL') {
+    } else if (a.is(i, 'KEEPTTL')) {
       if (expireAt !== NEVER) return void writeError(out, SYNTAX)
       keepTtl = true
-    } else if (option === 'GET') {
+    } else if (a.is(i, 'GET')) {
       returnOld = true
     } else {
       return void writeError(out, SYNTAX)
     }
   }
-  const old = ks.get(k)
   if (returnOld && old !== undefined && old.kind !== 'string') return void writeError(out, WRONGTYPE)
-  const reply = (): void => (returnOld ? writeBulk(out, old?.kind === 'string' ? old.value : null) : void out.write(OK))
+  const oldValue = old?.kind === 'string' ? old.value : null
   if ((condition === 'NX' && old !== undefined) || (condition === 'XX' && old === undefined)) {
-    if (returnOld) writeBulk(out, old?.kind === 'string' ? old.value : null)
+    if (returnOld) writeBulk(out, oldValue)
     else out.write(NULL_BULK)
     return
   }
-  ks.set(k, { kind: 'string', value: args[2] as Buffer, expireAt: keepTtl && old !== undefined ? old.expireAt : expireAt })
-  reply()
+  ks.set(k, { kind: 'string', value, expireAt: keepTtl && old !== undefined ? old.expireAt : expireAt })
+  if (returnOld) writeBulk(out, oldValue)
+  else out.write(OK)
 }
 
-function range(ks: Keyspace, args: Buffer[], out: Reply): void {
-  const start = parseInteger(args[2])
-  const stop = parseInteger(args[3])
+function range(ks: Keyspace, a: Args, out: Reply): void {
+  const start = a.integer(2)
+  const stop = a.integer(3)
   if (start === null || stop === null) return void writeError(out, NOT_INTEGER)
-  const list = getList(ks, key(args[1]), out, false)
+  const list = getList(ks, a.string(1), out, false)
   if (list === undefined) return
   if (list === null) return void writeArrayHeader(out, 0)
   const n = list.length
@@ -233,26 +244,33 @@ function range(ks: Keyspace, args: Buffer[], out: Reply): void {
   writeBulkArray(out, list.slice(from, to))
 }
 
+/** Counts the keys among arguments 1.. for which `test` holds. */
+function countKeys(a: Args, test: (k: string) => boolean): number {
+  let n = 0
+  for (let i = 1; i < a.count; i++) if (test(a.string(i))) n++
+  return n
+}
+
 /** CONFIG GET answers for what clients and redis-benchmark ask at start-up. */
 const CONFIG: Record<string, string> = { save: '', appendonly: 'no', databases: '1', maxmemory: '0', timeout: '0' }
 
-function config(_ks: Keyspace, args: Buffer[], out: Reply): void {
-  const sub = upper(args[1])
-  if (sub === 'GET') {
+function config(_ks: Keyspace, a: Args, out: Reply): void {
+  if (a.is(1, 'GET')) {
     const pairs: string[] = []
-    for (const pattern of args.slice(2).map((a) => a.toString('latin1').toLowerCase())) {
+    for (let i = 2; i < a.count; i++) {
+      const pattern = a.string(i).toLowerCase()
       for (const [name, value] of Object.entries(CONFIG)) {
         if (pattern === '*' || pattern === name) pairs.push(name, value)
       }
     }
     return void writeBulkArray(out, pairs)
   }
-  if (sub === 'SET' || sub === 'RESETSTAT') return void out.write(OK)
-  writeError(out, `ERR unknown subcommand '${args[1]?.toString('latin1')}'`)
+  if (a.is(1, 'SET') || a.is(1, 'RESETSTAT')) return void out.write(OK)
+  writeError(out, `ERR unknown subcommand '${a.string(1)}'`)
 }
 
-function hello(_ks: Keyspace, args: Buffer[], out: Reply): void {
-  if (args[1] !== undefined && args[1].toString('latin1') !== '2') return void writeError(out, 'NOPROTO unsupported protocol version')
+function hello(_ks: Keyspace, a: Args, out: Reply): void {
+  if (a.count > 1 && a.string(1) !== '2') return void writeError(out, 'NOPROTO unsupported protocol version')
   const fields: (string | number)[] = ['server', 'redis', 'version', '7.0.0', 'proto', 2, 'id', 1, 'mode', 'standalone', 'role', 'master']
   writeArrayHeader(out, fields.length + 2)
   for (const f of fields) typeof f === 'number' ? writeInteger(out, f) : writeBulk(out, f)
@@ -260,150 +278,170 @@ function hello(_ks: Keyspace, args: Buffer[], out: Reply): void {
   writeArrayHeader(out, 0)
 }
 
-function client(_ks: Keyspace, args: Buffer[], out: Reply): void {
-  const sub = upper(args[1])
-  if (sub === 'GETNAME') return void writeBulk(out, null)
-  if (sub === 'ID') return void writeInteger(out, 1)
-  if (sub === 'INFO' || sub === 'LIST') return void writeBulk(out, 'id=1 addr=? name= db=0\n')
+function client(_ks: Keyspace, a: Args, out: Reply): void {
+  if (a.is(1, 'GETNAME')) return void writeBulk(out, null)
+  if (a.is(1, 'ID')) return void writeInteger(out, 1)
+  if (a.is(1, 'INFO') || a.is(1, 'LIST')) return void writeBulk(out, 'id=1 addr=? name= db=0\n')
   out.write(OK) // SETNAME, SETINFO, NO-EVICT, REPLY ON, ...: accepted and ignored
 }
 
-const COMMANDS = new Map<string, Command>([
-  [
-    'PING',
-    {
-      arity: -1,
-      run: (_ks, a, out) =>
-        a.length > 2 ? writeError(out, "ERR wrong number of arguments for 'ping' command") : a[1] ? writeBulk(out, a[1]) : out.write(PONG),
+const COMMANDS: readonly Command[] = [
+  {
+    name: 'PING',
+    arity: -1,
+    run: (_ks, a, out) =>
+      a.count > 2 ? writeError(out, "ERR wrong number of arguments for 'ping' command") : a.count === 2 ? writeBulkBytes(out, a.view(1)) : out.write(PONG),
+  },
+  { name: 'ECHO', arity: 2, run: (_ks, a, out) => writeBulkBytes(out, a.view(1)) },
+  {
+    name: 'GET',
+    arity: 2,
+    run: (ks, a, out) => {
+      const v = getString(ks, a.string(1), out)
+      if (v !== undefined) writeBulk(out, v)
     },
-  ],
-  ['ECHO', { arity: 2, run: (_ks, a, out) => writeBulk(out, a[1]) }],
-  [
-    'GET',
-    {
-      arity: 2,
-      run: (ks, a, out) => {
-        const v = getString(ks, key(a[1]), out)
-        if (v !== undefined) writeBulk(out, v)
-      },
+  },
+  { name: 'SET', arity: -3, run: set },
+  {
+    name: 'DEL',
+    arity: -2,
+    run: (ks, a, out) =>
+      writeInteger(
+        out,
+        countKeys(a, (k) => ks.delete(k)),
+      ),
+  },
+  {
+    name: 'UNLINK',
+    arity: -2,
+    run: (ks, a, out) =>
+      writeInteger(
+        out,
+        countKeys(a, (k) => ks.delete(k)),
+      ),
+  },
+  {
+    name: 'EXISTS',
+    arity: -2,
+    run: (ks, a, out) =>
+      writeInteger(
+        out,
+        countKeys(a, (k) => ks.get(k) !== undefined),
+      ),
+  },
+  { name: 'INCR', arity: 2, run: (ks, a, out) => incrBy(ks, a.string(1), 1, out) },
+  { name: 'DECR', arity: 2, run: (ks, a, out) => incrBy(ks, a.string(1), -1, out) },
+  {
+    name: 'INCRBY',
+    arity: 3,
+    run: (ks, a, out) => {
+      const d = a.integer(2)
+      d === null ? writeError(out, NOT_INTEGER) : incrBy(ks, a.string(1), d, out)
     },
-  ],
-  ['SET', { arity: -3, run: set }],
-  ['DEL', { arity: -2, run: (ks, a, out) => writeInteger(out, a.slice(1).filter((k) => ks.delete(key(k))).length) }],
-  ['UNLINK', { arity: -2, run: (ks, a, out) => writeInteger(out, a.slice(1).filter((k) => ks.delete(key(k))).length) }],
-  ['EXISTS', { arity: -2, run: (ks, a, out) => writeInteger(out, a.slice(1).filter((k) => ks.get(key(k)) !== undefined).length) }],
-  ['INCR', { arity: 2, run: (ks, a, out) => incrBy(ks, key(a[1]), 1, out) }],
-  ['DECR', { arity: 2, run: (ks, a, out) => incrBy(ks, key(a[1]), -1, out) }],
-  [
-    'INCRBY',
-    {
-      arity: 3,
-      run: (ks, a, out) => {
-        const d = parseInteger(a[2])
-        d === null ? writeError(out, NOT_INTEGER) : incrBy(ks, key(a[1]), d, out)
-      },
+  },
+  {
+    name: 'DECRBY',
+    arity: 3,
+    run: (ks, a, out) => {
+      const d = a.integer(2)
+      d === null ? writeError(out, NOT_INTEGER) : incrBy(ks, a.string(1), -d, out)
     },
-  ],
-  [
-    'DECRBY',
-    {
-      arity: 3,
-      run: (ks, a, out) => {
-        const d = parseInteger(a[2])
-        d === null ? writeError(out, NOT_INTEGER) : incrBy(ks, key(a[1]), -d, out)
-      },
+  },
+  {
+    name: 'MGET',
+    arity: -2,
+    run: (ks, a, out) => {
+      writeArrayHeader(out, a.count - 1)
+      for (let i = 1; i < a.count; i++) {
+        const e = ks.get(a.string(i))
+        writeBulk(out, e?.kind === 'string' ? e.value : null)
+      }
     },
-  ],
-  [
-    'MGET',
-    {
-      arity: -2,
-      run: (ks, a, out) => {
-        writeArrayHeader(out, a.length - 1)
-        for (const k of a.slice(1)) {
-          const e = ks.get(key(k))
-          writeBulk(out, e?.kind === 'string' ? e.value : null)
-        }
-      },
+  },
+  {
+    name: 'MSET',
+    arity: -3,
+    run: (ks, a, out) => {
+      if (a.count % 2 === 0) return void writeError(out, "ERR wrong number of arguments for 'mset' command")
+      for (let i = 1; i < a.count; i += 2) ks.set(a.string(i), { kind: 'string', value: a.string(i + 1), expireAt: NEVER })
+      out.write(OK)
     },
-  ],
-  [
-    'MSET',
-    {
-      arity: -3,
-      run: (ks, a, out) => {
-        if (a.length % 2 === 0) return void writeError(out, "ERR wrong number of arguments for 'mset' command")
-        for (let i = 1; i < a.length; i += 2) ks.set(key(a[i]), { kind: 'string', value: a[i + 1] as Buffer, expireAt: NEVER })
-        out.write(OK)
-      },
+  },
+  { name: 'EXPIRE', arity: 3, run: (ks, a, out) => expire(ks, a, out, 1000) },
+  { name: 'PEXPIRE', arity: 3, run: (ks, a, out) => expire(ks, a, out, 1) },
+  { name: 'TTL', arity: 2, run: (ks, a, out) => ttl(ks, a, out, 1000) },
+  { name: 'PTTL', arity: 2, run: (ks, a, out) => ttl(ks, a, out, 1) },
+  {
+    name: 'PERSIST',
+    arity: 2,
+    run: (ks, a, out) => {
+      const e = ks.get(a.string(1))
+      if (e === undefined || e.expireAt === NEVER) return void writeInteger(out, 0)
+      e.expireAt = NEVER
+      writeInteger(out, 1)
     },
-  ],
-  ['EXPIRE', { arity: 3, run: (ks, a, out) => expire(ks, a, out, 1000) }],
-  ['PEXPIRE', { arity: 3, run: (ks, a, out) => expire(ks, a, out, 1) }],
-  ['TTL', { arity: 2, run: (ks, a, out) => ttl(ks, a, out, 1000) }],
-  ['PTTL', { arity: 2, run: (ks, a, out) => ttl(ks, a, out, 1) }],
-  [
-    'PERSIST',
-    {
-      arity: 2,
-      run: (ks, a, out) => {
-        const e = ks.get(key(a[1]))
-        if (e === undefined || e.expireAt === NEVER) return void writeInteger(out, 0)
-        e.expireAt = NEVER
-        writeInteger(out, 1)
-      },
+  },
+  { name: 'TYPE', arity: 2, run: (ks, a, out) => out.write(`+${ks.get(a.string(1))?.kind ?? 'none'}\r\n`) },
+  { name: 'DBSIZE', arity: 1, run: (ks, _a, out) => writeInteger(out, ks.size) },
+  {
+    name: 'FLUSHALL',
+    arity: -1,
+    run: (ks, _a, out) => {
+      ks.clear()
+      out.write(OK)
     },
-  ],
-  ['TYPE', { arity: 2, run: (ks, a, out) => out.write(`+${ks.get(key(a[1]))?.kind ?? 'none'}\r\n`) }],
-  ['DBSIZE', { arity: 1, run: (ks, _a, out) => writeInteger(out, ks.size) }],
-  [
-    'FLUSHALL',
-    {
-      arity: -1,
-      run: (ks, _a, out) => {
-        ks.clear()
-        out.write(OK)
-      },
+  },
+  {
+    name: 'FLUSHDB',
+    arity: -1,
+    run: (ks, _a, out) => {
+      ks.clear()
+      out.write(OK)
     },
-  ],
-  [
-    'FLUSHDB',
-    {
-      arity: -1,
-      run: (ks, _a, out) => {
-        ks.clear()
-        out.write(OK)
-      },
+  },
+  { name: 'LPUSH', arity: -3, run: (ks, a, out) => push(ks, a, out, true) },
+  { name: 'RPUSH', arity: -3, run: (ks, a, out) => push(ks, a, out, false) },
+  { name: 'LPOP', arity: -2, run: (ks, a, out) => pop(ks, a, out, true) },
+  { name: 'RPOP', arity: -2, run: (ks, a, out) => pop(ks, a, out, false) },
+  {
+    name: 'LLEN',
+    arity: 2,
+    run: (ks, a, out) => {
+      const l = getList(ks, a.string(1), out, false)
+      if (l !== undefined) writeInteger(out, l?.length ?? 0)
     },
-  ],
-  ['LPUSH', { arity: -3, run: (ks, a, out) => push(ks, a, out, true) }],
-  ['RPUSH', { arity: -3, run: (ks, a, out) => push(ks, a, out, false) }],
-  ['LPOP', { arity: -2, run: (ks, a, out) => pop(ks, a, out, true) }],
-  ['RPOP', { arity: -2, run: (ks, a, out) => pop(ks, a, out, false) }],
-  [
-    'LLEN',
-    {
-      arity: 2,
-      run: (ks, a, out) => {
-        const l = getList(ks, key(a[1]), out, false)
-        if (l !== undefined) writeInteger(out, l?.length ?? 0)
-      },
-    },
-  ],
-  ['LRANGE', { arity: 4, run: range }],
-  ['SELECT', { arity: 2, run: (_ks, a, out) => (a[1]?.toString('latin1') === '0' ? out.write(OK) : writeError(out, 'ERR DB index is out of range')) }],
-  [
-    'COMMAND',
-    { arity: -1, run: (_ks, a, out) => (a[1] !== undefined && upper(a[1]) === 'COUNT' ? writeInteger(out, COMMANDS.size) : writeArrayHeader(out, 0)) },
-  ],
-  ['CONFIG', { arity: -2, run: config }],
-  ['HELLO', { arity: -1, run: hello }],
-  ['CLIENT', { arity: -2, run: client }],
-  [
-    'INFO',
-    {
-      arity: -1,
-      run: (ks, _a, out) => writeBulk(out, `# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\n# Keyspace\r\ndb0:keys=${ks.size},expires=0\r\n`),
-    },
-  ],
-])
+  },
+  { name: 'LRANGE', arity: 4, run: range },
+  { name: 'SELECT', arity: 2, run: (_ks, a, out) => (a.string(1) === '0' ? out.write(OK) : writeError(out, 'ERR DB index is out of range')) },
+  { name: 'COMMAND', arity: -1, run: (_ks, a, out) => (a.is(1, 'COUNT') ? writeInteger(out, COMMANDS.length) : writeArrayHeader(out, 0)) },
+  { name: 'CONFIG', arity: -2, run: config },
+  { name: 'HELLO', arity: -1, run: hello },
+  { name: 'CLIENT', arity: -2, run: client },
+  {
+    name: 'INFO',
+    arity: -1,
+    run: (ks, _a, out) => writeBulk(out, `# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\n# Keyspace\r\ndb0:keys=${ks.size},expires=0\r\n`),
+  },
+]
+
+/** Longest command name, bytes. */
+const MAX_NAME = 15
+/**
+ * Commands by name length and first letter (`(length << 5) | (letter & 0x1f)`): the name is
+ * matched on its bytes, case-folded, with no string made; most slots hold one command.
+ */
+const BY_NAME: (Command[] | undefined)[] = []
+for (const command of COMMANDS) {
+  const slot = (command.name.length << 5) | (command.name.charCodeAt(0) & 0x1f)
+  BY_NAME[slot] ??= []
+  BY_NAME[slot].push(command)
+}
+
+function findCommand(a: Args): Command | undefined {
+  const n = a.length(0)
+  if (n === 0 || n > MAX_NAME) return undefined
+  const candidates = BY_NAME[(n << 5) | ((a.data[a.starts[0] as number] as number) & 0x1f)]
+  if (candidates === undefined) return undefined
+  for (const command of candidates) if (a.is(0, command.name)) return command
+  return undefined
+}

@@ -1,11 +1,12 @@
 /**
  * RESP2 reply encoders. Replies are appended to the connection's output Buf; all replies of one
- * round leave in one socket write.
+ * round leave in one socket write. Stored strings are latin1 (one char per byte), and are written
+ * back as latin1, so binary values round-trip.
  */
 
-/** Where replies go. */
+/** Where replies go (the output Buf). */
 export interface Reply {
-  write(data: string | Buffer): void
+  write(data: string | Uint8Array, encoding?: BufferEncoding): unknown
 }
 
 export const OK = '+OK\r\n'
@@ -13,36 +14,45 @@ export const PONG = '+PONG\r\n'
 export const NULL_BULK = '$-1\r\n'
 export const NULL_ARRAY = '*-1\r\n'
 export const EMPTY_ARRAY = '*0\r\n'
-/** `:0\r\n` … `:9\r\n` and a few more are common enough to keep ready. */
-const SMALL_INTEGERS = Array.from({ length: 64 }, (_, i) => `:${i}\r\n`)
+const CRLF = '\r\n'
+/** Replies and headers for small numbers are common enough to keep ready (no number-to-string per reply). */
+const SMALL = 64
+const SMALL_INTEGERS = Array.from({ length: SMALL }, (_, i) => `:${i}\r\n`)
+const BULK_HEADERS = Array.from({ length: SMALL }, (_, i) => `$${i}\r\n`)
 
 export function writeError(out: Reply, message: string): void {
-  out.write(`-${message.startsWith('ERR') || /^[A-Z]+ /.test(message) ? '' : 'ERR '}${message.replace(/[\r\n]/g, ' ')}\r\n`)
+  out.write(`-${message.startsWith('ERR') || /^[A-Z]+ /.test(message) ? '' : 'ERR '}${message.replace(/[\r\n]/g, ' ')}\r\n`, 'latin1')
 }
 
 export function writeInteger(out: Reply, n: number): void {
-  out.write(n >= 0 && n < SMALL_INTEGERS.length ? (SMALL_INTEGERS[n] as string) : `:${n}\r\n`)
+  out.write(n >= 0 && n < SMALL ? (SMALL_INTEGERS[n] as string) : `:${n}\r\n`)
 }
 
-export function writeBulk(out: Reply, value: Buffer | string | null | undefined): void {
+/** A bulk string from a latin1 string (a stored value), or the null bulk. */
+export function writeBulk(out: Reply, value: string | null | undefined): void {
   if (value === null || value === undefined) {
     out.write(NULL_BULK)
     return
   }
-  if (typeof value === 'string') {
-    out.write(`$${Buffer.byteLength(value)}\r\n${value}\r\n`)
-    return
-  }
-  out.write(`$${value.length}\r\n`)
+  const n = value.length
+  out.write(n < SMALL ? (BULK_HEADERS[n] as string) : `$${n}\r\n`)
+  out.write(value, 'latin1')
+  out.write(CRLF)
+}
+
+/** A bulk string from bytes (an argument echoed back). */
+export function writeBulkBytes(out: Reply, value: Uint8Array): void {
+  const n = value.length
+  out.write(n < SMALL ? (BULK_HEADERS[n] as string) : `$${n}\r\n`)
   out.write(value)
-  out.write('\r\n')
+  out.write(CRLF)
 }
 
 export function writeArrayHeader(out: Reply, length: number): void {
   out.write(`*${length}\r\n`)
 }
 
-export function writeBulkArray(out: Reply, values: readonly (Buffer | string | null | undefined)[]): void {
+export function writeBulkArray(out: Reply, values: readonly (string | null | undefined)[]): void {
   writeArrayHeader(out, values.length)
   for (const value of values) writeBulk(out, value)
 }

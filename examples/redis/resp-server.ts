@@ -7,15 +7,25 @@
  * Intent naming exactly what is missing: the next header line (a bounded delimiter) or the rest
  * of a bulk string (an exact byte count). Every size the peer declares is checked against a
  * limit before anything is allocated, like Redis' proto-max-bulk-len.
+ *
+ * Parsing happens in place: arguments are spans (`Args`) of one view of the input, commands run
+ * on them, and the input is consumed once per call, up to the first incomplete command. That one
+ * stays buffered, with its spans and the parse position kept, so the next call resumes where
+ * this one stopped instead of parsing it again.
  */
 import { type Exception, Intent, type Protocol, type Scope, type Transport } from 'rotor-stream'
+import { Args } from './args.js'
 import type { Keyspace } from './keyspace.js'
-import { writeError } from './reply.js'
+import { OK, writeError } from './reply.js'
 
 const CR = 0x0d
-const LF = Buffer.from('\n')
-/** Longest `$<length>` line: '$' + up to 20 digits + CRLF. */
+const LF = 0x0a
+const SPACE = 0x20
+const NEWLINE = Buffer.from('\n')
+/** Longest `$<length>` line: '$' + up to 20 digits + CRLF, with room to spare. */
 const MAX_BULK_HEADER = 32
+/** Most characters in a length (`*<n>`, `$<n>`): a sign and 19 digits, or 20 digits. */
+const MAX_LENGTH_DIGITS = 20
 /**
  * One `bytesRead` call stops executing buffered commands once its replies pass this many bytes
  * and returns; the stream's pushback then decides when the rest is parsed. Without it, a client
@@ -54,20 +64,32 @@ export interface RespContext {
   readonly limits: RespLimits
 }
 
+/**
+ * The stream `maxBufferSize` a connection with `limits` needs (pass it to `serve`): a command is
+ * parsed in place, so the input holds all of it — arguments, their `$<length>` lines and CRLFs,
+ * the array header — until it runs.
+ */
+export function respMaxBufferSize(limits: RespLimits): number {
+  return limits.maxCommandBytes + limits.maxArguments * (MAX_BULK_HEADER + 3) + limits.maxInlineLength + 1
+}
+
 /** One connection speaking RESP2. */
 export class RespConnection implements Protocol {
   /**
    * `command`: at the start of a command (array header or inline line).
-   * `bulkHeader`: inside an array, before the `$<length>` line of argument `args.length`.
-   * `bulkBody`: inside an array, waiting for `bulkLength` bytes plus CRLF.
+   * `bulkHeader`: inside an array, before the `$<length>` line at `at`.
+   * `bulkBody`: inside an array, before the `bulkLength` bytes plus CRLF at `at`.
    * `closing`: a last reply (QUIT, protocol error) is being flushed.
+   * Between calls the command being parsed starts at input position 0: all before it is consumed.
    */
   phase: 'command' | 'bulkHeader' | 'bulkBody' | 'closing' = 'command'
-  /** Arguments parsed so far of the current command (phases bulkHeader, bulkBody). */
-  args: Buffer[] = []
+  /** Arguments of the current command parsed so far, as spans of the input (phases bulkHeader, bulkBody). */
+  readonly args = new Args()
   /** Arguments the current array announced (phases bulkHeader, bulkBody). */
   expected = 0
-  /** Length of the bulk string being read (phase bulkBody). */
+  /** Input position of the next `$<length>` line or bulk string (phases bulkHeader, bulkBody). */
+  at = 0
+  /** Length of the bulk string at `at` (phase bulkBody). */
   bulkLength = 0
   /** Bytes of arguments in the current command, against maxCommandBytes. */
   commandBytes = 0
@@ -80,84 +102,27 @@ export class RespConnection implements Protocol {
   }
 
   static factory(context: RespContext) {
-    return (_t: Transport, _seed: unknown, scope: Scope): Intent<RespConnection> => new RespConnection(context).waitCommand(scope)
+    return (_t: Transport, _seed: unknown, scope: Scope): Intent<RespConnection> => new RespConnection(context).waitCommand(_t, 0, scope)
   }
 
-  bytesRead(t: Transport, end: number, scope: Scope): Intent<RespConnection> {
-    const input = t.input
-    // `lf`: position of the LF ending the header line at the start of the input, or -1.
-    // The engine found the first one; after that we search ourselves, so that everything
-    // buffered is parsed in this one call.
-    let lf = end
-    const outputLimit = t.output.length + MAX_CALL_OUTPUT
-    for (;;) {
-      switch (this.phase) {
-        case 'command': {
-          if (lf < 0 || t.output.length >= outputLimit) return this.waitCommand(scope)
-          // The stream's bound on the line we found ourselves too, so that a line too long gets
-          // the same answer whether it arrived alone or after other commands in one read.
-          if (lf > this.#context.limits.maxInlineLength) return this.protocolError(t, 'too big inline request')
-          if (input.byte(0) === ASTERISK) {
-            const count = this.parseLength(input, lf)
-            if (count === null || count > this.#context.limits.maxArguments) return this.protocolError(t, 'invalid multibulk length')
-            input.consume(lf + 1)
-            if (count > 0) this.startArray(count) // an empty array is no command; Redis ignores it too
-          } else {
-            // An inline command: words separated by spaces (telnet's form), CRLF or LF ended.
-            const line = input.toString('latin1', 0, lf > 0 && input.byte(lf - 1) === CR ? lf - 1 : lf)
-            input.consume(lf + 1)
-            const words = line.split(' ').filter((w) => w.length > 0)
-            if (words.length > 0)
-              this.execute(
-                t,
-                words.map((w) => Buffer.from(w, 'latin1')),
-              )
-            if (this.quit) return this.close(t)
-          }
-          break
-        }
-        case 'bulkHeader': {
-          if (lf < 0) return this.idle(Intent.of(this).expectDelimiter(LF, { max: MAX_BULK_HEADER }), scope)
-          if (lf > MAX_BULK_HEADER) return this.protocolError(t, 'too big bulk header') // as the stream's bound says
-          if (input.byte(0) !== DOLLAR) return this.protocolError(t, `expected '$', got '${String.fromCharCode(input.byte(0) ?? 0)}'`)
-          const length = this.parseLength(input, lf)
-          const limits = this.#context.limits
-          if (length === null || length < 0 || length > limits.maxBulkLength) return this.protocolError(t, 'invalid bulk length')
-          if (this.commandBytes + length > limits.maxCommandBytes) return this.protocolError(t, 'command too large')
-          input.consume(lf + 1)
-          this.bulkLength = length
-          this.phase = 'bulkBody'
-          break
-        }
-        case 'bulkBody': {
-          const need = this.bulkLength + 2
-          if (input.length < need) return this.idle(Intent.of(this).expectBytes(need), scope)
-          if (input.byte(this.bulkLength) !== CR || input.byte(this.bulkLength + 1) !== 0x0a) return this.protocolError(t, 'bulk string not followed by CRLF')
-          this.args.push(Buffer.from(input.view(0, this.bulkLength))) // a copy: the view dies with consume()
-          input.consume(need)
-          this.commandBytes += this.bulkLength
-          if (this.args.length < this.expected) {
-            this.phase = 'bulkHeader'
-            break
-          }
-          const args = this.args
-          this.args = []
-          this.phase = 'command'
-          this.execute(t, args)
-          if (this.quit) return this.close(t)
-          break
-        }
-        case 'closing':
-          throw new Error('bytesRead while closing')
-      }
-      if (this.phase !== 'bulkBody') lf = input.indexOf(0x0a)
-    }
+  bytesRead(t: Transport, _end: number, scope: Scope): Intent<RespConnection> {
+    if (this.phase === 'closing') throw new Error('bytesRead while closing')
+    // One view of everything buffered; argument spans index into it until the input is consumed.
+    const data = t.input.view()
+    this.args.data = data
+    const intent = this.parse(t, data, scope)
+    this.args.release() // the view may outlive the input's storage: do not keep it
+    return intent
   }
 
   exception(t: Transport, reason: Exception): Intent<RespConnection> {
     switch (reason.code) {
       case 'RS_ERR_LIMIT_REACHED':
-        return this.protocolError(t, this.phase === 'command' ? 'too big inline request' : 'too big bulk header')
+        // A line longer than its bound, or (with a stream maxBufferSize below respMaxBufferSize) a command too large to hold.
+        return this.protocolError(
+          t,
+          this.phase === 'command' ? 'too big inline request' : this.phase === 'bulkHeader' ? 'too big bulk header' : 'command too large',
+        )
       case 'RS_ERR_END_OF_STREAM':
       case 'RS_ERR_READ':
       case 'RS_ERR_TOO_SLOW':
@@ -173,10 +138,123 @@ export class RespConnection implements Protocol {
     return Intent.done()
   }
 
-  /** Wait for the next command's first line. */
-  private waitCommand(scope: Scope): Intent<RespConnection> {
+  /** Executes every complete command in `data` (the input), then consumes them and says what is missing. */
+  private parse(t: Transport, data: Buffer, scope: Scope): Intent<RespConnection> {
+    const limits = this.#context.limits
+    const outputLimit = t.output.length + MAX_CALL_OUTPUT
+    // Start of the first command not executed yet: everything before it is consumed on return.
+    let pos = 0
+    for (;;) {
+      if (this.phase === 'command') {
+        if (pos === data.length || t.output.length >= outputLimit) return this.waitCommand(t, pos, scope)
+        // The common array header, `*<digits>\r\n`, is read in place; anything else takes the general path below.
+        const digitsEnd = data[pos] === ASTERISK ? skipDigits(data, pos + 1) : -1
+        if (
+          digitsEnd > pos + 1 &&
+          digitsEnd - pos <= MAX_LENGTH_DIGITS + 1 &&
+          data[digitsEnd] === CR &&
+          data[digitsEnd + 1] === LF &&
+          digitsEnd + 1 - pos <= limits.maxInlineLength
+        ) {
+          const count = decimal(data, pos + 1, digitsEnd)
+          if (count > limits.maxArguments) return this.protocolError(t, 'invalid multibulk length')
+          pos = digitsEnd + 2
+          if (count === 0) continue // an empty array is no command; Redis ignores it too
+          this.startArray(count, pos)
+        } else {
+          const lf = data.indexOf(LF, pos)
+          if (lf < 0) return this.waitCommand(t, pos, scope)
+          // The stream's bound on the line we found ourselves too, so that a line too long gets
+          // the same answer whether it arrived alone or after other commands in one read.
+          if (lf - pos > limits.maxInlineLength) return this.protocolError(t, 'too big inline request')
+          if (data[pos] === ASTERISK) {
+            const count = parseLength(data, pos, lf)
+            if (count === null || count > limits.maxArguments) return this.protocolError(t, 'invalid multibulk length')
+            pos = lf + 1
+            if (count > 0) this.startArray(count, pos)
+            continue
+          }
+          // An inline command: words separated by spaces (telnet's form), CRLF or LF ended.
+          this.splitInline(data, pos, lf > pos && data[lf - 1] === CR ? lf - 1 : lf)
+          pos = lf + 1
+          if (this.args.count > 0) this.execute(t)
+          if (this.quit) return this.close(t)
+          continue
+        }
+      }
+      const missing = this.parseArguments(t, data, pos, scope)
+      if (missing !== null) return missing
+      pos = this.at
+      this.phase = 'command'
+      this.execute(t)
+      if (this.quit) return this.close(t)
+    }
+  }
+
+  /**
+   * Parses the current array's arguments from `at` on. Returns null once all are there, else
+   * what to wait for (the input consumed up to `pos`, the command's start) or a protocol error.
+   */
+  private parseArguments(t: Transport, data: Buffer, pos: number, scope: Scope): Intent<RespConnection> | null {
+    const args = this.args
+    const limits = this.#context.limits
+    let at = this.at
+    while (args.count < this.expected) {
+      if (this.phase === 'bulkHeader') {
+        // `$<digits>\r\n` read in place; anything else (or an incomplete line) takes the general path.
+        const digitsEnd = data[at] === DOLLAR ? skipDigits(data, at + 1) : -1
+        let length: number
+        if (digitsEnd > at + 1 && digitsEnd - at <= MAX_LENGTH_DIGITS + 1 && data[digitsEnd] === CR && data[digitsEnd + 1] === LF) {
+          length = decimal(data, at + 1, digitsEnd)
+          at = digitsEnd + 2
+        } else {
+          const lf = data.indexOf(LF, at)
+          if (lf < 0) {
+            this.at = at
+            return this.suspend(t, pos, Intent.of(this).expectDelimiter(NEWLINE, { offset: at - pos, max: at - pos + MAX_BULK_HEADER }), scope)
+          }
+          if (lf - at > MAX_BULK_HEADER) return this.protocolError(t, 'too big bulk header') // as the stream's bound says
+          if (data[at] !== DOLLAR) return this.protocolError(t, `expected '$', got '${String.fromCharCode(data[at] ?? 0)}'`)
+          const parsed = parseLength(data, at, lf)
+          if (parsed === null || parsed < 0) return this.protocolError(t, 'invalid bulk length')
+          length = parsed
+          at = lf + 1
+        }
+        if (length > limits.maxBulkLength) return this.protocolError(t, 'invalid bulk length')
+        if (this.commandBytes + length > limits.maxCommandBytes) return this.protocolError(t, 'command too large')
+        this.bulkLength = length
+        this.phase = 'bulkBody'
+      }
+      const stop = at + this.bulkLength
+      if (data.length < stop + 2) {
+        this.at = at
+        return this.suspend(t, pos, Intent.of(this).expectBytes(stop + 2 - pos), scope)
+      }
+      if (data[stop] !== CR || data[stop + 1] !== LF) return this.protocolError(t, 'bulk string not followed by CRLF')
+      args.push(at, stop)
+      this.commandBytes += this.bulkLength
+      at = stop + 2
+      this.phase = 'bulkHeader'
+    }
+    this.at = at
+    return null
+  }
+
+  /** Wait for the next command's first line, the input consumed up to `pos`. */
+  private waitCommand(t: Transport, pos: number, scope: Scope): Intent<RespConnection> {
+    if (pos > 0) t.input.consume(pos)
     this.phase = 'command'
-    return this.idle(Intent.of(this).expectDelimiter(LF, { max: this.#context.limits.maxInlineLength }), scope)
+    return this.idle(Intent.of(this).expectDelimiter(NEWLINE, { max: this.#context.limits.maxInlineLength }), scope)
+  }
+
+  /** Consumes the input up to `pos`, the start of the incomplete command, whose spans move with it. */
+  private suspend(t: Transport, pos: number, intent: Intent<RespConnection>, scope: Scope): Intent<RespConnection> {
+    if (pos > 0) {
+      t.input.consume(pos)
+      this.args.rebase(pos)
+      this.at -= pos
+    }
+    return this.idle(intent, scope)
   }
 
   /** With idleTimeout, every wait for input has the deadline: a client silent in the middle of a command is idle too. */
@@ -185,46 +263,47 @@ export class RespConnection implements Protocol {
     return idle > 0 ? intent.deadline(scope.now() + idle) : intent
   }
 
-  private startArray(count: number): void {
+  /** An array of `count` arguments starts; its first `$<length>` line is at `at`. */
+  private startArray(count: number, at: number): void {
     this.expected = count
-    this.args = []
+    this.at = at
     this.commandBytes = 0
+    this.args.count = 0
     this.phase = 'bulkHeader'
   }
 
-  /** Runs one command; its reply goes straight into the output Buf. */
-  private execute(t: Transport, args: Buffer[]): void {
-    const name = (args[0] as Buffer).toString('latin1').toUpperCase()
-    if (name === 'QUIT') {
-      t.output.write('+OK\r\n')
-      this.quit = true
-      return
+  /** The words of the inline command `data[start, end)`, separated by runs of spaces, become the arguments. */
+  private splitInline(data: Buffer, start: number, end: number): void {
+    const args = this.args
+    args.count = 0
+    let word = -1 // start of the word being read, or -1 between words
+    for (let i = start; i < end; i++) {
+      if (data[i] === SPACE) {
+        if (word >= 0) args.push(word, i)
+        word = -1
+      } else if (word < 0) {
+        word = i
+      }
     }
-    this.#context.keyspace.execute(name, args, t.output)
+    if (word >= 0) args.push(word, end)
   }
 
-  /** Parses the `*<n>\r` or `$<n>\r` line before the LF at `lf`; null unless a plain decimal. */
-  private parseLength(input: Transport['input'], lf: number): number | null {
-    if (input.byte(lf - 1) !== CR) return null
-    const at = lf - 1 // end of the digits
-    if (at < 2 || at > 21) return null
-    let value = 0
-    let i = 1
-    const negative = input.byte(1) === 0x2d
-    if (negative) i = 2
-    if (i >= at) return null
-    for (; i < at; i++) {
-      const digit = (input.byte(i) as number) - 0x30
-      if (digit < 0 || digit > 9) return null
-      value = value * 10 + digit
+  /** Runs the command in `args`; its reply goes straight into the output Buf. */
+  private execute(t: Transport): void {
+    const args = this.args
+    if (args.is(0, 'QUIT')) {
+      t.output.write(OK)
+      this.quit = true
+    } else {
+      this.#context.keyspace.execute(args, t.output)
     }
-    return negative ? -value : value
+    args.clear()
   }
 
   /** Answer `-ERR Protocol error: …` and close, as Redis does. */
   private protocolError(t: Transport, message: string): Intent<RespConnection> {
     writeError(t.output, `Protocol error: ${message}`)
-    this.args = []
+    this.args.clear()
     return this.close(t)
   }
 
@@ -233,4 +312,39 @@ export class RespConnection implements Protocol {
     t.input.consume(t.input.length) // nothing after QUIT or a protocol error is read
     return Intent.of(this).expectFlush()
   }
+}
+
+/** Position of the first non-digit at or after `from` (the end of `data` if none). */
+function skipDigits(data: Buffer, from: number): number {
+  let i = from
+  while (i < data.length) {
+    const c = data[i] as number
+    if (c < 0x30 || c > 0x39) break
+    i++
+  }
+  return i
+}
+
+/** The decimal value of the digits `data[from, to)` (known to be digits). */
+function decimal(data: Buffer, from: number, to: number): number {
+  let n = 0
+  for (let i = from; i < to; i++) n = n * 10 + (data[i] as number) - 0x30
+  return n
+}
+
+/** Parses the `*<n>\r` or `$<n>\r` line at `start` whose LF is at `lf`; null unless a plain decimal of at most 20 digits. */
+function parseLength(data: Buffer, start: number, lf: number): number | null {
+  if (data[lf - 1] !== CR) return null
+  const end = lf - 1 // end of the digits
+  let i = start + 1
+  const negative = data[i] === 0x2d
+  if (negative) i++
+  if (i >= end || end - start - 1 > MAX_LENGTH_DIGITS) return null
+  let value = 0
+  for (; i < end; i++) {
+    const digit = (data[i] as number) - 0x30
+    if (digit < 0 || digit > 9) return null
+    value = value * 10 + digit
+  }
+  return negative ? -value : value
 }

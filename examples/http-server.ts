@@ -29,7 +29,8 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { type Exception, type Factory, Intent, type Protocol, type Scope, type Server, serve, TimeoutError, type Transport } from 'rotor-stream'
 import { ChunkedDecoder } from './http/chunked.js'
-import { isKeepAlive, parseRequestHead, type RequestHead, requestFraming, STATUS_TEXT } from './http/parse.js'
+import { isKeepAlive, parseRequestHead, type RequestHead, requestFraming } from './http/parse.js'
+import { type ConnectionField, httpDate, ResponseHeads } from './http/response.js'
 import { type Handler, type HttpRequest, type HttpResponse, Router } from './http/router.js'
 
 const HEAD_END = Buffer.from('\r\n\r\n')
@@ -47,7 +48,8 @@ const FLUSH_TIMEOUT = 10_000
  * call produce the thousand answers, whatever the stream's outputHighWaterMark.
  */
 const MAX_CALL_OUTPUT = 64 * 1024
-const TEXT = { 'Content-Type': 'text/plain; charset=utf-8' } as const
+// Frozen: its head is serialized once (see ResponseHeads).
+const TEXT = Object.freeze({ 'Content-Type': 'text/plain; charset=utf-8' })
 const HEAD_TOO_LARGE = 'request head too large'
 
 /** Limits of every connection. Sizes in bytes, durations in ms. */
@@ -105,12 +107,13 @@ export class HttpConnection implements Protocol {
   #startedAt = 0
   readonly #handler: Handler
   readonly #limits: HttpLimits
-  readonly #date: (() => string) | null
+  /** Shared by every connection of the server. */
+  readonly #heads: ResponseHeads
 
-  private constructor(handler: Handler, limits: HttpLimits, date: (() => string) | null) {
+  private constructor(handler: Handler, limits: HttpLimits, heads: ResponseHeads) {
     this.#handler = handler
     this.#limits = limits
-    this.#date = date
+    this.#heads = heads
   }
 
   /** The factory to give `serve()` (or `Stream.attach`); options are checked once, here. */
@@ -119,8 +122,8 @@ export class HttpConnection implements Protocol {
     for (const [name, value] of Object.entries(limits)) {
       if (!(Number.isSafeInteger(value) && value > 0)) throw new RangeError(`HTTP limit ${name} must be a positive integer, got ${value}`)
     }
-    const date = options.date === undefined ? httpDate : options.date
-    return (_t, _seed, scope) => new HttpConnection(options.handler, limits, date).#waitIdle(scope)
+    const heads = new ResponseHeads(options.date === undefined ? httpDate : options.date)
+    return (_t, _seed, scope) => new HttpConnection(options.handler, limits, heads).#waitIdle(scope)
   }
 
   bytesRead(t: Transport, _end: number, scope: Scope): Intent<HttpConnection> {
@@ -268,15 +271,13 @@ export class HttpConnection implements Protocol {
   /** Runs the handler and writes its answer. Returns whether the connection stays open (then the phase is idle). */
   #respond(t: Transport, head: RequestHead, body: Buffer): boolean {
     let keepAlive = isKeepAlive(head.minor, head.headers)
-    let response: HttpResponse
     try {
-      response = this.#handler(toRequest(head, body))
-      checkHeaders(response.headers)
+      const response = this.#handler(toRequest(head, body))
+      this.#writeResponse(t, head, response, keepAlive) // throws before writing if a header is invalid
     } catch {
-      response = { status: 500, headers: TEXT, body: 'internal server error\n' }
       keepAlive = false
+      this.#writeResponse(t, head, { status: 500, headers: TEXT, body: 'internal server error\n' }, false)
     }
-    this.#writeResponse(t, head, response, keepAlive)
     this.#head = null
     this.#decoder = null
     this.phase = 'idle'
@@ -297,19 +298,14 @@ export class HttpConnection implements Protocol {
       .deadline(scope.now() + FLUSH_TIMEOUT)
   }
 
-  /** Writes a status line, headers and body into the output; all answers of a round leave in one write. */
+  /** Writes a status line, headers and body into the output; all answers of a round leave in one write. Throws, having written nothing, if a header is invalid. */
   #writeResponse(t: Transport, head: RequestHead | null, response: HttpResponse, keepAlive: boolean): void {
     const status = response.status ?? 200
     const body = response.body ?? EMPTY
-    let text = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Unknown'}\r\n`
-    if (this.#date !== null) text += `Date: ${this.#date()}\r\n`
-    for (const name in response.headers) text += `${name}: ${response.headers[name]}\r\n`
-    const hasBody = status >= 200 && status !== 204 && status !== 304
-    if (hasBody) text += `Content-Length: ${typeof body === 'string' ? Buffer.byteLength(body) : body.length}\r\n`
-    if (!keepAlive) text += 'Connection: close\r\n'
-    else if (head?.minor === 0) text += 'Connection: keep-alive\r\n'
-    t.output.write(`${text}\r\n`)
-    if (hasBody && head?.method !== 'HEAD') t.output.write(body)
+    const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length
+    const connection: ConnectionField = !keepAlive ? 'close' : head?.minor === 0 ? 'keep-alive' : 'none'
+    t.output.write(this.#heads.head(status, response.headers, length, connection))
+    if (length > 0 && head?.method !== 'HEAD' && status >= 200 && status !== 204 && status !== 304) t.output.write(body)
   }
 }
 
@@ -326,34 +322,15 @@ function toRequest(head: RequestHead, body: Buffer): HttpRequest {
   }
 }
 
-/** A CR or LF in a handler's header would let a request inject headers into its own answer. */
-function checkHeaders(headers: Readonly<Record<string, string>> | undefined): void {
-  for (const name in headers) {
-    if (/[\r\n:]/.test(name) || /[\r\n]/.test(headers[name] as string)) throw new Error(`invalid response header ${JSON.stringify(name)}`)
-  }
-}
-
-let dateSecond = -1
-let dateText = ''
-/** Now as an IMF-fixdate (RFC 9110 §5.6.7), formatted at most once a second. */
-export function httpDate(): string {
-  const now = Date.now()
-  const second = Math.floor(now / 1000)
-  if (second !== dateSecond) {
-    dateSecond = second
-    dateText = new Date(now).toUTCString()
-  }
-  return dateText
-}
-
 function unreachable(x: never): never {
   throw new Error(`unreachable: ${String(x)}`)
 }
 
 /** The demo application: `GET /` says hello, `POST /echo` answers with the request's body. */
 export function demoRouter(): Router {
+  const hello = Object.freeze({ headers: TEXT, body: 'Hello, world!\n' })
   return new Router()
-    .get('/', () => ({ headers: TEXT, body: 'Hello, world!\n' }))
+    .get('/', () => hello)
     .post('/echo', (request) => ({ headers: { 'Content-Type': request.headers.get('content-type') ?? 'application/octet-stream' }, body: request.body }))
 }
 

@@ -39,60 +39,115 @@ export type Framing =
 /** A result, or the status a server answers a bad message with (a client just reports `message`). */
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly status: number; readonly message: string }
 
-// RFC 9110 §5.6.2: token = 1*tchar.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-// RFC 9112 §3: method SP request-target SP HTTP-version; the target has no spaces or controls.
-const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/(\d)\.(\d)$/
 // RFC 9112 §4: HTTP-version SP 3DIGIT SP [ reason-phrase ]; a missing last SP is tolerated.
 const STATUS_LINE = /^HTTP\/1\.(\d) (\d{3})(?: ([\t\x20-\x7e\x80-\xff]*))?$/
-// RFC 9110 §5.5: field-value is VCHAR, obs-text, SP and HTAB: never CR, LF or NUL.
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
 /** A Content-Length: at most 15 digits, which stay below 2^53 (longer is refused, not rounded). */
 const DIGITS = /^\d{1,15}$/
 const FRAMING_NONE: Framing = Object.freeze({ kind: 'none' })
 const FRAMING_CHUNKED: Framing = Object.freeze({ kind: 'chunked' })
 const FRAMING_UNTIL_CLOSE: Framing = Object.freeze({ kind: 'untilClose' })
+// The common answers, made once: requestFraming runs for every request.
+const OK_NONE: Parsed<Framing> = Object.freeze({ ok: true, value: FRAMING_NONE })
+const OK_CHUNKED: Parsed<Framing> = Object.freeze({ ok: true, value: FRAMING_CHUNKED })
 
-/** Parses a request head: everything before the blank line, CRLF-separated. */
+const SP = 0x20
+const HTAB = 0x09
+const CR = 0x0d
+const LF = 0x0a
+const COLON = 0x3a
+const DOT = 0x2e
+const ZERO = 0x30
+/** 1 for the bytes of a token (RFC 9110 §5.6.2: tchar), 0 for the rest; indexed by char code. */
+const TCHAR = new Uint8Array(256)
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1
+
+/**
+ * Parses a request head: everything before the blank line, CRLF-separated. It runs for every
+ * request, so it scans char codes once instead of splitting lines and matching regexps.
+ */
 export function parseRequestHead(head: string): Parsed<RequestHead> {
-  const lines = head.split('\r\n')
-  const match = REQUEST_LINE.exec(lines[0] ?? '')
-  if (match === null) return fail(400, 'malformed request line')
-  if (match[3] !== '1') return fail(505, `HTTP/${match[3]}.${match[4]} is not supported`)
-  const headers = parseFields(lines)
+  const n = head.length
+  // RFC 9112 §3: method SP request-target SP HTTP-version; the target has no spaces or controls.
+  let i = 0
+  while (i < n && TCHAR[head.charCodeAt(i)] === 1) i++
+  if (i === 0 || head.charCodeAt(i) !== SP) return fail(400, 'malformed request line')
+  const method = head.slice(0, i)
+  const targetStart = ++i
+  for (let c = head.charCodeAt(i); c >= 0x21 && c <= 0x7e; c = head.charCodeAt(++i));
+  if (i === targetStart || head.charCodeAt(i) !== SP) return fail(400, 'malformed request line')
+  const target = head.slice(targetStart, i)
+  // HTTP-version = "HTTP/" DIGIT "." DIGIT, then the end of the line.
+  const v = i + 1
+  const major = head.charCodeAt(v + 5) - ZERO
+  const minorDigit = head.charCodeAt(v + 7) - ZERO
+  const lineEnd = v + 8
+  if (
+    !head.startsWith('HTTP/', v) ||
+    !(major >= 0 && major <= 9) ||
+    head.charCodeAt(v + 6) !== DOT ||
+    !(minorDigit >= 0 && minorDigit <= 9) ||
+    !(lineEnd === n || (head.charCodeAt(lineEnd) === CR && head.charCodeAt(lineEnd + 1) === LF))
+  ) {
+    return fail(400, 'malformed request line')
+  }
+  if (major !== 1) return fail(505, `HTTP/${major}.${minorDigit} is not supported`)
+  const headers = parseFields(head, lineEnd)
   if (!headers.ok) return headers
-  const minor = match[4] === '0' ? 0 : 1
+  const minor = minorDigit === 0 ? 0 : 1
   // RFC 9112 §3.2: an HTTP/1.1 request carries exactly one Host.
   const host = headers.value.get('host')
   if (minor === 1 && (host === undefined || host.includes(','))) return fail(400, 'an HTTP/1.1 request needs exactly one Host header')
-  return ok({ method: match[1] as string, target: match[2] as string, minor, headers: headers.value })
+  return ok({ method, target, minor, headers: headers.value })
 }
 
 /** Parses a response head: everything before the blank line, CRLF-separated. */
 export function parseResponseHead(head: string): Parsed<ResponseHead> {
-  const lines = head.split('\r\n')
-  const match = STATUS_LINE.exec(lines[0] ?? '')
-  if (match === null) return fail(502, `malformed status line ${JSON.stringify(lines[0]?.slice(0, 64))}`)
-  const headers = parseFields(lines)
+  const lineEnd = head.indexOf('\r\n')
+  const line = lineEnd < 0 ? head : head.slice(0, lineEnd)
+  const match = STATUS_LINE.exec(line)
+  if (match === null) return fail(502, `malformed status line ${JSON.stringify(line.slice(0, 64))}`)
+  const headers = parseFields(head, lineEnd < 0 ? head.length : lineEnd)
   if (!headers.ok) return fail(502, headers.message)
   return ok({ status: Number(match[2]), reason: match[3] ?? '', minor: match[1] === '0' ? 0 : 1, headers: headers.value })
 }
 
-/** Parses the field lines `lines[1..]` (line 0 is the start line). */
-function parseFields(lines: readonly string[]): Parsed<Headers> {
+/** Parses the field lines of `head` that follow position `from` (the CRLF ending the start line, or the end). */
+function parseFields(head: string, from: number): Parsed<Headers> {
   const headers: Headers = new Map()
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i] as string
-    const colon = line.indexOf(':')
-    // No space before the colon (RFC 9112 §5.1) and no obs-fold continuation lines (§5.2):
-    // both have been used to smuggle requests past proxies that read them differently.
-    const name = line.slice(0, colon)
-    if (colon <= 0 || !TOKEN.test(name)) return fail(400, `malformed header line ${i}`)
-    const value = trimOws(line.slice(colon + 1))
-    if (!FIELD_VALUE.test(value)) return fail(400, `invalid characters in header ${name}`)
-    const key = name.toLowerCase()
+  const n = head.length
+  let line = 0
+  // Invariant: `from` is at a CRLF (found by indexOf or checked by the caller) or at the end.
+  while (from < n) {
+    const start = from + 2
+    line++
+    let end = head.indexOf('\r\n', start)
+    if (end < 0) end = n
+    // field-name = token, then the colon at once: no space before it (RFC 9112 §5.1) and no
+    // obs-fold continuation lines (§5.2), both used to smuggle requests past proxies.
+    let i = start
+    let hasUpper = false
+    for (; i < end; i++) {
+      const c = head.charCodeAt(i)
+      if (TCHAR[c] !== 1) break
+      if (c <= 0x5a && c >= 0x41) hasUpper = true
+    }
+    if (i === start || i === end || head.charCodeAt(i) !== COLON) return fail(400, `malformed header line ${line}`)
+    const name = head.slice(start, i)
+    // RFC 9110 §5.5: the value without optional whitespace around it; VCHAR, obs-text, SP and
+    // HTAB only: never CR, LF or NUL.
+    let valueStart = i + 1
+    let valueEnd = end
+    while (valueStart < valueEnd && isOws(head.charCodeAt(valueStart))) valueStart++
+    while (valueEnd > valueStart && isOws(head.charCodeAt(valueEnd - 1))) valueEnd--
+    for (let j = valueStart; j < valueEnd; j++) {
+      const c = head.charCodeAt(j)
+      if (c < SP ? c !== HTAB : c === 0x7f || c > 0xff) return fail(400, `invalid characters in header ${name}`)
+    }
+    const value = head.slice(valueStart, valueEnd)
+    const key = hasUpper ? name.toLowerCase() : name
     const previous = headers.get(key)
     headers.set(key, previous === undefined ? value : `${previous}, ${value}`)
+    from = end
   }
   return ok(headers)
 }
@@ -110,11 +165,12 @@ export function requestFraming(head: RequestHead): Parsed<Framing> {
     const codings = tokens(te)
     if (codings[codings.length - 1] !== 'chunked') return fail(400, 'chunked is not the final transfer coding')
     if (codings.length > 1) return fail(501, `transfer coding ${te} is not implemented`)
-    return ok(FRAMING_CHUNKED)
+    return OK_CHUNKED
   }
-  if (cl === undefined) return ok(FRAMING_NONE)
+  if (cl === undefined) return OK_NONE
   const length = parseContentLength(cl)
-  return length === null ? fail(400, 'invalid Content-Length') : ok(length === 0 ? FRAMING_NONE : { kind: 'length', length })
+  if (length === null) return fail(400, 'invalid Content-Length')
+  return length === 0 ? OK_NONE : ok({ kind: 'length', length })
 }
 
 /**
@@ -147,7 +203,8 @@ export function parseContentLength(value: string): number | null {
  */
 export function isKeepAlive(minor: 0 | 1, headers: Headers): boolean {
   const connection = headers.get('connection')
-  const options = connection === undefined ? [] : tokens(connection)
+  if (connection === undefined) return minor === 1
+  const options = tokens(connection)
   if (options.includes('close')) return false
   return minor === 1 || options.includes('keep-alive')
 }
@@ -162,32 +219,17 @@ export function parseChunkSize(line: string): number | null {
   return match === null ? null : Number.parseInt(match[1] as string, 16)
 }
 
-/** Reason phrases of the statuses the examples use (RFC 9110 §15). */
-export const STATUS_TEXT: Readonly<Record<number, string>> = {
-  100: 'Continue',
-  200: 'OK',
-  201: 'Created',
-  204: 'No Content',
-  304: 'Not Modified',
-  400: 'Bad Request',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  408: 'Request Timeout',
-  413: 'Content Too Large',
-  417: 'Expectation Failed',
-  431: 'Request Header Fields Too Large',
-  500: 'Internal Server Error',
-  501: 'Not Implemented',
-  502: 'Bad Gateway',
-  505: 'HTTP Version Not Supported',
-}
-
 /** A comma-separated list of tokens, lower-cased and trimmed, empty elements dropped. */
 function tokens(value: string): string[] {
   return value
     .split(',')
     .map((t) => trimOws(t).toLowerCase())
     .filter((t) => t.length > 0)
+}
+
+/** Whether `c` is optional whitespace (SP or HTAB, RFC 9110 §5.6.3). */
+function isOws(c: number): boolean {
+  return c === SP || c === HTAB
 }
 
 /** Strips optional whitespace (SP and HTAB only, RFC 9110 §5.6.3). */

@@ -79,6 +79,70 @@ describe('parseRequestHead', () => {
   })
 })
 
+/** The straightforward parser (split, regexps) that parseRequestHead must agree with, byte for byte. */
+function referenceRequestHead(text: string): Parsed<RequestHead> {
+  const fail = (status: number, message: string) => ({ ok: false, status, message }) as const
+  const lines = text.split('\r\n')
+  const match = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/(\d)\.(\d)$/.exec(lines[0] ?? '')
+  if (match === null) return fail(400, 'malformed request line')
+  if (match[3] !== '1') return fail(505, `HTTP/${match[3]}.${match[4]} is not supported`)
+  const headers = new Map<string, string>()
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i] as string
+    const colon = line.indexOf(':')
+    const name = line.slice(0, colon)
+    if (colon <= 0 || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) return fail(400, `malformed header line ${i}`)
+    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '')
+    if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(value)) return fail(400, `invalid characters in header ${name}`)
+    const key = name.toLowerCase()
+    const previous = headers.get(key)
+    headers.set(key, previous === undefined ? value : `${previous}, ${value}`)
+  }
+  const minor = match[4] === '0' ? 0 : 1
+  const host = headers.get('host')
+  if (minor === 1 && (host === undefined || host.includes(','))) return fail(400, 'an HTTP/1.1 request needs exactly one Host header')
+  return { ok: true, value: { method: match[1] as string, target: match[2] as string, minor, headers } }
+}
+
+/** A seeded generator (mulberry32), so that a failure names a reproducible input. */
+function random(seed: number): () => number {
+  let a = seed
+  return () => {
+    a = (a + 0x6d2b79f5) | 0
+    let t = Math.imul(a ^ (a >>> 15), 1 | a)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+describe('parseRequestHead against a reference parser', () => {
+  test('agrees on valid heads and on every one-character change of them', T, () => {
+    const alphabet = ['\r', '\n', ' ', '\t', ':', '\0', '\x7f', '\u00e9', '\u0100', 'A', 'a', '1', ',', '/', '.', '(']
+    const next = random(5)
+    const pick = <V>(list: readonly V[]): V => list[Math.floor(next() * list.length)] as V
+    const field = () =>
+      `${pick(['Host', 'host', 'X-A', 'x-a', 'Content-Type', 'ETag'])}:${pick(['', ' ', '  ', '\t'])}${pick(['x', '1, 2', 'a b', ''])}${pick(['', ' ', '\t '])}`
+    const heads: string[] = []
+    for (let i = 0; i < 400; i++) {
+      const line = `${pick(['GET', 'POST', 'M-SEARCH'])} ${pick(['/', '/a?b=c', '*', 'http://x/y'])} HTTP/${pick(['1.1', '1.1', '1.0', '2.0'])}`
+      heads.push([line, ...Array.from({ length: Math.floor(next() * 4) }, field)].join('\r\n'))
+    }
+    for (const base of heads.slice(0, 400)) {
+      for (let at = 0; at <= base.length; at++) {
+        heads.push(base.slice(0, at) + pick(alphabet) + base.slice(at + 1)) // replace
+        heads.push(base.slice(0, at) + pick(alphabet) + base.slice(at)) // insert
+      }
+    }
+    let valid = 0
+    for (const text of heads) {
+      const got = parseRequestHead(text)
+      assert.deepEqual(got, referenceRequestHead(text), JSON.stringify(text))
+      if (got.ok) valid++
+    }
+    assert.ok(valid > 100, `only ${valid} valid heads among ${heads.length}`)
+  })
+})
+
 describe('requestFraming', () => {
   const framing = (fields: string, version = '1.1') => requestFraming(head(`POST / HTTP/${version}\r\nHost: x${fields}`))
 

@@ -430,7 +430,7 @@ const MAX_NAME = 15
  * Commands by name length and first letter (`(length << 5) | (letter & 0x1f)`): the name is
  * matched on its bytes, case-folded, with no string made; most slots hold one command.
  */
-const BY_NAME: (Command[] | undefined)[] = []
+const BY_NAME: (Command[] | null)[] = Array.from({ length: (MAX_NAME + 1) << 5 }, () => null) // filled, not sparse: a fast array
 for (const command of COMMANDS) {
   const slot = (command.name.length << 5) | (command.name.charCodeAt(0) & 0x1f)
   BY_NAME[slot] ??= []
@@ -441,7 +441,7 @@ function findCommand(a: Args): Command | undefined {
   const n = a.length(0)
   if (n === 0 || n > MAX_NAME) return undefined
   const candidates = BY_NAME[(n << 5) | ((a.data[a.starts[0] as number] as number) & 0x1f)]
-  if (candidates === undefined) return undefined
+  if (candidates === null || candidates === undefined) return undefined
   for (const command of candidates) if (a.is(0, command.name)) return command
   return undefined
 }

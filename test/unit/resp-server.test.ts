@@ -3,7 +3,7 @@ import { describe, test } from 'node:test'
 import type { Factory } from 'rotor-stream'
 import { checkSplits, Harness, runScripted } from 'rotor-stream/testing'
 import { Keyspace } from '../../examples/redis/keyspace.js'
-import { RESP_DEFAULTS, RespConnection, type RespContext, type RespLimits } from '../../examples/redis/resp-server.js'
+import { RESP_DEFAULTS, RespConnection, type RespContext, type RespLimits, respMaxBufferSize } from '../../examples/redis/resp-server.js'
 
 const T = { timeout: 30_000 }
 
@@ -122,5 +122,48 @@ describe('RESP server protocol', () => {
     const run = runScripted(factory(), ['*2\r\n$3\r\nGET\r\n$5\r\nab'], { end: true })
     assert.equal(run.output.length, 0)
     assert.equal(run.closed, 'done')
+  })
+  test('matches command names and options in any case, inline and in arrays', T, () => {
+    const run = checkSplits(factory(), `${command('set', 'k', 'v', 'nX')}${command('gEt', 'k')}ping\r\n  echo   hi \r\n${command('quit')}`, {
+      random: 100,
+      ...OUTPUT_ONLY,
+    })
+    assert.equal(run.output.toString(), '+OK\r\n$1\r\nv\r\n+PONG\r\n$2\r\nhi\r\n+OK\r\n')
+    assert.equal(run.closed, 'done')
+  })
+
+  test('keeps every byte value of keys and values (stored as latin1 strings)', T, () => {
+    const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i))
+    const set = Buffer.concat([Buffer.from('*3\r\n$3\r\nSET\r\n$256\r\n'), bytes, Buffer.from('\r\n$256\r\n'), bytes, Buffer.from('\r\n')])
+    const get = Buffer.concat([Buffer.from('*2\r\n$3\r\nGET\r\n$256\r\n'), bytes, Buffer.from('\r\n')])
+    const run = runScripted(factory(), [set, get])
+    assert.ok(run.output.equals(Buffer.concat([Buffer.from('+OK\r\n$256\r\n'), bytes, Buffer.from('\r\n')])))
+  })
+
+  test('resumes a command that arrives one argument per read, after commands answered in the same read', T, () => {
+    const h = new Harness(factory())
+    const values = Array.from({ length: 2000 }, (_, i) => `v${i}`)
+    const rpush = command('RPUSH', 'l', ...values)
+    // The first read ends inside RPUSH's third argument; then 40 bytes per read.
+    const first = command('PING').length + rpush.indexOf('v2')
+    h.feed(command('PING') + rpush.slice(0, first - command('PING').length))
+    for (let at = first - command('PING').length; at < rpush.length; at += 40) h.feed(rpush.slice(at, at + 40))
+    h.feed(command('LLEN', 'l') + command('LRANGE', 'l', '1999', '1999'))
+    assert.equal(h.output.toString(), '+PONG\r\n:2000\r\n:2000\r\n*1\r\n$5\r\nv1999\r\n')
+    assert.equal(h.buffered, 0)
+  })
+
+  test('refuses a command whose arguments pass maxCommandBytes', T, () => {
+    const run = checkSplits(factory({ maxCommandBytes: 10 }), command('MSET', 'a', '123', 'b', '45'), { random: 20, ...OUTPUT_ONLY })
+    assert.equal(run.output.toString(), '-ERR Protocol error: command too large\r\n')
+    assert.equal(run.closed, 'done')
+  })
+
+  test('answers "command too large" when the stream cannot hold the command (maxBufferSize below respMaxBufferSize)', T, () => {
+    const h = new Harness(factory(), { maxBufferSize: 1024 })
+    h.feed(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1000\r\n${'x'.repeat(100)}`)
+    assert.equal(h.output.toString(), '-ERR Protocol error: command too large\r\n')
+    assert.equal(h.closed, 'done')
+    assert.ok(respMaxBufferSize(RESP_DEFAULTS) > RESP_DEFAULTS.maxCommandBytes + RESP_DEFAULTS.maxArguments * 34)
   })
 })

@@ -79,10 +79,12 @@ const MAX_BATCH_BYTES = 256 * 1024
 const SHORT_LINE = 32
 /** Settled commands at the head of the queue are dropped in one slice once there are this many (and half the queue). */
 const COMPACT_AFTER = 1024
-/** `$<n>\r\n` for the small lengths of most arguments: one string, not a concatenation. */
-const BULK_HEADERS = Array.from({ length: 128 }, (_, n) => `$${n}\r\n`)
-/** `*<n>\r\n` for the small argument counts of most commands. */
-const ARRAY_HEADERS = Array.from({ length: 16 }, (_, n) => `*${n}\r\n`)
+/** Size of the encoder's staging Buffer (one per process), in bytes. */
+const SCRATCH_BYTES = 16 * 1024
+/** Most bytes of a `$<n>\r\n` or `*<n>\r\n` header (n < 2^53). */
+const HEADER_BYTES = 20
+/** Arguments up to this many characters are tried as ASCII and copied by a JS loop; longer ones are encoded natively. */
+const SHORT_ARG = 64
 
 export class RedisClient {
   readonly #persistent: Persistent
@@ -337,12 +339,10 @@ class RedisConnection implements Protocol {
     const stop = Math.min(items.length, queue.writeHead + room)
     let i = queue.writeHead
     const encoder = ENCODER
-    encoder.text = ''
-    encoder.isAscii = true
-    encoder.written = out.length
+    encoder.begin()
     while (i < stop) {
       encoder.command((items[i++] as Command).args, out)
-      if (encoder.written + encoder.text.length > MAX_BATCH_BYTES) break
+      if (encoder.size > MAX_BATCH_BYTES) break
     }
     encoder.flush(out)
     queue.writeHead = i
@@ -380,55 +380,121 @@ class RedisConnection implements Protocol {
 }
 
 /**
- * Encodes commands as RESP arrays of bulk strings into one string per round; a Buffer argument
- * flushes the string and is written as it is (binary-safe). One instance serves every
- * connection: a round's encoding runs to its end synchronously.
+ * Encodes commands as RESP arrays of bulk strings into a scratch Buffer, handed to the output
+ * with one `Buf.write` per round (or whenever it fills). Short ASCII arguments, most keys and
+ * values, are copied by a JS loop: no string is built per command. Long or non-ASCII strings
+ * are encoded natively, Buffers copied as they are (binary-safe). One instance serves every
+ * connection: a round's encoding runs to its end synchronously and always ends with `flush`.
  */
 class Encoder {
-  /** The encoded text not yet written to the output. */
-  text = ''
-  /** Whether `text` is all ASCII: then latin1 writes it with a plain copy. */
-  isAscii = true
-  /** Bytes in the output before `text`: bounds a round's batch. */
-  written = 0
+  /** Staging bytes; `[0, #at)` are encoded and not yet written to the output. */
+  readonly #bytes = Buffer.allocUnsafe(SCRATCH_BYTES)
+  #at = 0
+  /** Bytes written to the output since `begin`, not counting the staged ones. */
+  #written = 0
 
-  command(args: readonly (string | Buffer | number)[], out: Transport['output']): void {
-    let text = this.text + (ARRAY_HEADERS[args.length] ?? `*${args.length}\r\n`)
-    for (const arg of args) {
-      if (typeof arg === 'string') {
-        const bytes = asciiLength(arg)
-        if (bytes >= 0) text += `${BULK_HEADERS[bytes] ?? `$${bytes}\r\n`}${arg}\r\n`
-        else {
-          this.isAscii = false
-          text += `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`
-        }
-      } else if (typeof arg === 'number') {
-        const digits = String(arg)
-        text += `${BULK_HEADERS[digits.length]}${digits}\r\n`
-      } else {
-        this.text = text + (BULK_HEADERS[arg.length] ?? `$${arg.length}\r\n`)
-        this.flush(out)
-        this.written += out.write(arg)
-        text = '\r\n'
-      }
-    }
-    this.text = text
+  /** Bytes encoded since `begin`: bounds a round's batch. */
+  get size(): number {
+    return this.#written + this.#at
   }
 
+  begin(): void {
+    this.#at = 0
+    this.#written = 0
+  }
+
+  command(args: readonly (string | Buffer | number)[], out: Transport['output']): void {
+    this.#room(HEADER_BYTES, out)
+    this.#at = writeHeader(this.#bytes, this.#at, 0x2a, args.length)
+    for (const arg of args) {
+      if (typeof arg === 'string') this.#string(arg, out)
+      else if (typeof arg === 'number') this.#string(String(arg), out)
+      else this.#buffer(arg, out)
+    }
+  }
+
+  /** Writes the staged bytes to the output. */
   flush(out: Transport['output']): void {
-    if (this.text.length > 0) this.written += out.write(this.text, this.isAscii ? 'latin1' : 'utf8')
-    this.text = ''
-    this.isAscii = true
+    if (this.#at === 0) return
+    this.#written += out.write(this.#bytes.subarray(0, this.#at))
+    this.#at = 0
+  }
+
+  #string(s: string, out: Transport['output']): void {
+    const n = s.length
+    if (n <= SHORT_ARG) {
+      this.#room(HEADER_BYTES + n + 2, out)
+      const bytes = this.#bytes
+      const from = writeHeader(bytes, this.#at, 0x24, n)
+      let i = 0
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i)
+        if (c > 0x7f) break // not ASCII: its utf8 length is not n; encoded below instead
+        bytes[from + i] = c
+      }
+      if (i === n) {
+        bytes[from + n] = CR
+        bytes[from + n + 1] = 0x0a
+        this.#at = from + n + 2
+        return
+      }
+    }
+    const length = Buffer.byteLength(s)
+    if (length + HEADER_BYTES + 2 > SCRATCH_BYTES) {
+      this.#header(length, out)
+      this.flush(out)
+      this.#written += out.write(s)
+      this.#crlf(out)
+      return
+    }
+    this.#room(HEADER_BYTES + length + 2, out)
+    const from = writeHeader(this.#bytes, this.#at, 0x24, length)
+    this.#bytes.write(s, from, length, 'utf8')
+    this.#at = from + length
+    this.#crlf(out)
+  }
+
+  #buffer(arg: Buffer, out: Transport['output']): void {
+    this.#header(arg.length, out)
+    if (arg.length + 2 <= SCRATCH_BYTES - this.#at) {
+      arg.copy(this.#bytes, this.#at)
+      this.#at += arg.length
+    } else {
+      this.flush(out)
+      this.#written += out.write(arg)
+    }
+    this.#crlf(out)
+  }
+
+  #header(length: number, out: Transport['output']): void {
+    this.#room(HEADER_BYTES, out)
+    this.#at = writeHeader(this.#bytes, this.#at, 0x24, length)
+  }
+
+  #crlf(out: Transport['output']): void {
+    this.#room(2, out)
+    this.#bytes[this.#at++] = CR
+    this.#bytes[this.#at++] = 0x0a
+  }
+
+  /** Makes room for `n` staged bytes (n <= SCRATCH_BYTES), flushing what is staged if needed. */
+  #room(n: number, out: Transport['output']): void {
+    if (this.#at + n > SCRATCH_BYTES) this.flush(out)
   }
 }
 
 const ENCODER = new Encoder()
 
-/** The length of `s` if it is all ASCII (its utf8 bytes then equal its characters), else -1. */
-function asciiLength(s: string): number {
-  const n = s.length
-  for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) return -1
-  return n
+/** Writes `<type><n>\r\n` at `at`; returns the position after it. */
+function writeHeader(bytes: Buffer, at: number, type: number, n: number): number {
+  bytes[at++] = type
+  let digits = 1
+  for (let m = n; m >= 10; m = Math.floor(m / 10)) digits++
+  for (let i = at + digits - 1, m = n; i >= at; i--, m = Math.floor(m / 10)) bytes[i] = 0x30 + (m % 10)
+  at += digits
+  bytes[at++] = CR
+  bytes[at++] = 0x0a
+  return at
 }
 
 /** Position of the first LF in `buf[from, length)`, or -1: short lines by a JS loop, long ones by `indexOf`. */
@@ -439,13 +505,13 @@ function lineEnd(buf: Buffer, from: number, length: number): number {
 }
 
 /**
- * The integer in `buf[from, to)`: an optional `-` and 1 to 15 digits are read in place (exact in
- * a double); longer ones go through `Number()` of the text, as before. NaN when malformed.
+ * The integer in `buf[from, to)`: an optional `-` and at least one digit, nothing else; NaN
+ * otherwise. Up to 15 digits are summed in place (exact in a double); longer ones go through
+ * `Number()` of the text, which rounds them correctly.
  */
 function parseInteger(buf: Buffer, from: number, to: number): number {
   const negative = buf[from] === 0x2d
   const first = negative ? from + 1 : from
-  if (to - first > 15) return Number(buf.toString('latin1', from, to))
   if (to === first) return Number.NaN
   let n = 0
   for (let i = first; i < to; i++) {
@@ -453,5 +519,6 @@ function parseInteger(buf: Buffer, from: number, to: number): number {
     if (digit < 0 || digit > 9) return Number.NaN
     n = n * 10 + digit
   }
+  if (to - first > 15) return Number(buf.toString('latin1', from, to))
   return negative ? -n : n
 }

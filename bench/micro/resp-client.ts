@@ -6,7 +6,8 @@
  *
  *     node --conditions=source --import tsx bench/micro/resp-client.ts
  *
- * Knobs: BATCHES (per run, 2,000), REPEAT (runs, best kept, 15), BATCH (commands per batch, 32).
+ * Knobs: BATCHES (per run, 2,000), REPEAT (runs, best kept, 15), BATCH (commands per batch, 32),
+ * ONLY (`rotor` or `hand`: run one side, e.g. under `--cpu-prof` or `--trace-gc`).
  */
 import { RedisClient } from '../../examples/redis-client.js'
 import { Engine } from '../../src/engine.js'
@@ -150,11 +151,12 @@ const engine = new NullEngine()
 engine.begin(client.factory)
 // Alternate and keep the best of each: the minimum is what the code costs when the machine does
 // not interfere (this runs on shared, noisy machines).
-let best = { rotor: Number.POSITIVE_INFINITY, hand: Number.POSITIVE_INFINITY }
+const only = process.env.ONLY
+const best = { rotor: Number.POSITIVE_INFINITY, hand: Number.POSITIVE_INFINITY }
 for (let r = 0; r < Number(process.env.REPEAT ?? 15); r++) {
-  best = { rotor: Math.min(best.rotor, await rotorRun(client, engine)), hand: Math.min(best.hand, await handRun()) }
+  if (only !== 'hand') best.rotor = Math.min(best.rotor, await rotorRun(client, engine))
+  if (only !== 'rotor') best.hand = Math.min(best.hand, await handRun())
 }
-console.log(
-  `per command, best of runs (batches of ${BATCH}): rotor ${best.rotor.toFixed(0)} ns · hand-written ${best.hand.toFixed(0)} ns · ratio ${(best.hand / best.rotor).toFixed(2)}`,
-)
+const ratio = Number.isFinite(best.hand / best.rotor) ? ` · ratio ${(best.hand / best.rotor).toFixed(2)}` : ''
+console.log(`per command, best of runs (batches of ${BATCH}): rotor ${best.rotor.toFixed(0)} ns · hand-written ${best.hand.toFixed(0)} ns${ratio}`)
 await client.close()

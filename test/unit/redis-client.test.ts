@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { ClosedError, LimitReachedError, ProtocolError, TimeoutError } from 'rotor-stream'
-import { describeSplit, Harness, splits } from 'rotor-stream/testing'
+import { describeSplit, Harness, prng, splits } from 'rotor-stream/testing'
 import { RedisClient, type RedisClientOptions, type RedisReply, ReplyError } from '../../examples/redis-client.js'
 
 /** A client that only queues: its Persistent fails to connect and gives up. */
@@ -46,6 +46,40 @@ describe('RedisClient protocol', () => {
     assert.deepEqual(h.output, expected)
     h.feed('+OK\r\n:-42\r\n+OK\r\n+OK\r\n+PONG\r\n')
     assert.deepEqual(await Promise.all(sent), [{ value: 'OK' }, { value: -42 }, { value: 'OK' }, { value: 'OK' }, { value: 'PONG' }])
+    await client.close()
+  })
+
+  test('encodes like the plain RESP definition whatever the sizes: across the staging buffer, long, non-ASCII, binary', async () => {
+    const random = prng(11)
+    const pick = (): string | Buffer | number => {
+      const size = [0, 1, 9, 10, 99, 100, 1000, 16 * 1024, 40_000][Math.floor(random() * 9)] as number
+      switch (Math.floor(random() * 4)) {
+        case 0:
+          return 'k'.repeat(size)
+        case 1:
+          return `é${'x'.repeat(size)}€` // non-ASCII, short or long
+        case 2:
+          return Buffer.alloc(size, 0x0d)
+        default:
+          return Math.floor((random() - 0.5) * 10 ** Math.floor(random() * 15))
+      }
+    }
+    const commands = Array.from({ length: 200 }, () => Array.from({ length: 1 + Math.floor(random() * 4) }, pick))
+    const client = detached()
+    const sent = commands.map((args) => settle(client.command(...args)))
+    const h = new Harness(client.factory)
+    const reference = (args: (string | Buffer | number)[]): Buffer[] => {
+      const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)]
+      for (const arg of args) {
+        const bytes = Buffer.isBuffer(arg) ? arg : Buffer.from(String(arg))
+        parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from('\r\n'))
+      }
+      return parts
+    }
+    // A round stops adding commands past 256 KiB: each reply lets more out.
+    for (let i = 0; i < commands.length; i++) h.feed('+OK\r\n')
+    assert.ok(h.output.equals(Buffer.concat(commands.flatMap(reference))))
+    assert.ok((await Promise.all(sent)).every((s) => 'value' in s && s.value === 'OK'))
     await client.close()
   })
 
@@ -116,7 +150,18 @@ describe('RedisClient protocol', () => {
   })
 
   test('rejects malformed replies with a ProtocolError and the commands in flight with a ClosedError', async () => {
-    const bad = ['$abc\r\n', '$-2\r\n', ':1x\r\n', '*\r\n', '?what\r\n', '+OK\n', '$3\r\nabcde\r\n', '+OK\r\n+OK\r\n+OK\r\n']
+    const bad = [
+      '$abc\r\n',
+      '$-2\r\n',
+      '$ 0000000000000012\r\n', // Number() would take it
+      ':1x\r\n',
+      ':1e30000000000000000\r\n',
+      '*\r\n',
+      '?what\r\n',
+      '+OK\n',
+      '$3\r\nabcde\r\n',
+      '+OK\r\n+OK\r\n+OK\r\n', // a reply for no command
+    ]
     for (const input of bad) {
       const client = detached()
       const sent = [settle(client.command('GET', 'a')), settle(client.command('GET', 'b'))]
@@ -142,6 +187,19 @@ describe('RedisClient protocol', () => {
     assert.equal(h.closed, 'error')
     assert.ok(h.error instanceof LimitReachedError)
     assert.ok('error' in (await sent))
+    await client.close()
+  })
+
+  test('refuses a reply line over 64 KiB also when it follows other replies in the same read', async () => {
+    const client = detached()
+    const sent = [settle(client.command('GET', 'a')), settle(client.command('GET', 'b'))]
+    const h = new Harness(client.factory)
+    h.feed(`+OK\r\n+${'x'.repeat(64 * 1024 + 8)}\r\n`)
+    assert.equal(h.closed, 'error')
+    assert.ok(h.error instanceof LimitReachedError)
+    const [first, second] = await Promise.all(sent)
+    assert.deepEqual(first, { value: 'OK' })
+    assert.ok(second !== undefined && 'error' in second && second.error instanceof ClosedError)
     await client.close()
   })
 

@@ -162,7 +162,7 @@ export class ClientConnection implements Protocol {
           const end = input.indexOf(HEAD_END)
           if (end < 0) return this.#wait(Intent.of(this).expectDelimiter(HEAD_END, { max: this.#options.maxHeadSize }).deadline(this.#deadline))
           if (end > this.#options.maxHeadSize) return Intent.error(new ProtocolError('response head too large'))
-          const head = parseResponseHead(input.toString('latin1', 0, end))
+          const head = parseResponseHead(input.view(0, end)) // copies what it keeps
           input.consume(end + HEAD_END.length)
           if (!head.ok) return Intent.error(new ProtocolError(head.message))
           if (head.value.status < 200) break // an interim answer (100 Continue): the real one follows

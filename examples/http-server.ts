@@ -27,7 +27,7 @@
  */
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import { type Exception, type Factory, Intent, type Protocol, type Scope, type Server, serve, TimeoutError, type Transport } from 'rotor-stream'
+import { type Buf, type Exception, type Factory, Intent, type Protocol, type Scope, type Server, serve, TimeoutError, type Transport } from 'rotor-stream'
 import { ChunkedDecoder } from './http/chunked.js'
 import { isKeepAlive, parseRequestHead, type RequestHead, requestFraming } from './http/parse.js'
 import { type ConnectionField, httpDate, ResponseHeads } from './http/response.js'
@@ -103,6 +103,8 @@ export class HttpConnection implements Protocol {
   #length = 0
   /** Its chunked body so far (phase chunked). */
   #decoder: ChunkedDecoder | null = null
+  /** What #waitIdle returns, made on first use. */
+  #idle: Intent<HttpConnection> | null = null
   /** When the current request's first byte was seen, ms on `scope.now()`'s clock (phases head, body, chunked). */
   #startedAt = 0
   readonly #handler: Handler
@@ -123,56 +125,67 @@ export class HttpConnection implements Protocol {
       if (!(Number.isSafeInteger(value) && value > 0)) throw new RangeError(`HTTP limit ${name} must be a positive integer, got ${value}`)
     }
     const heads = new ResponseHeads(options.date === undefined ? httpDate : options.date)
-    return (_t, _seed, scope) => new HttpConnection(options.handler, limits, heads).#waitIdle(scope)
+    return (t, _seed, scope) => new HttpConnection(options.handler, limits, heads).#waitIdle(t.input, 0, scope)
   }
 
   bytesRead(t: Transport, _end: number, scope: Scope): Intent<HttpConnection> {
     const input = t.input
     const outputLimit = t.output.length + MAX_CALL_OUTPUT
+    // One view of everything buffered and a cursor into it, consumed once before returning (or
+    // before the chunked decoder takes the Buf): pipelined requests cost no view or consume each.
+    // The view is valid until that consume(); nothing of it is kept.
+    let bytes = input.view()
+    let pos = 0
     for (;;) {
       switch (this.phase) {
         case 'idle': {
-          if (t.output.length >= outputLimit) return this.#waitIdle(scope) // the rest after the pushback
           // RFC 9112 §2.2: ignore empty lines before a request line (some clients send a CRLF after a body).
-          let skip = 0
-          while (input.byte(skip) === CR || input.byte(skip) === LF) skip++
-          input.consume(skip)
-          if (input.length === 0) return this.#waitIdle(scope)
+          while (pos < bytes.length && (bytes[pos] === CR || bytes[pos] === LF)) pos++
+          // With output past the limit, the rest waits for the pushback.
+          if (pos === bytes.length || t.output.length >= outputLimit) return this.#waitIdle(input, pos, scope)
           this.phase = 'head'
           this.#startedAt = scope.now()
           break
         }
         case 'head': {
           const max = this.#limits.maxHeadSize
-          const end = input.indexOf(HEAD_END)
-          // The same bound the stream applies to expectDelimiter below, so that a too-large head
-          // gets the same 431 whether it arrived in one read or a hundred.
-          if (end > max || (end < 0 && input.length >= max + HEAD_END.length)) return this.#fail(t, scope, 431, HEAD_TOO_LARGE)
-          if (end < 0)
+          const end = headEnd(bytes, pos, max)
+          if (end < 0) {
+            // The same bound the stream applies to expectDelimiter below, so that a too-large head
+            // gets the same 431 whether it arrived in one read or a hundred.
+            if (bytes.length - pos >= max + HEAD_END.length) return this.#fail(t, scope, 431, HEAD_TOO_LARGE)
+            input.consume(pos)
             return Intent.of(this)
               .expectDelimiter(HEAD_END, { max })
               .deadline(this.#startedAt + this.#limits.headersTimeout)
-          const head = parseRequestHead(input.toString('latin1', 0, end))
-          input.consume(end + HEAD_END.length)
+          }
+          const head = parseRequestHead(bytes, pos, end) // copies what it keeps
+          pos = end + HEAD_END.length
           if (!head.ok) return this.#fail(t, scope, head.status, head.message)
-          const stop = this.#startBody(t, head.value, scope)
+          const stop = this.#startBody(t, head.value, scope) // an Intent from #fail or #close, which consume all input
           if (stop !== null) return stop
           break
         }
         case 'body': {
           const n = this.#length
-          if (input.length < n)
+          if (bytes.length - pos < n) {
+            input.consume(pos)
             return Intent.of(this)
               .expectBytes(n)
               .deadline(this.#startedAt + this.#limits.requestTimeout)
-          const body = Buffer.from(input.view(0, n)) // a copy: the view dies with consume()
-          input.consume(n)
+          }
+          const body = Buffer.allocUnsafe(n) // a copy: the view dies with consume()
+          bytes.copy(body, 0, pos, pos + n)
+          pos += n
           if (!this.#respond(t, this.#head as RequestHead, body)) return this.#close(t, scope)
           break
         }
         case 'chunked': {
+          input.consume(pos) // the decoder reads from the Buf itself
           const stop = this.#readChunked(t, scope)
           if (stop !== null) return stop
+          bytes = input.view()
+          pos = 0
           break
         }
         case 'closing':
@@ -219,12 +232,14 @@ export class HttpConnection implements Protocol {
     return Intent.done() // only 'closing' waits for a flush
   }
 
-  /** Waits for the first byte of the next request; keep-alive idling is the point here. */
-  #waitIdle(scope: Scope): Intent<HttpConnection> {
+  /** Consumes the `parsed` bytes, then waits for the first byte of the next request; keep-alive idling is the point here. */
+  #waitIdle(input: Buf, parsed: number, scope: Scope): Intent<HttpConnection> {
+    input.consume(parsed)
     this.phase = 'idle'
-    return Intent.of(this)
-      .expectBytes(1)
-      .deadline(scope.now() + this.#limits.keepAliveTimeout)
+    // One Intent per connection, given a new deadline each time: the stream copies what it
+    // needs when it takes an Intent, and a request costs one allocation less.
+    this.#idle ??= Intent.of(this).expectBytes(1)
+    return this.#idle.deadline(scope.now() + this.#limits.keepAliveTimeout)
   }
 
   /** After a head: answers at once or moves to reading the body. Returns an Intent to stop the loop, or null. */
@@ -320,6 +335,20 @@ function toRequest(head: RequestHead, body: Buffer): HttpRequest {
     headers: head.headers,
     body,
   }
+}
+
+/**
+ * Where the blank line ending the head that starts at `start` is (the position of its CRLFCRLF),
+ * or -1 if it is not within `max` bytes of head plus the CRLFCRLF. Scanned here rather than with
+ * `indexOf`: heads are short, and the call costs more than the loop.
+ */
+function headEnd(bytes: Buffer, start: number, max: number): number {
+  const limit = Math.min(bytes.length, start + max + HEAD_END.length)
+  for (let i = start + 3; i < limit; i++) {
+    // Look at every LF: the last byte of a CRLFCRLF.
+    if (bytes[i] === LF && bytes[i - 1] === CR && bytes[i - 2] === LF && bytes[i - 3] === CR) return i - 3
+  }
+  return -1
 }
 
 function unreachable(x: never): never {

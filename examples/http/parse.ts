@@ -2,9 +2,9 @@
  * Pure HTTP/1.1 parsing (RFC 9112) shared by the server and the client examples: request and
  * response heads, how a message body is framed, whether a connection stays open.
  *
- * No sockets and no Bufs: a head comes in as a latin1 string (one char per byte, so checking
- * characters checks bytes) and a value or the status to answer with comes out. Each function is
- * unit-tested alone in test/unit/http-parse.test.ts.
+ * No sockets and no Bufs: a head comes in as bytes (a view of the input, valid during the call)
+ * and a value or the status to answer with comes out; every string in the value is a copy. Each
+ * function is unit-tested alone in test/unit/http-parse.test.ts.
  */
 
 /** A header section: lower-case field names; a repeated field's values joined by ", " (RFC 9110 §5.3). */
@@ -57,99 +57,162 @@ const LF = 0x0a
 const COLON = 0x3a
 const DOT = 0x2e
 const ZERO = 0x30
-/** 1 for the bytes of a token (RFC 9110 §5.6.2: tchar), 0 for the rest; indexed by char code. */
+const HTTP_SLASH = Buffer.from('HTTP/')
+/** 1 for the bytes of a token (RFC 9110 §5.6.2: tchar), 0 for the rest. */
 const TCHAR = new Uint8Array(256)
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1
+/** Methods returned as constants instead of new strings, by length. */
+const METHODS = byLength(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'])
+/** Field names returned as constants (lower case) instead of new strings, by length. */
+const FIELD_NAMES = byLength([
+  'host',
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'connection',
+  'content-length',
+  'content-type',
+  'cookie',
+  'expect',
+  'transfer-encoding',
+  'user-agent',
+])
 
 /**
- * Parses a request head: everything before the blank line, CRLF-separated. It runs for every
- * request, so it scans char codes once instead of splitting lines and matching regexps.
+ * Parses a request head: bytes `[start, end)` of `bytes`, the request line and field lines
+ * without the blank line, CRLF-separated. It runs for every request, so it scans the bytes
+ * once, validating as it goes, instead of splitting lines and matching regexps; strings are cut
+ * from one latin1 decoding of the head.
  */
-export function parseRequestHead(head: string): Parsed<RequestHead> {
-  const n = head.length
+export function parseRequestHead(bytes: Buffer, start = 0, end = bytes.length): Parsed<RequestHead> {
   // RFC 9112 §3: method SP request-target SP HTTP-version; the target has no spaces or controls.
-  let i = 0
-  while (i < n && TCHAR[head.charCodeAt(i)] === 1) i++
-  if (i === 0 || head.charCodeAt(i) !== SP) return fail(400, 'malformed request line')
-  const method = head.slice(0, i)
+  let i = start
+  while (i < end && TCHAR[bytes[i] as number] === 1) i++
+  const methodEnd = i
+  if (i === start || i === end || bytes[i] !== SP) return fail(400, 'malformed request line')
   const targetStart = ++i
-  for (let c = head.charCodeAt(i); c >= 0x21 && c <= 0x7e; c = head.charCodeAt(++i));
-  if (i === targetStart || head.charCodeAt(i) !== SP) return fail(400, 'malformed request line')
-  const target = head.slice(targetStart, i)
+  for (; i < end; i++) {
+    const c = bytes[i] as number
+    if (c < 0x21 || c > 0x7e) break
+  }
+  const targetEnd = i
   // HTTP-version = "HTTP/" DIGIT "." DIGIT, then the end of the line.
   const v = i + 1
-  const major = head.charCodeAt(v + 5) - ZERO
-  const minorDigit = head.charCodeAt(v + 7) - ZERO
   const lineEnd = v + 8
-  if (
-    !head.startsWith('HTTP/', v) ||
-    !(major >= 0 && major <= 9) ||
-    head.charCodeAt(v + 6) !== DOT ||
-    !(minorDigit >= 0 && minorDigit <= 9) ||
-    !(lineEnd === n || (head.charCodeAt(lineEnd) === CR && head.charCodeAt(lineEnd + 1) === LF))
-  ) {
+  if (i === targetStart || lineEnd > end || bytes[i] !== SP || !startsWith(bytes, HTTP_SLASH, v) || bytes[v + 6] !== DOT) {
+    return fail(400, 'malformed request line')
+  }
+  const major = (bytes[v + 5] as number) - ZERO
+  const minorDigit = (bytes[v + 7] as number) - ZERO
+  if (!(major >= 0 && major <= 9 && minorDigit >= 0 && minorDigit <= 9) || !(lineEnd === end || (bytes[lineEnd] === CR && bytes[lineEnd + 1] === LF))) {
     return fail(400, 'malformed request line')
   }
   if (major !== 1) return fail(505, `HTTP/${major}.${minorDigit} is not supported`)
-  const headers = parseFields(head, lineEnd)
+  const text = bytes.toString('latin1', start, end)
+  const headers = parseFields(bytes, text, start, lineEnd, end)
   if (!headers.ok) return headers
   const minor = minorDigit === 0 ? 0 : 1
   // RFC 9112 §3.2: an HTTP/1.1 request carries exactly one Host.
   const host = headers.value.get('host')
   if (minor === 1 && (host === undefined || host.includes(','))) return fail(400, 'an HTTP/1.1 request needs exactly one Host header')
-  return ok({ method, target, minor, headers: headers.value })
+  const method = interned(METHODS, bytes, start, methodEnd, 0) ?? text.slice(0, methodEnd - start)
+  return ok({ method, target: text.slice(targetStart - start, targetEnd - start), minor, headers: headers.value })
 }
 
-/** Parses a response head: everything before the blank line, CRLF-separated. */
-export function parseResponseHead(head: string): Parsed<ResponseHead> {
-  const lineEnd = head.indexOf('\r\n')
-  const line = lineEnd < 0 ? head : head.slice(0, lineEnd)
+/** Parses a response head: the bytes before the blank line, CRLF-separated. */
+export function parseResponseHead(bytes: Buffer): Parsed<ResponseHead> {
+  const text = bytes.toString('latin1')
+  const lineEnd = text.indexOf('\r\n')
+  const line = lineEnd < 0 ? text : text.slice(0, lineEnd)
   const match = STATUS_LINE.exec(line)
   if (match === null) return fail(502, `malformed status line ${JSON.stringify(line.slice(0, 64))}`)
-  const headers = parseFields(head, lineEnd < 0 ? head.length : lineEnd)
+  const headers = parseFields(bytes, text, 0, lineEnd < 0 ? text.length : lineEnd, bytes.length)
   if (!headers.ok) return fail(502, headers.message)
   return ok({ status: Number(match[2]), reason: match[3] ?? '', minor: match[1] === '0' ? 0 : 1, headers: headers.value })
 }
 
-/** Parses the field lines of `head` that follow position `from` (the CRLF ending the start line, or the end). */
-function parseFields(head: string, from: number): Parsed<Headers> {
+/**
+ * Parses the field lines of the head `bytes[base, end)` that follow position `from` (the CRLF
+ * ending the start line, or `end`); `text` is the head decoded as latin1 (`text[0]` is
+ * `bytes[base]`), to cut names and values from.
+ */
+function parseFields(bytes: Buffer, text: string, base: number, from: number, end: number): Parsed<Headers> {
   const headers: Headers = new Map()
-  const n = head.length
   let line = 0
-  // Invariant: `from` is at a CRLF (found by indexOf or checked by the caller) or at the end.
-  while (from < n) {
+  // Invariant: `from` is at a CRLF (found below or checked by the caller) or at `end`.
+  while (from < end) {
     const start = from + 2
     line++
-    let end = head.indexOf('\r\n', start)
-    if (end < 0) end = n
     // field-name = token, then the colon at once: no space before it (RFC 9112 §5.1) and no
     // obs-fold continuation lines (§5.2), both used to smuggle requests past proxies.
     let i = start
     let hasUpper = false
     for (; i < end; i++) {
-      const c = head.charCodeAt(i)
+      const c = bytes[i] as number
       if (TCHAR[c] !== 1) break
       if (c <= 0x5a && c >= 0x41) hasUpper = true
     }
-    if (i === start || i === end || head.charCodeAt(i) !== COLON) return fail(400, `malformed header line ${line}`)
-    const name = head.slice(start, i)
-    // RFC 9110 §5.5: the value without optional whitespace around it; VCHAR, obs-text, SP and
-    // HTAB only: never CR, LF or NUL.
+    if (i === start || i === end || bytes[i] !== COLON) return fail(400, `malformed header line ${line}`)
+    const nameEnd = i
+    // RFC 9110 §5.5: VCHAR, obs-text, SP and HTAB, never CR, LF or NUL; the line ends at CRLF.
+    // Optional whitespace around the value is not part of it.
     let valueStart = i + 1
-    let valueEnd = end
-    while (valueStart < valueEnd && isOws(head.charCodeAt(valueStart))) valueStart++
-    while (valueEnd > valueStart && isOws(head.charCodeAt(valueEnd - 1))) valueEnd--
-    for (let j = valueStart; j < valueEnd; j++) {
-      const c = head.charCodeAt(j)
-      if (c < SP ? c !== HTAB : c === 0x7f || c > 0xff) return fail(400, `invalid characters in header ${name}`)
+    while (valueStart < end && (bytes[valueStart] === SP || bytes[valueStart] === HTAB)) valueStart++
+    let valueEnd = valueStart
+    let lineEnd = end
+    for (i = valueStart; i < end; i++) {
+      const c = bytes[i] as number
+      if (c === SP || c === HTAB) continue
+      if (c > 0x20 && c !== 0x7f) {
+        valueEnd = i + 1
+        continue
+      }
+      if (c === CR && i + 1 < end && bytes[i + 1] === LF) {
+        lineEnd = i
+        break
+      }
+      return fail(400, `invalid characters in header ${text.slice(start - base, nameEnd - base)}`)
     }
-    const value = head.slice(valueStart, valueEnd)
-    const key = hasUpper ? name.toLowerCase() : name
-    const previous = headers.get(key)
-    headers.set(key, previous === undefined ? value : `${previous}, ${value}`)
-    from = end
+    const name = interned(FIELD_NAMES, bytes, start, nameEnd, 0x20) ?? lowerCase(text.slice(start - base, nameEnd - base), hasUpper)
+    const value = text.slice(valueStart - base, valueEnd - base)
+    const previous = headers.get(name)
+    headers.set(name, previous === undefined ? value : `${previous}, ${value}`)
+    from = lineEnd
   }
   return ok(headers)
+}
+
+function lowerCase(name: string, hasUpper: boolean): string {
+  return hasUpper ? name.toLowerCase() : name
+}
+
+function startsWith(bytes: Uint8Array, prefix: Uint8Array, at: number): boolean {
+  for (let i = 0; i < prefix.length; i++) if (bytes[at + i] !== prefix[i]) return false
+  return true
+}
+
+/** Constant strings grouped by length, for {@link interned}. */
+function byLength(strings: readonly string[]): string[][] {
+  const table: string[][] = []
+  for (const s of strings) {
+    table[s.length] ??= []
+    table[s.length]?.push(s)
+  }
+  return table
+}
+
+/**
+ * The string of `table` spelled by `bytes[start, end)`, or undefined. `fold` 0x20 compares
+ * case-insensitively (the table is lower case, and the bytes are tchar: only letters fold).
+ */
+function interned(table: readonly (readonly string[] | undefined)[], bytes: Uint8Array, start: number, end: number, fold: number): string | undefined {
+  const candidates = table[end - start]
+  if (candidates === undefined) return undefined
+  next: for (const s of candidates) {
+    for (let i = 0; i < s.length; i++) if (((bytes[start + i] as number) | fold) !== s.charCodeAt(i)) continue next
+    return s
+  }
+  return undefined
 }
 
 /**
@@ -225,11 +288,6 @@ function tokens(value: string): string[] {
     .split(',')
     .map((t) => trimOws(t).toLowerCase())
     .filter((t) => t.length > 0)
-}
-
-/** Whether `c` is optional whitespace (SP or HTAB, RFC 9110 §5.6.3). */
-function isOws(c: number): boolean {
-  return c === SP || c === HTAB
 }
 
 /** Strips optional whitespace (SP and HTAB only, RFC 9110 §5.6.3). */

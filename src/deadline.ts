@@ -9,19 +9,21 @@
 /** Longest delay `setTimeout` honours, in ms (longer ones fire after 1 ms, with a warning). Every timer option is bounded by it. */
 export const MAX_TIMER = 2 ** 31 - 1
 
-export class DeadlineTimer {
+export class DeadlineTimer<O> {
   #timer: NodeJS.Timeout | null = null
   /** Absolute time (ms, `performance.now()` clock) the armed timer fires at; NaN when none. */
   #at = Number.NaN
-  readonly #fire: () => void
+  readonly #fire: (owner: O) => void
+  readonly #owner: O
 
-  /** `fire` runs when an armed deadline is reached (or, see above, an earlier one that was superseded). */
-  constructor(fire: () => void) {
-    this.#fire = () => {
-      this.#timer = null
-      this.#at = Number.NaN
-      fire()
-    }
+  /**
+   * `fire(owner)` runs when an armed deadline is reached (or, see above, an earlier one that was
+   * superseded). Passing a shared function and its owner, rather than a closure, keeps an idle
+   * connection from holding a closure and its context for its timer.
+   */
+  constructor(fire: (owner: O) => void, owner: O) {
+    this.#fire = fire
+    this.#owner = owner
   }
 
   /** Makes sure `fire` runs no later than `deadline` (ms on `clock`'s scale); NaN cancels. */
@@ -36,7 +38,7 @@ export class DeadlineTimer {
     this.#at = deadline
     // +1: setTimeout may fire a fraction of a millisecond early; the stream would just re-arm.
     // A far deadline is reached in steps: setTimeout cannot wait longer than MAX_TIMER.
-    this.#timer = setTimeout(this.#fire, Math.min(MAX_TIMER, Math.max(0, Math.ceil(deadline - now)) + 1))
+    this.#timer = setTimeout(DeadlineTimer.#expired, Math.min(MAX_TIMER, Math.max(0, Math.ceil(deadline - now)) + 1), this as DeadlineTimer<unknown>)
     this.#timer.unref()
   }
 
@@ -45,5 +47,12 @@ export class DeadlineTimer {
     clearTimeout(this.#timer)
     this.#timer = null
     this.#at = Number.NaN
+  }
+
+  /** The one timer callback of every DeadlineTimer: `setTimeout` passes the timer as its argument. */
+  static #expired(timer: DeadlineTimer<unknown>): void {
+    timer.#timer = null
+    timer.#at = Number.NaN
+    timer.#fire(timer.#owner)
   }
 }

@@ -123,21 +123,28 @@ export class Server {
   readonly #factory: Factory<unknown>
   readonly #seed: unknown
   readonly #streamOptions: StreamOptions
-  /** Accepted sockets (raw TCP/Unix, also while a TLS handshake runs) until their 'close'. */
-  readonly #sockets = new Set<net.Socket>()
-  /** Streams running on accepted sockets; a subset of `#sockets` by connection. */
+  readonly #isTls: boolean
+  /** TLS only: the raw sockets accepted, from before the handshake until their 'close'. */
+  readonly #tlsSockets = new Set<net.Socket>()
+  /** Streams running on accepted connections, until their socket closes. */
   readonly #streams = new Set<Stream>()
+  /** Every stream's `closeHook`: one function per server, not a closure per connection. */
+  readonly #streamClosed = (stream: Stream): void => {
+    this.#streams.delete(stream)
+    this.#checkEmpty()
+  }
   /** Set once listening. */
   #address: Address | null = null
   /** The close in progress or done; `null` while serving. */
   #closing: Promise<void> | null = null
-  /** What `#whenEmpty()` handed out; resolved and cleared when `#sockets` becomes empty. */
+  /** What `#whenEmpty()` handed out; resolved and cleared when no connection is left. */
   #empty: { promise: Promise<void>; resolve: () => void } | null = null
 
   private constructor(factory: Factory<unknown>, seed: unknown, streamOptions: StreamOptions, tlsOptions: tls.TlsOptions | null) {
     this.#factory = factory
     this.#seed = seed
     this.#streamOptions = streamOptions
+    this.#isTls = tlsOptions !== null
     if (tlsOptions === null) {
       this.#server = net.createServer({ allowHalfOpen: true }, (socket) => this.#onSocket(socket, false))
     } else {
@@ -160,7 +167,8 @@ export class Server {
 
   /** Connections open now: accepted and not yet closed (including TLS handshakes in progress). */
   get connections(): number {
-    return this.#sockets.size
+    // A TLS connection counts from its raw socket's accept, before the stream exists.
+    return this.#isTls ? this.#tlsSockets.size : this.#streams.size
   }
 
   /**
@@ -245,17 +253,24 @@ export class Server {
       socket.destroy() // accepted while the listener was closing
       return
     }
-    this.#sockets.add(socket)
+    if (!isTls) {
+      this.#attach(socket) // the stream reports its close through closeHook
+      return
+    }
+    this.#tlsSockets.add(socket)
     socket.once('close', () => {
-      this.#sockets.delete(socket)
-      if (this.#sockets.size === 0 && this.#empty !== null) {
-        this.#empty.resolve()
-        this.#empty = null
-      }
+      this.#tlsSockets.delete(socket)
+      this.#checkEmpty()
     })
-    // With TLS the TLSSocket reports errors; this keeps a raw-socket error from being unhandled.
-    if (isTls) socket.on('error', ignore)
-    else this.#attach(socket)
+    // The TLSSocket reports errors; this keeps a raw-socket error from being unhandled.
+    socket.on('error', ignore)
+  }
+
+  #checkEmpty(): void {
+    if (this.#empty !== null && this.connections === 0) {
+      this.#empty.resolve()
+      this.#empty = null
+    }
   }
 
   #attach(socket: net.Socket): void {
@@ -266,8 +281,8 @@ export class Server {
       socket.destroy() // options were validated in serve(); nothing else throws here
       return
     }
+    stream.closeHook = this.#streamClosed
     this.#streams.add(stream)
-    void stream.closed.then(() => this.#streams.delete(stream))
     if (channels.serverAccept.hasSubscribers) channels.serverAccept.publish({ server: this, stream })
   }
 
@@ -277,22 +292,22 @@ export class Server {
       // once with ERR_SERVER_NOT_RUNNING if it was not listening): either way, done.
       this.#server.close(() => resolve())
     })
-    if (this.#sockets.size > 0 && timeout > 0) {
+    if (this.connections > 0 && timeout > 0) {
       let timer: NodeJS.Timeout | undefined
       await Promise.race([this.#whenEmpty(), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout)))])
       clearTimeout(timer)
     }
-    if (this.#sockets.size > 0) {
+    if (this.connections > 0) {
       for (const stream of this.#streams) stream.close(new ClosedError('server closed'))
       // Sockets without a stream yet (TLS handshakes) go too.
-      for (const socket of this.#sockets) socket.destroy()
+      for (const socket of this.#tlsSockets) socket.destroy()
       await this.#whenEmpty()
     }
     await listenerClosed
   }
 
   #whenEmpty(): Promise<void> {
-    if (this.#sockets.size === 0) return Promise.resolve()
+    if (this.connections === 0) return Promise.resolve()
     if (this.#empty === null) {
       let resolve!: () => void
       const promise = new Promise<void>((r) => {

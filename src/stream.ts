@@ -51,6 +51,10 @@ export function checkStreamOptions(options: StreamOptions): StreamOptions {
 /** The clock of `Scope.now()` and of deadlines: monotonic milliseconds. */
 const monotonicNow = (): number => performance.now()
 
+/** The Stream running on a socket, kept on the socket so that one set of listener functions serves every stream. */
+const kStream = Symbol('rotor-stream.stream')
+type OwnedSocket = Socket & { [kStream]: Stream }
+
 /**
  * A protocol running on one socket: one input Buf, one output Buf, one deadline.
  *
@@ -62,19 +66,22 @@ const monotonicNow = (): number => performance.now()
 export class Stream extends Engine {
   /** The socket (a `net.Socket` or `tls.TLSSocket`). */
   readonly socket: Socket
+  /** `closed`, made when first asked for: a server does not need a promise per connection. */
+  #closed: Promise<Error | undefined> | null = null
+  #resolveClosed: ((reason: Error | undefined) => void) | null = null
+  /** The socket has closed (`closed` resolves at once). */
+  #socketClosed = false
   /**
-   * Resolves once the socket is fully closed: with `undefined` when the protocol ended with
-   * `Intent.done()` and its last output was written, otherwise with the reason (also given to
-   * `fatal`, or a `WriteError` when writing the last output after `Intent.done()` failed).
-   * Never rejects.
+   * Called once the socket has closed, before `closed` resolves: how a server keeps count of its
+   * streams with one function for all of them.
+   * @internal
    */
-  readonly closed: Promise<Error | undefined>
-  #resolveClosed!: (reason: Error | undefined) => void
+  closeHook: ((stream: Stream) => void) | null = null
   /** Whether the socket is flowing (we asked for data). */
   #reading = false
   /** Set by a failed write so that the 'error' event which follows is not taken for a read error. */
   #writeFailed = false
-  readonly #timer: DeadlineTimer
+  readonly #timer: DeadlineTimer<Stream>
   #lingerTimer: NodeJS.Timeout | null = null
   readonly #lingerTimeout: number
 
@@ -96,18 +103,53 @@ export class Stream extends Engine {
     const { lingerTimeout, noDelay } = { ...STREAM_DEFAULTS, ...options }
     this.socket = socket
     this.#lingerTimeout = lingerTimeout
-    this.#timer = new DeadlineTimer(() => this.onTimer())
-    this.closed = new Promise((resolve) => {
-      this.#resolveClosed = resolve
-    })
+    this.#timer = new DeadlineTimer<Stream>(Stream.#timerFired, this)
     socket.allowHalfOpen = true
     if (noDelay) socket.setNoDelay(true)
     // Paused before the 'data' listener goes on, so that only the protocol's expectation starts reading.
     socket.pause()
-    socket.on('data', (chunk: Buffer) => this.onData(chunk))
-    socket.on('end', () => this.onEnd())
-    socket.on('error', (err) => this.#onError(err))
-    socket.on('close', () => this.#onClose())
+    // Shared listeners that find the stream on the socket: no closures per connection.
+    ;(socket as OwnedSocket)[kStream] = this
+    socket.on('data', Stream.#socketData)
+    socket.on('end', Stream.#socketEnd)
+    socket.on('error', Stream.#socketError)
+    socket.on('close', Stream.#socketClose)
+  }
+
+  // Function expressions, not methods: `this` is the socket that emitted the event.
+  static readonly #socketData = function (this: OwnedSocket, chunk: Buffer): void {
+    this[kStream].onData(chunk)
+  }
+  static readonly #socketEnd = function (this: OwnedSocket): void {
+    this[kStream].onEnd()
+  }
+  static readonly #socketError = function (this: OwnedSocket, err: Error): void {
+    this[kStream].#onError(err)
+  }
+  static readonly #socketClose = function (this: OwnedSocket): void {
+    this[kStream].#onClose()
+  }
+  static #timerFired(stream: Stream): void {
+    stream.onTimer()
+  }
+
+  /**
+   * Resolves once the socket is fully closed: with `undefined` when the protocol ended with
+   * `Intent.done()` and its last output was written, otherwise with the reason (also given to
+   * `fatal`, or a `WriteError` when writing the last output after `Intent.done()` failed).
+   * Never rejects.
+   */
+  get closed(): Promise<Error | undefined> {
+    if (this.#closed === null) {
+      if (this.#socketClosed) {
+        this.#closed = Promise.resolve(this.endReason)
+      } else {
+        this.#closed = new Promise((resolve) => {
+          this.#resolveClosed = resolve
+        })
+      }
+    }
+    return this.#closed
   }
 
   get remoteAddress(): string | undefined {
@@ -226,7 +268,9 @@ export class Stream extends Engine {
     this.#lingerTimer = null
     this.#timer.cancel()
     this.abort(new ClosedError('socket closed before the protocol finished'))
+    this.#socketClosed = true
     if (channels.streamClose.hasSubscribers) channels.streamClose.publish({ stream: this, reason: this.endReason })
-    this.#resolveClosed(this.endReason)
+    this.closeHook?.(this)
+    this.#resolveClosed?.(this.endReason)
   }
 }

@@ -303,6 +303,20 @@ describe('endings', () => {
     assert.equal(await server.closed, undefined, 'the server sees an end of stream and closes quietly')
   })
 
+  test('gives the same closed result when first asked for after the socket closed', T, async (t) => {
+    const srv = await listen('tcp', LineEcho.create)
+    t.after(() => srv.close())
+    const { factory } = Collect.factory({ request: '' })
+    const stream = await connect(srv.address, factory)
+    const socketClosed = new Promise((resolve) => stream.socket.once('close', resolve))
+    stream.close()
+    await socketClosed
+    await delay(10) // well after every 'close' listener ran
+    const reason = await stream.closed
+    assert.ok(reason instanceof ClosedError, `closed resolved with ${String(reason)}`)
+    assert.equal(await stream.closed, reason, 'the same answer every time')
+  })
+
   test('ends only the connection whose handler throws, and reports it to fatal', T, async (t) => {
     const fatals: Error[] = []
     /** Lines that throws on "boom". */

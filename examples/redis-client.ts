@@ -341,7 +341,7 @@ class RedisConnection implements Protocol {
     const encoder = ENCODER
     encoder.begin()
     while (i < stop) {
-      encoder.command((items[i++] as Command).args, out)
+      encoder.encode((items[i++] as Command).args, out)
       if (encoder.size > MAX_BATCH_BYTES) break
     }
     encoder.flush(out)
@@ -403,7 +403,7 @@ class Encoder {
     this.#written = 0
   }
 
-  command(args: readonly (string | Buffer | number)[], out: Transport['output']): void {
+  encode(args: readonly (string | Buffer | number)[], out: Transport['output']): void {
     this.#room(HEADER_BYTES, out)
     this.#at = writeHeader(this.#bytes, this.#at, 0x2a, args.length)
     for (const arg of args) {

@@ -4,15 +4,27 @@
  * hand-written pipelined client, ioredis, node-redis (with and without its default per-command
  * timeout). SETs then GETs of the same keys, in batches of 32 and one at a time.
  * Knobs: ROUNDS (5), RESP_CLIENT_OPS (100000 commands per batched run), RESP_SERIAL_OPS (10000
- * commands per one-at-a-time run).
+ * commands per one-at-a-time run); for A/B work on one comparison, RESP_CLIENT_SUBJECTS (a comma
+ * list, e.g. `rotor,hand`; default all) and RESP_CLIENT_BATCHES (e.g. `32`; default `32,1`).
  */
 import { alternate, freePort, knob, launch, launchRedisServer, median, nodeScript, rounds, type ServerProcess } from '../lib.js'
 import type { Row, ScenarioResult, Target } from '../report.js'
 
 const OPS = knob('RESP_CLIENT_OPS', 100_000)
 const SERIAL_OPS = knob('RESP_SERIAL_OPS', 10_000)
-const SUBJECTS = ['rotor', 'hand', 'ioredis', 'node-redis', 'node-redis-default'] as const
-type Subject = (typeof SUBJECTS)[number]
+const ALL_SUBJECTS = ['rotor', 'hand', 'ioredis', 'node-redis', 'node-redis-default'] as const
+type Subject = (typeof ALL_SUBJECTS)[number]
+const SUBJECTS = listKnob('RESP_CLIENT_SUBJECTS', ALL_SUBJECTS)
+const BATCHES = listKnob('RESP_CLIENT_BATCHES', ['32', '1'] as const).map(Number)
+
+/** A comma list from the environment, each item one of `all`; `all` when unset. */
+function listKnob<T extends string>(name: string, all: readonly T[]): readonly T[] {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return all
+  const picked = raw.split(',').map((s) => s.trim())
+  for (const item of picked) if (!(all as readonly string[]).includes(item)) throw new Error(`${name}: ${item} is not one of ${all.join(', ')}`)
+  return picked as T[]
+}
 const LABELS: Readonly<Record<Subject, string>> = {
   rotor: 'rotor-stream (examples/redis-client.ts)',
   hand: 'hand-written pipelined node:net client',
@@ -54,7 +66,7 @@ export async function respClient(): Promise<ScenarioResult> {
       const command = nodeScript('bench/resp-client/client.ts', [subject, String(redis.port)])
       clients.set(subject, await launch(`${subject} client`, command, { ready: /^ready/, port: redis.port, cpu: 1 }))
     }
-    for (const batch of [32, 1]) {
+    for (const batch of BATCHES) {
       const ops = batch === 1 ? SERIAL_OPS : OPS
       const results = await alternate(rounds(), SUBJECTS, (subject, round) =>
         measure(redis, clients.get(subject) as ServerProcess, round < 0 ? Math.ceil(ops / 5) : ops, batch),

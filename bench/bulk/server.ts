@@ -3,10 +3,13 @@
  * that many bytes; the server answers `OK\n` once it has them all, then waits for the next one.
  *
  * - `rotor`: a small state machine on Stream.attach: `expectBytes(8)` for the header, then
- *   `expectBytes(min(CHUNK, remaining))` for every chunk of the body (CHUNK from argv[3]).
+ *   `expectBytes(min(CHUNK, remaining))` for every chunk of the body (CHUNK from argv[3]). With
+ *   `all` (the default mode, argv[4]) each call takes every body byte buffered, as a streaming
+ *   sink (hash, file) would: a read is then adopted and dropped whole, never copied. With `exact`
+ *   it consumes exactly CHUNK bytes, so the tail of each read is joined with the next one (a copy).
  * - `plain`: a plain socket into a sink: count the bytes of every 'data' event.
  *
- * Prints `listening <port>`.   node server.ts <rotor|plain> [chunkBytes]
+ * Prints `listening <port>`.   node server.ts <rotor|plain> [chunkBytes] [all|exact]
  */
 import net from 'node:net'
 import { type Exception, Intent, type Protocol, Stream, type Transport } from 'rotor-stream'
@@ -14,6 +17,8 @@ import { type Exception, Intent, type Protocol, Stream, type Transport } from 'r
 const kind = process.argv[2] ?? 'rotor'
 /** Bytes per bytesRead call of the body. */
 const CHUNK = Number(process.argv[3] ?? 64 * 1024)
+/** Whether a body bytesRead takes every buffered byte of the body or exactly `end`. */
+const TAKE_ALL = (process.argv[4] ?? 'all') === 'all'
 /** Length of the transfer header: a u64, big-endian. */
 const HEADER = 8
 const OK = Buffer.from('OK\n')
@@ -36,10 +41,13 @@ class BulkSink implements Protocol {
         t.input.consume(HEADER)
         this.phase = 'body'
         return this.next(t)
-      case 'body':
-        t.input.consume(end) // the sink: a real protocol would hash or store view(0, end) here
-        this.remaining -= end
+      case 'body': {
+        // The sink: a real protocol would hash or store view(0, n) here.
+        const n = TAKE_ALL ? Math.min(t.input.length, this.remaining) : end
+        t.input.consume(n)
+        this.remaining -= n
         return this.next(t)
+      }
     }
   }
 

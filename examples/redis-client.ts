@@ -119,12 +119,13 @@ export class RedisClient {
     if (waiting >= this.#maxOfflineQueue && this.#persistent.state !== 'connected') {
       return Promise.reject(new LimitReachedError(this.#maxOfflineQueue, `offline queue full (${this.#maxOfflineQueue} commands)`))
     }
+    const reply = new Promise<RedisReply>((resolve, reject) => {
+      queue.items.push({ args, resolve, reject })
+    })
     // Commands already waiting mean a write of the queue is already due: a pending wakeup, the
     // replies that reopen a full window, or the next connection. Only the first one wakes.
     if (waiting === 0) this.#persistent.wakeup() // coalesced: one wakeup, one write, for all commands of this tick
-    return new Promise<RedisReply>((resolve, reject) => {
-      queue.items.push({ args, resolve, reject })
-    })
+    return reply
   }
 
   /** Closes the connection; queued commands are rejected with a `ClosedError`. */
@@ -139,7 +140,7 @@ export class RedisClient {
  * The commands of one client, oldest first, in one array with two cursors:
  * `items[replyHead, writeHead)` are written and await their replies, in order;
  * `items[writeHead, length)` wait to be written. Entries before `replyHead` are settled and
- * dropped in batches (shifting an array is O(n)). @internal
+ * dropped in batches (shifting an array is O(n)).
  */
 class CommandQueue {
   items: Command[] = []
@@ -326,10 +327,7 @@ class RedisConnection implements Protocol {
     return true
   }
 
-  /**
-   * Writes queued commands into this round's output, within the in-flight window: all of them
-   * encoded into one string, written with one `Buf.write` (latin1, a plain copy, when all ASCII).
-   */
+  /** Writes queued commands into this round's output, within the in-flight window and MAX_BATCH_BYTES. */
   writeQueued(t: Transport): void {
     const queue = this.#queue
     const room = this.#options.maxInFlight - queue.inFlight
@@ -362,8 +360,7 @@ class RedisConnection implements Protocol {
 
   timeout(_t: Transport, scope: Scope): Intent<RedisConnection> {
     this.#deadline = Number.NaN
-    // The deadline kept while idle ran out with nothing owed: just stop the timer.
-    if (this.#queue.inFlight === 0) return this.phase === 'bulk' ? this.#expect(Intent.of(this).expectBytes(this.bulkLength + 2), scope) : this.next(scope)
+    if (this.#queue.inFlight === 0) return this.next(scope) // the deadline kept while idle ran out: the timer stops
     return Intent.error(new TimeoutError(`no reply within ${this.#options.commandTimeout} ms`))
   }
 

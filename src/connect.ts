@@ -2,7 +2,7 @@ import type { LookupFunction } from 'node:net'
 import { channels } from './diagnostics.js'
 import { type Address, checkAddress, checkConnectTimeout, describeAddress, dial } from './dial.js'
 import type { Factory } from './protocol.js'
-import { checkStreamOptions, Stream, type StreamOptions } from './stream.js'
+import { Stream, type StreamOptions, StreamSettings } from './stream.js'
 import { type TlsClientOptions, tlsClientOptions } from './tls.js'
 
 export { type Address, DEFAULT_CONNECT_TIMEOUT } from './dial.js'
@@ -35,11 +35,11 @@ export interface ConnectOptions<S = unknown> extends StreamOptions {
 export function connect<S>(address: Address, factory: Factory<S>, options: ConnectOptions<S> = {}): Promise<Stream> {
   checkAddress(address)
   const connectTimeout = checkConnectTimeout(options.connectTimeout)
-  checkStreamOptions(options)
+  const settings = new StreamSettings(options)
   const tls = options.tls === undefined ? undefined : tlsClientOptions(options.tls)
   const { ready } = dial(address, { connectTimeout, tls, lookup: options.lookup })
   return ready.then((socket) => {
-    const stream = Stream.attach(socket, factory, options.seed as S, options)
+    const stream = Stream.attach(socket, factory, options.seed as S, settings)
     if (channels.clientConnect.hasSubscribers) channels.clientConnect.publish({ address: describeAddress(address), stream })
     return stream
   })

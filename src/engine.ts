@@ -76,6 +76,27 @@ export function checkLimits(limits: StreamLimits): void {
   if (limits.minRate !== undefined && limits.minRate !== null) checkMinRate(limits.minRate)
 }
 
+/**
+ * {@link StreamLimits} validated, with every default filled in. A server or client makes one and
+ * all its streams share it: a connection neither validates its options again nor holds a copy.
+ * @internal
+ */
+export class Limits {
+  readonly maxBufferSize: number
+  readonly outputHighWaterMark: number
+  readonly minRate: MinRate | null
+  readonly budget: MemoryBudget | null
+
+  /** Throws `InvalidArgumentError` unless `limits` keep every bound in force. */
+  constructor(limits: StreamLimits) {
+    checkLimits(limits)
+    this.maxBufferSize = limits.maxBufferSize ?? LIMIT_DEFAULTS.maxBufferSize
+    this.outputHighWaterMark = limits.outputHighWaterMark ?? LIMIT_DEFAULTS.outputHighWaterMark
+    this.minRate = limits.minRate ?? null
+    this.budget = limits.budget ?? null
+  }
+}
+
 /** A handler that keeps returning the same unmet-by-consumption expectation this many times is stuck. */
 const MAX_IDLE_SPINS = 10_000
 
@@ -103,10 +124,8 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
   #rateStart = Number.NaN
   /** Bytes received since `#rateStart`. */
   #rateBytes = 0
-  /** The stream's default minimum rate. */
-  readonly #minRate: MinRate | null
-  /** The shared memory budget, or null. */
-  readonly #budget: MemoryBudget | null
+  /** Limits, shared with the other streams of the same server or client. */
+  readonly #limits: Limits
   /** The peer sent FIN: no more input will come. */
   #eof = false
   /** `exception(EndOfStream)` was already delivered once. */
@@ -135,20 +154,14 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
   /** Which handler is running, for `HandlerError`. */
   #handler = 'factory'
   #notifier: (() => void) | null = null
-  readonly #maxBufferSize: number
   /**
    * Observer of every handler call, for the test kit and tracing: the handler's name and its
    * argument (`end` of bytesRead, the reason of exception and fatal). `null` costs one check per call.
    */
   protected trace: ((handler: string, detail?: number | Error) => void) | null = null
-  readonly #outputHighWaterMark: number
 
   constructor(limits: StreamLimits = {}) {
-    checkLimits(limits)
-    this.#maxBufferSize = limits.maxBufferSize ?? LIMIT_DEFAULTS.maxBufferSize
-    this.#outputHighWaterMark = limits.outputHighWaterMark ?? LIMIT_DEFAULTS.outputHighWaterMark
-    this.#minRate = limits.minRate ?? null
-    this.#budget = limits.budget ?? null
+    this.#limits = limits instanceof Limits ? limits : new Limits(limits)
   }
 
   // --- Transport and Scope (the engine is both, so a stream allocates neither) -----------------
@@ -235,7 +248,7 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
   /** Some output reached the kernel. */
   protected onWritten(): void {
     if (this.#kind === Kind.Flush || this.#blocked) this.#run()
-    else if (this.#budget !== null && !this.#ended) this.#settle() // the output it held is gone
+    else if (this.#limits.budget !== null && !this.#ended) this.#settle() // the output it held is gone
   }
 
   /** The shared memory budget changed state: re-decide whether to read. @internal */
@@ -355,7 +368,7 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
       case Kind.Bytes: {
         if (this.#pushedBack()) return false
         const n = intent.n
-        if (n > this.#maxBufferSize) return this.#limit(this.#maxBufferSize)
+        if (n > this.#limits.maxBufferSize) return this.#limit(this.#limits.maxBufferSize)
         if (input.length >= n) {
           this.#handler = 'bytesRead'
           if (this.trace !== null) this.trace('bytesRead', n)
@@ -370,7 +383,7 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
         if (this.#pushedBack()) return false
         const length = input.length
         const size = intent.delimiterLength
-        const max = Math.min(intent.n, this.#maxBufferSize - size)
+        const max = Math.min(intent.n, this.#limits.maxBufferSize - size)
         const from = Math.max(intent.offset, this.#searched)
         if (length - from >= size) {
           const at = input.indexOf(intent.delimiter as Buffer | number, from)
@@ -446,13 +459,13 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
 
   /** True (and remembered) while too much output is unwritten to process more input. */
   #pushedBack(): boolean {
-    if (this.output.length + this.#unwritten <= this.#outputHighWaterMark) {
+    if (this.output.length + this.#unwritten <= this.#limits.outputHighWaterMark) {
       this.#blocked = false
       return false
     }
     // Hand what we have to the socket first: it may take it all at once.
     if (this.output.length > 0) this.#write()
-    this.#blocked = this.#unwritten > this.#outputHighWaterMark
+    this.#blocked = this.#unwritten > this.#limits.outputHighWaterMark
     return this.#blocked
   }
 
@@ -478,15 +491,15 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     this.#intent = intent
     this.#kind = intent.kind
     this.#searched = 0
-    this.#deadline = Number.isNaN(intent.timeoutMs) ? intent.deadlineAt : this.now() + intent.timeoutMs
-    this.#rate = intent.rate === undefined ? this.#minRate : intent.rate
+    this.#deadline = intent.relative ? this.now() + intent.time : intent.time
+    this.#rate = intent.rate === undefined ? this.#limits.minRate : intent.rate
   }
 
   /** After a round: read only while waiting for input, keep one timer on the earliest wake-up. */
   #settle(): void {
     const kind = this.#kind
     let reading = (kind === Kind.Bytes || kind === Kind.Delimiter) && !this.#eof && !this.#blocked
-    const budget = this.#budget
+    const budget = this.#limits.budget
     if (budget !== null) {
       budget.update(this, this.input.capacity + this.output.length + this.ioUnwritten())
       if (reading && !budget.mayRead(this)) reading = false
@@ -538,7 +551,7 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
 
   #end(): void {
     this.#ended = true
-    this.#budget?.leave(this)
+    this.#limits.budget?.leave(this)
     this.#protocol = null
     this.#intent = null
     this.#kind = Kind.Pending

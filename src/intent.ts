@@ -72,10 +72,13 @@ export class Intent<P> implements IntentBuilder<P> {
   delimiterLength = 0
   /** @internal Where the delimiter search starts; only for Kind.Delimiter. */
   offset = 0
-  /** @internal Absolute deadline in ms of `Scope.now()`'s clock, or NaN. */
-  deadlineAt = Number.NaN
-  /** @internal Relative timeout in ms, resolved by the stream when it takes the Intent, or NaN. */
-  timeoutMs = Number.NaN
+  /**
+   * @internal The deadline: absolute ms of `Scope.now()`'s clock, or with `relative` ms after the
+   * stream takes this Intent; NaN for none. One number, not two: each costs a heap box per Intent.
+   */
+  time = Number.NaN
+  /** @internal `time` is relative (`timeout()`), not absolute (`deadline()`). */
+  relative = false
   /** @internal The reason of `Intent.error()`. */
   error: Error | null = null
   /** @internal This expectation's minimum data rate: undefined = the stream's, null = none. */
@@ -148,8 +151,8 @@ export class Intent<P> implements IntentBuilder<P> {
    */
   deadline(at: number): Intent<P> {
     if (Number.isNaN(at)) throw new InvalidArgumentError('deadline: NaN')
-    this.deadlineAt = at === Number.POSITIVE_INFINITY ? Number.NaN : at
-    this.timeoutMs = Number.NaN
+    this.time = at === Number.POSITIVE_INFINITY ? Number.NaN : at
+    this.relative = false
     return this
   }
 
@@ -169,8 +172,8 @@ export class Intent<P> implements IntentBuilder<P> {
    */
   timeout(ms: number): Intent<P> {
     if (!(ms >= 0)) throw new InvalidArgumentError(`timeout: ms must be >= 0, got ${ms}`)
-    this.timeoutMs = ms === Number.POSITIVE_INFINITY ? Number.NaN : ms
-    this.deadlineAt = Number.NaN
+    this.time = ms === Number.POSITIVE_INFINITY ? Number.NaN : ms
+    this.relative = true
     return this
   }
 }

@@ -19,7 +19,7 @@ import type { Address } from './dial.js'
 import { checkAddress, checkConnectTimeout, type Dial, describeAddress, dial } from './dial.js'
 import { ClosedError, ConnectError, InvalidArgumentError } from './errors.js'
 import type { Factory } from './protocol.js'
-import { checkStreamOptions, Stream, type StreamOptions } from './stream.js'
+import { Stream, type StreamOptions, StreamSettings } from './stream.js'
 import { type TlsClientOptions, tlsClientOptions } from './tls.js'
 
 /**
@@ -91,7 +91,7 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
   readonly #address: Address
   readonly #factory: Factory<S>
   readonly #seed: S
-  readonly #streamOptions: StreamOptions
+  readonly #streamOptions: StreamSettings
   readonly #connectTimeout: number
   readonly #stableAfter: number
   readonly #policy: ReconnectPolicy
@@ -125,7 +125,7 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
     this.#address = 'path' in address ? { path: address.path } : { host: address.host, port: address.port }
     this.#factory = factory
     this.#seed = options.seed as S
-    this.#streamOptions = checkStreamOptions(options)
+    this.#streamOptions = new StreamSettings(options)
     this.#connectTimeout = checkConnectTimeout(options.connectTimeout)
     this.#stableAfter = stableAfter
     this.#policy = reconnectPolicy(options.reconnect, random)

@@ -21,7 +21,7 @@ import { channels } from './diagnostics.js'
 import type { Address } from './dial.js'
 import { ClosedError, InvalidArgumentError, ListenError } from './errors.js'
 import type { Factory } from './protocol.js'
-import { checkStreamOptions, Stream, type StreamOptions } from './stream.js'
+import { Stream, type StreamOptions, StreamSettings } from './stream.js'
 import { type TlsServerOptions, tlsServerOptions } from './tls.js'
 
 /** Where to listen: TCP `{ host, port }` (port 0 picks a free port) or a Unix socket `{ path }`. */
@@ -109,8 +109,8 @@ export function serve<S>(options: ServeOptions, handler: Factory<S> | ((conn: Co
   const backlog = options.backlog ?? 511
   if (!(Number.isInteger(backlog) && backlog > 0)) throw new InvalidArgumentError(`backlog must be an integer > 0, got ${backlog}`)
   const tlsOptions = options.tls === undefined ? null : tlsServerOptions(options.tls)
-  const streamOptions = checkStreamOptions(options)
-  if (options.maxBufferedBytes !== undefined) streamOptions.budget = new MemoryBudget(options.maxBufferedBytes)
+  const budget = options.maxBufferedBytes === undefined ? options.budget : new MemoryBudget(options.maxBufferedBytes)
+  const streamOptions = new StreamSettings({ ...options, budget })
   const server = Server.create(factory as Factory<unknown>, seed, streamOptions, tlsOptions)
   return server.listen(address, maxConnections, backlog)
 }
@@ -122,7 +122,7 @@ export class Server {
   readonly #server: net.Server
   readonly #factory: Factory<unknown>
   readonly #seed: unknown
-  readonly #streamOptions: StreamOptions
+  readonly #streamOptions: StreamSettings
   readonly #isTls: boolean
   /** TLS only: the raw sockets accepted, from before the handshake until their 'close'. */
   readonly #tlsSockets = new Set<net.Socket>()
@@ -140,7 +140,7 @@ export class Server {
   /** What `#whenEmpty()` handed out; resolved and cleared when no connection is left. */
   #empty: { promise: Promise<void>; resolve: () => void } | null = null
 
-  private constructor(factory: Factory<unknown>, seed: unknown, streamOptions: StreamOptions, tlsOptions: tls.TlsOptions | null) {
+  private constructor(factory: Factory<unknown>, seed: unknown, streamOptions: StreamSettings, tlsOptions: tls.TlsOptions | null) {
     this.#factory = factory
     this.#seed = seed
     this.#streamOptions = streamOptions
@@ -161,7 +161,7 @@ export class Server {
   }
 
   /** @internal Used by {@link serve}. */
-  static create(factory: Factory<unknown>, seed: unknown, streamOptions: StreamOptions, tlsOptions: tls.TlsOptions | null): Server {
+  static create(factory: Factory<unknown>, seed: unknown, streamOptions: StreamSettings, tlsOptions: tls.TlsOptions | null): Server {
     return new Server(factory, seed, streamOptions, tlsOptions)
   }
 

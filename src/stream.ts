@@ -2,7 +2,7 @@ import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { DeadlineTimer, MAX_TIMER } from './deadline.js'
 import { channels } from './diagnostics.js'
-import { checkLimits, Engine, type StreamLimits } from './engine.js'
+import { Engine, Limits, type StreamLimits } from './engine.js'
 import { ClosedError, InvalidArgumentError } from './errors.js'
 import type { Factory } from './protocol.js'
 
@@ -26,26 +26,31 @@ const STREAM_DEFAULTS = { lingerTimeout: 2000, noDelay: true } as const
 export const FLUSH_ON_DONE_TIMEOUT = 30_000
 
 /**
- * Validates stream options where they are passed (connect, serve, Persistent), so that a bad
- * one fails at once instead of on every new connection, and picks them out of a larger options
- * object. Throws `InvalidArgumentError`.
+ * {@link StreamOptions} validated, with every default filled in: made once where options are
+ * passed (connect, serve, Persistent), so that a bad one fails at once instead of on every new
+ * connection, and shared by every stream made there. Only the stream's own options are kept: a
+ * server's or client's other options stay out of every stream.
+ * @internal
  */
-export function checkStreamOptions(options: StreamOptions): StreamOptions {
-  checkLimits(options)
-  const { maxBufferSize, outputHighWaterMark, minRate, budget, lingerTimeout, noDelay } = options
-  if (lingerTimeout !== undefined && !(lingerTimeout >= 0 && lingerTimeout <= MAX_TIMER)) {
-    throw new InvalidArgumentError(`lingerTimeout must be within 0..${MAX_TIMER} ms, got ${lingerTimeout}`)
+export class StreamSettings extends Limits {
+  readonly lingerTimeout: number
+  readonly noDelay: boolean
+
+  /** Throws `InvalidArgumentError`. */
+  constructor(options: StreamOptions) {
+    super(options)
+    const { lingerTimeout = STREAM_DEFAULTS.lingerTimeout, noDelay = STREAM_DEFAULTS.noDelay } = options
+    if (!(lingerTimeout >= 0 && lingerTimeout <= MAX_TIMER)) {
+      throw new InvalidArgumentError(`lingerTimeout must be within 0..${MAX_TIMER} ms, got ${lingerTimeout}`)
+    }
+    if (typeof noDelay !== 'boolean') throw new InvalidArgumentError(`noDelay must be a boolean, got ${String(noDelay)}`)
+    this.lingerTimeout = lingerTimeout
+    this.noDelay = noDelay
   }
-  if (noDelay !== undefined && typeof noDelay !== 'boolean') throw new InvalidArgumentError(`noDelay must be a boolean, got ${String(noDelay)}`)
-  // Only the stream's own options: a server's or client's other options stay out of every stream.
-  const picked: StreamOptions = {}
-  if (maxBufferSize !== undefined) picked.maxBufferSize = maxBufferSize
-  if (outputHighWaterMark !== undefined) picked.outputHighWaterMark = outputHighWaterMark
-  if (minRate !== undefined) picked.minRate = minRate
-  if (budget !== undefined) picked.budget = budget
-  if (lingerTimeout !== undefined) picked.lingerTimeout = lingerTimeout
-  if (noDelay !== undefined) picked.noDelay = noDelay
-  return picked
+
+  static of(options: StreamOptions): StreamSettings {
+    return options instanceof StreamSettings ? options : new StreamSettings(options)
+  }
 }
 
 /** The clock of `Scope.now()` and of deadlines: monotonic milliseconds. */
@@ -83,7 +88,7 @@ export class Stream extends Engine {
   #writeFailed = false
   readonly #timer: DeadlineTimer<Stream>
   #lingerTimer: NodeJS.Timeout | null = null
-  readonly #lingerTimeout: number
+  readonly #settings: StreamSettings
 
   /**
    * Runs a protocol on a connected socket. `factory(transport, seed, scope)` creates the first
@@ -91,21 +96,19 @@ export class Stream extends Engine {
    * `exception(EndOfStream)`, and the protocol may still answer).
    */
   static attach<S>(socket: Socket, factory: Factory<S>, seed?: S, options: StreamOptions = {}): Stream {
-    const stream = new Stream(socket, options)
+    const stream = new Stream(socket, StreamSettings.of(options))
     if (channels.streamOpen.hasSubscribers) channels.streamOpen.publish({ stream })
     stream.start(factory, seed as S)
     return stream
   }
 
-  private constructor(socket: Socket, options: StreamOptions) {
-    checkStreamOptions(options)
-    super(options)
-    const { lingerTimeout, noDelay } = { ...STREAM_DEFAULTS, ...options }
+  private constructor(socket: Socket, settings: StreamSettings) {
+    super(settings)
     this.socket = socket
-    this.#lingerTimeout = lingerTimeout
+    this.#settings = settings
     this.#timer = new DeadlineTimer<Stream>(Stream.#timerFired, this)
     socket.allowHalfOpen = true
-    if (noDelay) socket.setNoDelay(true)
+    if (settings.noDelay) socket.setNoDelay(true)
     // Paused before the 'data' listener goes on, so that only the protocol's expectation starts reading.
     socket.pause()
     // Shared listeners that find the stream on the socket: no closures per connection.
@@ -243,7 +246,7 @@ export class Stream extends Engine {
       // Flushed: now the peer has lingerTimeout to close its side.
       if (this.#lingerTimer !== null) clearTimeout(this.#lingerTimer)
       if (socket.destroyed || socket.readableEnded) return
-      this.#lingerTimer = setTimeout(destroy, this.#lingerTimeout)
+      this.#lingerTimer = setTimeout(destroy, this.#settings.lingerTimeout)
       this.#lingerTimer.unref()
     })
     if (socket.destroyed || socket.writableFinished) return

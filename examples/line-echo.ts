@@ -7,6 +7,7 @@
 import { type Exception, Intent, type Protocol, type Scope, type Transport } from 'rotor-stream'
 
 const LF = 0x0a
+const LINE_END = Buffer.from([LF])
 const BYE = Buffer.from('BYE\n')
 const QUIT = Buffer.from('QUIT')
 /** Longest accepted line in bytes, without the LF; a longer one gets `ERR` and the connection closes. */
@@ -17,6 +18,8 @@ export const IDLE_TIMEOUT = 30_000
 export class LineEcho implements Protocol {
   /** What we are waiting for: a line, or our last answer to be flushed. */
   phase: 'line' | 'closing' = 'line'
+  /** The one Intent of the 'line' phase, given a new deadline per line: no allocation per request. */
+  readonly #nextLine = Intent.of(this).expectDelimiter(LINE_END, { max: MAX_LINE })
 
   static create(_t: Transport, _seed: unknown, scope: Scope): Intent<LineEcho> {
     return new LineEcho().readLine(scope)
@@ -55,9 +58,7 @@ export class LineEcho implements Protocol {
 
   private readLine(scope: Scope): Intent<LineEcho> {
     this.phase = 'line'
-    return Intent.of(this)
-      .expectDelimiter(LINE_END, { max: MAX_LINE })
-      .deadline(scope.now() + IDLE_TIMEOUT)
+    return this.#nextLine.deadline(scope.now() + IDLE_TIMEOUT)
   }
 
   private close(t: Transport, reply: string | Buffer): Intent<LineEcho> {
@@ -66,5 +67,3 @@ export class LineEcho implements Protocol {
     return Intent.of(this).expectFlush()
   }
 }
-
-const LINE_END = Buffer.from([LF])

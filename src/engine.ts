@@ -108,10 +108,15 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
   protected endReason: Error | undefined = undefined
   /** The current protocol state; `null` until the factory returned and after the end. */
   #protocol: Protocol | null = null
-  /** The Intent whose expectation is being waited for. */
-  #intent: Intent<Protocol> | null = null
-  /** `#intent.kind`, copied for the hot switch. */
+  // The expectation waited for, copied from the Intent the last handler returned: a protocol
+  // may keep one Intent and return it again, changing it in between.
   #kind: Kind = Kind.Pending
+  /** Bytes wanted (Bytes), most bytes before the delimiter (Delimiter), unwritten bytes allowed (Flush). */
+  #n = 0
+  #delimiter: Buffer | number = 0
+  #delimiterLength = 0
+  /** Where the delimiter search starts. */
+  #offset = 0
   /** Delimiter search: input before this position (relative) is known not to start a delimiter. */
   #searched = 0
   /** Absolute deadline of the current Intent in ms, or NaN. */
@@ -362,12 +367,11 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
   /** Calls at most one handler if the current expectation can be met now; returns whether it did. */
   #step(): boolean {
     const protocol = this.#protocol as Protocol
-    const intent = this.#intent as Intent<Protocol>
     const input = this.input
     switch (this.#kind) {
       case Kind.Bytes: {
         if (this.#pushedBack()) return false
-        const n = intent.n
+        const n = this.#n
         if (n > this.#limits.maxBufferSize) return this.#limit(this.#limits.maxBufferSize)
         if (input.length >= n) {
           this.#handler = 'bytesRead'
@@ -382,11 +386,11 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
       case Kind.Delimiter: {
         if (this.#pushedBack()) return false
         const length = input.length
-        const size = intent.delimiterLength
-        const max = Math.min(intent.n, this.#limits.maxBufferSize - size)
-        const from = Math.max(intent.offset, this.#searched)
+        const size = this.#delimiterLength
+        const max = Math.min(this.#n, this.#limits.maxBufferSize - size)
+        const from = Math.max(this.#offset, this.#searched)
         if (length - from >= size) {
-          const at = input.indexOf(intent.delimiter as Buffer | number, from)
+          const at = input.indexOf(this.#delimiter, from)
           if (at >= 0 && at <= max) {
             this.#handler = 'bytesRead'
             if (this.trace !== null) this.trace('bytesRead', at)
@@ -402,7 +406,7 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
         break
       }
       case Kind.Flush:
-        if (this.output.length + this.#unwritten <= intent.n) {
+        if (this.output.length + this.#unwritten <= this.#n) {
           this.#handler = 'bytesFlushed'
           if (this.trace !== null) this.trace('bytesFlushed')
           this.#take(protocol.bytesFlushed ? protocol.bytesFlushed(this, this) : Intent.done())
@@ -488,7 +492,12 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
         throw new TypeError(`${this.#handler} returned Intent.of() without an expectation (expectBytes, expectDelimiter, expectFlush or sleep)`)
     }
     this.#protocol = intent.state
-    this.#intent = intent
+    this.#n = intent.n
+    if (intent.kind === Kind.Delimiter) {
+      this.#delimiter = intent.delimiter as Buffer | number
+      this.#delimiterLength = intent.delimiterLength
+      this.#offset = intent.offset
+    }
     this.#kind = intent.kind
     this.#searched = 0
     this.#deadline = intent.relative ? this.now() + intent.time : intent.time
@@ -553,7 +562,7 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     this.#ended = true
     this.#limits.budget?.leave(this)
     this.#protocol = null
-    this.#intent = null
+    this.#delimiter = 0
     this.#kind = Kind.Pending
     this.#wakeupPending = false
     this.#timeoutPending = false

@@ -59,6 +59,14 @@ export interface IntentBuilder<P> {
  * ```ts
  * return Intent.of(this).expectDelimiter(CRLF, { max: 4096 }).timeout(30_000)
  * ```
+ *
+ * The stream copies an Intent when a handler returns it, so a protocol may keep one and return
+ * it again, with a new deadline or expectation: a hot loop then allocates no Intent per request.
+ *
+ * ```ts
+ * #next = Intent.of(this).expectDelimiter('\n', { max: 1024 })
+ * bytesRead(t, end, scope) { ...; return this.#next.deadline(scope.now() + 30_000) }
+ * ```
  */
 export class Intent<P> implements IntentBuilder<P> {
   /** @internal */ kind: Kind = Kind.Pending

@@ -353,3 +353,44 @@ describe('flush and pushback (semantic 6)', () => {
     assert.equal(h.output.length, 100 * 300)
   })
 })
+
+describe('reused Intents', () => {
+  /** Length-prefixed records, `<n>:` then n bytes, answered with one kept Intent changed in place. */
+  class Records implements Protocol {
+    readonly records: string[] = []
+    #length = -1
+    readonly #next = Intent.of(this).expectDelimiter(':', { max: 8 })
+    bytesRead(t: Transport, end: number): Intent<Records> {
+      if (this.#length < 0) {
+        this.#length = Number(t.input.toString('latin1', 0, end))
+        t.input.consume(end + 1)
+        return this.#next.expectBytes(this.#length)
+      }
+      this.records.push(t.input.toString('latin1', 0, this.#length))
+      t.input.consume(this.#length)
+      this.#length = -1
+      return this.#next.expectDelimiter(':', { max: 8 })
+    }
+    /** Changes the kept Intent outside a handler: the stream must not notice. */
+    meddle(): void {
+      this.#next.expectBytes(1000)
+    }
+  }
+
+  test('a protocol may return the same Intent again, changed, under every split', T, () => {
+    const run = checkSplits(() => {
+      const p = new Records()
+      return Intent.of(p).expectDelimiter(':', { max: 8 })
+    }, '3:abc10:01234567890:1:z')
+    assert.deepEqual(run.events, ['bytesRead 1', 'bytesRead 3', 'bytesRead 2', 'bytesRead 10', 'bytesRead 1', 'bytesRead 0', 'bytesRead 1', 'bytesRead 1'])
+  })
+
+  test('changing a returned Intent outside a handler does not change what the stream waits for', T, () => {
+    const p = new Records()
+    const h = new Harness(() => Intent.of(p).expectDelimiter(':', { max: 8 }))
+    h.feed('2:')
+    p.meddle() // now says expectBytes(1000); the stream took expectBytes(2)
+    h.feed('ok')
+    assert.deepEqual(p.records, ['ok'])
+  })
+})

@@ -1,13 +1,26 @@
 /**
  * The in-memory data of the RESP server: strings and lists with expiry, and the commands on them.
  * Keys and values are latin1 strings (one char per byte), so any byte sequence is a key or a
- * value, and a value costs one string, not a Buffer.
+ * value, and a value costs one string, not a Buffer. Keys are looked up by their bytes in the
+ * input (`Dict`): only a key stored for the first time is made into a string.
  */
 import type { Args } from './args.js'
 import { Deque } from './deque.js'
+import { Dict, type DictEntry } from './dict.js'
 import { NULL_BULK, OK, PONG, type Reply, writeArrayHeader, writeBulk, writeBulkArray, writeBulkBytes, writeError, writeInteger } from './reply.js'
 
-type Entry = { kind: 'string'; value: string; expireAt: number } | { kind: 'list'; value: Deque<string>; expireAt: number }
+interface StringEntry extends DictEntry {
+  kind: 'string'
+  value: string
+  /** Expiry time on the keyspace's clock, ms, or NEVER. */
+  expireAt: number
+}
+interface ListEntry extends DictEntry {
+  kind: 'list'
+  value: Deque<string>
+  expireAt: number
+}
+type Entry = StringEntry | ListEntry
 
 const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value'
 const NOT_INTEGER = 'ERR value is not an integer or out of range'
@@ -25,7 +38,7 @@ interface Command {
 }
 
 export class Keyspace {
-  readonly #data = new Map<string, Entry>()
+  readonly #data = new Dict<Entry>()
   /** Clock for expiry, ms (injectable for tests). */
   readonly now: () => number
 
@@ -54,42 +67,59 @@ export class Keyspace {
     command.run(this, args, out)
   }
 
-  /** The live entry at `key`, dropping it if it expired. */
-  get(key: string): Entry | undefined {
-    const entry = this.#data.get(key)
+  /** The live entry whose key is argument `i` of `a`, dropping it if it expired. */
+  find(a: Args, i: number): Entry | undefined {
+    const entry = this.#data.findBytes(a.data, a.starts[i] as number, a.ends[i] as number)
     // Keys without expiry (most) cost no clock read.
     if (entry !== undefined && entry.expireAt !== NEVER && entry.expireAt <= this.now()) {
-      this.#data.delete(key)
+      this.#data.delete(entry)
       return undefined
     }
     return entry
   }
 
-  set(key: string, entry: Entry): void {
-    this.#data.set(key, entry)
+  /** Stores string `value` at the key in argument `i`, replacing whatever was there. */
+  setString(a: Args, i: number, value: string, expireAt: number): void {
+    const old = this.#data.findBytes(a.data, a.starts[i] as number, a.ends[i] as number)
+    if (old?.kind === 'string') {
+      // Overwriting a string (what SET mostly does) allocates nothing.
+      old.value = value
+      old.expireAt = expireAt
+      return
+    }
+    this.#put(old, { key: old?.key ?? a.string(i), hash: 0, next: null, kind: 'string', value, expireAt })
   }
 
-  delete(key: string): boolean {
-    return this.get(key) !== undefined && this.#data.delete(key)
+  /** Creates an empty list at the key in argument `i`, replacing whatever was there. */
+  createList(a: Args, i: number): Deque<string> {
+    const old = this.#data.findBytes(a.data, a.starts[i] as number, a.ends[i] as number)
+    const value = new Deque<string>()
+    this.#put(old, { key: old?.key ?? a.string(i), hash: 0, next: null, kind: 'list', value, expireAt: NEVER })
+    return value
+  }
+
+  /** Removes the live key in argument `i`; false if there was none. */
+  delete(a: Args, i: number): boolean {
+    const entry = this.find(a, i)
+    if (entry === undefined) return false
+    this.#data.delete(entry)
+    return true
   }
 
   clear(): void {
     this.#data.clear()
   }
 
-  /** Removes up to `budget` expired keys; called periodically so unread expired keys do not pile up. */
+  /** Removes expired keys from up to `budget` buckets; called periodically so unread expired keys do not pile up. */
   sweep(budget = 100): number {
     const now = this.now()
-    let removed = 0
-    let looked = 0
-    for (const [key, entry] of this.#data) {
-      if (++looked > budget) break
-      if (entry.expireAt <= now) {
-        this.#data.delete(key)
-        removed++
-      }
-    }
-    return removed
+    return this.#data.sweep(budget, (entry) => entry.expireAt <= now)
+  }
+
+  /** Puts `entry` in place of `old` (same key), or adds it. */
+  #put(old: Entry | undefined, entry: Entry): void {
+    if (old === undefined) this.#data.insert(entry)
+    else this.#data.replace(old, entry)
   }
 }
 
@@ -100,8 +130,8 @@ function parseValue(value: string): number | null {
   return Number.isSafeInteger(n) ? n : null
 }
 
-function getString(ks: Keyspace, k: string, out: Reply): string | null | undefined {
-  const entry = ks.get(k)
+function getString(ks: Keyspace, a: Args, out: Reply): string | null | undefined {
+  const entry = ks.find(a, 1)
   if (entry === undefined) return null
   if (entry.kind !== 'string') {
     writeError(out, WRONGTYPE)
@@ -110,25 +140,20 @@ function getString(ks: Keyspace, k: string, out: Reply): string | null | undefin
   return entry.value
 }
 
-function incrBy(ks: Keyspace, k: string, delta: number, out: Reply): void {
-  const entry = ks.get(k)
+function incrBy(ks: Keyspace, a: Args, delta: number, out: Reply): void {
+  const entry = ks.find(a, 1)
   if (entry !== undefined && entry.kind !== 'string') return void writeError(out, WRONGTYPE)
   const current = entry === undefined ? 0 : parseValue(entry.value)
   if (current === null) return void writeError(out, NOT_INTEGER)
   const next = current + delta
   if (!Number.isSafeInteger(next)) return void writeError(out, 'ERR increment or decrement would overflow')
-  ks.set(k, { kind: 'string', value: String(next), expireAt: entry?.expireAt ?? NEVER })
+  ks.setString(a, 1, String(next), entry?.expireAt ?? NEVER)
   writeInteger(out, next)
 }
 
-function getList(ks: Keyspace, k: string, out: Reply, create: boolean): Deque<string> | null | undefined {
-  const entry = ks.get(k)
-  if (entry === undefined) {
-    if (!create) return null
-    const list = new Deque<string>()
-    ks.set(k, { kind: 'list', value: list, expireAt: NEVER })
-    return list
-  }
+function getList(ks: Keyspace, a: Args, out: Reply, create: boolean): Deque<string> | null | undefined {
+  const entry = ks.find(a, 1)
+  if (entry === undefined) return create ? ks.createList(a, 1) : null
   if (entry.kind !== 'list') {
     writeError(out, WRONGTYPE)
     return undefined
@@ -137,7 +162,7 @@ function getList(ks: Keyspace, k: string, out: Reply, create: boolean): Deque<st
 }
 
 function push(ks: Keyspace, a: Args, out: Reply, left: boolean): void {
-  const list = getList(ks, a.string(1), out, true)
+  const list = getList(ks, a, out, true)
   if (!list) return
   for (let i = 2; i < a.count; i++) {
     if (left) list.pushFront(a.string(i))
@@ -148,15 +173,14 @@ function push(ks: Keyspace, a: Args, out: Reply, left: boolean): void {
 
 function pop(ks: Keyspace, a: Args, out: Reply, left: boolean): void {
   if (a.count > 3) return void writeError(out, SYNTAX)
-  const k = a.string(1)
-  const list = getList(ks, k, out, false)
+  const list = getList(ks, a, out, false)
   if (list === undefined) return
   const count = a.count > 2 ? a.integer(2) : null
   if (a.count > 2 && (count === null || count < 0)) return void writeError(out, 'ERR value is out of range, must be positive')
   if (list === null) return void out.write(count === null ? NULL_BULK : '*-1\r\n')
   const taken: string[] = []
   for (let i = 0; i < (count ?? 1) && list.length > 0; i++) taken.push((left ? list.popFront() : list.popBack()) as string)
-  if (list.length === 0) ks.delete(k)
+  if (list.length === 0) ks.delete(a, 1)
   if (count === null) writeBulk(out, taken[0])
   else writeBulkArray(out, taken)
 }
@@ -164,33 +188,24 @@ function pop(ks: Keyspace, a: Args, out: Reply, left: boolean): void {
 function expire(ks: Keyspace, a: Args, out: Reply, unit: number): void {
   const amount = a.integer(2)
   if (amount === null) return void writeError(out, NOT_INTEGER)
-  const k = a.string(1)
-  const entry = ks.get(k)
+  const entry = ks.find(a, 1)
   if (entry === undefined) return void writeInteger(out, 0)
-  if (amount <= 0) ks.delete(k)
+  if (amount <= 0) ks.delete(a, 1)
   else entry.expireAt = ks.now() + amount * unit
   writeInteger(out, 1)
 }
 
 function ttl(ks: Keyspace, a: Args, out: Reply, unit: number): void {
-  const entry = ks.get(a.string(1))
+  const entry = ks.find(a, 1)
   if (entry === undefined) return void writeInteger(out, -2)
   if (entry.expireAt === NEVER) return void writeInteger(out, -1)
   writeInteger(out, Math.max(0, Math.round((entry.expireAt - ks.now()) / unit)))
 }
 
 function set(ks: Keyspace, a: Args, out: Reply): void {
-  const k = a.string(1)
   const value = a.string(2)
-  const old = ks.get(k)
   if (a.count === 3) {
-    // Plain SET (what clients send most): overwrite a string entry in place, no allocation.
-    if (old !== undefined && old.kind === 'string') {
-      old.value = value
-      old.expireAt = NEVER
-    } else {
-      ks.set(k, { kind: 'string', value, expireAt: NEVER })
-    }
+    ks.setString(a, 1, value, NEVER) // plain SET, what clients send most
     out.write(OK)
     return
   }
@@ -219,6 +234,7 @@ function set(ks: Keyspace, a: Args, out: Reply): void {
       return void writeError(out, SYNTAX)
     }
   }
+  const old = ks.find(a, 1)
   if (returnOld && old !== undefined && old.kind !== 'string') return void writeError(out, WRONGTYPE)
   const oldValue = old?.kind === 'string' ? old.value : null
   if ((condition === 'NX' && old !== undefined) || (condition === 'XX' && old === undefined)) {
@@ -226,7 +242,7 @@ function set(ks: Keyspace, a: Args, out: Reply): void {
     else out.write(NULL_BULK)
     return
   }
-  ks.set(k, { kind: 'string', value, expireAt: keepTtl && old !== undefined ? old.expireAt : expireAt })
+  ks.setString(a, 1, value, keepTtl && old !== undefined ? old.expireAt : expireAt)
   if (returnOld) writeBulk(out, oldValue)
   else out.write(OK)
 }
@@ -235,7 +251,7 @@ function range(ks: Keyspace, a: Args, out: Reply): void {
   const start = a.integer(2)
   const stop = a.integer(3)
   if (start === null || stop === null) return void writeError(out, NOT_INTEGER)
-  const list = getList(ks, a.string(1), out, false)
+  const list = getList(ks, a, out, false)
   if (list === undefined) return
   if (list === null) return void writeArrayHeader(out, 0)
   const n = list.length
@@ -245,9 +261,9 @@ function range(ks: Keyspace, a: Args, out: Reply): void {
 }
 
 /** Counts the keys among arguments 1.. for which `test` holds. */
-function countKeys(a: Args, test: (k: string) => boolean): number {
+function countKeys(a: Args, test: (i: number) => boolean): number {
   let n = 0
-  for (let i = 1; i < a.count; i++) if (test(a.string(i))) n++
+  for (let i = 1; i < a.count; i++) if (test(i)) n++
   return n
 }
 
@@ -297,7 +313,7 @@ const COMMANDS: readonly Command[] = [
     name: 'GET',
     arity: 2,
     run: (ks, a, out) => {
-      const v = getString(ks, a.string(1), out)
+      const v = getString(ks, a, out)
       if (v !== undefined) writeBulk(out, v)
     },
   },
@@ -308,7 +324,7 @@ const COMMANDS: readonly Command[] = [
     run: (ks, a, out) =>
       writeInteger(
         out,
-        countKeys(a, (k) => ks.delete(k)),
+        countKeys(a, (i) => ks.delete(a, i)),
       ),
   },
   {
@@ -317,7 +333,7 @@ const COMMANDS: readonly Command[] = [
     run: (ks, a, out) =>
       writeInteger(
         out,
-        countKeys(a, (k) => ks.delete(k)),
+        countKeys(a, (i) => ks.delete(a, i)),
       ),
   },
   {
@@ -326,17 +342,17 @@ const COMMANDS: readonly Command[] = [
     run: (ks, a, out) =>
       writeInteger(
         out,
-        countKeys(a, (k) => ks.get(k) !== undefined),
+        countKeys(a, (i) => ks.find(a, i) !== undefined),
       ),
   },
-  { name: 'INCR', arity: 2, run: (ks, a, out) => incrBy(ks, a.string(1), 1, out) },
-  { name: 'DECR', arity: 2, run: (ks, a, out) => incrBy(ks, a.string(1), -1, out) },
+  { name: 'INCR', arity: 2, run: (ks, a, out) => incrBy(ks, a, 1, out) },
+  { name: 'DECR', arity: 2, run: (ks, a, out) => incrBy(ks, a, -1, out) },
   {
     name: 'INCRBY',
     arity: 3,
     run: (ks, a, out) => {
       const d = a.integer(2)
-      d === null ? writeError(out, NOT_INTEGER) : incrBy(ks, a.string(1), d, out)
+      d === null ? writeError(out, NOT_INTEGER) : incrBy(ks, a, d, out)
     },
   },
   {
@@ -344,7 +360,7 @@ const COMMANDS: readonly Command[] = [
     arity: 3,
     run: (ks, a, out) => {
       const d = a.integer(2)
-      d === null ? writeError(out, NOT_INTEGER) : incrBy(ks, a.string(1), -d, out)
+      d === null ? writeError(out, NOT_INTEGER) : incrBy(ks, a, -d, out)
     },
   },
   {
@@ -353,7 +369,7 @@ const COMMANDS: readonly Command[] = [
     run: (ks, a, out) => {
       writeArrayHeader(out, a.count - 1)
       for (let i = 1; i < a.count; i++) {
-        const e = ks.get(a.string(i))
+        const e = ks.find(a, i)
         writeBulk(out, e?.kind === 'string' ? e.value : null)
       }
     },
@@ -363,7 +379,7 @@ const COMMANDS: readonly Command[] = [
     arity: -3,
     run: (ks, a, out) => {
       if (a.count % 2 === 0) return void writeError(out, "ERR wrong number of arguments for 'mset' command")
-      for (let i = 1; i < a.count; i += 2) ks.set(a.string(i), { kind: 'string', value: a.string(i + 1), expireAt: NEVER })
+      for (let i = 1; i < a.count; i += 2) ks.setString(a, i, a.string(i + 1), NEVER)
       out.write(OK)
     },
   },
@@ -375,13 +391,13 @@ const COMMANDS: readonly Command[] = [
     name: 'PERSIST',
     arity: 2,
     run: (ks, a, out) => {
-      const e = ks.get(a.string(1))
+      const e = ks.find(a, 1)
       if (e === undefined || e.expireAt === NEVER) return void writeInteger(out, 0)
       e.expireAt = NEVER
       writeInteger(out, 1)
     },
   },
-  { name: 'TYPE', arity: 2, run: (ks, a, out) => out.write(`+${ks.get(a.string(1))?.kind ?? 'none'}\r\n`) },
+  { name: 'TYPE', arity: 2, run: (ks, a, out) => out.write(`+${ks.find(a, 1)?.kind ?? 'none'}\r\n`) },
   { name: 'DBSIZE', arity: 1, run: (ks, _a, out) => writeInteger(out, ks.size) },
   {
     name: 'FLUSHALL',
@@ -407,7 +423,7 @@ const COMMANDS: readonly Command[] = [
     name: 'LLEN',
     arity: 2,
     run: (ks, a, out) => {
-      const l = getList(ks, a.string(1), out, false)
+      const l = getList(ks, a, out, false)
       if (l !== undefined) writeInteger(out, l?.length ?? 0)
     },
   },
@@ -442,6 +458,9 @@ function findCommand(a: Args): Command | undefined {
   if (n === 0 || n > MAX_NAME) return undefined
   const candidates = BY_NAME[(n << 5) | ((a.data[a.starts[0] as number] as number) & 0x1f)]
   if (candidates === null || candidates === undefined) return undefined
-  for (const command of candidates) if (a.is(0, command.name)) return command
+  for (let i = 0; i < candidates.length; i++) {
+    const command = candidates[i] as Command
+    if (a.is(0, command.name)) return command
+  }
   return undefined
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { Factory } from 'rotor-stream'
 import { checkSplits, Harness, runScripted } from 'rotor-stream/testing'
+import { Dict, type DictEntry } from '../../examples/redis/dict.js'
 import { Keyspace } from '../../examples/redis/keyspace.js'
 import { RESP_DEFAULTS, RespConnection, type RespContext, type RespLimits, respMaxBufferSize } from '../../examples/redis/resp-server.js'
 
@@ -165,5 +166,44 @@ describe('RESP server protocol', () => {
     assert.equal(h.output.toString(), '-ERR Protocol error: command too large\r\n')
     assert.equal(h.closed, 'done')
     assert.ok(respMaxBufferSize(RESP_DEFAULTS) > RESP_DEFAULTS.maxCommandBytes + RESP_DEFAULTS.maxArguments * 34)
+  })
+})
+
+describe('Dict (the keyspace table, looked up by bytes)', () => {
+  const entry = (key: string): DictEntry & { value: number } => ({ key, hash: 0, next: null, value: key.length })
+
+  test('hashes a key the same from its bytes and from its latin1 string, for every byte value', T, () => {
+    const dict = new Dict()
+    const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => 255 - i))
+    for (let end = 3; end <= bytes.length; end += 17) {
+      assert.equal(dict.hashBytes(bytes, 3, end), dict.hashString(bytes.toString('latin1', 3, end)))
+    }
+  })
+
+  test('finds, replaces and deletes 5,000 keys through growth, from bytes and from strings', T, () => {
+    const dict = new Dict<DictEntry & { value: number }>()
+    const keys = Array.from({ length: 5000 }, (_, i) => `k${i}\xff`)
+    for (const key of keys) dict.insert(entry(key))
+    assert.equal(dict.size, 5000)
+    for (let i = 0; i < keys.length; i += 2) dict.delete(dict.find(keys[i] as string) as DictEntry & { value: number })
+    for (let i = 1; i < keys.length; i += 4)
+      dict.replace(dict.find(keys[i] as string) as DictEntry & { value: number }, { ...entry(keys[i] as string), value: -1 })
+    assert.equal(dict.size, 2500)
+    keys.forEach((key, i) => {
+      const bytes = Buffer.from(`xx${key}yy`, 'latin1')
+      const found = dict.findBytes(bytes, 2, bytes.length - 2)
+      assert.equal(found, dict.find(key))
+      assert.equal(found?.value, i % 2 === 0 ? undefined : i % 4 === 1 ? -1 : key.length)
+    })
+    assert.equal(dict.findBytes(Buffer.from('k1'), 0, 2), undefined) // a prefix of a key is another key
+  })
+
+  test('sweeps expired entries a budget of buckets at a time, round the whole table', T, () => {
+    const dict = new Dict<DictEntry & { value: number }>()
+    for (let i = 0; i < 1000; i++) dict.insert(entry(i % 3 === 0 ? `dead${i}` : `live${i}`))
+    let removed = 0
+    for (let round = 0; round < 1024 / 64; round++) removed += dict.sweep(64, (e) => e.key.startsWith('dead'))
+    assert.equal(removed, 334)
+    assert.equal(dict.size, 666)
   })
 })

@@ -30,7 +30,7 @@ import { parseArgs } from 'node:util'
 import { type Buf, type Exception, type Factory, Intent, type Protocol, type Scope, type Server, serve, TimeoutError, type Transport } from 'rotor-stream'
 import { ChunkedDecoder } from './http/chunked.js'
 import { isKeepAlive, parseRequestHead, type RequestHead, requestFraming } from './http/parse.js'
-import { type ConnectionField, httpDate, ResponseHeads } from './http/response.js'
+import { type ConnectionField, httpDate, ResponseWriter } from './http/response.js'
 import { type Handler, type HttpRequest, type HttpResponse, Router } from './http/router.js'
 
 const HEAD_END = Buffer.from('\r\n\r\n')
@@ -48,7 +48,7 @@ const FLUSH_TIMEOUT = 10_000
  * call produce the thousand answers, whatever the stream's outputHighWaterMark.
  */
 const MAX_CALL_OUTPUT = 64 * 1024
-// Frozen: its head is serialized once (see ResponseHeads).
+// Frozen: its head is serialized once (see ResponseWriter).
 const TEXT = Object.freeze({ 'Content-Type': 'text/plain; charset=utf-8' })
 const HEAD_TOO_LARGE = 'request head too large'
 
@@ -110,12 +110,12 @@ export class HttpConnection implements Protocol {
   readonly #handler: Handler
   readonly #limits: HttpLimits
   /** Shared by every connection of the server. */
-  readonly #heads: ResponseHeads
+  readonly #writer: ResponseWriter
 
-  private constructor(handler: Handler, limits: HttpLimits, heads: ResponseHeads) {
+  private constructor(handler: Handler, limits: HttpLimits, writer: ResponseWriter) {
     this.#handler = handler
     this.#limits = limits
-    this.#heads = heads
+    this.#writer = writer
   }
 
   /** The factory to give `serve()` (or `Stream.attach`); options are checked once, here. */
@@ -124,8 +124,8 @@ export class HttpConnection implements Protocol {
     for (const [name, value] of Object.entries(limits)) {
       if (!(Number.isSafeInteger(value) && value > 0)) throw new RangeError(`HTTP limit ${name} must be a positive integer, got ${value}`)
     }
-    const heads = new ResponseHeads(options.date === undefined ? httpDate : options.date)
-    return (t, _seed, scope) => new HttpConnection(options.handler, limits, heads).#waitIdle(t.input, 0, scope)
+    const writer = new ResponseWriter(options.date === undefined ? httpDate : options.date)
+    return (t, _seed, scope) => new HttpConnection(options.handler, limits, writer).#waitIdle(t.input, 0, scope)
   }
 
   bytesRead(t: Transport, _end: number, scope: Scope): Intent<HttpConnection> {
@@ -316,11 +316,8 @@ export class HttpConnection implements Protocol {
   /** Writes a status line, headers and body into the output; all answers of a round leave in one write. Throws, having written nothing, if a header is invalid. */
   #writeResponse(t: Transport, head: RequestHead | null, response: HttpResponse, keepAlive: boolean): void {
     const status = response.status ?? 200
-    const body = response.body ?? EMPTY
-    const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length
     const connection: ConnectionField = !keepAlive ? 'close' : head?.minor === 0 ? 'keep-alive' : 'none'
-    t.output.write(this.#heads.head(status, response.headers, length, connection))
-    if (length > 0 && head?.method !== 'HEAD' && status >= 200 && status !== 204 && status !== 304) t.output.write(body)
+    this.#writer.write(t.output, status, response.headers, response.body ?? EMPTY, connection, head?.method !== 'HEAD')
   }
 }
 

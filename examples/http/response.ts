@@ -1,12 +1,14 @@
+import type { Buf } from 'rotor-stream'
+
 /**
  * Response heads for the HTTP/1.1 server example: the status line, Date, the handler's fields,
  * Content-Length and Connection, serialized once and reused.
  *
  * A server answers the same kind of response again and again (same status, same header object,
  * same body size, the same Date for a whole second). A head whose header object is frozen is
- * built and checked once and then reused as bytes, so a repeated answer costs one copy. A
- * header object that is not frozen may change between responses: its head is built (and
- * checked) every time.
+ * built and checked once and then reused as bytes, together with its body when that is a short
+ * string, so a repeated answer costs one copy. A header object that is not frozen may change
+ * between responses: its head is built (and checked) every time.
  */
 
 /** The Connection field an answer carries: none (HTTP/1.1 keep-alive), `close`, or `keep-alive` (HTTP/1.0). */
@@ -35,25 +37,32 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   505: 'HTTP Version Not Supported',
 }
 
-/** The last head built for one frozen header object, and what it was built for. */
+/** The last answer built for one frozen header object, and what it was built for. */
 interface CachedHead {
   readonly status: number
   readonly date: string | null
+  readonly connection: ConnectionField
   /** Content-Length, or -1 for a status without a body (1xx, 204, 304). */
   readonly length: number
-  readonly connection: ConnectionField
-  readonly bytes: Buffer
+  /** The head, with its blank line. */
+  readonly head: Buffer
+  /** The string body it was built with, if short (else null)… */
+  readonly text: string | null
+  /** …and the head followed by that body. */
+  readonly withText: Buffer | null
 }
 
 /** Stands for "no fields" in the cache. */
 const NO_FIELDS: Fields = Object.freeze({})
 const CONNECTION_LINE: Readonly<Record<ConnectionField, string>> = { none: '', close: 'Connection: close\r\n', 'keep-alive': 'Connection: keep-alive\r\n' }
+/** String bodies up to this many chars are kept with a cached head (a copy per frozen header object). */
+const MAX_CACHED_TEXT = 1024
 
-/** Builds response heads for one server; every connection of the server shares one. */
-export class ResponseHeads {
+/** Writes answers for one server; every connection of the server shares one. */
+export class ResponseWriter {
   /** The Date value, or null to send none. */
   readonly #date: (() => string) | null
-  /** Frozen header object → the head last built with it. */
+  /** Frozen header object → the answer last built with it. */
   readonly #cache = new WeakMap<Fields, CachedHead>()
 
   constructor(date: (() => string) | null) {
@@ -61,23 +70,40 @@ export class ResponseHeads {
   }
 
   /**
-   * The head (with its blank line) of an answer with `status`, the handler's `fields`, a body
-   * of `length` bytes and the `connection` line. Throws if a field would inject CR or LF.
+   * Appends an answer to `out`: `status`, the handler's `fields`, Content-Length, the
+   * `connection` line, then `body` unless `sendBody` is false (the answer to HEAD). Throws,
+   * having written nothing, if a field would inject CR or LF.
    */
-  head(status: number, fields: Fields | undefined, length: number, connection: ConnectionField): Buffer | string {
+  write(out: Buf, status: number, fields: Fields | undefined, body: string | Uint8Array, connection: ConnectionField, sendBody: boolean): void {
     const date = this.#date === null ? null : this.#date()
-    // RFC 9110 §8.6: no Content-Length in 1xx, 204 and 304 answers.
-    const bodyLength = status >= 200 && status !== 204 && status !== 304 ? length : -1
+    // RFC 9110 §8.6 and §6.4.1: no Content-Length and no body in 1xx, 204 and 304 answers.
+    const hasBody = status >= 200 && status !== 204 && status !== 304
     const key = fields ?? NO_FIELDS
-    if (!Object.isFrozen(key)) return build(status, date, key, bodyLength, connection)
-    const cached = this.#cache.get(key)
-    if (cached !== undefined && cached.status === status && cached.date === date && cached.length === bodyLength && cached.connection === connection) {
-      return cached.bytes
+    const cached = Object.isFrozen(key) ? this.#cache.get(key) : undefined
+    if (cached !== undefined && cached.status === status && cached.date === date && cached.connection === connection) {
+      // The hot path: the same answer as last time, body included.
+      if (body === cached.text) return void out.write(sendBody && hasBody ? (cached.withText as Buffer) : cached.head)
+      const length = hasBody ? byteLength(body) : -1
+      if (length === cached.length) return this.#writeBody(out, cached.head, body, sendBody && length > 0)
     }
-    const bytes = Buffer.from(build(status, date, key, bodyLength, connection))
-    this.#cache.set(key, { status, date, length: bodyLength, connection, bytes })
-    return bytes
+    const length = hasBody ? byteLength(body) : -1
+    const head = build(status, date, key, length, connection)
+    if (!Object.isFrozen(key)) return this.#writeBody(out, head, body, sendBody && length > 0)
+    const bytes = Buffer.from(head)
+    const text = typeof body === 'string' && body.length <= MAX_CACHED_TEXT ? body : null
+    const withText = text === null ? null : Buffer.concat([bytes, Buffer.from(text)])
+    this.#cache.set(key, { status, date, connection, length, head: bytes, text, withText })
+    this.#writeBody(out, bytes, body, sendBody && length > 0)
   }
+
+  #writeBody(out: Buf, head: Buffer | string, body: string | Uint8Array, send: boolean): void {
+    out.write(head)
+    if (send) out.write(body)
+  }
+}
+
+function byteLength(body: string | Uint8Array): number {
+  return typeof body === 'string' ? Buffer.byteLength(body) : body.length
 }
 
 /** Serializes a head; throws if a field would inject CR or LF (or a name a colon). */

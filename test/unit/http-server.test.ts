@@ -233,6 +233,42 @@ describe('HTTP/1.1 server protocol: error answers', () => {
   })
 })
 
+describe('HTTP/1.1 server protocol: response heads', () => {
+  test('reuses the head of a frozen header object only for the same status, body, Date and Connection', T, () => {
+    const fields = Object.freeze({ 'X-A': 'a' })
+    const plain = { 'X-B': 'b' }
+    let date = 'Mon, 01 Jan 2024 00:00:00 GMT'
+    let n = 0
+    const router = demoRouter()
+      .get('/same', () => ({ headers: fields, body: 'same\n' }))
+      .get('/count', () => ({ headers: fields, body: `${++n}`.repeat(n) }))
+      .get('/bytes', () => ({ headers: fields, body: Buffer.from('bytes') }))
+      .get('/gone', () => ({ status: 204, headers: fields, body: 'dropped' }))
+      .get('/plain', () => ({ headers: plain, body: 'p' }))
+    const h = new Harness(HttpConnection.factory({ handler: router.handle, date: () => date }))
+    const get = (path: string, version = '1.1') => {
+      const before = h.output.length
+      h.feed(`GET ${path} HTTP/${version}\r\nHost: x${version === '1.0' ? '\r\nConnection: keep-alive' : ''}\r\n\r\n`)
+      return h.output.toString().slice(before)
+    }
+    const answer = (body: string, fields: string, d = date, connection = '') =>
+      `HTTP/1.1 200 OK\r\nDate: ${d}\r\n${fields}Content-Length: ${body.length}\r\n${connection}\r\n${body}`
+    assert.equal(get('/same'), answer('same\n', 'X-A: a\r\n'))
+    assert.equal(get('/same'), answer('same\n', 'X-A: a\r\n'))
+    assert.equal(get('/same', '1.0'), answer('same\n', 'X-A: a\r\n', date, 'Connection: keep-alive\r\n'))
+    assert.equal(get('/count'), answer('1', 'X-A: a\r\n'))
+    assert.equal(get('/count'), answer('22', 'X-A: a\r\n'))
+    assert.equal(get('/count'), answer('333', 'X-A: a\r\n'))
+    assert.equal(get('/bytes'), answer('bytes', 'X-A: a\r\n'))
+    assert.equal(get('/gone'), `HTTP/1.1 204 No Content\r\nDate: ${date}\r\nX-A: a\r\n\r\n`)
+    date = 'Mon, 01 Jan 2024 00:00:01 GMT'
+    assert.equal(get('/same'), answer('same\n', 'X-A: a\r\n'))
+    assert.equal(get('/plain'), answer('p', 'X-B: b\r\n'))
+    plain['X-B'] = 'changed' // a header object that is not frozen is read anew every time
+    assert.equal(get('/plain'), answer('p', 'X-B: changed\r\n'))
+  })
+})
+
 describe('HTTP/1.1 server protocol: limits keep memory bounded', () => {
   test('a head that never ends is refused once it passes maxHeadSize', T, () => {
     const h = new Harness(factory({ maxHeadSize: 1024 }))

@@ -81,25 +81,33 @@ export class ResponseWriter {
     const key = fields ?? NO_FIELDS
     const cached = Object.isFrozen(key) ? this.#cache.get(key) : undefined
     if (cached !== undefined && cached.status === status && cached.date === date && cached.connection === connection) {
-      // The hot path: the same answer as last time, body included.
-      if (body === cached.text) return void out.write(sendBody && hasBody ? (cached.withText as Buffer) : cached.head)
-      const length = hasBody ? byteLength(body) : -1
-      if (length === cached.length) return this.#writeBody(out, cached.head, body, sendBody && length > 0)
+      if (body === cached.text) {
+        // The hot path: the same answer as last time, body included.
+        out.write(sendBody && hasBody ? (cached.withText as Buffer) : cached.head)
+        return
+      }
+      if ((hasBody ? byteLength(body) : -1) === cached.length) {
+        writeAnswer(out, cached.head, body, sendBody && cached.length > 0)
+        return
+      }
     }
     const length = hasBody ? byteLength(body) : -1
     const head = build(status, date, key, length, connection)
-    if (!Object.isFrozen(key)) return this.#writeBody(out, head, body, sendBody && length > 0)
+    if (!Object.isFrozen(key)) {
+      writeAnswer(out, head, body, sendBody && length > 0)
+      return
+    }
     const bytes = Buffer.from(head)
     const text = typeof body === 'string' && body.length <= MAX_CACHED_TEXT ? body : null
     const withText = text === null ? null : Buffer.concat([bytes, Buffer.from(text)])
     this.#cache.set(key, { status, date, connection, length, head: bytes, text, withText })
-    this.#writeBody(out, bytes, body, sendBody && length > 0)
+    writeAnswer(out, bytes, body, sendBody && length > 0)
   }
+}
 
-  #writeBody(out: Buf, head: Buffer | string, body: string | Uint8Array, send: boolean): void {
-    out.write(head)
-    if (send) out.write(body)
-  }
+function writeAnswer(out: Buf, head: Buffer | string, body: string | Uint8Array, sendBody: boolean): void {
+  out.write(head)
+  if (sendBody) out.write(body)
 }
 
 function byteLength(body: string | Uint8Array): number {

@@ -102,7 +102,7 @@ export class RespConnection implements Protocol {
   }
 
   static factory(context: RespContext) {
-    return (_t: Transport, _seed: unknown, scope: Scope): Intent<RespConnection> => new RespConnection(context).waitCommand(_t, 0, scope)
+    return (t: Transport, _seed: unknown, scope: Scope): Intent<RespConnection> => new RespConnection(context).waitCommand(t, 0, scope)
   }
 
   bytesRead(t: Transport, _end: number, scope: Scope): Intent<RespConnection> {

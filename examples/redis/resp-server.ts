@@ -96,9 +96,12 @@ export class RespConnection implements Protocol {
   /** Set by QUIT: close once the replies are flushed. */
   quit = false
   readonly #context: RespContext
+  /** The Intent of the 'command' phase, returned again after every read (the stream copies it): no allocation per read. */
+  readonly #nextCommand: Intent<RespConnection>
 
   constructor(context: RespContext) {
     this.#context = context
+    this.#nextCommand = Intent.of(this).expectDelimiter(NEWLINE, { max: context.limits.maxInlineLength })
   }
 
   static factory(context: RespContext) {
@@ -244,7 +247,7 @@ export class RespConnection implements Protocol {
   private waitCommand(t: Transport, pos: number, scope: Scope): Intent<RespConnection> {
     if (pos > 0) t.input.consume(pos)
     this.phase = 'command'
-    return this.idle(Intent.of(this).expectDelimiter(NEWLINE, { max: this.#context.limits.maxInlineLength }), scope)
+    return this.idle(this.#nextCommand, scope)
   }
 
   /** Consumes the input up to `pos`, the start of the incomplete command, whose spans move with it. */

@@ -56,6 +56,9 @@ export class StreamSettings extends Limits {
 /** The clock of `Scope.now()` and of deadlines: monotonic milliseconds. */
 const monotonicNow = (): number => performance.now()
 
+/** The marker write of `ioWrite`. */
+const NO_BYTES = Buffer.alloc(0)
+
 /** The Stream running on a socket, kept on the socket so that one set of listener functions serves every stream. */
 const kStream = Symbol('rotor-stream.stream')
 type OwnedSocket = Socket & { [kStream]: Stream }
@@ -89,6 +92,8 @@ export class Stream extends Engine {
   readonly #timer: DeadlineTimer<Stream>
   #lingerTimer: NodeJS.Timeout | null = null
   readonly #settings: StreamSettings
+  /** A TLS socket: every write carries the callback (see `ioWrite`). */
+  readonly #isTls: boolean
 
   /**
    * Runs a protocol on a connected socket. `factory(transport, seed, scope)` creates the first
@@ -106,6 +111,7 @@ export class Stream extends Engine {
     super(settings)
     this.socket = socket
     this.#settings = settings
+    this.#isTls = (socket as Socket & { encrypted?: boolean }).encrypted === true
     this.#timer = new DeadlineTimer<Stream>(Stream.#timerFired, this)
     socket.allowHalfOpen = true
     if (settings.noDelay) socket.setNoDelay(true)
@@ -190,11 +196,11 @@ export class Stream extends Engine {
 
   // --- I/O hooks --------------------------------------------------------------------------------
 
-  /** The write callback, made on the first write: an idle connection never needs it. */
+  /** The write callback, made when first needed: an idle connection never needs it. */
   #afterWrite: ((err?: Error | null) => void) | null = null
 
-  #makeAfterWrite(): (err?: Error | null) => void {
-    return (err?: Error | null): void => {
+  #writeCallback(): (err?: Error | null) => void {
+    this.#afterWrite ??= (err?: Error | null): void => {
       if (err) {
         this.#writeFailed = true
         this.onWriteError(err)
@@ -202,11 +208,21 @@ export class Stream extends Engine {
         this.onWritten()
       }
     }
+    return this.#afterWrite
   }
 
   protected ioWrite(data: Buffer): void {
-    this.#afterWrite ??= this.#makeAfterWrite()
-    this.socket.write(data, this.#afterWrite)
+    const socket = this.socket
+    if (this.#isTls) {
+      socket.write(data, this.#writeCallback())
+      return
+    }
+    // Without a callback, a write the kernel takes at once costs Node no nextTick: the usual
+    // case for request-reply traffic. Only output left pending needs a word when it is written,
+    // which a marker write gives: its callback runs once every write before it is done. (Not
+    // on TLS, where an empty write is refused by some runtimes, Deno's for one.)
+    socket.write(data)
+    if (socket.writableLength > 0 && !socket.destroyed) socket.write(NO_BYTES, this.#writeCallback())
   }
 
   protected ioUnwritten(): number {
@@ -260,6 +276,12 @@ export class Stream extends Engine {
 
   #onError(err: Error): void {
     if (this.#writeFailed) return
+    // A write that failed at once reaches us only here (it had no callback): Node names the syscall.
+    if ((err as NodeJS.ErrnoException).syscall === 'write') {
+      this.#writeFailed = true
+      this.onWriteError(err)
+      return
+    }
     if (!this.isEnded) this.onReadError(err)
     // After Intent.done(), an error (a reset) while the last output is unwritten means it is lost;
     // Node then calls the pending write callbacks without an error, so this is the only sign.

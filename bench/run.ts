@@ -129,14 +129,23 @@ if (asked.length === 0 || process.env.BENCH_WRITE === '1') {
     'heap per connection: `node --import tsx bench/heap-top.ts <before.heapsnapshot> <after.heapsnapshot> <connections>` (see the files for the steps).',
     '',
   ].join('\n')
-  writeFileSync(file, `${markdown}${keptRuntimesSection(file)}`)
+  writeFileSync(file, `${markdown}${keptSections(file)}`)
   console.log(`wrote ${file}`)
 }
 if (failures.length > 0) process.exitCode = 1
 
-/** The section bench/runtimes.ts wrote (between its markers), kept when the rest is rewritten. */
-function keptRuntimesSection(file: string): string {
+/**
+ * Sections kept when the rest is rewritten: the one bench/runtimes.ts writes, and the analysis
+ * of missed targets written by hand from profiles (between `<!-- analysis:start -->` and
+ * `<!-- analysis:end -->`).
+ */
+function keptSections(file: string): string {
   if (!existsSync(file)) return ''
-  const match = /<!-- runtimes:start -->[\s\S]*<!-- runtimes:end -->\n?/.exec(readFileSync(file, 'utf8'))
-  return match === null ? '' : `\n${match[0]}`
+  const text = readFileSync(file, 'utf8')
+  let kept = ''
+  for (const name of ['analysis', 'runtimes']) {
+    const match = new RegExp(`<!-- ${name}:start[^>]*-->[\\s\\S]*<!-- ${name}:end -->\\n?`).exec(text)
+    if (match !== null) kept += `\n${match[0]}`
+  }
+  return kept
 }

@@ -2,10 +2,11 @@
  * The async/await API: a `Connection` whose reads are promises, on the same engine as the
  * state-machine API (same buffers, limits, deadlines and error codes).
  *
- * A small protocol (`Bridge`) sits on the stream. While no read is waiting it sleeps, so nothing
- * is read from the socket (backpressure comes for free). A read first tries what is already
- * buffered — pipelined requests are answered without a round trip through the engine — and only
- * otherwise hands the engine an expectation and waits for `bytesRead`.
+ * A small protocol (`Bridge`) sits on the stream. A read first tries what is already buffered —
+ * pipelined requests are answered without a round trip through the engine, with one resolved
+ * promise — and only otherwise hands the engine an expectation; `bytesRead` copies the bytes and
+ * resolves. While no read waits, the bridge reads ahead up to READ_AHEAD bytes, then sleeps, so
+ * nothing more is read from the socket (backpressure).
  */
 import type { Buf } from '../buf.js'
 import { type Address, connect } from '../connect.js'
@@ -38,16 +39,17 @@ export interface OpenOptions extends StreamOptions {
   tls?: TlsClientOptions
 }
 
-/** What the engine is asked to wait for on behalf of a pending read. */
-type Need = { kind: 'bytes'; n: number } | { kind: 'delimiter'; delimiter: Buffer; max: number } | { kind: 'flush'; n: number }
+/** What a wait asks the engine for. */
+type WaitKind = 'bytes' | 'delimiter' | 'flush'
 
-/** The read (or flush) in progress: at most one at a time. */
-interface Waiter {
-  readonly need: Need
-  readonly timeout: number | undefined
-  resolve(): void
-  reject(err: Error): void
-}
+/**
+ * While no read waits, the bridge keeps reading until this many bytes are buffered: pipelined
+ * requests then arrive while the handler works, and the socket is not paused and resumed
+ * between two reads. Past it, nothing is read until the next wait (backpressure).
+ */
+const READ_AHEAD = 64 * 1024
+/** Lines up to this many bytes are copied by a JS loop (cheaper than a view and `set()`). */
+const SHORT_COPY = 64
 
 /**
  * A connection used with `await`. Reads are sequential: start the next after the previous
@@ -62,6 +64,9 @@ interface Waiter {
  */
 export class Connection {
   readonly #bridge: Bridge
+  /** The last delimiter given to `readUntil` and its bytes: a string is converted once, not per read. */
+  #delimiter: Uint8Array | string | null = null
+  #needle: Buffer = EMPTY
 
   /** @internal */
   constructor(bridge: Bridge) {
@@ -82,32 +87,52 @@ export class Connection {
   }
 
   /** Resolves with the next `n` bytes (a copy), consuming them. */
-  async readExactly(n: number, options: WaitOptions = {}): Promise<Buffer> {
-    if (!(Number.isInteger(n) && n >= 0)) throw new InvalidArgumentError(`readExactly: n must be a non-negative integer, got ${n}`)
-    const input = this.#bridge.input
-    if (input.length < n) await this.#bridge.wait({ kind: 'bytes', n }, options)
-    const bytes = Buffer.from(input.view(0, n))
-    input.consume(n)
-    return bytes
+  readExactly(n: number, options: WaitOptions = {}): Promise<Buffer> {
+    // Not async: bytes already buffered are returned without a second promise layer.
+    try {
+      if (!(Number.isInteger(n) && n >= 0)) throw new InvalidArgumentError(`readExactly: n must be a non-negative integer, got ${n}`)
+      const input = this.#bridge.input
+      if (input.length >= n) return Promise.resolve(takeCopy(input, n, 0))
+      return this.#readExactlyLater(n, options)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  async #readExactlyLater(n: number, options: WaitOptions): Promise<Buffer> {
+    return (await this.#bridge.wait('bytes', n, null, 0, options, true)) as Buffer
   }
 
   /**
    * Resolves with the bytes before the next `delimiter` (a copy), consuming them and the
    * delimiter. Rejects with a `LimitReachedError` when `max` bytes pass without one.
    */
-  async readUntil(delimiter: Uint8Array | string, options: ReadUntilOptions): Promise<Buffer> {
-    const needle = toBuffer(delimiter)
-    const { max } = options
-    if (!(Number.isInteger(max) && max >= 0)) throw new InvalidArgumentError(`readUntil: max must be a non-negative integer, got ${max}`)
-    const input = this.#bridge.input
-    let at = input.indexOf(needle)
-    if (at < 0 || at > max) {
-      await this.#bridge.wait({ kind: 'delimiter', delimiter: needle, max }, options)
-      at = input.indexOf(needle)
+  readUntil(delimiter: Uint8Array | string, options: ReadUntilOptions): Promise<Buffer> {
+    // Not async: a line already buffered (pipelined requests) costs one resolved promise.
+    try {
+      const input = this.#bridge.input
+      const needle = delimiter === this.#delimiter ? this.#needle : this.#convert(delimiter)
+      const max = options.max
+      if (!(Number.isInteger(max) && max >= 0)) throw new InvalidArgumentError(`readUntil: max must be a non-negative integer, got ${max}`)
+      const at = search(input, needle, 0)
+      if (at >= 0 && at <= max) return Promise.resolve(takeCopy(input, at, needle.length))
+      return this.#readUntilLater(input, needle, max, options)
+    } catch (err) {
+      return Promise.reject(err)
     }
-    const bytes = Buffer.from(input.view(0, at))
-    input.consume(at + needle.length)
-    return bytes
+  }
+
+  async #readUntilLater(input: Buf, needle: Buffer, max: number, options: ReadUntilOptions): Promise<Buffer> {
+    // The engine's search starts past what was searched here (its last delimiter-width overlap).
+    const offset = Math.max(input.length - needle.length + 1, 0)
+    return (await this.#bridge.wait('delimiter', max, needle, offset, options, true)) as Buffer
+  }
+
+  #convert(delimiter: Uint8Array | string): Buffer {
+    const needle = toBuffer(delimiter)
+    this.#delimiter = delimiter
+    this.#needle = needle
+    return needle
   }
 
   /**
@@ -129,11 +154,11 @@ export class Connection {
           throw scan.error
         case 'bytes':
           if (input.length === 0 && this.#bridge.ended) return
-          await this.#waitOrEnd({ kind: 'bytes', n: scan.n }, options)
+          await this.#waitOrEnd('bytes', scan.n, null, options)
           break
         case 'delimiter':
           if (input.length === 0 && this.#bridge.ended) return
-          await this.#waitOrEnd({ kind: 'delimiter', delimiter: scan.delimiter, max: scan.max }, options)
+          await this.#waitOrEnd('delimiter', scan.max, scan.delimiter, options)
           break
       }
       if (input.length === 0 && this.#bridge.ended) return
@@ -150,7 +175,7 @@ export class Connection {
 
   /** Resolves once at most `n` bytes remain unwritten (the pushback point). */
   async flush(n = 0, options: WaitOptions = {}): Promise<void> {
-    await this.#bridge.wait({ kind: 'flush', n }, options)
+    await this.#bridge.wait('flush', n, null, 0, options, false)
   }
 
   /** Flushes, closes the connection cleanly, and resolves once the socket is closed. */
@@ -164,14 +189,34 @@ export class Connection {
   }
 
   /** A wait that ends quietly when the peer ended the stream with nothing buffered. */
-  async #waitOrEnd(need: Need, options: WaitOptions): Promise<void> {
+  async #waitOrEnd(kind: WaitKind, n: number, delimiter: Buffer | null, options: WaitOptions): Promise<void> {
     try {
-      await this.#bridge.wait(need, options)
+      await this.#bridge.wait(kind, n, delimiter, 0, options, false)
     } catch (err) {
       if (err instanceof EndOfStreamError && this.#bridge.input.length === 0) return
       throw err
     }
   }
+}
+
+const EMPTY = Buffer.alloc(0)
+
+/** Position of `needle` in `input` from `from`, or -1; a one-byte needle is searched as a number (a plain memchr). */
+function search(input: Buf, needle: Buffer, from: number): number {
+  return input.indexOf(needle.length === 1 ? (needle[0] as number) : needle, from)
+}
+
+/** A copy of the first `n` readable bytes of `input`, then consumes them and `skip` more. */
+function takeCopy(input: Buf, n: number, skip: number): Buffer {
+  // One allocation (a slice of Node's pool): `Buffer.from(input.view())` would make a view first.
+  const bytes = Buffer.allocUnsafe(n)
+  if (n <= SHORT_COPY) {
+    for (let i = 0; i < n; i++) bytes[i] = input.byte(i) as number
+  } else {
+    bytes.set(input.view(0, n))
+  }
+  input.consume(n + skip)
+  return bytes
 }
 
 /** The protocol that turns engine events into settled promises. @internal */
@@ -180,10 +225,31 @@ export class Bridge implements Protocol {
   transport: Transport | null = null
   #notify: (() => void) | null = null
   #stream: Stream | null = null
-  #waiter: Waiter | null = null
+  /** A read (or flush) is in progress: at most one at a time. Its expectation is `#waitIntent`. */
+  #waiting = false
+  /** The engine has taken `#waitIntent`: its events (bytesRead, timeout, a limit) are the wait's. */
+  #taken = false
+  /**
+   * The wait takes its bytes in `bytesRead` (readUntil, readExactly) and resolves with the copy.
+   * Consuming there, not later, is also what shows the engine the bridge is not spinning.
+   */
+  #takes = false
+  /** Bytes after the taken ones that are consumed too (the delimiter). */
+  #skip = 0
+  #resolve: ((bytes: Buffer | null) => void) | null = null
+  #reject: ((err: Error) => void) | null = null
+  /** The signal of the current wait, if any. */
+  #signal: AbortSignal | undefined = undefined
+  /** Expectation of the current wait; one per bridge, reset for each wait (the engine copies it). */
+  readonly #waitIntent: Intent<Bridge> = Intent.of<Bridge>(this).sleep()
+  /** Expectation while no read waits: any byte more than is buffered (see READ_AHEAD); no rate check, nobody waits. */
+  readonly #readAhead: Intent<Bridge> = Intent.of<Bridge>(this).expectBytes(1).minRate(null)
+  readonly #sleep: Intent<Bridge> = Intent.of<Bridge>(this).sleep()
+  /** Reading ahead hit the stream's maxBufferSize (set below READ_AHEAD): read only for waits. */
+  #noReadAhead = false
   /** `end()` was called: the next turn ends the stream cleanly. */
   #finishing = false
-  /** A notifier call is due to take a new waiter, or flush writes. */
+  /** A flush of written output is scheduled. */
   #flushScheduled = false
   /** The peer has ended its side (after EndOfStream was delivered). */
   ended = false
@@ -200,7 +266,7 @@ export class Bridge implements Protocol {
   readonly factory: Factory = (t: Transport, _seed: unknown, scope: Scope): Intent<Bridge> => {
     this.transport = t
     this.#notify = scope.notifier()
-    return Intent.of<Bridge>(this).sleep()
+    return this.#sleep
   }
 
   /** Follows the stream to its end: `end()` resolves once the socket is closed. */
@@ -212,9 +278,7 @@ export class Bridge implements Protocol {
   #markClosed(reason: Error | undefined): void {
     if (this.closed !== null) return
     this.closed = { reason }
-    const waiter = this.#waiter
-    this.#waiter = null
-    waiter?.reject(reason ?? new ClosedError('connection closed'))
+    this.#settle(reason ?? new ClosedError('connection closed'))
     for (const callback of this.#onClosed) callback()
     this.#onClosed = []
   }
@@ -223,32 +287,43 @@ export class Bridge implements Protocol {
     this.#markClosed(reason)
   }
 
-  /** Waits (through the engine) until `need` is met; the caller then takes the bytes. */
-  wait(need: Need, options: WaitOptions): Promise<void> {
+  /**
+   * Waits (through the engine) until `n` bytes are buffered, a delimiter is found within `n`
+   * bytes (searching from `offset`), or at most `n` bytes are unwritten. With `takes`, resolves with
+   * a copy of the bytes read (before the delimiter), consumed; else with null, the caller takes them.
+   */
+  wait(kind: WaitKind, n: number, delimiter: Buffer | null, offset: number, options: WaitOptions, takes: boolean): Promise<Buffer | null> {
     if (this.closed !== null) return Promise.reject(this.closed.reason ?? new ClosedError('connection closed'))
-    if (this.ended && need.kind !== 'flush') return Promise.reject(new EndOfStreamError())
-    if (this.#waiter !== null) return Promise.reject(new InvalidArgumentError('another read is in progress: reads must be sequential'))
+    if (this.ended && kind !== 'flush') return Promise.reject(new EndOfStreamError())
+    if (this.#waiting) return Promise.reject(new InvalidArgumentError('another read is in progress: reads must be sequential'))
     const { signal, timeout } = options
     if (timeout !== undefined && !(timeout >= 0)) return Promise.reject(new InvalidArgumentError(`timeout must be >= 0, got ${timeout}`))
     signal?.throwIfAborted()
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => this.#settle(signal?.reason instanceof Error ? signal.reason : new Error('aborted'))
-      signal?.addEventListener('abort', onAbort, { once: true })
-      const done = (): void => signal?.removeEventListener('abort', onAbort)
-      this.#waiter = {
-        need,
-        timeout,
-        resolve: () => {
-          done()
-          resolve()
-        },
-        reject: (err) => {
-          done()
-          reject(err)
-        },
-      }
-      this.#wake() // the engine takes the new expectation in `wakeup`
+    const intent = this.#waitIntent
+    if (kind === 'bytes') intent.expectBytes(n)
+    else if (kind === 'flush') intent.expectFlush(n)
+    else intent.expectDelimiter(delimiter as Buffer, { max: n, offset })
+    if (timeout === undefined) intent.deadline(Number.POSITIVE_INFINITY)
+    else intent.timeout(timeout)
+    const promise = new Promise<Buffer | null>((resolve, reject) => {
+      this.#resolve = resolve
+      this.#reject = reject
     })
+    this.#waiting = true
+    this.#taken = false
+    this.#takes = takes && kind !== 'flush'
+    this.#skip = delimiter === null ? 0 : delimiter.length
+    if (signal !== undefined) {
+      this.#signal = signal
+      signal.addEventListener('abort', this.#onAbort, { once: true })
+    }
+    this.#wake() // the engine takes the new expectation in `wakeup`
+    return promise
+  }
+
+  readonly #onAbort = (): void => {
+    const reason: unknown = this.#signal?.reason
+    this.#settle(reason instanceof Error ? reason : new Error('aborted'))
   }
 
   write(data: Uint8Array | string): void {
@@ -256,15 +331,16 @@ export class Bridge implements Protocol {
     this.transport.output.write(data)
     if (!this.#flushScheduled) {
       this.#flushScheduled = true
-      // After the current burst of awaits settles (they are microtasks), so all of it leaves
-      // in one socket write: a microtask would interleave with them and write line by line.
-      setImmediate(this.#flushNow)
+      // After the current burst of awaits settles: process.nextTick runs once the microtask
+      // queue is empty, so all of it leaves in one socket write (a microtask would interleave
+      // with the awaits and write line by line). Usually the next wait's wakeup wrote it already.
+      process.nextTick(this.#flushNow)
     }
   }
 
   readonly #flushNow = (): void => {
     this.#flushScheduled = false
-    this.#wake()
+    if (this.transport !== null && this.transport.output.length > 0) this.#wake()
   }
 
   finish(): Promise<void> {
@@ -284,61 +360,65 @@ export class Bridge implements Protocol {
     this.#notify?.()
   }
 
-  #settle(error: Error | null): void {
-    const waiter = this.#waiter
-    this.#waiter = null
-    if (waiter === null) return
-    if (error === null) waiter.resolve()
+  /** Resolves (`null`) or rejects the current wait, if any. */
+  #settle(error: Error | null, bytes: Buffer | null = null): void {
+    if (!this.#waiting) return
+    const resolve = this.#resolve as (bytes: Buffer | null) => void
+    const reject = this.#reject as (err: Error) => void
+    this.#waiting = false
+    this.#taken = false
+    this.#resolve = null
+    this.#reject = null
+    if (this.#signal !== undefined) {
+      this.#signal.removeEventListener('abort', this.#onAbort)
+      this.#signal = undefined
+    }
+    if (error === null) resolve(bytes)
     else {
-      waiter.reject(error)
-      this.#wake() // back to sleep: stop reading for the abandoned wait
+      reject(error)
+      this.#wake() // stop waiting for the abandoned expectation
     }
   }
 
-  /** The expectation for the current waiter, or sleep. */
+  /** The expectation for the current wait, or reading ahead, or sleep. */
   #next(): Intent<Bridge> {
     if (this.#finishing) return this.#done()
-    const waiter = this.#waiter
-    if (waiter === null) return Intent.of<Bridge>(this).sleep()
-    const need = waiter.need
-    const builder = Intent.of<Bridge>(this)
-    const intent =
-      need.kind === 'bytes'
-        ? builder.expectBytes(need.n)
-        : need.kind === 'delimiter'
-          ? builder.expectDelimiter(need.delimiter, { max: need.max })
-          : builder.expectFlush(need.n)
-    return waiter.timeout === undefined ? intent : intent.timeout(waiter.timeout)
+    if (this.#waiting) {
+      this.#taken = true
+      return this.#waitIntent
+    }
+    const buffered = (this.transport as Transport).input.length
+    if (this.ended || this.#noReadAhead || buffered >= READ_AHEAD) return this.#sleep
+    return this.#readAhead.expectBytes(buffered + 1)
   }
 
   wakeup(): Intent<Bridge> {
     return this.#next()
   }
 
-  bytesRead(): Intent<Bridge> {
-    this.#settle(null) // the bytes stay in `input` for the read that waited
+  bytesRead(t: Transport, end: number): Intent<Bridge> {
+    // Reading ahead also ends here: only a taken wait is met.
+    if (this.#taken) this.#settle(null, this.#takes ? takeCopy(t.input, end, this.#skip) : null)
     return this.#next()
   }
 
   bytesFlushed(): Intent<Bridge> {
-    this.#settle(null)
+    if (this.#taken) this.#settle(null)
     return this.#next()
   }
 
   timeout(): Intent<Bridge> {
-    this.#settle(new TimeoutError('read timed out'))
+    if (this.#taken) this.#settle(new TimeoutError('read timed out'))
     return this.#next()
   }
 
   exception(_t: Transport, reason: Exception): Intent<Bridge> {
     if (reason.code === 'RS_ERR_END_OF_STREAM') this.ended = true
-    this.#settle(reason)
+    if (this.#taken || reason.code === 'RS_ERR_END_OF_STREAM' || reason.code === 'RS_ERR_READ') this.#settle(reason)
+    // A limit while reading ahead: maxBufferSize is below READ_AHEAD; read only for waits from now on.
+    else if (reason.code === 'RS_ERR_LIMIT_REACHED') this.#noReadAhead = true
     // After end of stream the read side is over; the write side stays usable until end().
-    return reason.code === 'RS_ERR_READ' ? Intent.error(reason) : this.#sleepOrFinish()
-  }
-
-  #sleepOrFinish(): Intent<Bridge> {
-    return this.#finishing ? this.#done() : Intent.of<Bridge>(this).sleep()
+    return reason.code === 'RS_ERR_READ' ? Intent.error(reason) : this.#next()
   }
 
   /** Ends cleanly; without a socket to follow (the test kit), the end is now. */

@@ -1,12 +1,14 @@
 /**
  * The arguments of one command, read in place: spans of the connection's input bytes, so that
  * parsing a command allocates nothing. Valid only while the command runs (its input is consumed
- * after it): whatever the keyspace keeps is copied out, as a latin1 string (`string()`).
+ * after it): whatever the keyspace keeps is copied out, as bytes (`copy()`) or a latin1 string (`string()`).
  */
 
 const EMPTY = Buffer.alloc(0)
 /** Longest decimal integer Redis accepts (string2ll): a sign and 19 digits. */
 const MAX_INTEGER_LENGTH = 20
+/** Arguments up to this many bytes are copied by a JS loop (`copy`). */
+const SHORT_COPY = 32
 
 export class Args {
   /** The bytes the spans point into: a view of the input, set before each command runs. */
@@ -48,9 +50,18 @@ export class Args {
     return (this.ends[i] as number) - (this.starts[i] as number)
   }
 
-  /** Argument `i` as a latin1 string: one char per byte, so any bytes round-trip (keys and values are kept so). */
+  /** Argument `i` as a latin1 string: one char per byte, so any bytes round-trip (keys and list elements are kept so). */
   string(i: number): string {
     return this.data.toString('latin1', this.starts[i], this.ends[i])
+  }
+
+  /** Copies argument `i` into `target`, which is exactly as long. */
+  copy(i: number, target: Uint8Array): void {
+    const start = this.starts[i] as number
+    const n = target.length
+    // A JS loop beats subarray() + set() for short arguments, as in Buf.writeFrom.
+    if (n <= SHORT_COPY) for (let k = 0; k < n; k++) target[k] = this.data[start + k] as number
+    else target.set(this.data.subarray(start, start + n))
   }
 
   /** Argument `i` without copying (valid while the command runs). */

@@ -1,17 +1,20 @@
 /**
  * The in-memory data of the RESP server: strings and lists with expiry, and the commands on them.
- * Keys and values are latin1 strings (one char per byte), so any byte sequence is a key or a
- * value, and a value costs one string, not a Buffer. Keys are looked up by their bytes in the
- * input (`Dict`): only a key stored for the first time is made into a string.
+ * Keys are latin1 strings (one char per byte), looked up by their bytes in the input (`Dict`):
+ * only a key stored for the first time is made into a string. String values are kept as bytes,
+ * each in its own Uint8Array, so that a SET over a value of the same length copies the new bytes
+ * in place and allocates nothing (making a string of them cost more than the rest of a SET).
+ * List elements are latin1 strings. Any byte sequence is a key, a value or an element.
  */
-import type { Args } from './args.js'
+import { type Args, parseInteger } from './args.js'
 import { Deque } from './deque.js'
 import { Dict, type DictEntry } from './dict.js'
 import { NULL_BULK, OK, PONG, type Reply, writeArrayHeader, writeBulk, writeBulkArray, writeBulkBytes, writeError, writeInteger } from './reply.js'
 
 interface StringEntry extends DictEntry {
   kind: 'string'
-  value: string
+  /** The value's bytes, exactly as long as the value; overwritten in place by a value of the same length. */
+  value: Uint8Array
   /** Expiry time on the keyspace's clock, ms, or NEVER. */
   expireAt: number
 }
@@ -78,16 +81,15 @@ export class Keyspace {
     return entry
   }
 
-  /** Stores string `value` at the key in argument `i`, replacing whatever was there. */
-  setString(a: Args, i: number, value: string, expireAt: number): void {
-    const old = this.#data.findBytes(a.data, a.starts[i] as number, a.ends[i] as number)
-    if (old?.kind === 'string') {
-      // Overwriting a string (what SET mostly does) allocates nothing.
-      old.value = value
-      old.expireAt = expireAt
-      return
-    }
-    this.#put(old, { key: old?.key ?? a.string(i), hash: 0, next: null, kind: 'string', value, expireAt })
+  /** Stores argument `j` as the string value of the key in argument `i`, replacing whatever was there. */
+  setString(a: Args, i: number, j: number, expireAt: number): void {
+    a.copy(j, this.#storeString(a, i, a.length(j), expireAt))
+  }
+
+  /** Stores `text` (ASCII, such as a number) as the string value of the key in argument `i`. */
+  setText(a: Args, i: number, text: string, expireAt: number): void {
+    const value = this.#storeString(a, i, text.length, expireAt)
+    for (let k = 0; k < text.length; k++) value[k] = text.charCodeAt(k)
   }
 
   /** Creates an empty list at the key in argument `i`, replacing whatever was there. */
@@ -116,6 +118,20 @@ export class Keyspace {
     return this.#data.sweep(budget, (entry) => entry.expireAt <= now)
   }
 
+  /** Makes the key in argument `i` a string of `n` bytes, replacing whatever was there; returns the bytes, for the caller to fill. */
+  #storeString(a: Args, i: number, n: number, expireAt: number): Uint8Array {
+    const old = this.#data.findBytes(a.data, a.starts[i] as number, a.ends[i] as number)
+    if (old?.kind === 'string') {
+      // Overwriting a string (what SET mostly does) reuses the entry, and the bytes too when the length is the same.
+      if (old.value.length !== n) old.value = new Uint8Array(n)
+      old.expireAt = expireAt
+      return old.value
+    }
+    const value = new Uint8Array(n)
+    this.#put(old, { key: old?.key ?? a.string(i), hash: 0, next: null, kind: 'string', value, expireAt })
+    return value
+  }
+
   /** Puts `entry` in place of `old` (same key), or adds it. */
   #put(old: Entry | undefined, entry: Entry): void {
     if (old === undefined) this.#data.insert(entry)
@@ -123,14 +139,7 @@ export class Keyspace {
   }
 }
 
-/** Parses a stored value as a strict decimal integer, as `Args.integer` does an argument; null if not one. */
-function parseValue(value: string): number | null {
-  if (value.length === 0 || value.length > 20 || !/^-?(0|[1-9]\d*)$/.test(value)) return null
-  const n = Number(value)
-  return Number.isSafeInteger(n) ? n : null
-}
-
-function getString(ks: Keyspace, a: Args, out: Reply): string | null | undefined {
+function getString(ks: Keyspace, a: Args, out: Reply): Uint8Array | null | undefined {
   const entry = ks.find(a, 1)
   if (entry === undefined) return null
   if (entry.kind !== 'string') {
@@ -143,11 +152,12 @@ function getString(ks: Keyspace, a: Args, out: Reply): string | null | undefined
 function incrBy(ks: Keyspace, a: Args, delta: number, out: Reply): void {
   const entry = ks.find(a, 1)
   if (entry !== undefined && entry.kind !== 'string') return void writeError(out, WRONGTYPE)
-  const current = entry === undefined ? 0 : parseValue(entry.value)
+  // A stored value is an integer as strictly as an argument is (`Args.integer`).
+  const current = entry === undefined ? 0 : parseInteger(entry.value, 0, entry.value.length)
   if (current === null) return void writeError(out, NOT_INTEGER)
   const next = current + delta
   if (!Number.isSafeInteger(next)) return void writeError(out, 'ERR increment or decrement would overflow')
-  ks.setString(a, 1, String(next), entry?.expireAt ?? NEVER)
+  ks.setText(a, 1, String(next), entry?.expireAt ?? NEVER)
   writeInteger(out, next)
 }
 
@@ -203,9 +213,8 @@ function ttl(ks: Keyspace, a: Args, out: Reply, unit: number): void {
 }
 
 function set(ks: Keyspace, a: Args, out: Reply): void {
-  const value = a.string(2)
   if (a.count === 3) {
-    ks.setString(a, 1, value, NEVER) // plain SET, what clients send most
+    ks.setString(a, 1, 2, NEVER) // plain SET, what clients send most
     out.write(OK)
     return
   }
@@ -238,13 +247,20 @@ function set(ks: Keyspace, a: Args, out: Reply): void {
   if (returnOld && old !== undefined && old.kind !== 'string') return void writeError(out, WRONGTYPE)
   const oldValue = old?.kind === 'string' ? old.value : null
   if ((condition === 'NX' && old !== undefined) || (condition === 'XX' && old === undefined)) {
-    if (returnOld) writeBulk(out, oldValue)
+    if (returnOld) writeValue(out, oldValue)
     else out.write(NULL_BULK)
     return
   }
-  ks.setString(a, 1, value, keepTtl && old !== undefined ? old.expireAt : expireAt)
-  if (returnOld) writeBulk(out, oldValue)
+  // The old value is answered before the new one is stored: it may be overwritten in place.
+  if (returnOld) writeValue(out, oldValue)
   else out.write(OK)
+  ks.setString(a, 1, 2, keepTtl && old !== undefined ? old.expireAt : expireAt)
+}
+
+/** A stored string value as a bulk string, or the null bulk. */
+function writeValue(out: Reply, value: Uint8Array | null): void {
+  if (value === null) out.write(NULL_BULK)
+  else writeBulkBytes(out, value)
 }
 
 function range(ks: Keyspace, a: Args, out: Reply): void {
@@ -314,7 +330,7 @@ const COMMANDS: readonly Command[] = [
     arity: 2,
     run: (ks, a, out) => {
       const v = getString(ks, a, out)
-      if (v !== undefined) writeBulk(out, v)
+      if (v !== undefined) writeValue(out, v)
     },
   },
   { name: 'SET', arity: -3, run: set },
@@ -370,7 +386,7 @@ const COMMANDS: readonly Command[] = [
       writeArrayHeader(out, a.count - 1)
       for (let i = 1; i < a.count; i++) {
         const e = ks.find(a, i)
-        writeBulk(out, e?.kind === 'string' ? e.value : null)
+        writeValue(out, e?.kind === 'string' ? e.value : null)
       }
     },
   },
@@ -379,7 +395,7 @@ const COMMANDS: readonly Command[] = [
     arity: -3,
     run: (ks, a, out) => {
       if (a.count % 2 === 0) return void writeError(out, "ERR wrong number of arguments for 'mset' command")
-      for (let i = 1; i < a.count; i += 2) ks.setString(a, i, a.string(i + 1), NEVER)
+      for (let i = 1; i < a.count; i += 2) ks.setString(a, i, i + 1, NEVER)
       out.write(OK)
     },
   },

@@ -1,7 +1,7 @@
 /**
  * RESP2 reply encoders. Replies are appended to the connection's output Buf; all replies of one
- * round leave in one socket write. Stored strings are latin1 (one char per byte), and are written
- * back as latin1, so binary values round-trip.
+ * round leave in one socket write. String values are stored as bytes (`writeBulkBytes`); list
+ * elements as latin1 strings (one char per byte), written back as latin1, so binary data round-trips.
  */
 
 /** Where replies go (the output Buf). */
@@ -28,7 +28,7 @@ export function writeInteger(out: Reply, n: number): void {
   out.write(n >= 0 && n < SMALL ? (SMALL_INTEGERS[n] as string) : `:${n}\r\n`)
 }
 
-/** A bulk string from a latin1 string (a stored value), or the null bulk. */
+/** A bulk string from a latin1 string (a list element, a fixed answer), or the null bulk. */
 export function writeBulk(out: Reply, value: string | null | undefined): void {
   if (value === null || value === undefined) {
     out.write(NULL_BULK)
@@ -40,7 +40,7 @@ export function writeBulk(out: Reply, value: string | null | undefined): void {
   out.write(CRLF)
 }
 
-/** A bulk string from bytes (an argument echoed back). */
+/** A bulk string from bytes (a stored value, an argument echoed back). */
 export function writeBulkBytes(out: Reply, value: Uint8Array): void {
   const n = value.length
   out.write(n < SMALL ? (BULK_HEADERS[n] as string) : `$${n}\r\n`)

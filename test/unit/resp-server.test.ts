@@ -133,7 +133,24 @@ describe('RESP server protocol', () => {
     assert.equal(run.closed, 'done')
   })
 
-  test('keeps every byte value of keys and values (stored as latin1 strings)', T, () => {
+  test('overwrites a value in place or anew, and SET GET answers the value from before', T, () => {
+    // Same length (copied into the stored bytes), longer, shorter; INCR across a digit; SET over a list.
+    const run = runScripted(factory(), [
+      command('SET', 'k', 'abc') + command('SET', 'k', 'xyz', 'GET') + command('GET', 'k'),
+      command('SET', 'k', 'longer', 'GET') + command('SET', 'k', 'ab', 'GET') + command('MGET', 'k', 'k'),
+      command('SET', 'n', '9') + command('INCR', 'n') + command('INCR', 'n') + command('SET', 'n', 'zz', 'GET'),
+      command('RPUSH', 'l', 'a') + command('SET', 'l', 'v') + command('GET', 'l') + command('SET', 'k', 'q', 'NX', 'GET') + command('GET', 'k'),
+    ])
+    assert.equal(
+      run.output.toString(),
+      '+OK\r\n$3\r\nabc\r\n$3\r\nxyz\r\n' +
+        '$3\r\nxyz\r\n$6\r\nlonger\r\n*2\r\n$2\r\nab\r\n$2\r\nab\r\n' +
+        '+OK\r\n:10\r\n:11\r\n$2\r\n11\r\n' +
+        ':1\r\n+OK\r\n$1\r\nv\r\n$2\r\nab\r\n$2\r\nab\r\n',
+    )
+  })
+
+  test('keeps every byte value of keys and values', T, () => {
     const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i))
     const set = Buffer.concat([Buffer.from('*3\r\n$3\r\nSET\r\n$256\r\n'), bytes, Buffer.from('\r\n$256\r\n'), bytes, Buffer.from('\r\n')])
     const get = Buffer.concat([Buffer.from('*2\r\n$3\r\nGET\r\n$256\r\n'), bytes, Buffer.from('\r\n')])

@@ -137,7 +137,7 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
   #eofDelivered = false
   /** Input length when LimitReached was last delivered; -1 after new data. Catches a protocol that ignores the limit. */
   #limitLength = -1
-  /** Consecutive bytesRead calls at `#spinEnd` that consumed no input (see MAX_IDLE_SPINS). */
+  /** Consecutive bytesRead calls of one run at `#spinEnd` that consumed no input (see MAX_IDLE_SPINS). */
   #spins = 0
   #spinEnd = -1
   /** `now()` of the current round; NaN between rounds. */
@@ -328,6 +328,7 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     this.#running = true
     this.#now = Number.NaN
     this.#unwritten = this.ioUnwritten()
+    this.#spinEnd = -1 // a spin happens within one run: an event in between is progress
     try {
       for (;;) {
         if (this.#tooSlow !== null) {
@@ -450,7 +451,8 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
 
   /**
    * Guards against a protocol that neither consumes input nor moves on: bytesRead called again
-   * and again at the same `end` with the same input. (Scanning ahead with `offset` moves `end`.)
+   * and again, in one run, at the same `end` with the same input. (Scanning ahead with `offset`
+   * moves `end`; input consumed outside bytesRead, on a later event, is progress.)
    */
   #checkSpin(lengthBefore: number, end: number): void {
     if (this.input.length !== lengthBefore || end !== this.#spinEnd) {

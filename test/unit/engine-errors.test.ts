@@ -142,6 +142,28 @@ describe('handler errors (semantic 9)', () => {
     assert.equal(lines, 20_000)
     assert.equal(h.closed, 'done')
   })
+
+  test('lets a protocol that consumes outside bytesRead serve more than 10,000 same-size requests', T, () => {
+    // bytesRead notes the request and sleeps; the work (and the consume) happens on wakeup, as
+    // a bridge to async code does. Each request is a new event: that is progress, not a spin.
+    let served = 0
+    let pending = 0
+    const deferred: Protocol = {
+      bytesRead(_t: Transport, end: number) {
+        pending = end
+        return Intent.of(deferred).sleep()
+      },
+      wakeup(t: Transport) {
+        t.input.consume(pending)
+        served++
+        return Intent.of(deferred).expectBytes(4)
+      },
+    }
+    const h = new Harness(() => Intent.of(deferred).expectBytes(4))
+    for (let i = 0; i < 12_000; i++) h.feed('ping').wakeup()
+    assert.equal(served, 12_000)
+    assert.equal(h.closed, 'open')
+  })
 })
 
 describe('default handlers', () => {

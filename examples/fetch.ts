@@ -75,7 +75,7 @@ export class Fetch implements Protocol {
   }
 
   private complete(t: Transport, length: number): Intent<Fetch> {
-    this.result = { status: this.status, headers: this.headers, body: Buffer.from(t.input.view(0, length)) }
+    this.result = { status: this.status, headers: this.headers, body: t.input.copy(0, length) }
     t.input.consume(length)
     return Intent.done()
   }

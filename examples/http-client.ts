@@ -173,7 +173,7 @@ export class ClientConnection implements Protocol {
         case 'body': {
           const n = this.#length
           if (input.length < n) return this.#wait(Intent.of(this).expectBytes(n).deadline(this.#deadline))
-          const body = Buffer.from(input.view(0, n)) // a copy: the view dies with consume()
+          const body = input.copy(0, n) // a copy: a view would die with consume()
           input.consume(n)
           return this.#complete(t, body, scope)
         }
@@ -198,7 +198,7 @@ export class ClientConnection implements Protocol {
         if (this.phase === 'idle') return this.#end() // the server closed a kept-alive connection
         if (this.phase !== 'untilClose')
           return Intent.error(new ProtocolError('the server closed the connection before the response was complete', { cause: reason }))
-        const body = Buffer.from(t.input.view())
+        const body = t.input.copy()
         t.input.consume(body.length)
         return this.#complete(t, body, scope)
       }

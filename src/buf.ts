@@ -127,6 +127,26 @@ export class Buf {
     return n
   }
 
+  /**
+   * A copy of readable bytes `[start, end)` (default: all, clamped to the readable bytes) in a
+   * new Buffer: what to keep after `consume()`. Cheaper than `Buffer.from(view())`, which makes a
+   * view first.
+   */
+  copy(start = 0, end: number = this.length): Buffer {
+    const from = Math.max(start, 0)
+    const n = Math.min(end, this.length) - from
+    if (n <= 0 || this.#storage === null) return Buffer.alloc(0)
+    const out = Buffer.allocUnsafe(n) // small ones are slices of Node's pool
+    const bytes = this.#storage
+    const at = this.#start + from
+    if (n <= SHORT_COPY) {
+      for (let i = 0; i < n; i++) out[i] = bytes[at + i] as number
+    } else {
+      out.set(bytes.subarray(at, at + n))
+    }
+    return out
+  }
+
   /** Decodes readable bytes `[start, end)` (default: all, clamped to the readable bytes) without consuming them. */
   toString(encoding: BufferEncoding = 'utf8', start = 0, end: number = this.length): string {
     if (this.#storage === null) return ''

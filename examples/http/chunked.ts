@@ -87,7 +87,7 @@ export class ChunkedDecoder {
           const n = this.#remaining
           if (input.length < n + 2) return { kind: 'bytes', n: n + 2 }
           if (input.byte(n) !== CR || input.byte(n + 1) !== LF) return { kind: 'error', status: 400, message: 'chunk data not followed by CRLF' }
-          this.#parts.push(Buffer.from(input.view(0, n)))
+          this.#parts.push(input.copy(0, n))
           this.#length += n
           input.consume(n + 2)
           this.phase = 'size'

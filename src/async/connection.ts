@@ -48,8 +48,6 @@ type WaitKind = 'bytes' | 'delimiter' | 'flush'
  * between two reads. Past it, nothing is read until the next wait (backpressure).
  */
 const READ_AHEAD = 64 * 1024
-/** Lines up to this many bytes are copied by a JS loop (cheaper than a view and `set()`). */
-const SHORT_COPY = 64
 
 /**
  * A connection used with `await`. Reads are sequential: start the next after the previous
@@ -145,7 +143,7 @@ export class Connection {
       const scan = framer.scan(input)
       switch (scan.kind) {
         case 'frame': {
-          const payload = Buffer.from(input.view(scan.start, scan.end))
+          const payload = input.copy(scan.start, scan.end)
           input.consume(scan.size)
           yield payload
           continue
@@ -208,13 +206,7 @@ function search(input: Buf, needle: Buffer, from: number): number {
 
 /** A copy of the first `n` readable bytes of `input`, then consumes them and `skip` more. */
 function takeCopy(input: Buf, n: number, skip: number): Buffer {
-  // One allocation (a slice of Node's pool): `Buffer.from(input.view())` would make a view first.
-  const bytes = Buffer.allocUnsafe(n)
-  if (n <= SHORT_COPY) {
-    for (let i = 0; i < n; i++) bytes[i] = input.byte(i) as number
-  } else {
-    bytes.set(input.view(0, n))
-  }
+  const bytes = input.copy(0, n)
   input.consume(n + skip)
   return bytes
 }

@@ -191,6 +191,21 @@ describe('Buf', () => {
     assert.ok(chunk.equals(copy), 'the appended chunk is unchanged')
   })
 
+  test('copies ranges into new memory, clamped to the readable bytes', T, () => {
+    const buf = new Buf()
+    buf.write('xx0123456789')
+    buf.consume(2)
+    const copy = buf.copy(2, 5)
+    assert.equal(copy.toString(), '234')
+    buf.write('!')
+    buf.consume(buf.length)
+    assert.equal(copy.toString(), '234', 'the copy outlives consume()')
+    buf.write(Buffer.alloc(100, 'y'))
+    assert.equal(buf.copy(-5, 1000).length, 100)
+    assert.equal(buf.copy(50, 10).length, 0)
+    assert.equal(new Buf().copy().length, 0)
+  })
+
   test('gives its bytes away on take and starts over empty', T, () => {
     const buf = new Buf()
     buf.write('abc')
@@ -314,6 +329,8 @@ describe('Buf against a reference model', () => {
           }
           assert.equal(buf.length, model.length)
           assert.ok(buf.view().equals(model), 'view equals the model')
+          const third = Math.floor(model.length / 3)
+          assert.ok(buf.copy(third, model.length - third).equals(model.subarray(third, model.length - third)), 'copy of a range')
           if (model.length === 0) assert.equal(buf.capacity, 0, 'a drained Buf holds no storage')
           else assert.ok(buf.capacity >= model.length)
         }

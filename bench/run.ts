@@ -36,7 +36,7 @@ const SCENARIOS: readonly Scenario[] = [
 const ROOT = new URL('..', import.meta.url).pathname
 /** Every knob of the suite, as printed in BENCHMARKS.md. */
 const KNOBS = [
-  'ROUNDS (rounds per scenario; defaults 7 for line-echo and bulk, 5 for the rest, at most 3 for idle-memory)',
+  'ROUNDS (rounds per scenario; defaults 11 for line-echo, 9 for the RESP server and client, 7 for bulk, 5 for the rest, at most 3 for idle-memory)',
   'LINES, CONNECTIONS, SERVERS, WINDOWS (line-echo)',
   'RESP_REQUESTS (resp-server)',
   'RESP_CLIENT_OPS, RESP_SERIAL_OPS (resp-client)',

@@ -53,7 +53,7 @@ async function runServers(
     for (const name of servers) running.set(name, await startServer('bench/line-echo/server.ts', [name]))
     // Warm-up (JIT) of every server and window, then the measured rounds, order rotating.
     for (const name of servers) for (const window of windows) await measure(running.get(name) as Started, Math.ceil(linesFor(name, window) / 4), window)
-    const n = rounds(7)
+    const n = rounds(11)
     for (let round = 0; round < n; round++) {
       for (const window of windows) {
         const shift = round % servers.length
@@ -99,7 +99,7 @@ export async function lineEcho(): Promise<ScenarioResult> {
   return {
     rows,
     notes: [
-      `line-echo: ${LINES} lines of 32 bytes per run (window 1: ${Math.ceil(LINES / 10)}) over ${CONNECTIONS} connections, each keeping "window" requests in flight; ${rounds(7)} rounds after a warm-up; server on core 0, client (bench/line-echo/client.ts) on core 1. Server CPU per request counts only the server process.`,
+      `line-echo: ${LINES} lines of 32 bytes per run (window 1: ${Math.ceil(LINES / 10)}) over ${CONNECTIONS} connections, each keeping "window" requests in flight; ${rounds(11)} rounds after a warm-up; server on core 0, client (bench/line-echo/client.ts) on core 1. Server CPU per request counts only the server process.`,
     ],
   }
 }

@@ -68,7 +68,7 @@ export async function respClient(): Promise<ScenarioResult> {
     }
     for (const batch of BATCHES) {
       const ops = batch === 1 ? SERIAL_OPS : OPS
-      const results = await alternate(rounds(), SUBJECTS, (subject, round) =>
+      const results = await alternate(rounds(9), SUBJECTS, (subject, round) =>
         measure(redis, clients.get(subject) as ServerProcess, round < 0 ? Math.ceil(ops / 5) : ops, batch),
       )
       for (const subject of SUBJECTS) {
@@ -92,7 +92,7 @@ export async function respClient(): Promise<ScenarioResult> {
   return {
     rows,
     notes: [
-      `resp-client: redis-server on core 0, one process per client library on core 1, connected once and driven run by run over stdin; a run is ${OPS} commands in batches of 32 (32 SETs issued together with Promise.all, then the 32 GETs of the same keys, values checked) or ${SERIAL_OPS} commands one at a time (each awaited); ${rounds()} rounds after a warm-up run of a fifth as many each. CPU per command from /proc (10 ms ticks). 16-byte values, 10,000 keys. The hand-written client encodes a batch into one write and settles one promise per batch; the others settle one promise per command. node-redis's default per-command timeout arms an AbortSignal.timeout() for every command, so it is shown both ways.`,
+      `resp-client: redis-server on core 0, one process per client library on core 1, connected once and driven run by run over stdin; a run is ${OPS} commands in batches of 32 (32 SETs issued together with Promise.all, then the 32 GETs of the same keys, values checked) or ${SERIAL_OPS} commands one at a time (each awaited); ${rounds(9)} rounds after a warm-up run of a fifth as many each. CPU per command from /proc (10 ms ticks). 16-byte values, 10,000 keys. The hand-written client encodes a batch into one write and settles one promise per batch; the others settle one promise per command. node-redis's default per-command timeout arms an AbortSignal.timeout() for every command, so it is shown both ways.`,
     ],
   }
 }

@@ -64,7 +64,7 @@ export async function respServer(): Promise<ScenarioResult> {
     servers.set('hand', await launch('hand RESP', nodeScript('bench/resp/hand-server.ts'), { ready: /^listening (\d+)/ }))
     servers.set('redis', await launchRedisServer(await freePort()))
     for (const test of TESTS) {
-      const runs = await alternate(rounds(), SUBJECTS, async (subject, round) =>
+      const runs = await alternate(rounds(9), SUBJECTS, async (subject, round) =>
         benchmark(servers.get(subject as Subject) as ServerProcess, test, round < 0 ? Math.ceil(REQUESTS / 4) : REQUESTS),
       )
       for (const [subject, list] of runs) results.set(`${subject}/${test}`, list)
@@ -91,7 +91,7 @@ export async function respServer(): Promise<ScenarioResult> {
   return {
     rows,
     notes: [
-      `resp-server: \`redis-benchmark -P 32 -c 50 -t <test> -n ${REQUESTS} --csv\` on core 1, one run per test, server on core 0 (redis-server ${'--save "" --appendonly no'}); ${rounds()} rounds after a warm-up run. Server CPU from /proc (10 ms ticks).`,
+      `resp-server: \`redis-benchmark -P 32 -c 50 -t <test> -n ${REQUESTS} --csv\` on core 1, one run per test, server on core 0 (redis-server ${'--save "" --appendonly no'}); ${rounds(9)} rounds after a warm-up run. Server CPU from /proc (10 ms ticks).`,
     ],
   }
 }

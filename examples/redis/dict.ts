@@ -4,8 +4,10 @@
  * the rest of a GET). Keys are kept as latin1 strings (one char per byte) in the entries, which
  * carry their own chain link, so an entry is the only object a key costs.
  *
- * Chained buckets, at most one entry per bucket on average. The hash is seeded at random per
- * table, as V8 seeds Map's, so that a peer cannot pick in advance keys that share a bucket.
+ * Chained buckets, at most one entry per bucket on average. The hash (FNV-1a) is seeded at
+ * random per table, as V8 seeds Map's, so that colliding keys cannot be read off the code. It is
+ * not a keyed hash like Redis' SipHash: a determined peer could still search for collisions
+ * and make chains long (slow, not unbounded). A demo's trade-off, noted here.
  */
 
 /** What the table needs in an entry; the keyspace adds its data. */

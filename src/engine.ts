@@ -204,8 +204,8 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
 
   // --- I/O hooks --------------------------------------------------------------------------------
 
-  /** Send `data` (the stream gives it away). */
-  protected abstract ioWrite(data: Buffer): void
+  /** Send `data` (the stream gives it away); returns the bytes still unwritten after it, as `ioUnwritten()` would. */
+  protected abstract ioWrite(data: Buffer): number
   /** Bytes handed to `ioWrite` that have not reached the kernel yet. */
   protected abstract ioUnwritten(): number
   /** Start or stop reading; called after every round with the wanted state. */
@@ -476,8 +476,7 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
   }
 
   #write(): void {
-    this.ioWrite(this.output.take())
-    this.#unwritten = this.ioUnwritten()
+    this.#unwritten = this.ioWrite(this.output.take())
   }
 
   /** Adopts the next Intent returned by a handler. */

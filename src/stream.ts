@@ -211,18 +211,20 @@ export class Stream extends Engine {
     return this.#afterWrite
   }
 
-  protected ioWrite(data: Buffer): void {
+  protected ioWrite(data: Buffer): number {
     const socket = this.socket
     if (this.#isTls) {
       socket.write(data, this.#writeCallback())
-      return
+      return socket.writableLength
     }
     // Without a callback, a write the kernel takes at once costs Node no nextTick: the usual
     // case for request-reply traffic. Only output left pending needs a word when it is written,
     // which a marker write gives: its callback runs once every write before it is done. (Not
     // on TLS, where an empty write is refused by some runtimes, Deno's for one.)
     socket.write(data)
-    if (socket.writableLength > 0 && !socket.destroyed) socket.write(NO_BYTES, this.#writeCallback())
+    const unwritten = socket.writableLength
+    if (unwritten > 0 && !socket.destroyed) socket.write(NO_BYTES, this.#writeCallback())
+    return unwritten
   }
 
   protected ioUnwritten(): number {

@@ -278,19 +278,19 @@ class ScriptedEngine extends Engine {
     }
   }
 
-  protected ioWrite(data: Buffer): void {
+  protected ioWrite(data: Buffer): number {
     this.writeCount++
     if (this.#failNextWrite !== undefined) {
       const cause = this.#failNextWrite
       this.#failNextWrite = undefined
       this.unwrittenBytes += data.length
       this.#deferred.push(() => this.onWriteError(cause))
-      return
+      return this.unwrittenBytes
     }
     if (this.halfClosed || this.closedAs !== 'open') {
       this.unwrittenBytes += data.length
       this.#deferred.push(() => this.onWriteError(new Error('write after end')))
-      return
+      return this.unwrittenBytes
     }
     if (this.stalled) {
       this.#pending.push(data)
@@ -299,6 +299,7 @@ class ScriptedEngine extends Engine {
       this.written.push(data)
       this.#deferred.push(() => this.onWritten()) // a socket reports the completed write later
     }
+    return this.unwrittenBytes
   }
 
   protected ioUnwritten(): number {

@@ -16,44 +16,8 @@
 
 import { LineEcho } from '../../examples/line-echo.js'
 import { type Connection, handleAsync } from '../../src/async/index.js'
-import { Engine } from '../../src/engine.js'
 import type { Factory } from '../../src/protocol.js'
-
-class NullEngine extends Engine {
-  readonly remoteAddress = undefined
-  readonly remotePort = undefined
-  readonly localAddress = undefined
-  readonly localPort = undefined
-  written = 0
-  readingSwitches = 0
-  #reading = false
-  clock(): number {
-    return performance.now()
-  }
-  halfClose(): void {}
-  protected ioWrite(data: Buffer): void {
-    this.written += data.length
-  }
-  protected ioUnwritten(): number {
-    return 0
-  }
-  protected ioSetReading(on: boolean): void {
-    if (on !== this.#reading) this.readingSwitches++
-    this.#reading = on
-  }
-  protected ioArmTimer(): void {}
-  protected ioScheduleWakeup(): void {
-    queueMicrotask(() => this.onWakeup())
-  }
-  protected ioFinish(): void {}
-  protected ioDestroy(): void {}
-  begin(factory: Factory): void {
-    this.start(factory, undefined)
-  }
-  feed(chunk: Buffer): void {
-    this.onData(chunk)
-  }
-}
+import { NullEngine } from './null-engine.js'
 
 const LF = Buffer.from('\n')
 /** bench/line-echo/server.ts's ASYNC_ECHO, as a user writes it. */
@@ -85,7 +49,7 @@ function cpuNow(): number {
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 async function run(factory: Factory): Promise<{ ns: number; switches: number }> {
-  const engine = new NullEngine()
+  const engine = new NullEngine({ microtaskWakeups: true })
   engine.begin(factory)
   await turn()
   const started = cpuNow()

@@ -8,37 +8,7 @@
  *     node --conditions=source --import tsx bench/micro/http.ts      # ROUNDS, REPEAT knobs
  */
 import { demoRouter, HttpConnection } from '../../examples/http-server.js'
-import { Engine } from '../../src/engine.js'
-import type { Factory } from '../../src/protocol.js'
-
-class NullEngine extends Engine {
-  readonly remoteAddress = undefined
-  readonly remotePort = undefined
-  readonly localAddress = undefined
-  readonly localPort = undefined
-  written = 0
-  clock(): number {
-    return performance.now()
-  }
-  halfClose(): void {}
-  protected ioWrite(data: Buffer): void {
-    this.written += data.length
-  }
-  protected ioUnwritten(): number {
-    return 0
-  }
-  protected ioSetReading(): void {}
-  protected ioArmTimer(): void {}
-  protected ioScheduleWakeup(): void {}
-  protected ioFinish(): void {}
-  protected ioDestroy(): void {}
-  begin(factory: Factory): void {
-    this.start(factory, undefined)
-  }
-  feed(chunk: Buffer): void {
-    this.onData(chunk)
-  }
-}
+import { NullEngine } from './null-engine.js'
 
 /** What wrk sends for `wrk http://127.0.0.1:8080/`. */
 const REQUEST = 'GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n'

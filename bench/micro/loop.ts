@@ -4,37 +4,7 @@
  */
 
 import { LineEcho } from '../../examples/line-echo.js'
-import { Engine } from '../../src/engine.js'
-import type { Factory } from '../../src/protocol.js'
-
-class NullEngine extends Engine {
-  readonly remoteAddress = undefined
-  readonly remotePort = undefined
-  readonly localAddress = undefined
-  readonly localPort = undefined
-  written = 0
-  clock(): number {
-    return performance.now()
-  }
-  halfClose(): void {}
-  protected ioWrite(data: Buffer): void {
-    this.written += data.length
-  }
-  protected ioUnwritten(): number {
-    return 0
-  }
-  protected ioSetReading(): void {}
-  protected ioArmTimer(): void {}
-  protected ioScheduleWakeup(): void {}
-  protected ioFinish(): void {}
-  protected ioDestroy(): void {}
-  begin(factory: Factory): void {
-    this.start(factory, undefined)
-  }
-  feed(chunk: Buffer): void {
-    this.onData(chunk)
-  }
-}
+import { NullEngine } from './null-engine.js'
 
 const LINE = '0123456789abcdef0123456789abcde\n'
 const ROUND = 32

@@ -10,42 +10,8 @@
  * ONLY (`rotor` or `hand`: run one side, e.g. under `--cpu-prof` or `--trace-gc`).
  */
 import { RedisClient } from '../../examples/redis-client.js'
-import { Engine } from '../../src/engine.js'
-import type { Factory } from '../../src/protocol.js'
-
-class NullEngine extends Engine {
-  readonly remoteAddress = undefined
-  readonly remotePort = undefined
-  readonly localAddress = undefined
-  readonly localPort = undefined
-  written = 0
-  clock(): number {
-    return performance.now()
-  }
-  halfClose(): void {}
-  protected ioWrite(data: Buffer): void {
-    this.written += data.length
-  }
-  protected ioUnwritten(): number {
-    return 0
-  }
-  protected ioSetReading(): void {}
-  protected ioArmTimer(): void {}
-  protected ioScheduleWakeup(): void {}
-  protected ioFinish(): void {}
-  protected ioDestroy(): void {}
-  begin(factory: Factory): void {
-    this.start(factory, undefined)
-  }
-  feed(chunk: Buffer): void {
-    this.onData(chunk)
-  }
-  /** What the wakeup microtask does, run now. */
-  wake(): void {
-    this.notifier()()
-    this.onWakeup()
-  }
-}
+import { handPipeline } from '../resp-client/hand-client.js'
+import { NullEngine } from './null-engine.js'
 
 const BATCH = Number(process.env.BATCH ?? 32)
 const BATCHES = Number(process.env.BATCHES ?? 2000)
@@ -79,66 +45,22 @@ async function rotorRun(client: RedisClient, engine: NullEngine): Promise<number
   return Number(process.hrtime.bigint() - started) / (BATCHES * BATCH * 2)
 }
 
-/** bench/resp-client/client.ts's handDriver without the socket. */
+/** bench/resp-client/client.ts's hand-written client without the socket: the same code (hand-client.ts). */
 async function handRun(): Promise<number> {
-  const waiting: { count: number; replies: unknown[]; resolve: (replies: unknown[]) => void }[] = []
-  let pending: Buffer | null = null
   let written = 0
-  const onData = (chunk: Buffer): void => {
-    const buf = pending === null ? chunk : Buffer.concat([pending, chunk])
-    let pos = 0
-    for (;;) {
-      const head = waiting[0]
-      if (head === undefined) break
-      const lf = buf.indexOf(0x0a, pos)
-      if (lf < 0) break
-      const type = buf[pos]
-      let reply: unknown
-      let next = lf + 1
-      if (type === 0x24) {
-        const length = Number(buf.toString('latin1', pos + 1, lf - 1))
-        if (length < 0) reply = null
-        else {
-          if (next + length + 2 > buf.length) break
-          reply = buf.toString('utf8', next, next + length)
-          next += length + 2
-        }
-      } else if (type === 0x2b) reply = buf.toString('latin1', pos + 1, lf - 1)
-      else if (type === 0x3a) reply = Number(buf.toString('latin1', pos + 1, lf - 1))
-      else reply = new Error(buf.toString('latin1', pos + 1, lf - 1))
-      pos = next
-      head.replies.push(reply)
-      if (head.replies.length === head.count) {
-        waiting.shift()
-        head.resolve(head.replies)
-      }
-    }
-    pending = pos < buf.length ? buf.subarray(pos) : null
-  }
-  const send = (commands: string, count: number): Promise<unknown[]> =>
-    new Promise((resolve) => {
-      waiting.push({ count, replies: [], resolve })
-      written += Buffer.from(commands).length // socket.write(string) encodes it
-    })
-  const encode = (args: readonly string[]): string => {
-    let s = `*${args.length}\r\n`
-    for (const a of args) s += `$${Buffer.byteLength(a)}\r\n${a}\r\n`
-    return s
-  }
+  const hand = handPipeline((commands) => {
+    written += Buffer.from(commands).length // socket.write(string) encodes it
+  })
   let key = 0
   const started = process.hrtime.bigint()
   for (let b = 0; b < BATCHES; b++) {
     const keys: string[] = []
     for (let i = 0; i < BATCH; i++) keys.push(KEYS[key++ % KEYS.length] as string)
-    let s = ''
-    for (const k of keys) s += encode(['SET', k, VALUE])
-    const sets = send(s, BATCH)
-    onData(OKS)
+    const sets = hand.sets(keys, VALUE)
+    hand.onData(OKS)
     await sets
-    s = ''
-    for (const k of keys) s += encode(['GET', k])
-    const gets = send(s, BATCH)
-    onData(VALUES)
+    const gets = hand.gets(keys)
+    hand.onData(VALUES)
     const values = await gets
     if (values[0] !== VALUE) throw new Error(`hand: GET returned ${String(values[0])}`)
   }

@@ -12,37 +12,8 @@
 
 import { Keyspace } from '../../examples/redis/keyspace.js'
 import { RESP_DEFAULTS, RespConnection } from '../../examples/redis/resp-server.js'
-import { Engine } from '../../src/engine.js'
-import type { Factory } from '../../src/protocol.js'
-
-class NullEngine extends Engine {
-  readonly remoteAddress = undefined
-  readonly remotePort = undefined
-  readonly localAddress = undefined
-  readonly localPort = undefined
-  written = 0
-  clock(): number {
-    return performance.now()
-  }
-  halfClose(): void {}
-  protected ioWrite(data: Buffer): void {
-    this.written += data.length
-  }
-  protected ioUnwritten(): number {
-    return 0
-  }
-  protected ioSetReading(): void {}
-  protected ioArmTimer(): void {}
-  protected ioScheduleWakeup(): void {}
-  protected ioFinish(): void {}
-  protected ioDestroy(): void {}
-  begin(factory: Factory): void {
-    this.start(factory, undefined)
-  }
-  feed(chunk: Buffer): void {
-    this.onData(chunk)
-  }
-}
+import { data, parseRead } from '../resp/hand-resp.js'
+import { NullEngine } from './null-engine.js'
 
 /** What redis-benchmark sends for each test (3-byte value); `-r` tests use 2,048 keys, as `-r 2048` does. */
 const REQUESTS: Readonly<Record<string, (key: string) => string>> = {
@@ -85,101 +56,15 @@ function engineRun(test: string): number {
   return ns
 }
 
-// --- The hand-written server's loop, minus the socket (bench/resp/hand-server.ts) -------------
-
-const CR = 0x0d
-const LF = 0x0a
-const PONG = Buffer.from('+PONG\r\n')
-const OK = Buffer.from('+OK\r\n')
-const NULL_BULK = Buffer.from('$-1\r\n')
-const CRLF = Buffer.from('\r\n')
-const data = new Map<string, Buffer>()
-
-function readNumber(buf: Buffer, from: number, lf: number): number {
-  if (buf[lf - 1] !== CR || lf - 1 <= from) return Number.NaN
-  let n = 0
-  for (let i = from; i < lf - 1; i++) {
-    const d = (buf[i] as number) - 0x30
-    if (d < 0 || d > 9) return Number.NaN
-    n = n * 10 + d
-  }
-  return n
-}
-
-function isWord(arg: Buffer, word: string): boolean {
-  if (arg.length !== word.length) return false
-  for (let i = 0; i < word.length; i++) if (((arg[i] as number) & 0xdf) !== word.charCodeAt(i)) return false
-  return true
-}
-
-function execute(args: Buffer[], replies: Buffer[]): void {
-  const name = args[0] as Buffer
-  if (isWord(name, 'GET') && args.length === 2) {
-    const value = data.get((args[1] as Buffer).toString('latin1'))
-    if (value === undefined) replies.push(NULL_BULK)
-    else replies.push(Buffer.from(`$${value.length}\r\n`), value, CRLF)
-  } else if (isWord(name, 'SET') && args.length === 3) {
-    data.set((args[1] as Buffer).toString('latin1'), Buffer.from(args[2] as Buffer))
-    replies.push(OK)
-  } else if (isWord(name, 'PING') && args.length === 1) {
-    replies.push(PONG)
-  } else {
-    replies.push(Buffer.from('-ERR unknown command\r\n'))
-  }
-}
-
-function parseCommand(buf: Buffer, pos: number, replies: Buffer[]): number {
-  const lf = buf.indexOf(LF, pos)
-  if (lf < 0) return -1
-  if (buf[pos] !== 0x2a) {
-    const end = buf[lf - 1] === CR ? lf - 1 : lf
-    const words = buf
-      .toString('latin1', pos, end)
-      .split(' ')
-      .filter((w) => w.length > 0)
-    if (words.length > 0)
-      execute(
-        words.map((w) => Buffer.from(w, 'latin1')),
-        replies,
-      )
-    return lf + 1
-  }
-  const count = readNumber(buf, pos + 1, lf)
-  if (!(count >= 0)) return -2
-  const args: Buffer[] = new Array(count)
-  let at = lf + 1
-  for (let i = 0; i < count; i++) {
-    const headerEnd = buf.indexOf(LF, at)
-    if (headerEnd < 0) return -1
-    const length = readNumber(buf, at + 1, headerEnd)
-    const start = headerEnd + 1
-    if (start + length + 2 > buf.length) return -1
-    args[i] = buf.subarray(start, start + length)
-    at = start + length + 2
-  }
-  if (count > 0) execute(args, replies)
-  return at
-}
-
-/** The hand-written server's 'data' handler, minus the unparsed tail and the socket write. */
-function handRead(buf: Buffer, replies: Buffer[]): void {
-  let pos = 0
-  while (pos < buf.length) {
-    const next = parseCommand(buf, pos, replies)
-    if (next < 0) break
-    pos = next
-  }
-}
-
 function handRun(test: string): number {
   data.clear()
-  for (const read of chunks(test.replace('get', 'set'))) handRead(read, []) // GET finds its keys
+  for (const read of chunks(test.replace('get', 'set'))) parseRead(read, []) // GET finds its keys
   const reads = chunks(test)
   let written = 0
   const started = cpuNow()
   for (let i = 0; i < ROUNDS; i++) {
     const replies: Buffer[] = []
-    handRead(reads[i & 63] as Buffer, replies)
+    parseRead(reads[i & 63] as Buffer, replies)
     written += Buffer.concat(replies).length
   }
   const ns = (cpuNow() - started) / (ROUNDS * PIPELINE)

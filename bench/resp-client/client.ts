@@ -10,6 +10,7 @@
  */
 import net from 'node:net'
 import { createInterface } from 'node:readline'
+import { handPipeline } from './hand-client.js'
 
 /** What every client is driven through: one batch of SETs, one batch of GETs. */
 interface Driver {
@@ -81,64 +82,14 @@ async function nodeRedisDriver(withTimeout: boolean): Promise<Driver> {
 function handDriver(): Promise<Driver> {
   const socket = net.connect({ host: '127.0.0.1', port })
   socket.setNoDelay(true)
-  /** Batches written and awaiting replies, oldest first. */
-  const waiting: { count: number; replies: unknown[]; resolve: (replies: unknown[]) => void }[] = []
-  let pending: Buffer | null = null
-  socket.on('data', (chunk: Buffer) => {
-    const buf = pending === null ? chunk : Buffer.concat([pending, chunk])
-    let pos = 0
-    for (;;) {
-      const head = waiting[0]
-      if (head === undefined) break
-      const lf = buf.indexOf(0x0a, pos)
-      if (lf < 0) break
-      const type = buf[pos]
-      let reply: unknown
-      let next = lf + 1
-      if (type === 0x24) {
-        const length = Number(buf.toString('latin1', pos + 1, lf - 1))
-        if (length < 0) reply = null
-        else {
-          if (next + length + 2 > buf.length) break
-          reply = buf.toString('utf8', next, next + length)
-          next += length + 2
-        }
-      } else if (type === 0x2b) reply = buf.toString('latin1', pos + 1, lf - 1)
-      else if (type === 0x3a) reply = Number(buf.toString('latin1', pos + 1, lf - 1))
-      else reply = new Error(buf.toString('latin1', pos + 1, lf - 1))
-      pos = next
-      head.replies.push(reply)
-      if (head.replies.length === head.count) {
-        waiting.shift()
-        head.resolve(head.replies)
-      }
-    }
-    pending = pos < buf.length ? buf.subarray(pos) : null
-  })
-  const send = (commands: string, count: number): Promise<unknown[]> =>
-    new Promise((resolve) => {
-      waiting.push({ count, replies: [], resolve })
-      socket.write(commands)
-    })
-  const encode = (args: readonly string[]): string => {
-    let s = `*${args.length}\r\n`
-    for (const a of args) s += `$${Buffer.byteLength(a)}\r\n${a}\r\n`
-    return s
-  }
+  const pipeline = handPipeline((commands) => socket.write(commands))
+  socket.on('data', pipeline.onData)
   return new Promise((resolve, reject) => {
     socket.once('error', reject)
     socket.once('connect', () =>
       resolve({
-        sets: (keys, value) => {
-          let s = ''
-          for (const k of keys) s += encode(['SET', k, value])
-          return send(s, keys.length)
-        },
-        gets: (keys) => {
-          let s = ''
-          for (const k of keys) s += encode(['GET', k])
-          return send(s, keys.length)
-        },
+        sets: pipeline.sets,
+        gets: pipeline.gets,
         close: async () => {
           socket.destroy()
         },

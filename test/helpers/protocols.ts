@@ -84,3 +84,24 @@ export class Lines implements Protocol {
     this.fatals.push(reason)
   }
 }
+
+/** Client side of line echo: sends its lines at once, collects as many reply lines, ends cleanly. */
+export class Exchange implements Protocol {
+  readonly lines: readonly string[]
+  readonly replies: string[] = []
+  constructor(lines: readonly string[]) {
+    this.lines = lines
+  }
+  start(t: Transport): Intent<Exchange> {
+    t.output.write(this.lines.map((line) => `${line}\n`).join(''))
+    return this.next()
+  }
+  bytesRead(t: Transport, end: number): Intent<Exchange> {
+    this.replies.push(t.input.toString('utf8', 0, end))
+    t.input.consume(end + 1)
+    return this.replies.length === this.lines.length ? Intent.done() : this.next()
+  }
+  private next(): Intent<Exchange> {
+    return Intent.of(this).expectDelimiter('\n', { max: 1024 }).timeout(5000)
+  }
+}

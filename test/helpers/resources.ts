@@ -22,6 +22,22 @@ export function activeResources(): Record<string, number> {
   return counts
 }
 
+/**
+ * Names of the active resources beyond `baseline` (a `process.getActiveResourcesInfo()` taken at
+ * load time: stdio pipes and the like), after two turns so that handles closed in the last turn
+ * are released. Unref'd timers do not show; {@link ResourceTracker} sees them.
+ */
+export async function activeBeyond(baseline: readonly string[]): Promise<string[]> {
+  // Handles closed during the last turn are released in the close phase that follows the check phase.
+  for (let i = 0; i < 2; i++) await nextTurn()
+  const remaining = [...baseline]
+  return process.getActiveResourcesInfo().filter((name) => {
+    const i = remaining.indexOf(name)
+    if (i >= 0) remaining.splice(i, 1)
+    return i < 0 && name !== 'CloseReq'
+  })
+}
+
 /** The repository root, to tell our stack frames from the test runner's. */
 const PROJECT = fileURLToPath(new URL('../..', import.meta.url))
 const HERE = fileURLToPath(import.meta.url)

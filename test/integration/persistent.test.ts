@@ -23,6 +23,7 @@ import {
   type Transport,
 } from 'rotor-stream'
 import { LineEcho } from '../../examples/line-echo.js'
+import { activeBeyond } from '../helpers/resources.js'
 import { type TestCerts, testCerts, tlsUnavailable } from '../helpers/tls-certs.js'
 
 const LF = Buffer.from('\n')
@@ -329,7 +330,7 @@ describe('Persistent: wakeup and state', () => {
     assert.equal(client.stream, null)
     assert.equal(client.stop(), client.stop(), 'stop() again returns the same promise')
     await server.close({ timeout: 0 })
-    assert.deepEqual(await leftovers(), [])
+    assert.deepEqual(await activeBeyond(baseline), [])
   })
 
   test('stop() while waiting clears the backoff timer', TIMEOUT, async (t) => {
@@ -340,7 +341,7 @@ describe('Persistent: wakeup and state', () => {
     assert.equal(client.state, 'waiting')
     assert.ok(process.getActiveResourcesInfo().includes('Timeout'), 'the backoff timer keeps the process alive')
     await client.stop()
-    assert.deepEqual(await leftovers(), [])
+    assert.deepEqual(await activeBeyond(baseline), [])
   })
 
   test('stop() while connecting cancels the attempt', TIMEOUT, async (t) => {
@@ -356,7 +357,7 @@ describe('Persistent: wakeup and state', () => {
     await client.stop()
     await serverSide
     await new Promise((resolve) => silent.close(resolve))
-    assert.deepEqual(await leftovers(), [])
+    assert.deepEqual(await activeBeyond(baseline), [])
   })
 
   test('passes stream options to the stream of every connection', TIMEOUT, async (t) => {
@@ -474,17 +475,5 @@ describe('Persistent: the same protocol code on every transport', () => {
 })
 
 test('leaves no socket, server or timer behind', async () => {
-  assert.deepEqual(await leftovers(), [])
+  assert.deepEqual(await activeBeyond(baseline), [])
 })
-
-/** Active handles beyond those at load time (stdio pipes); unref'd timers do not show. */
-async function leftovers(): Promise<string[]> {
-  // Handles closed during the last turn are released in the close phase that follows the check phase.
-  for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve))
-  const remaining = [...baseline]
-  return process.getActiveResourcesInfo().filter((name) => {
-    const i = remaining.indexOf(name)
-    if (i >= 0) remaining.splice(i, 1)
-    return i < 0 && name !== 'CloseReq'
-  })
-}

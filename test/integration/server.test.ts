@@ -10,6 +10,8 @@ import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { type Address, connect, Intent, InvalidArgumentError, ListenError, type Protocol, type Scope, serve, type Transport } from 'rotor-stream'
 import { LineEcho } from '../../examples/line-echo.js'
+import { Exchange } from '../helpers/protocols.js'
+import { activeBeyond } from '../helpers/resources.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const LF = Buffer.from('\n')
@@ -21,27 +23,6 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'rotor-stream-server-'))
 })
 after(() => rmSync(dir, { recursive: true, force: true }))
-
-/** Client side of line echo: sends its lines at once, collects as many reply lines, ends cleanly. */
-class Exchange implements Protocol {
-  readonly lines: readonly string[]
-  readonly replies: string[] = []
-  constructor(lines: readonly string[]) {
-    this.lines = lines
-  }
-  start(t: Transport): Intent<Exchange> {
-    t.output.write(this.lines.map((line) => `${line}\n`).join(''))
-    return this.next()
-  }
-  bytesRead(t: Transport, end: number): Intent<Exchange> {
-    this.replies.push(t.input.toString('utf8', 0, end))
-    t.input.consume(end + 1)
-    return this.replies.length === this.lines.length ? Intent.done() : this.next()
-  }
-  private next(): Intent<Exchange> {
-    return Intent.of(this).expectDelimiter(LF, { max: 1024 }).timeout(5000)
-  }
-}
 
 /** Runs one Exchange against `address` with `connect()` and returns the replies. */
 async function exchange(address: Address, lines: readonly string[]): Promise<string[]> {
@@ -441,17 +422,5 @@ function readPort(child: ChildProcess): Promise<number> {
 }
 
 test('leaves no socket, server, process or timer behind', async () => {
-  assert.deepEqual(await leftovers(), [])
+  assert.deepEqual(await activeBeyond(baseline), [])
 })
-
-/** Active handles beyond those at load time (stdio pipes); unref'd timers do not show. */
-async function leftovers(): Promise<string[]> {
-  // Handles closed during the last turn are released in the close phase that follows the check phase.
-  for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve))
-  const remaining = [...baseline]
-  return process.getActiveResourcesInfo().filter((name) => {
-    const i = remaining.indexOf(name)
-    if (i >= 0) remaining.splice(i, 1)
-    return i < 0 && name !== 'CloseReq'
-  })
-}

@@ -11,18 +11,18 @@ import {
   ConnectError,
   type ConnectTlsOptions,
   connectTls,
-  Intent,
+  type Intent,
   InvalidArgumentError,
   Persistent,
-  type Protocol,
   serve,
   type TlsServerOptions,
   type Transport,
 } from 'rotor-stream'
 import { LineEcho } from '../../examples/line-echo.js'
+import { Exchange } from '../helpers/protocols.js'
+import { activeBeyond } from '../helpers/resources.js'
 import { type TestCerts, testCerts, tlsUnavailable } from '../helpers/tls-certs.js'
 
-const LF = Buffer.from('\n')
 const TIMEOUT = { timeout: 10_000 }
 const LOCALHOST = '127.0.0.1'
 const baseline = process.getActiveResourcesInfo()
@@ -37,27 +37,6 @@ before(() => {
   if (unavailable === null) certs = testCerts()
 })
 after(() => rmSync(dir, { recursive: true, force: true }))
-
-/** Client side of line echo: sends its lines at once, collects as many reply lines, ends cleanly. */
-class Exchange implements Protocol {
-  readonly lines: readonly string[]
-  readonly replies: string[] = []
-  constructor(lines: readonly string[]) {
-    this.lines = lines
-  }
-  start(t: Transport): Intent<Exchange> {
-    t.output.write(this.lines.map((line) => `${line}\n`).join(''))
-    return this.next()
-  }
-  bytesRead(t: Transport, end: number): Intent<Exchange> {
-    this.replies.push(t.input.toString('utf8', 0, end))
-    t.input.consume(end + 1)
-    return this.replies.length === this.lines.length ? Intent.done() : this.next()
-  }
-  private next(): Intent<Exchange> {
-    return Intent.of(this).expectDelimiter(LF, { max: 1024 }).timeout(5000)
-  }
-}
 
 /** Runs one Exchange over TLS and returns the replies. */
 async function exchange(address: Address, lines: readonly string[], options: Omit<ConnectTlsOptions, 'seed'>): Promise<string[]> {
@@ -277,17 +256,5 @@ describe('TLS material', { skip }, () => {
 })
 
 test('leaves no socket, server or timer behind', async () => {
-  assert.deepEqual(await leftovers(), [])
+  assert.deepEqual(await activeBeyond(baseline), [])
 })
-
-/** Active handles beyond those at load time (stdio pipes); unref'd timers do not show. */
-async function leftovers(): Promise<string[]> {
-  // Handles closed during the last turn are released in the close phase that follows the check phase.
-  for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve))
-  const remaining = [...baseline]
-  return process.getActiveResourcesInfo().filter((name) => {
-    const i = remaining.indexOf(name)
-    if (i >= 0) remaining.splice(i, 1)
-    return i < 0 && name !== 'CloseReq'
-  })
-}

@@ -39,6 +39,7 @@ import {
   table,
 } from './lib.js'
 import { environment } from './report.js'
+import { redisBenchmark } from './resp/run.js'
 
 const ROOT = path.resolve(new URL('..', import.meta.url).pathname)
 const OUT_DIR = path.join(ROOT, 'dist/runtimes-bench')
@@ -107,21 +108,6 @@ async function lineEchoRun(server: ServerProcess, lines: number, window: number)
 }
 
 /** One redis-benchmark run of one test against `server`. */
-async function respRun(server: ServerProcess, test: string, requests: number): Promise<Sample> {
-  const before = cpuTimeOf(server.pid)
-  // biome-ignore format: one flag and its value per line would hide the command
-  const out = await runOnLoadCore(['redis-benchmark', '-h', '127.0.0.1', '-p', String(server.port), '-P', '32', '-c', '50', '-t', test, '-n', String(requests), '--csv'])
-  const cpu = cpuTimeOf(server.pid) - before
-  const line = out
-    .trim()
-    .split('\n')
-    .find((l) => !l.startsWith('"test"'))
-  const fields = line?.split(',').map((f) => f.replaceAll('"', '')) ?? []
-  const rps = Number(fields[1])
-  if (!(rps > 0)) throw new Error(`redis-benchmark ${test} against ${server.name}: unexpected output\n${out}`)
-  return { rps, p50: Number(fields[4]), p99: Number(fields[6]), cpu: cpu / requests }
-}
-
 /** Table rows for one group: each subject's median, range, ratio to the first subject, CPU and latency. */
 function rows(subjects: readonly string[], labels: ReadonlyMap<string, string>, results: Map<string, Sample[]>): string[][] {
   const base = median((results.get(subjects[0] as string) ?? []).map((s) => s.rps))
@@ -180,7 +166,7 @@ async function main(): Promise<void> {
     for (const test of RESP_TESTS) {
       console.error(`RESP ${test}: ${ROUNDS} rounds of ${RESP_REQUESTS} requests on ${respIds.join(', ')}`)
       const results = await alternate(ROUNDS, respIds, (id, round) =>
-        respRun(resp.get(id) as ServerProcess, test, round < 0 ? Math.ceil(RESP_REQUESTS / 4) : RESP_REQUESTS),
+        redisBenchmark(resp.get(id) as ServerProcess, test, round < 0 ? Math.ceil(RESP_REQUESTS / 4) : RESP_REQUESTS),
       )
       sections.push(`### RESP server · ${test.toUpperCase()} -P 32 -c 50\n\n${table(HEADER, rows(respIds, respLabels, results))}`)
       console.error(sections.at(-1))

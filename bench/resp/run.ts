@@ -18,7 +18,8 @@ const LABELS: Readonly<Record<Subject, string>> = {
   redis: 'redis-server',
 }
 
-interface Run {
+/** One redis-benchmark run: requests per second, latency percentiles (ms), server CPU. */
+export interface RespRun {
   rps: number
   p50: number
   p99: number
@@ -26,8 +27,8 @@ interface Run {
   cpu: number
 }
 
-/** One redis-benchmark run of one test; its CSV line has rps and latency percentiles. */
-async function benchmark(server: ServerProcess, test: string, requests: number): Promise<Run> {
+/** One `redis-benchmark -P 32 -c 50` run of one test on the load core; its CSV line has rps and latency percentiles. */
+export async function redisBenchmark(server: ServerProcess, test: string, requests: number): Promise<RespRun> {
   const before = server.cpuTime()
   const out = await runOnLoadCore([
     'redis-benchmark',
@@ -58,14 +59,14 @@ async function benchmark(server: ServerProcess, test: string, requests: number):
 
 export async function respServer(): Promise<ScenarioResult> {
   const servers = new Map<Subject, ServerProcess>()
-  const results = new Map<string, Run[]>()
+  const results = new Map<string, RespRun[]>()
   try {
     servers.set('rotor', await launch('rotor RESP', nodeScript('examples/redis-server.ts', ['--port', '0']), { ready: /^listening (\d+)/ }))
     servers.set('hand', await launch('hand RESP', nodeScript('bench/resp/hand-server.ts'), { ready: /^listening (\d+)/ }))
     servers.set('redis', await launchRedisServer(await freePort()))
     for (const test of TESTS) {
       const runs = await alternate(rounds(9), SUBJECTS, async (subject, round) =>
-        benchmark(servers.get(subject as Subject) as ServerProcess, test, round < 0 ? Math.ceil(REQUESTS / 4) : REQUESTS),
+        redisBenchmark(servers.get(subject as Subject) as ServerProcess, test, round < 0 ? Math.ceil(REQUESTS / 4) : REQUESTS),
       )
       for (const [subject, list] of runs) results.set(`${subject}/${test}`, list)
     }

@@ -19,6 +19,7 @@ const WINDOWS = (process.env.WINDOWS?.split(',').map(Number) ?? [32, 1]) as read
 const LABELS: Readonly<Record<string, string>> = {
   rotor: 'rotor-stream (examples/line-echo.ts)',
   hand: 'hand-written node:net',
+  async: 'rotor-stream (async/await)',
   readline: 'node:readline server',
   split2: 'split2 server',
 }
@@ -77,6 +78,20 @@ function notes(list: readonly Result[]): string {
   return `p50 ${median(list.map((r) => r.p50)).toFixed(3)} ms · p99 ${median(list.map((r) => r.p99)).toFixed(3)} ms`
 }
 
+/** A row of one server's runs: req/s, server CPU per request, latency percentiles. */
+function row(group: string, server: string, list: readonly Result[], isOurs: boolean, target: Row['target'], note = ''): Row {
+  return {
+    group,
+    subject: LABELS[server] ?? server,
+    isOurs,
+    unit: 'req/s',
+    samples: list.map((r) => r.rps),
+    notes: `${notes(list)}${note}`,
+    cost: { label: 'server CPU', unit: 'µs/req', samples: list.map((r) => r.cpuPerRequest) },
+    target,
+  }
+}
+
 export async function lineEcho(): Promise<ScenarioResult> {
   const linesFor = (_server: string, window: number): number => (window === 1 ? Math.ceil(LINES / 10) : LINES)
   const results = await runServers(SERVERS, WINDOWS, linesFor)
@@ -84,16 +99,7 @@ export async function lineEcho(): Promise<ScenarioResult> {
   for (const window of WINDOWS) {
     for (const server of SERVERS) {
       const list = results.get(`${server}/${window}`) ?? []
-      rows.push({
-        group: `line-echo · window ${window}`,
-        subject: LABELS[server] ?? server,
-        isOurs: server === 'rotor',
-        unit: 'req/s',
-        samples: list.map((r) => r.rps),
-        notes: notes(list),
-        cost: { label: 'server CPU', unit: 'µs/req', samples: list.map((r) => r.cpuPerRequest) },
-        target: server === 'rotor' ? undefined : { kind: 'min', value: 0.95 },
-      })
+      rows.push(row(`line-echo · window ${window}`, server, list, server === 'rotor', server === 'rotor' ? undefined : { kind: 'min', value: 0.95 }))
     }
   }
   return {
@@ -115,16 +121,9 @@ export async function lineEchoAsync(): Promise<ScenarioResult> {
     for (const server of servers) {
       const list = results.get(`${server}/${window}`) ?? []
       const rps = median(list.map((r) => r.rps))
-      rows.push({
-        group: `line-echo async · window ${window}`,
-        subject: server === 'async' ? 'rotor-stream (async/await)' : (LABELS[server] ?? server),
-        isOurs: server === 'async',
-        unit: 'req/s',
-        samples: list.map((r) => r.rps),
-        notes: `${notes(list)}${server === 'async' ? ` · ${(rps / ours).toFixed(2)}x the state machine (aim >= 0.7)` : ''}`,
-        cost: { label: 'server CPU', unit: 'µs/req', samples: list.map((r) => r.cpuPerRequest) },
-        target: server === 'rotor' ? { kind: 'min', value: 0.7 } : undefined,
-      })
+      const note = server === 'async' ? ` · ${(rps / ours).toFixed(2)}x the state machine (aim >= 0.7)` : ''
+      const target: Row['target'] = server === 'rotor' ? { kind: 'min', value: 0.7 } : undefined
+      rows.push(row(`line-echo async · window ${window}`, server, list, server === 'async', target, note))
     }
   }
   return { rows, notes: ['line-echo with the async API (conn.readUntil + conn.write), same client and rounds as line-echo.'] }
@@ -137,16 +136,8 @@ export async function lineEchoStreamApis(): Promise<ScenarioResult> {
   const results = await runServers(servers, [32], linesFor)
   const rows = servers.map((server): Row => {
     const list = results.get(`${server}/32`) ?? []
-    return {
-      group: 'line-echo · window 32 · stream APIs',
-      subject: LABELS[server] ?? server,
-      isOurs: server === 'rotor',
-      unit: 'req/s',
-      samples: list.map((r) => r.rps),
-      notes: notes(list),
-      cost: { label: 'server CPU', unit: 'µs/req', samples: list.map((r) => r.cpuPerRequest) },
-      target: server === 'rotor' ? undefined : { kind: 'report', text: 'report (expect > 10)' },
-    }
+    const target: Row['target'] = server === 'rotor' ? undefined : { kind: 'report', text: 'report (expect > 10)' }
+    return row('line-echo · window 32 · stream APIs', server, list, server === 'rotor', target)
   })
   return {
     rows,

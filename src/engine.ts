@@ -65,7 +65,7 @@ export const LIMIT_DEFAULTS: Readonly<Required<StreamLimits>> = Object.freeze({
 })
 
 /** Throws `InvalidArgumentError` unless `limits` keep every bound in force. */
-export function checkLimits(limits: StreamLimits): void {
+function checkLimits(limits: StreamLimits): void {
   const { maxBufferSize, outputHighWaterMark } = limits
   if (maxBufferSize !== undefined && !(Number.isSafeInteger(maxBufferSize) && maxBufferSize > 0)) {
     throw new InvalidArgumentError(`maxBufferSize must be a positive integer, got ${maxBufferSize}`)

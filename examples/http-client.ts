@@ -204,6 +204,7 @@ export class ClientConnection implements Protocol {
       }
       case 'RS_ERR_LIMIT_REACHED':
         return Intent.error(new ProtocolError(this.phase === 'head' ? 'response head too large' : 'response too large', { cause: reason }))
+      case 'RS_ERR_PROTOCOL':
       case 'RS_ERR_READ':
       case 'RS_ERR_TOO_SLOW':
         return Intent.error(reason)

@@ -207,6 +207,8 @@ export class HttpConnection implements Protocol {
       }
       case 'RS_ERR_TOO_SLOW': // a request dripped in below the minimum rate (slowloris)
         return this.#fail(t, scope, 408, 'request sent too slowly')
+      case 'RS_ERR_PROTOCOL': // only from Intent.reject(), which this server does not use
+        return this.#fail(t, scope, 400, reason.message)
       case 'RS_ERR_END_OF_STREAM': // the client is done sending: every complete request was answered
       case 'RS_ERR_READ':
         return Intent.done()

@@ -41,6 +41,8 @@ export class LineEcho implements Protocol {
     switch (reason.code) {
       case 'RS_ERR_LIMIT_REACHED':
         return this.close(t, 'ERR line too long\n') // answer first, then close
+      case 'RS_ERR_PROTOCOL': // only from Intent.reject(), which lines never need
+        return this.close(t, `ERR ${reason.message}\n`)
       case 'RS_ERR_END_OF_STREAM':
       case 'RS_ERR_READ':
       case 'RS_ERR_TOO_SLOW':

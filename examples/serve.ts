@@ -46,6 +46,8 @@ export class HelloHttp implements Protocol {
         return this.answer(t, '431 Request Header Fields Too Large', 'request head too large\n')
       case 'RS_ERR_TOO_SLOW':
         return this.answer(t, '408 Request Timeout', 'request head sent too slowly\n')
+      case 'RS_ERR_PROTOCOL': // only from Intent.reject(), which this server does not use
+        return this.answer(t, '400 Bad Request', `${reason.message}\n`)
       case 'RS_ERR_END_OF_STREAM':
       case 'RS_ERR_READ':
         return Intent.done()

@@ -22,6 +22,7 @@ import {
 } from './errors.js'
 import { checkMinRate, Intent, Kind, type MinRate } from './intent.js'
 import type { Factory, Protocol, Scope, Transport } from './protocol.js'
+import { SpinGuard } from './spin-guard.js'
 
 /** Limits shared by every kind of stream. */
 export interface StreamLimits {
@@ -97,8 +98,11 @@ export class Limits {
   }
 }
 
-/** A handler that keeps returning the same unmet-by-consumption expectation this many times is stuck. */
-const MAX_IDLE_SPINS = 10_000
+/**
+ * While the protocol sleeps, input is still read (so that the peer's FIN or reset is noticed at
+ * once) until this many bytes are buffered, or `maxBufferSize` if lower; one more read may pass it.
+ */
+export const SLEEP_READ_LIMIT = 16 * 1024
 
 /** The state machine runner (not part of the public API). Subclasses provide the I/O through the `io…` hooks. */
 export abstract class Engine implements Transport, Scope, BudgetMember {
@@ -137,9 +141,19 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
   #eofDelivered = false
   /** Input length when LimitReached was last delivered; -1 after new data. Catches a protocol that ignores the limit. */
   #limitLength = -1
-  /** Consecutive bytesRead calls of one run at `#spinEnd` that consumed no input (see MAX_IDLE_SPINS). */
-  #spins = 0
-  #spinEnd = -1
+  /** Counts handler calls that change nothing (see SpinGuard). */
+  readonly #guard = new SpinGuard()
+  /**
+   * The run about to start continues the protocol's own loop (a wakeup it asked for from inside
+   * `wakeup`, a deadline its `timeout` set in the past): the spin count goes on instead of restarting.
+   */
+  #selfDriven = false
+  /** `timeout` returned a deadline that has already passed. */
+  #pastDeadline = false
+  /** A wakeup asked for from inside `wakeup` waits for a later turn of the event loop. */
+  #wakeupDeferred = false
+  /** `halfClose()` was called: the write side is closed, output after it is refused. */
+  #writeClosed = false
   /** `now()` of the current round; NaN between rounds. */
   #now = Number.NaN
   /** Bytes unwritten below us (in the socket) when the round started, or after our last write in it. */
@@ -148,8 +162,8 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
   #running = false
   /** The deadline passed; `timeout` runs at the top of the next loop turn. */
   #timeoutPending = false
-  /** A rate window closed too slow; `exception` gets it at the top of the next loop turn. */
-  #tooSlow: TooSlowError | null = null
+  /** An exception to deliver at the top of the next loop turn: a rate window closed too slow, or `reject()`. */
+  #pendingException: Exception | null = null
   /** A notifier fired; `wakeup` runs at the top of the next loop turn. */
   #wakeupPending = false
   /** Processing stopped because too much output is unwritten (automatic pushback). */
@@ -175,7 +189,6 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
   abstract readonly remotePort: number | undefined
   abstract readonly localAddress: string | undefined
   abstract readonly localPort: number | undefined
-  abstract halfClose(): void
   /** The real (or virtual) clock, in ms. */
   protected abstract clock(): number
 
@@ -192,9 +205,23 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     this.#notifier ??= () => {
       if (this.#ended || this.#wakeupPending) return
       this.#wakeupPending = true
-      this.ioScheduleWakeup()
+      // Asked for from inside wakeup itself: the next wakeup waits for a later turn of the event
+      // loop, so that a protocol polling through its own notifier never starves other connections.
+      this.#wakeupDeferred = this.#running && this.#handler === 'wakeup'
+      this.ioScheduleWakeup(this.#wakeupDeferred)
     }
     return this.#notifier
+  }
+
+  /**
+   * Flushes the output, then closes the write side (FIN); reading goes on. Output written after
+   * it ends the stream with a `WriteError` instead of being lost.
+   */
+  halfClose(): void {
+    if (this.#ended || this.#writeClosed) return
+    if (this.output.length > 0) this.#write() // counted as unwritten, as any write: expectFlush stays exact
+    this.#writeClosed = true
+    this.ioHalfClose()
   }
 
   /** True once the protocol has finished; the socket may still be flushing. */
@@ -212,12 +239,22 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
   protected abstract ioSetReading(on: boolean): void
   /** Call `onTimer()` at absolute time `deadline`; NaN cancels. */
   protected abstract ioArmTimer(deadline: number): void
-  /** Call `onWakeup()` soon (a microtask), outside the current call stack. */
-  protected abstract ioScheduleWakeup(): void
-  /** The protocol finished cleanly: flush what was written, then close. Called once. */
-  protected abstract ioFinish(): void
+  /**
+   * Call `onWakeup()` soon (a microtask), outside the current call stack; with `later`, call
+   * `onDeferredWakeup()` on a later turn of the event loop instead (after I/O of other streams).
+   */
+  protected abstract ioScheduleWakeup(later: boolean): void
+  /** Send FIN once what was written is flushed; reading goes on. Called at most once. */
+  protected abstract ioHalfClose(): void
+  /**
+   * The protocol finished: flush what was written, then close. Called once. `reason` is
+   * undefined for a clean end, else the error the stream ends with after the flush.
+   */
+  protected abstract ioFinish(reason: Error | undefined): void
   /** Close at once, dropping unwritten output. Called once, before `fatal` runs. */
   protected abstract ioDestroy(reason: Error): void
+  /** A handler threw (a bug in the protocol): make it visible (the `onError` option). */
+  protected abstract ioReportError(error: HandlerError): void
 
   // --- Events, called by the subclass -----------------------------------------------------------
 
@@ -270,13 +307,14 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     if (now >= this.#deadline) {
       this.#deadline = Number.NaN
       this.#timeoutPending = true
+      this.#selfDriven = this.#pastDeadline // timeout set a deadline already passed: its own loop
       this.#run()
       return
     }
     const rate = this.#rate
     if (rate !== null && now >= this.#rateStart + rate.per) {
       if (this.#rateBytes < rate.bytes) {
-        this.#tooSlow = new TooSlowError(this.#rateBytes, rate.bytes, rate.per)
+        this.#pendingException = new TooSlowError(this.#rateBytes, rate.bytes, rate.per)
         this.#rateStart = Number.NaN
         this.#run()
         return
@@ -292,6 +330,14 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     this.#run()
   }
 
+  /** A wakeup that `wakeup` asked for is due, a turn later: it continues the protocol's own loop. */
+  protected onDeferredWakeup(): void {
+    if (!this.#wakeupDeferred) return
+    this.#wakeupDeferred = false
+    this.#selfDriven = true
+    this.#run()
+  }
+
   /** Reading failed; the socket is gone. */
   protected onReadError(cause: unknown): void {
     if (this.#ended) return
@@ -304,7 +350,7 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
       return
     }
     // The socket is gone: only the choice between a clean and an abnormal end is left.
-    if (intent.kind === Kind.Done) this.#finish()
+    if (intent.kind === Kind.Done) this.#finish(undefined)
     else this.#fail(intent.kind === Kind.Error && intent.error !== null ? intent.error : reason)
   }
 
@@ -328,26 +374,36 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     this.#running = true
     this.#now = Number.NaN
     this.#unwritten = this.ioUnwritten()
-    this.#spinEnd = -1 // a spin happens within one run: an event in between is progress
+    // An event from outside (input, a completed write, a deadline, a notifier) restarts the spin
+    // count; a wakeup or deadline the protocol set up for itself continues it.
+    if (this.#selfDriven) this.#selfDriven = false
+    else this.#guard.reset()
+    const guard = this.#guard
     try {
       for (;;) {
-        if (this.#tooSlow !== null) {
-          const reason = this.#tooSlow
-          this.#tooSlow = null
-          this.#take(this.#exception(reason))
+        if (this.#pendingException !== null) {
+          const reason = this.#pendingException
+          this.#pendingException = null
+          this.#deliver(reason)
         } else if (this.#timeoutPending) {
           this.#timeoutPending = false
           this.#handler = 'timeout'
           if (this.trace !== null) this.trace('timeout')
           const protocol = this.#protocol as Protocol
+          guard.before(this.input.length, this.output.length)
           this.#take(protocol.timeout ? protocol.timeout(this, this) : Intent.error(new TimeoutError()))
-        } else if (this.#wakeupPending) {
+          guard.after('timeout', this.input.length, this.output.length, -1)
+        } else if (this.#wakeupPending && !this.#wakeupDeferred) {
           this.#wakeupPending = false
           this.#handler = 'wakeup'
           if (this.trace !== null) this.trace('wakeup')
           const protocol = this.#protocol as Protocol
           // Without a handler a wakeup changes nothing: the same expectation and deadline stand.
-          if (protocol.wakeup) this.#take(protocol.wakeup(this, this))
+          if (protocol.wakeup) {
+            guard.before(this.input.length, this.output.length)
+            this.#take(protocol.wakeup(this, this))
+            guard.after('wakeup', this.input.length, this.output.length, -1)
+          }
         } else if (!this.#step()) {
           if (this.#ended) break
           if (this.output.length === 0) break
@@ -377,9 +433,9 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
         if (input.length >= n) {
           this.#handler = 'bytesRead'
           if (this.trace !== null) this.trace('bytesRead', n)
-          const before = input.length
+          this.#guard.before(input.length, this.output.length)
           this.#take(protocol.bytesRead(this, n, this))
-          this.#checkSpin(before, n)
+          this.#guard.after('bytesRead', input.length, this.output.length, n)
           return true
         }
         break
@@ -395,8 +451,9 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
           if (at >= 0 && at <= max) {
             this.#handler = 'bytesRead'
             if (this.trace !== null) this.trace('bytesRead', at)
+            this.#guard.before(length, this.output.length)
             this.#take(protocol.bytesRead(this, at, this))
-            this.#checkSpin(length, at)
+            this.#guard.after('bytesRead', input.length, this.output.length, at)
             return true
           }
           if (at > max) return this.#limit(max)
@@ -407,15 +464,22 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
         break
       }
       case Kind.Flush:
-        if (this.output.length + this.#unwritten <= this.#n) {
+        // A flush point above outputHighWaterMark is held to it: a bytesFlushed that writes and
+        // asks again cannot grow the output past the automatic pushback.
+        if (this.output.length + this.#unwritten <= Math.min(this.#n, this.#limits.outputHighWaterMark)) {
           this.#handler = 'bytesFlushed'
           if (this.trace !== null) this.trace('bytesFlushed')
+          this.#guard.before(input.length, this.output.length)
           this.#take(protocol.bytesFlushed ? protocol.bytesFlushed(this, this) : Intent.done())
+          this.#guard.after('bytesFlushed', input.length, this.output.length, -1)
           return true
         }
         return false
       case Kind.Sleep:
-        return false
+        // Asleep, the peer's FIN is still news, once: a client idle between requests learns at
+        // once that its server went away, instead of losing the next request.
+        if (!this.#eof || this.#eofDelivered) return false
+        break
     }
     if (!this.#eof) return false
     // A read expectation that can never be met: the peer has finished sending.
@@ -424,7 +488,7 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
       return false
     }
     this.#eofDelivered = true
-    this.#take(this.#exception(new EndOfStreamError()))
+    this.#deliver(new EndOfStreamError())
     return true
   }
 
@@ -436,8 +500,15 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
       return false
     }
     this.#limitLength = this.input.length
-    this.#take(this.#exception(reason))
+    this.#deliver(reason)
     return true
+  }
+
+  /** Calls `exception` with `reason` and takes its answer, under the spin guard. */
+  #deliver(reason: Exception): void {
+    this.#guard.before(this.input.length, this.output.length)
+    this.#take(this.#exception(reason))
+    this.#guard.after('exception', this.input.length, this.output.length, -1)
   }
 
   #exception(reason: Exception): Intent<Protocol> {
@@ -446,21 +517,7 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     if (channels.streamException.hasSubscribers) channels.streamException.publish({ stream: this, reason })
     if (this.trace !== null) this.trace('exception', reason)
     if (protocol.exception) return protocol.exception(this, reason, this)
-    return reason.code === 'RS_ERR_END_OF_STREAM' ? Intent.done() : Intent.error(reason)
-  }
-
-  /**
-   * Guards against a protocol that neither consumes input nor moves on: bytesRead called again
-   * and again, in one run, at the same `end` with the same input. (Scanning ahead with `offset`
-   * moves `end`; input consumed outside bytesRead, on a later event, is progress.)
-   */
-  #checkSpin(lengthBefore: number, end: number): void {
-    if (this.input.length !== lengthBefore || end !== this.#spinEnd) {
-      this.#spins = 0
-      this.#spinEnd = end
-    } else if (++this.#spins > MAX_IDLE_SPINS) {
-      throw new Error(`bytesRead returned ${MAX_IDLE_SPINS} times without consuming input: consume what you parse`)
-    }
+    return defaultException(reason)
   }
 
   /** True (and remembered) while too much output is unwritten to process more input. */
@@ -476,6 +533,10 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
   }
 
   #write(): void {
+    if (this.#writeClosed) {
+      this.#fail(new WriteError(writeAfterHalfClose()))
+      return
+    }
     this.#unwritten = this.ioWrite(this.output.take())
   }
 
@@ -484,10 +545,21 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     if (this.#ended) return // the stream was closed during the handler; its answer does not matter
     switch (checked(intent, this.#handler).kind) {
       case Kind.Done:
-        this.#finish()
+        this.#finish(undefined)
         return
-      case Kind.Error:
-        this.#fail(intent.error ?? new Error('Intent.error() without an error'))
+      case Kind.Error: {
+        const reason = intent.error ?? new Error('Intent.error() without an error')
+        if (intent.flush) this.#finish(reason)
+        else this.#fail(reason)
+        return
+      }
+      case Kind.Reject:
+        // Bad input seen by the protocol (a framer): exception() hears of it at the top of the
+        // next loop turn, after the replies written for the good input before it.
+        this.#protocol = intent.state
+        this.#kind = Kind.Sleep
+        this.#deadline = Number.NaN
+        this.#pendingException = intent.error as Exception
         return
       case Kind.Pending:
         throw new TypeError(`${this.#handler} returned Intent.of() without an expectation (expectBytes, expectDelimiter, expectFlush or sleep)`)
@@ -502,13 +574,17 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     this.#kind = intent.kind
     this.#searched = 0
     this.#deadline = intent.relative ? this.now() + intent.time : intent.time
+    this.#pastDeadline = this.#handler === 'timeout' && this.#deadline <= this.now()
     this.#rate = intent.rate === undefined ? this.#limits.minRate : intent.rate
   }
 
   /** After a round: read only while waiting for input, keep one timer on the earliest wake-up. */
   #settle(): void {
     const kind = this.#kind
-    let reading = (kind === Kind.Bytes || kind === Kind.Delimiter) && !this.#eof && !this.#blocked
+    const waiting = kind === Kind.Bytes || kind === Kind.Delimiter
+    // Asleep, a little is still read: the peer's FIN or reset shows only to a reading socket.
+    const asleep = kind === Kind.Sleep && this.input.length < Math.min(SLEEP_READ_LIMIT, this.#limits.maxBufferSize)
+    let reading = (waiting || asleep) && !this.#eof && !this.#blocked
     const budget = this.#limits.budget
     if (budget !== null) {
       budget.update(this, this.input.capacity + this.output.length + this.ioUnwritten())
@@ -516,7 +592,7 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     }
     this.ioSetReading(reading)
     let wake = this.#deadline
-    if (this.#rate !== null && reading && this.input.length > 0) {
+    if (this.#rate !== null && reading && waiting && this.input.length > 0) {
       // A frame is open and the peer owes us the rest: measure its pace from now on.
       if (Number.isNaN(this.#rateStart)) {
         this.#rateStart = this.now()
@@ -533,11 +609,21 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     }
   }
 
-  /** Clean end: flush, then close. */
-  #finish(): void {
+  /**
+   * End after a flush: the output written so far leaves, then the socket closes. Clean without
+   * `reason`; with one (`Intent.error(e, { flush: true })`) the stream still ends with it.
+   */
+  #finish(reason: Error | undefined): void {
+    if (this.#writeClosed && this.output.length > 0) {
+      this.#fail(new WriteError(writeAfterHalfClose()))
+      return
+    }
+    const protocol = this.#protocol
     this.#end()
     if (this.output.length > 0) this.ioWrite(this.output.take())
-    this.ioFinish()
+    if (reason !== undefined) this.endReason = reason
+    this.ioFinish(reason)
+    if (reason !== undefined) this.#reportFatal(protocol, reason)
   }
 
   /** Abnormal end: close at once, tell the protocol through `fatal`. */
@@ -548,8 +634,14 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     this.endReason = reason
     this.output.clear()
     this.ioDestroy(reason)
+    this.#reportFatal(protocol, reason)
+  }
+
+  /** Tells tracing, the error hook and the protocol's `fatal` why the stream ended. */
+  #reportFatal(protocol: Protocol | null, reason: Error): void {
     if (channels.streamFatal.hasSubscribers) channels.streamFatal.publish({ stream: this, reason })
     if (this.trace !== null) this.trace('fatal', reason)
+    if (reason instanceof HandlerError) this.ioReportError(reason)
     if (protocol?.fatal) {
       try {
         protocol.fatal(reason, this)
@@ -566,8 +658,9 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     this.#delimiter = 0
     this.#kind = Kind.Pending
     this.#wakeupPending = false
+    this.#wakeupDeferred = false
     this.#timeoutPending = false
-    this.#tooSlow = null
+    this.#pendingException = null
     this.#rateStart = Number.NaN
     this.#deadline = Number.NaN
     if (!Number.isNaN(this.#armed)) {
@@ -580,6 +673,33 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
 
 /** Throws unless a handler returned an Intent. */
 function checked(intent: Intent<Protocol>, handler: string): Intent<Protocol> {
-  if (!(intent instanceof Intent)) throw new TypeError(`${handler} returned ${String(intent)}, not an Intent`)
+  if (!(intent instanceof Intent)) {
+    const promise = typeof (intent as { then?: unknown } | null)?.then === 'function'
+    const hint = promise ? ' (a Promise: for an async connection handler, pass handleAsync(handler) instead of a factory)' : ''
+    throw new TypeError(`${handler} returned ${String(intent)}, not an Intent${hint}`)
+  }
   return intent
+}
+
+/**
+ * What `exception` does when the protocol has no handler: end cleanly at end of stream; after
+ * bad input (a limit, a malformed frame) flush the answers already written for the good input
+ * before it, then end with the reason, so that the outcome never depends on how TCP split the
+ * input; after a read error or a too slow peer, end at once.
+ */
+function defaultException(reason: Exception): Intent<Protocol> {
+  switch (reason.code) {
+    case 'RS_ERR_END_OF_STREAM':
+      return Intent.done()
+    case 'RS_ERR_LIMIT_REACHED':
+    case 'RS_ERR_PROTOCOL':
+      return Intent.error(reason, { flush: true })
+    default:
+      return Intent.error(reason)
+  }
+}
+
+/** The cause of the `WriteError` for output written after `halfClose()` (Node's code for it). */
+function writeAfterHalfClose(): Error {
+  return Object.assign(new Error('output written after halfClose(): the write side is closed'), { code: 'ERR_STREAM_WRITE_AFTER_END' })
 }

@@ -146,10 +146,11 @@ export class TooSlowError extends RotorStreamError<'RS_ERR_TOO_SLOW'> {
 
 /**
  * What `Protocol.exception()` receives: conditions a protocol may still answer
- * (an HTTP server sends 413 on a limit; a client may use what is buffered at end of stream).
+ * (an HTTP server sends 413 on a limit; a client may use what is buffered at end of stream;
+ * a `ProtocolError` comes from `Intent.reject()`, e.g. a malformed frame seen by `expectFrame`).
  * `switch (reason.code)` narrows it, and TypeScript checks the switch is exhaustive.
  */
-export type Exception = EndOfStreamError | LimitReachedError | ReadError | TooSlowError
+export type Exception = EndOfStreamError | LimitReachedError | ReadError | TooSlowError | ProtocolError
 
 function describe(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause)

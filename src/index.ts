@@ -14,7 +14,7 @@ export {
   type StreamFatalMessage,
   type StreamOpenMessage,
 } from './diagnostics.js'
-export { LIMIT_DEFAULTS, type StreamLimits } from './engine.js'
+export { LIMIT_DEFAULTS, SLEEP_READ_LIMIT, type StreamLimits } from './engine.js'
 export {
   ClosedError,
   ConnectError,

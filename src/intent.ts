@@ -1,5 +1,5 @@
 import { MAX_TIMER } from './deadline.js'
-import { InvalidArgumentError } from './errors.js'
+import { InvalidArgumentError, LimitReachedError, ProtocolError } from './errors.js'
 
 /**
  * What a stream waits for next. Small integers keep the engine's switch cheap.
@@ -14,6 +14,8 @@ export const Kind = {
   Sleep: 4,
   Done: 5,
   Error: 6,
+  /** Bad input: `exception()` gets the error next (see `reject`). */
+  Reject: 7,
 } as const
 /** @internal */
 export type Kind = (typeof Kind)[keyof typeof Kind]
@@ -49,8 +51,19 @@ export interface IntentBuilder<P> {
    * not read from making the process buffer without bound.
    */
   expectFlush(n?: number): Intent<P>
-  /** Read nothing and wait for `wakeup` (see `Scope.notifier()`) or the deadline. */
+  /**
+   * Wait for `wakeup` (see `Scope.notifier()`) or the deadline. Input is not handed to the
+   * protocol meanwhile; the stream reads at most a few KiB ahead (`SLEEP_READ_LIMIT`), so that
+   * the peer's FIN or a reset reaches `exception()` while asleep.
+   */
   sleep(): Intent<P>
+  /**
+   * The peer's input is bad and the protocol will not parse further: `exception(t, error)` runs
+   * next, on this state, after the answers already written for the input before it. Its default
+   * flushes those answers, then ends the stream with `error`, identically however TCP split the
+   * input. `expectFrame()` answers a malformed or oversized frame with it.
+   */
+  reject(error: ProtocolError | LimitReachedError): Intent<P>
 }
 
 /**
@@ -87,8 +100,10 @@ export class Intent<P> implements IntentBuilder<P> {
   time = Number.NaN
   /** @internal `time` is relative (`timeout()`), not absolute (`deadline()`). */
   relative = false
-  /** @internal The reason of `Intent.error()`. */
+  /** @internal The reason of `Intent.error()` and `reject()`. */
   error: Error | null = null
+  /** @internal `Intent.error(e, { flush: true })`: the output written so far leaves before the close. */
+  flush = false
   /** @internal This expectation's minimum data rate: undefined = the stream's, null = none. */
   rate: MinRate | null | undefined = undefined
 
@@ -109,13 +124,16 @@ export class Intent<P> implements IntentBuilder<P> {
   }
 
   /**
-   * Ends the stream at once with `error` (pending output is dropped), and reports it to
-   * `fatal`. For bad peer input prefer a `ProtocolError`.
+   * Ends the stream with `error` and reports it to `fatal`: at once, dropping pending output, or
+   * with `{ flush: true }` after the output written so far has left (for example the replies to
+   * the requests before a bad one). For bad peer input prefer a `ProtocolError`.
    */
-  static error(error: Error): Intent<never> {
+  static error(error: Error, options?: { flush?: boolean }): Intent<never> {
+    if (!(error instanceof Error)) throw new InvalidArgumentError(`Intent.error: error must be an Error, got ${String(error)}`)
     const intent = new Intent<never>(undefined as never)
     intent.kind = Kind.Error
     intent.error = error
+    intent.flush = options?.flush === true
     return intent
   }
 
@@ -150,6 +168,15 @@ export class Intent<P> implements IntentBuilder<P> {
 
   sleep(): Intent<P> {
     this.kind = Kind.Sleep
+    return this
+  }
+
+  reject(error: ProtocolError | LimitReachedError): Intent<P> {
+    if (!(error instanceof ProtocolError || error instanceof LimitReachedError)) {
+      throw new InvalidArgumentError(`reject: error must be a ProtocolError or a LimitReachedError, got ${String(error)}`)
+    }
+    this.kind = Kind.Reject
+    this.error = error
     return this
   }
 

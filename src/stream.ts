@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks'
 import { DeadlineTimer, MAX_TIMER } from './deadline.js'
 import { channels } from './diagnostics.js'
 import { Engine, Limits, type StreamLimits } from './engine.js'
-import { ClosedError, InvalidArgumentError } from './errors.js'
+import { ClosedError, type HandlerError, InvalidArgumentError } from './errors.js'
 import type { Factory } from './protocol.js'
 
 /** Options of a {@link Stream}. */
@@ -19,9 +19,23 @@ export interface StreamOptions extends StreamLimits {
   lingerTimeout?: number
   /** Disable Nagle's algorithm, as request-reply traffic wants. @default true */
   noDelay?: boolean
+  /**
+   * Called when a protocol handler throws (a bug in the protocol, `HandlerError`, also for an
+   * async handler given to `handleAsync`): only that connection ends, and this makes it visible.
+   * `null` silences it. The stream is passed for its addresses.
+   * @default prints one line to stderr: the code, the handler, the peer, then the stack
+   */
+  onError?: ((error: HandlerError, stream: Stream) => void) | null
 }
 
-const STREAM_DEFAULTS = { lingerTimeout: 2000, noDelay: true } as const
+/** The default `onError`: one entry per error on stderr, never silent. */
+export function printHandlerError(error: HandlerError, stream: Stream): void {
+  const cause = error.cause instanceof Error ? error.cause : error
+  const peer = stream.remoteAddress === undefined ? '' : ` (peer ${stream.remoteAddress}${stream.remotePort === undefined ? '' : `:${stream.remotePort}`})`
+  console.error(`rotor-stream: ${error.code} in ${error.handler}${peer}: ${cause.stack ?? String(cause)}`)
+}
+
+const STREAM_DEFAULTS = { lingerTimeout: 2000, noDelay: true, onError: printHandlerError } as const
 /** After `Intent.done()`, a peer gets this long (ms) to read our last output before the socket is destroyed. */
 export const FLUSH_ON_DONE_TIMEOUT = 30_000
 
@@ -35,17 +49,20 @@ export const FLUSH_ON_DONE_TIMEOUT = 30_000
 export class StreamSettings extends Limits {
   readonly lingerTimeout: number
   readonly noDelay: boolean
+  readonly onError: ((error: HandlerError, stream: Stream) => void) | null
 
   /** Throws `InvalidArgumentError`. */
   constructor(options: StreamOptions) {
     super(options)
-    const { lingerTimeout = STREAM_DEFAULTS.lingerTimeout, noDelay = STREAM_DEFAULTS.noDelay } = options
+    const { lingerTimeout = STREAM_DEFAULTS.lingerTimeout, noDelay = STREAM_DEFAULTS.noDelay, onError = STREAM_DEFAULTS.onError } = options
     if (!(lingerTimeout >= 0 && lingerTimeout <= MAX_TIMER)) {
       throw new InvalidArgumentError(`lingerTimeout must be within 0..${MAX_TIMER} ms, got ${lingerTimeout}`)
     }
     if (typeof noDelay !== 'boolean') throw new InvalidArgumentError(`noDelay must be a boolean, got ${String(noDelay)}`)
+    if (onError !== null && typeof onError !== 'function') throw new InvalidArgumentError(`onError must be a function or null, got ${String(onError)}`)
     this.lingerTimeout = lingerTimeout
     this.noDelay = noDelay
+    this.onError = onError
   }
 
   static of(options: StreamOptions): StreamSettings {
@@ -178,12 +195,6 @@ export class Stream extends Engine {
     return monotonicNow()
   }
 
-  /** Flushes the output, then sends FIN; reading goes on (see `Transport.halfClose`). */
-  halfClose(): void {
-    if (this.output.length > 0) this.ioWrite(this.output.take())
-    this.socket.end()
-  }
-
   /** Runs `wakeup` on the protocol soon (same as calling `notifier()`'s function). */
   wakeup(): void {
     this.notifier()()
@@ -242,15 +253,35 @@ export class Stream extends Engine {
     this.#timer.arm(deadline, monotonicNow)
   }
 
-  /** The wakeup microtask, made on the first notifier call: most connections never need one. */
+  /** The wakeup callbacks, made on the first notifier call: most connections never need one. */
   #wakeupTask: (() => void) | null = null
+  #deferredWakeupTask: (() => void) | null = null
 
-  protected ioScheduleWakeup(): void {
-    this.#wakeupTask ??= () => this.onWakeup()
-    queueMicrotask(this.#wakeupTask)
+  protected ioScheduleWakeup(later: boolean): void {
+    if (later) {
+      this.#deferredWakeupTask ??= () => this.onDeferredWakeup()
+      setImmediate(this.#deferredWakeupTask)
+    } else {
+      this.#wakeupTask ??= () => this.onWakeup()
+      queueMicrotask(this.#wakeupTask)
+    }
   }
 
-  protected ioFinish(): void {
+  protected ioHalfClose(): void {
+    this.socket.end()
+  }
+
+  protected ioReportError(error: HandlerError): void {
+    const report = this.#settings.onError
+    if (report === null) return
+    try {
+      report(error, this)
+    } catch {
+      // a failing error reporter must not take the connection's cleanup down with it
+    }
+  }
+
+  protected ioFinish(_reason: Error | undefined): void {
     const socket = this.socket
     if (socket.destroyed) return
     // Lingering close: drain (and drop) what the peer still sends until it closes too, so that

@@ -27,7 +27,6 @@ export class NullEngine extends Engine {
   clock(): number {
     return performance.now()
   }
-  halfClose(): void {}
   protected ioWrite(data: Buffer): number {
     this.written += data.length
     return 0
@@ -43,8 +42,10 @@ export class NullEngine extends Engine {
   protected ioScheduleWakeup(): void {
     if (this.#microtaskWakeups) queueMicrotask(() => this.onWakeup())
   }
+  protected ioHalfClose(): void {}
   protected ioFinish(): void {}
   protected ioDestroy(): void {}
+  protected ioReportError(): void {}
   begin(factory: Factory): void {
     this.start(factory, undefined)
   }

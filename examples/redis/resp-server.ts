@@ -126,6 +126,8 @@ export class RespConnection implements Protocol {
           t,
           this.phase === 'command' ? 'too big inline request' : this.phase === 'bulkHeader' ? 'too big bulk header' : 'command too large',
         )
+      case 'RS_ERR_PROTOCOL': // only from Intent.reject(): answered like any malformed command
+        return this.protocolError(t, reason.message)
       case 'RS_ERR_END_OF_STREAM':
       case 'RS_ERR_READ':
       case 'RS_ERR_TOO_SLOW':

@@ -1,5 +1,6 @@
 import type { Buf } from '../buf.js'
-import { Intent, type IntentBuilder } from '../intent.js'
+import type { LimitReachedError, ProtocolError } from '../errors.js'
+import type { Intent, IntentBuilder } from '../intent.js'
 
 /**
  * What {@link Framer.scan} found at the start of the input:
@@ -13,7 +14,7 @@ export type Scan =
   | { readonly kind: 'frame'; readonly start: number; readonly end: number; readonly size: number }
   | { readonly kind: 'bytes'; readonly n: number }
   | { readonly kind: 'delimiter'; readonly delimiter: Buffer; readonly max: number; readonly offset: number }
-  | { readonly kind: 'error'; readonly error: Error }
+  | { readonly kind: 'error'; readonly error: ProtocolError | LimitReachedError }
 
 /**
  * A way of cutting a byte stream into frames, and of writing frames. Framers are stateless and
@@ -34,7 +35,7 @@ export interface Framer {
  * bytesRead(t: Transport): Intent<Echo> {
  *   const scan = FRAMER.scan(t.input)
  *   if (scan.kind === 'frame') { handle(t.input.view(scan.start, scan.end)); t.input.consume(scan.size) }
- *   if (scan.kind === 'error') return Intent.error(scan.error)
+ *   if (scan.kind === 'error') return Intent.of(this).reject(scan.error) // exception() answers it
  *   return expectFrame(Intent.of(this), FRAMER, t.input)
  * }
  * ```
@@ -50,6 +51,7 @@ export function expectFrame<P>(builder: IntentBuilder<P>, framer: Framer, input:
     case 'delimiter':
       return builder.expectDelimiter(scan.delimiter, { max: scan.max, offset: scan.offset })
     case 'error':
-      return Intent.error(scan.error)
+      // exception() hears of it after the replies to the frames before it: the same under every split.
+      return builder.reject(scan.error)
   }
 }

@@ -1,5 +1,5 @@
 import { Engine, type StreamLimits } from '../engine.js'
-import type { Exception } from '../errors.js'
+import type { Exception, HandlerError } from '../errors.js'
 import type { Factory } from '../protocol.js'
 
 /** Options of a {@link Harness}. */
@@ -180,6 +180,8 @@ class ScriptedEngine extends Engine {
   error: Error | undefined = undefined
   #clock: number
   #wakeupDue = false
+  /** A wakeup asked for from inside `wakeup`: a real stream runs it on a later turn of the event loop. */
+  #deferredWakeupDue = false
   #failNextWrite: unknown = undefined
   /** Reports a socket makes after `write()` returned (a failed write). */
   readonly #deferred: (() => void)[] = []
@@ -209,11 +211,6 @@ class ScriptedEngine extends Engine {
 
   get virtualTime(): number {
     return this.#clock
-  }
-
-  halfClose(): void {
-    if (this.output.length > 0) this.ioWrite(this.output.take())
-    this.halfClosed = true
   }
 
   data(chunk: Buffer): void {
@@ -272,6 +269,10 @@ class ScriptedEngine extends Engine {
       } else if (this.#wakeupDue) {
         this.#wakeupDue = false
         this.onWakeup()
+      } else if (this.#deferredWakeupDue) {
+        // The event loop moves on: nothing else is due, so the deferred wakeup runs now.
+        this.#deferredWakeupDue = false
+        this.onDeferredWakeup()
       } else {
         return
       }
@@ -314,12 +315,22 @@ class ScriptedEngine extends Engine {
     this.armed = deadline
   }
 
-  protected ioScheduleWakeup(): void {
-    this.#wakeupDue = true
+  protected ioScheduleWakeup(later: boolean): void {
+    if (later) this.#deferredWakeupDue = true
+    else this.#wakeupDue = true
   }
 
-  protected ioFinish(): void {
-    this.closedAs = 'done'
+  protected ioHalfClose(): void {
+    this.halfClosed = true
+  }
+
+  protected ioReportError(_error: HandlerError): void {
+    // The test kit reports handler errors through `error` and `events`.
+  }
+
+  protected ioFinish(reason: Error | undefined): void {
+    this.closedAs = reason === undefined ? 'done' : 'error'
+    this.error = reason
   }
 
   protected ioDestroy(reason: Error): void {

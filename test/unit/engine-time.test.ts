@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { Intent, type Protocol, type Scope, TimeoutError, type Transport } from 'rotor-stream'
+import { Intent, type Protocol, type Scope, SLEEP_READ_LIMIT, TimeoutError, type Transport } from 'rotor-stream'
 import { Harness } from 'rotor-stream/testing'
 import { Lines } from '../helpers/protocols.js'
 
@@ -163,10 +163,9 @@ class Sleeper implements Protocol {
 }
 
 describe('sleep and wakeup (semantic 8)', () => {
-  test('reads nothing while sleeping and wakes up through the notifier', T, () => {
+  test('hands no input to a sleeping protocol and wakes up through the notifier', T, () => {
     const p = new Sleeper()
     const h = new Harness((t, s, scope) => p.start(t, s, scope))
-    assert.equal(h.isReading, false)
     h.feed('early\n') // arrived before the sleep ended: kept, not handled
     assert.deepEqual(p.lines, [])
     assert.equal(h.buffered, 6)
@@ -174,7 +173,25 @@ describe('sleep and wakeup (semantic 8)', () => {
     h.wakeup() // runs the pending wakeup (a microtask in a real stream)
     assert.equal(p.wakeups, 1)
     assert.deepEqual(p.lines, ['early'], 'the wakeup found the buffered line in the same round')
-    assert.equal(h.isReading, false, 'asleep again')
+    assert.deepEqual(h.events, ['wakeup', 'bytesRead 5'])
+  })
+
+  test('reads at most SLEEP_READ_LIMIT bytes ahead while asleep, so that a FIN is still seen', T, () => {
+    const p = new Sleeper()
+    const h = new Harness((t, s, scope) => p.start(t, s, scope))
+    assert.equal(h.isReading, true, 'asleep, the socket is read: a FIN or a reset shows only to a reader')
+    h.feed(Buffer.alloc(SLEEP_READ_LIMIT - 1, 0x61))
+    assert.equal(h.isReading, true)
+    h.feed('b')
+    assert.equal(h.isReading, false, 'the bound is reached: the rest waits in the kernel')
+    assert.deepEqual(h.events, [])
+  })
+
+  test('reads no further ahead while asleep than maxBufferSize', T, () => {
+    const p = new Sleeper()
+    const h = new Harness((t, s, scope) => p.start(t, s, scope), { maxBufferSize: 10 })
+    h.feed('0123456789')
+    assert.equal(h.isReading, false)
   })
 
   test('coalesces several notifier calls into one wakeup', T, () => {

@@ -262,20 +262,47 @@ describe('end of stream (semantic 5)', () => {
     assert.equal(h.writes, 2) // the round of the data, then the last answer
   })
 
-  test('delivers an end that came during sleep once the protocol expects input again', T, () => {
+  test('delivers an end that comes during sleep at once, with the bytes that came before it', T, () => {
     const p = new Lines()
     const sleeper: Protocol = {
       bytesRead: () => assert.fail('bytesRead must not run'),
-      wakeup: () => p.read(),
+      exception: (t, reason) => p.exception(t, reason),
     }
     const h = new Harness(() => Intent.of(sleeper).sleep())
-    h.feed('half').end()
-    assert.equal(h.isReading, false)
-    assert.equal(h.closed, 'open')
+    h.feed('half')
     assert.deepEqual(h.events, [])
-    h.wakeup()
-    assert.deepEqual(h.events, ['wakeup', 'exception RS_ERR_END_OF_STREAM'])
+    h.end()
+    assert.deepEqual(h.events, ['exception RS_ERR_END_OF_STREAM'])
     assert.deepEqual(p.bufferedAtException, ['half'])
+    assert.equal(h.closed, 'done')
+  })
+
+  test('ends a sleeping stream cleanly at end of stream without an exception handler', T, () => {
+    const sleeper: Protocol = { bytesRead: () => assert.fail('bytesRead must not run') }
+    const h = new Harness(() => Intent.of(sleeper).sleep())
+    h.end()
+    assert.equal(h.closed, 'done')
+  })
+
+  test('lets a protocol sleep on after end of stream, and tells it only once', T, () => {
+    // A client whose server half-closed may still write; it sleeps until it has something to say.
+    let wakeups = 0
+    const writer: Protocol = {
+      bytesRead: () => assert.fail('bytesRead must not run'),
+      exception: () => Intent.of(writer).sleep(),
+      wakeup(t: Transport) {
+        wakeups++
+        t.output.write('late answer\n')
+        return Intent.done()
+      },
+    }
+    const h = new Harness(() => Intent.of(writer).sleep())
+    h.end().end()
+    assert.deepEqual(h.events, ['exception RS_ERR_END_OF_STREAM'])
+    assert.equal(h.isReading, false)
+    h.wakeup()
+    assert.equal(wakeups, 1)
+    assert.equal(h.output.toString(), 'late answer\n')
     assert.equal(h.closed, 'done')
   })
 

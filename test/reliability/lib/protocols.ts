@@ -55,6 +55,8 @@ export class FramedEcho implements Protocol {
     switch (reason.code) {
       case 'RS_ERR_LIMIT_REACHED':
         return this.#close(t, 'limit\n')
+      case 'RS_ERR_PROTOCOL':
+        return this.#close(t, `bad input ${reason.message}\n`)
       case 'RS_ERR_END_OF_STREAM':
         t.output.write(`eof ${this.phase} ${JSON.stringify(t.input.toString('latin1'))}\n`)
         return Intent.done()

@@ -19,15 +19,21 @@ import type { TlsClientOptions } from '../tls.js'
 
 /** Options of every wait: a timeout in ms and/or an `AbortSignal`. */
 export interface WaitOptions {
-  /** Reject with a `TimeoutError` (`RS_ERR_TIMEOUT`) after this many ms. */
+  /** Reject with a `TimeoutError` (`RS_ERR_TIMEOUT`) after this many ms: a number >= 0, `Infinity` for none. */
   timeout?: number
-  /** Reject with the signal's reason when it aborts. */
+  /**
+   * Reject with the signal's reason (an `AbortError` `DOMException` unless `abort()` was given
+   * one) when it aborts; an already-aborted signal rejects at once, before anything is consumed.
+   */
   signal?: AbortSignal
 }
 
 /** Options of {@link Connection.readUntil}. */
 export interface ReadUntilOptions extends WaitOptions {
-  /** Most bytes before the delimiter; more is a `LimitReachedError`. Required, as for `expectDelimiter`. */
+  /**
+   * Most bytes before the delimiter, a non-negative integer; more is a `LimitReachedError`.
+   * Required, as for `expectDelimiter`.
+   */
   max: number
 }
 
@@ -50,8 +56,12 @@ type WaitKind = 'bytes' | 'delimiter' | 'flush'
 const READ_AHEAD = 64 * 1024
 
 /**
- * A connection used with `await`. Reads are sequential: start the next after the previous
- * settled (two at once reject with `InvalidArgumentError`).
+ * A connection used with `await`. One read at a time: while a `readExactly`, `readUntil`,
+ * `flush` or step of `frames()` waits (until its promise settles), starting another rejects with
+ * `InvalidArgumentError` (`RS_ERR_INVALID_ARG`) and consumes nothing, even when its bytes are
+ * already buffered, so the stream is always read in order. A read met from the buffer settles
+ * within its call. Bad arguments reject (or, for `write` and `destroy`, throw) with
+ * `InvalidArgumentError`.
  *
  * ```ts
  * const conn = await open({ host: '127.0.0.1', port: 6379 })
@@ -62,8 +72,17 @@ const READ_AHEAD = 64 * 1024
  */
 export class Connection {
   readonly #bridge: Bridge
-  /** The last delimiter given to `readUntil` and its bytes: a string is converted once, not per read. */
-  #delimiter: Uint8Array | string | null = null
+  /**
+   * A read, a step of `frames()` or a flush is in progress, from its call until its promise
+   * settles: another one must not take bytes owed to it. Reads met from the buffer finish within
+   * the call and never set it.
+   */
+  #busy = false
+  /**
+   * The last delimiter given to `readUntil` and its bytes: a string is converted (and checked)
+   * once, not per read. NONE at first, so that no argument (not even `null`) matches it.
+   */
+  #delimiter: unknown = NONE
   #needle: Buffer = EMPTY
 
   /** @internal */
@@ -84,50 +103,78 @@ export class Connection {
     return this.#bridge.closed !== null
   }
 
-  /** Resolves with the next `n` bytes (a copy), consuming them. */
-  readExactly(n: number, options: WaitOptions = {}): Promise<Buffer> {
+  /**
+   * Resolves with the next `n` bytes (a copy), consuming them.
+   *
+   * Rejects with `InvalidArgumentError` if `n` is not a non-negative integer, if `options` is
+   * invalid, or if another read is in progress; with the signal's reason (an `AbortError` by
+   * default) if `options.signal` is aborted — before anything is consumed, or while waiting;
+   * with a `TimeoutError` after `options.timeout` ms; with an `EndOfStreamError` if the peer
+   * ends the stream first.
+   */
+  readExactly(n: number, options?: WaitOptions): Promise<Buffer> {
     // Not async: bytes already buffered are returned without a second promise layer.
     try {
-      if (!(Number.isInteger(n) && n >= 0)) throw new InvalidArgumentError(`readExactly: n must be a non-negative integer, got ${n}`)
+      if (!(Number.isSafeInteger(n) && n >= 0)) throw invalid('readExactly', 'n', n, 'a non-negative integer')
+      if (options !== undefined) checkWaitOptions('readExactly', options)
+      if (this.#busy) throw inProgress('readExactly')
+      const signal = options?.signal
+      if (signal?.aborted) return Promise.reject(abortReason(signal))
       const input = this.#bridge.input
       if (input.length >= n) return Promise.resolve(takeCopy(input, n, 0))
-      return this.#readExactlyLater(n, options)
+      return this.#readLater('bytes', n, null, 0, options ?? NO_OPTIONS)
     } catch (err) {
       return Promise.reject(err)
     }
-  }
-
-  async #readExactlyLater(n: number, options: WaitOptions): Promise<Buffer> {
-    return (await this.#bridge.wait('bytes', n, null, 0, options, true)) as Buffer
   }
 
   /**
    * Resolves with the bytes before the next `delimiter` (a copy), consuming them and the
-   * delimiter. Rejects with a `LimitReachedError` when `max` bytes pass without one.
+   * delimiter.
+   *
+   * `delimiter` is a non-empty string (UTF-8) or `Uint8Array`; `options.max` (required) is the
+   * most bytes before it. Rejects with a `LimitReachedError` when `max` bytes pass without one;
+   * with `InvalidArgumentError` for a bad argument or if another read is in progress; on an
+   * aborted signal, a timeout or the end of the stream as {@link Connection.readExactly} does.
    */
   readUntil(delimiter: Uint8Array | string, options: ReadUntilOptions): Promise<Buffer> {
     // Not async: a line already buffered (pipelined requests) costs one resolved promise.
     try {
-      const input = this.#bridge.input
       const needle = delimiter === this.#delimiter ? this.#needle : this.#convert(delimiter)
+      if (options === null || typeof options !== 'object') throw invalid('readUntil', 'options', options, 'an object with max')
       const max = options.max
-      if (!(Number.isInteger(max) && max >= 0)) throw new InvalidArgumentError(`readUntil: max must be a non-negative integer, got ${max}`)
+      if (!(Number.isSafeInteger(max) && max >= 0)) throw invalid('readUntil', 'options.max', max, 'a non-negative integer')
+      checkWaitOptions('readUntil', options)
+      if (this.#busy) throw inProgress('readUntil')
+      const signal = options.signal
+      if (signal?.aborted) return Promise.reject(abortReason(signal))
+      const input = this.#bridge.input
       const at = search(input, needle, 0)
       if (at >= 0 && at <= max) return Promise.resolve(takeCopy(input, at, needle.length))
-      return this.#readUntilLater(input, needle, max, options)
+      // The engine's search starts past what was searched here (its last delimiter-width overlap).
+      const offset = Math.max(input.length - needle.length + 1, 0)
+      return this.#readLater('delimiter', max, needle, offset, options)
     } catch (err) {
       return Promise.reject(err)
     }
   }
 
-  async #readUntilLater(input: Buf, needle: Buffer, max: number, options: ReadUntilOptions): Promise<Buffer> {
-    // The engine's search starts past what was searched here (its last delimiter-width overlap).
-    const offset = Math.max(input.length - needle.length + 1, 0)
-    return (await this.#bridge.wait('delimiter', max, needle, offset, options, true)) as Buffer
+  /** A read the buffer cannot meet: the engine waits for it, and no other read starts meanwhile. */
+  async #readLater(kind: WaitKind, n: number, needle: Buffer | null, offset: number, options: WaitOptions): Promise<Buffer> {
+    this.#busy = true
+    try {
+      return (await this.#bridge.wait(kind, n, needle, offset, options, true)) as Buffer
+    } finally {
+      this.#busy = false
+    }
   }
 
   #convert(delimiter: Uint8Array | string): Buffer {
+    if (typeof delimiter !== 'string' && !(delimiter instanceof Uint8Array)) {
+      throw invalid('readUntil', 'delimiter', delimiter, 'a non-empty string or Uint8Array')
+    }
     const needle = toBuffer(delimiter)
+    if (needle.length === 0) throw invalid('readUntil', 'delimiter', delimiter, 'a non-empty string or Uint8Array')
     this.#delimiter = delimiter
     this.#needle = needle
     return needle
@@ -136,10 +183,24 @@ export class Connection {
   /**
    * Yields frames cut by `framer` (copies of their payloads) until the peer ends the stream
    * cleanly between frames. A limit, a bad frame or an end inside a frame throws.
+   *
+   * Each step (each `next()`) is a read: it throws `InvalidArgumentError` if another read is in
+   * progress, and the signal's reason if `options.signal` is aborted, before taking any frame;
+   * `options` apply to every wait. Between steps (in the body of a `for await`) other reads may
+   * run. Bad arguments throw `InvalidArgumentError` from the first `next()`.
    */
-  async *frames(framer: Framer, options: WaitOptions = {}): AsyncGenerator<Buffer, void, undefined> {
+  async *frames(framer: Framer, options?: WaitOptions): AsyncGenerator<Buffer, void, undefined> {
+    if (framer === null || typeof framer !== 'object' || typeof framer.scan !== 'function' || typeof framer.encode !== 'function') {
+      throw invalid('frames', 'framer', framer, 'a Framer (an object with scan and encode functions)')
+    }
+    if (options !== undefined) checkWaitOptions('frames', options)
+    const waitOptions = options ?? NO_OPTIONS
+    const signal = waitOptions.signal
     const input = this.#bridge.input
     for (;;) {
+      // Checked again after every wait and every yield: the steps are separate reads.
+      if (this.#busy) throw inProgress('frames')
+      if (signal?.aborted) throw abortReason(signal)
       const scan = framer.scan(input)
       switch (scan.kind) {
         case 'frame': {
@@ -151,29 +212,51 @@ export class Connection {
         case 'error':
           throw scan.error
         case 'bytes':
-          if (input.length === 0 && this.#bridge.ended) return
-          await this.#waitOrEnd('bytes', scan.n, null, options)
-          break
         case 'delimiter':
           if (input.length === 0 && this.#bridge.ended) return
-          await this.#waitOrEnd('delimiter', scan.max, scan.delimiter, options)
+          this.#busy = true
+          try {
+            if (scan.kind === 'bytes') await this.#waitOrEnd('bytes', scan.n, null, waitOptions)
+            else await this.#waitOrEnd('delimiter', scan.max, scan.delimiter, waitOptions)
+          } finally {
+            this.#busy = false
+          }
           break
+        default:
+          // A custom framer's bad answer would otherwise loop here forever.
+          throw invalid('frames', 'framer.scan(input).kind', (scan as { kind: unknown }).kind, "'frame', 'bytes', 'delimiter' or 'error'")
       }
       if (input.length === 0 && this.#bridge.ended) return
     }
   }
 
   /**
-   * Queues `data` for sending. Writes made in the same turn of the event loop leave together;
-   * call `flush()` to wait until the kernel has them.
+   * Queues `data` (a string, UTF-8, or a `Uint8Array`) for sending. Writes made in the same turn
+   * of the event loop leave together; call `flush()` to wait until the kernel has them.
+   * Throws `InvalidArgumentError` for other data, `ClosedError` once the connection is closed.
    */
   write(data: Uint8Array | string): void {
+    if (typeof data !== 'string' && !(data instanceof Uint8Array)) throw invalid('write', 'data', data, 'a string or Uint8Array')
     this.#bridge.write(data)
   }
 
-  /** Resolves once at most `n` bytes remain unwritten (the pushback point). */
-  async flush(n = 0, options: WaitOptions = {}): Promise<void> {
-    await this.#bridge.wait('flush', n, null, 0, options, false)
+  /**
+   * Resolves once at most `n` bytes remain unwritten (the pushback point). A flush is a wait like
+   * a read: it rejects with `InvalidArgumentError` while a read is in progress (and reads reject
+   * while it waits), for a bad `n` or bad `options`, and with the signal's reason when aborted.
+   */
+  async flush(n = 0, options?: WaitOptions): Promise<void> {
+    if (!(Number.isSafeInteger(n) && n >= 0)) throw invalid('flush', 'n', n, 'a non-negative integer')
+    if (options !== undefined) checkWaitOptions('flush', options)
+    if (this.#busy) throw inProgress('flush')
+    const waitOptions = options ?? NO_OPTIONS
+    if (waitOptions.signal?.aborted) throw abortReason(waitOptions.signal)
+    this.#busy = true
+    try {
+      await this.#bridge.wait('flush', n, null, 0, waitOptions, false)
+    } finally {
+      this.#busy = false
+    }
   }
 
   /** Flushes, closes the connection cleanly, and resolves once the socket is closed. */
@@ -181,8 +264,9 @@ export class Connection {
     await this.#bridge.finish()
   }
 
-  /** Closes at once, dropping unwritten output. */
+  /** Closes at once, dropping unwritten output. `reason`, if given, must be an `Error`. */
   destroy(reason?: Error): void {
+    if (reason !== undefined && !(reason instanceof Error)) throw invalid('destroy', 'reason', reason, 'an Error or undefined')
     this.#bridge.destroy(reason)
   }
 
@@ -195,6 +279,70 @@ export class Connection {
       throw err
     }
   }
+}
+
+/** `#delimiter` before the first `readUntil`: equal to no argument. */
+const NONE = Symbol('no delimiter yet')
+/** The options of a wait given none: shared, not allocated per call. */
+const NO_OPTIONS: WaitOptions = Object.freeze({})
+
+/** Checks the `timeout` and `signal` of `options` (any object); throws `InvalidArgumentError`. */
+function checkWaitOptions(method: string, options: WaitOptions): void {
+  if (options === null || typeof options !== 'object') throw invalid(method, 'options', options, 'an object or undefined')
+  const { timeout, signal } = options
+  if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
+    throw invalid(method, 'options.timeout', timeout, 'a number of ms >= 0 (Infinity for none)')
+  }
+  if (signal !== undefined && !isAbortSignal(signal)) throw invalid(method, 'options.signal', signal, 'an AbortSignal or undefined')
+}
+
+/** Duck-typed, as Node checks signals: what the bridge uses of one (a polyfill's signal passes too). */
+function isAbortSignal(value: unknown): value is AbortSignal {
+  if (value === null || typeof value !== 'object') return false
+  const signal = value as Partial<AbortSignal>
+  return typeof signal.aborted === 'boolean' && typeof signal.addEventListener === 'function' && typeof signal.removeEventListener === 'function'
+}
+
+/** What an aborted signal rejects with: its reason, as `fetch` and `timers/promises` do. */
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError')
+}
+
+function inProgress(method: string): InvalidArgumentError {
+  return new InvalidArgumentError(`${method}: another read is in progress; start the next read after the previous one settled`)
+}
+
+/** `method: name must be expected, got value`. */
+function invalid(method: string, name: string, value: unknown, expected: string): InvalidArgumentError {
+  return new InvalidArgumentError(`${method}: ${name} must be ${expected}, got ${describeValue(value)}`)
+}
+
+/** A value for an error message; never throws (no JSON of objects, no user `toString`). */
+function describeValue(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return String(value)
+    case 'bigint':
+      return `${value}n`
+    case 'symbol':
+      return 'a symbol'
+    case 'function':
+      return 'a function'
+  }
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  let name: unknown
+  try {
+    name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name
+  } catch {
+    // A Proxy may throw from any trap: the type is enough.
+  }
+  if (typeof name !== 'string' || name === '' || name === 'Object') return 'an object'
+  return `${/^[AEIO]/.test(name) ? 'an' : 'a'} ${name}`
 }
 
 const EMPTY = Buffer.alloc(0)
@@ -229,7 +377,7 @@ export class Bridge implements Protocol {
   /** Bytes after the taken ones that are consumed too (the delimiter). */
   #skip = 0
   #resolve: ((bytes: Buffer | null) => void) | null = null
-  #reject: ((err: Error) => void) | null = null
+  #reject: ((reason: unknown) => void) | null = null
   /** The signal of the current wait, if any. */
   #signal: AbortSignal | undefined = undefined
   /** Expectation of the current wait; one per bridge, reset for each wait (the engine copies it). */
@@ -287,10 +435,11 @@ export class Bridge implements Protocol {
   wait(kind: WaitKind, n: number, delimiter: Buffer | null, offset: number, options: WaitOptions, takes: boolean): Promise<Buffer | null> {
     if (this.closed !== null) return Promise.reject(this.closed.reason ?? new ClosedError('connection closed'))
     if (this.ended && kind !== 'flush') return Promise.reject(new EndOfStreamError())
-    if (this.#waiting) return Promise.reject(new InvalidArgumentError('another read is in progress: reads must be sequential'))
+    // The Connection checked its arguments and that no other wait runs; these are a backstop (an
+    // already-aborted signal never fires its listener, so the wait would never end).
+    if (this.#waiting) return Promise.reject(inProgress('wait'))
     const { signal, timeout } = options
-    if (timeout !== undefined && !(timeout >= 0)) return Promise.reject(new InvalidArgumentError(`timeout must be >= 0, got ${timeout}`))
-    signal?.throwIfAborted()
+    if (signal?.aborted) return Promise.reject(abortReason(signal))
     const intent = this.#waitIntent
     if (kind === 'bytes') intent.expectBytes(n)
     else if (kind === 'flush') intent.expectFlush(n)
@@ -314,8 +463,7 @@ export class Bridge implements Protocol {
   }
 
   readonly #onAbort = (): void => {
-    const reason: unknown = this.#signal?.reason
-    this.#settle(reason instanceof Error ? reason : new Error('aborted'))
+    if (this.#signal !== undefined) this.#settle(abortReason(this.#signal))
   }
 
   write(data: Uint8Array | string): void {
@@ -352,11 +500,14 @@ export class Bridge implements Protocol {
     this.#notify?.()
   }
 
-  /** Resolves (`null`) or rejects the current wait, if any. */
-  #settle(error: Error | null, bytes: Buffer | null = null): void {
+  /**
+   * Resolves (`error` null) or rejects the current wait, if any. `error` is unknown: a signal's
+   * reason may be any value (never null, see abortReason).
+   */
+  #settle(error: unknown, bytes: Buffer | null = null): void {
     if (!this.#waiting) return
     const resolve = this.#resolve as (bytes: Buffer | null) => void
-    const reject = this.#reject as (err: Error) => void
+    const reject = this.#reject as (reason: unknown) => void
     this.#waiting = false
     this.#taken = false
     this.#resolve = null
@@ -422,9 +573,11 @@ export class Bridge implements Protocol {
 
 /**
  * Opens a connection for use with `await`: TCP `{ host, port }` or Unix `{ path }`, with TLS
- * when `tls` is given. Rejects with a `ConnectError` like `connect()`.
+ * when `tls` is given. Rejects with a `ConnectError` like `connect()`, and with an
+ * `InvalidArgumentError` for a bad address or bad options.
  */
 export async function open(address: Address, options: OpenOptions = {}): Promise<Connection> {
+  if (options === null || typeof options !== 'object') throw invalid('open', 'options', options, 'an object or undefined')
   const bridge = new Bridge()
   const stream = await connect(address, bridge.factory, options)
   bridge.attach(stream)

@@ -91,6 +91,79 @@ describe('async/await API', () => {
     await conn.end()
   })
 
+  test('a second read while the first waits rejects even with its bytes buffered; the stream stays in order', T, async (t) => {
+    const srv = await serve({ host: '127.0.0.1', port: 0 }, async (conn) => {
+      conn.write('abcdef') // one write: one chunk on loopback
+      await conn.readUntil('\n', { max: 10 })
+      conn.write('gh\n')
+    })
+    t.after(() => srv.close({ timeout: 0 }))
+    const conn = await open(srv.address)
+    assert.equal((await conn.readExactly(2)).toString(), 'ab') // 'cdef' came in the same read
+    const first = conn.readUntil('\n', { max: 100 })
+    await assert.rejects(conn.readExactly(2), { code: 'RS_ERR_INVALID_ARG', message: /readExactly: another read is in progress/ })
+    await assert.rejects(conn.readUntil('d', { max: 100 }), { code: 'RS_ERR_INVALID_ARG' })
+    conn.write('go\n')
+    assert.equal((await first).toString(), 'cdefgh')
+    await conn.end()
+  })
+
+  test('in a serve() handler, a read started while another waits rejects and takes nothing', T, async (t) => {
+    const srv = await serve({ host: '127.0.0.1', port: 0 }, async (conn) => {
+      await conn.readExactly(1) // 'yz' arrived in the same read as 'x'
+      const first = conn.readUntil('\n', { max: 100 })
+      const second = await conn.readExactly(2).then(
+        (bytes) => `took ${bytes.toString()}`,
+        (err: { code: string }) => err.code,
+      )
+      conn.write(`${second}\n`)
+      conn.write(`${(await first).toString()}\n`)
+    })
+    t.after(() => srv.close({ timeout: 0 }))
+    const conn = await open(srv.address)
+    conn.write('xyz')
+    assert.equal((await conn.readUntil('\n', { max: 100 })).toString(), 'RS_ERR_INVALID_ARG')
+    conn.write('!\n') // only now: the server's first read is still waiting for it
+    assert.equal((await conn.readUntil('\n', { max: 100 })).toString(), 'yz!')
+    await conn.end()
+  })
+
+  test('an already-aborted signal rejects with AbortError and consumes nothing', T, async (t) => {
+    const srv = await serve({ host: '127.0.0.1', port: 0 }, async (conn) => {
+      conn.write('abcdef\n')
+      await conn.flush()
+    })
+    t.after(() => srv.close({ timeout: 0 }))
+    const conn = await open(srv.address)
+    assert.equal((await conn.readExactly(2)).toString(), 'ab')
+    const signal = AbortSignal.abort()
+    await assert.rejects(conn.readExactly(2, { signal }), { name: 'AbortError' })
+    await assert.rejects(conn.readUntil('\n', { max: 10, signal }), { name: 'AbortError' })
+    await assert.rejects(conn.frames(lines({ max: 10 }), { signal }).next(), { name: 'AbortError' })
+    assert.equal((await conn.readUntil('\n', { max: 10 })).toString(), 'cdef')
+    await conn.end()
+  })
+
+  test('bad arguments reject with RS_ERR_INVALID_ARG naming the argument, and the connection still works', T, async (t) => {
+    const port = await server(t, (socket) => Stream.attach(socket, LineEcho.create))
+    const conn = await open({ host: '127.0.0.1', port })
+    const bad: Array<[() => Promise<unknown>, RegExp]> = [
+      [() => conn.readExactly(-1), /readExactly: n must be a non-negative integer, got -1/],
+      [() => conn.readExactly(1, { timeout: Number.NaN }), /readExactly: options\.timeout .* got NaN/],
+      [() => conn.readUntil('\n', undefined as never), /readUntil: options must be .* got undefined/],
+      [() => conn.readUntil('\n', { max: 1.5 }), /readUntil: options\.max .* got 1\.5/],
+      [() => conn.readUntil('', { max: 10 }), /readUntil: delimiter .* got ""/],
+      [() => conn.frames(null as never).next(), /frames: framer .* got null/],
+      [() => conn.flush('3' as never), /flush: n .* got "3"/],
+    ]
+    for (const [call, message] of bad) await assert.rejects(call(), { code: 'RS_ERR_INVALID_ARG', message }, String(call))
+    assert.throws(() => conn.write(42 as never), { code: 'RS_ERR_INVALID_ARG', message: /write: data .* got 42/ })
+    await assert.rejects(open({ host: '127.0.0.1', port }, null as never), { code: 'RS_ERR_INVALID_ARG', message: /open: options .* got null/ })
+    conn.write('still here\n')
+    assert.equal((await conn.readUntil('\n', { max: 100 })).toString(), 'still here')
+    await conn.end()
+  })
+
   test('rejects open() to a closed port with a ConnectError', T, async () => {
     const probe = net.createServer()
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))

@@ -587,8 +587,8 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     let reading = (waiting || asleep) && !this.#eof && !this.#blocked
     const budget = this.#limits.budget
     if (budget !== null) {
-      budget.update(this, this.input.capacity + this.output.length + this.ioUnwritten())
-      if (reading && !budget.mayRead(this)) reading = false
+      const wait = reading ? 'input' : this.#blocked || kind === Kind.Flush ? 'output' : 'other'
+      reading = budget.update(this, this.input.capacity, this.output.length + this.ioUnwritten(), wait)
     }
     this.ioSetReading(reading)
     let wake = this.#deadline

@@ -2,12 +2,14 @@
  * The memory budget across all connections of a server (`serve({ maxBufferedBytes })`): many
  * connections each send large frames slowly, so that without a budget every one of them holds
  * a partial frame and the server holds connections × frame size. With the budget, what the
- * server's streams hold stays near the limit, and every frame still completes.
+ * server's streams hold stays near the limit, and every frame still completes. And a peer that
+ * never reads a large answer must not stall the others (`stuckReader`).
  */
 import { performance } from 'node:perf_hooks'
+import { setTimeout as delay } from 'node:timers/promises'
 import { Intent, type Protocol, type Transport } from 'rotor-stream'
 import { Problems, type ScenarioResult } from './metrics.js'
-import { openPeers } from './raw.js'
+import { openPeers, RawPeer } from './raw.js'
 import { ServerWatch } from './watch.js'
 
 type Outcome = Omit<ScenarioResult, 'ms' | 'rssMiB' | 'leaked'>
@@ -159,6 +161,97 @@ export async function memoryBudget(options: Omit<BudgetOptions, 'maxBufferedByte
     errors: problems.count,
     bytesLost: (frames - withBudget.acked) * (options.frameSize + 4),
     notes,
+    samples: problems.samples,
+  }
+}
+
+/** Answers the line `big` with `size` bytes and any other line with `ok`. */
+class BigOrSmall implements Protocol {
+  readonly #size: number
+  constructor(size: number) {
+    this.#size = size
+  }
+
+  next(): Intent<BigOrSmall> {
+    return Intent.of<BigOrSmall>(this).expectDelimiter('\n', { max: 64 }).timeout(60_000)
+  }
+
+  bytesRead(t: Transport, end: number): Intent<BigOrSmall> {
+    const big = t.input.toString('latin1', 0, end) === 'big'
+    t.input.consume(end + 1)
+    t.output.write(big ? Buffer.alloc(this.#size, 0x62) : 'ok\n')
+    return this.next()
+  }
+}
+
+/** Options of {@link stuckReader}. */
+export interface StuckReaderOptions {
+  /** The server's maxBufferedBytes. */
+  limit: number
+  /** Bytes of the answer the stuck peer asks for and never reads. */
+  answerSize: number
+  /** Other clients, each sending one small request. */
+  clients: number
+  /** How long a client may wait for its answer (a safety net, not a timing measurement). */
+  within: number
+  /** The streams' outputHighWaterMark: above the answer, the stuck stream is never pushed back. */
+  outputHighWaterMark?: number
+}
+
+/**
+ * A peer that asks for a large answer and never reads it holds more than the whole budget in
+ * unwritten output; meanwhile `clients` other clients each send a small request and must all
+ * be answered. Then the stuck peer goes away and the server's streams all close.
+ */
+export async function stuckReader(options: StuckReaderOptions): Promise<Outcome> {
+  const { serve } = await import('rotor-stream')
+  const problems = new Problems()
+  const watch = new ServerWatch()
+  const server = await serve(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      maxBufferedBytes: options.limit,
+      ...(options.outputHighWaterMark !== undefined && { outputHighWaterMark: options.outputHighWaterMark }),
+    },
+    () => new BigOrSmall(options.answerSize).next(),
+  )
+  watch.watch(server)
+  const port = (server.address as { port: number }).port
+  const stuck = new RawPeer(port, { read: false })
+  let peers: RawPeer[] = []
+  let answered = 0
+  let stuckHeld = 0
+  const start = performance.now()
+  try {
+    await stuck.connected
+    await stuck.write('big\n')
+    // The kernel takes what it can of the answer; the rest stays in the server, over the limit.
+    for (let i = 0; i < 500 && watch.held() <= options.limit; i++) await delay(10)
+    stuckHeld = watch.held()
+    if (stuckHeld <= options.limit) problems.add(`the unread answer left only ${stuckHeld} bytes in the server: the test tests nothing`)
+    peers = await openPeers(port, options.clients)
+    for (const p of peers) void p.write('hi\n')
+    const results = await Promise.all(peers.map((p) => p.until((q) => q.received === 'ok\n', options.within)))
+    answered = peers.filter((p) => p.received === 'ok\n').length
+    if (answered !== peers.length || results.includes(false)) problems.add(`${answered} of ${peers.length} clients were answered while a peer did not read`)
+    if (stuck.receivedBytes !== 0 || watch.held() < stuckHeld) problems.add('the stuck peer was not stuck all along')
+  } finally {
+    for (const p of peers) p.destroy()
+    stuck.destroy()
+    await Promise.all([...peers.map((p) => p.closed), stuck.closed])
+    await server.close({ timeout: 0 })
+    await watch.drained()
+    watch.stop()
+  }
+  return {
+    name: 'memory budget with a peer that does not read',
+    unit: 'clients',
+    cases: options.clients,
+    faults: 1,
+    errors: problems.count,
+    bytesLost: 0,
+    notes: `the stuck peer left ${(stuckHeld / 2 ** 20).toFixed(1)} MiB unwritten (limit ${(options.limit / 2 ** 10).toFixed(0)} KiB); ${answered} of ${options.clients} clients answered in ${(performance.now() - start).toFixed(0)} ms`,
     samples: problems.samples,
   }
 }

@@ -587,8 +587,11 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     let reading = (waiting || asleep) && !this.#eof && !this.#blocked
     const budget = this.#limits.budget
     if (budget !== null) {
-      const wait = reading ? 'input' : this.#blocked || kind === Kind.Flush ? 'output' : 'other'
-      reading = budget.update(this, this.input.capacity, this.output.length + this.ioUnwritten(), wait)
+      const wait = reading && waiting ? 'input' : this.#blocked || kind === Kind.Flush ? 'output' : 'other'
+      const may = budget.update(this, this.input.capacity, this.output.length + this.ioUnwritten(), wait)
+      // A sleeper's read-ahead is no claim on the budget: it stops while the budget is exhausted
+      // (and resumes with its next event), and never takes the grant from a stream that waits for input.
+      reading = wait === 'input' ? may : reading && !budget.isExhausted
     }
     this.ioSetReading(reading)
     let wake = this.#deadline
@@ -622,6 +625,7 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     this.#end()
     if (this.output.length > 0) this.ioWrite(this.output.take())
     if (reason !== undefined) this.endReason = reason
+    if (reason instanceof HandlerError) this.ioReportError(reason)
     this.ioFinish(reason)
     if (reason !== undefined) this.#reportFatal(protocol, reason)
   }
@@ -633,15 +637,15 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     this.#end()
     this.endReason = reason
     this.output.clear()
+    if (reason instanceof HandlerError) this.ioReportError(reason) // while the peer's address is still known
     this.ioDestroy(reason)
     this.#reportFatal(protocol, reason)
   }
 
-  /** Tells tracing, the error hook and the protocol's `fatal` why the stream ended. */
+  /** Tells tracing and the protocol's `fatal` why the stream ended. */
   #reportFatal(protocol: Protocol | null, reason: Error): void {
     if (channels.streamFatal.hasSubscribers) channels.streamFatal.publish({ stream: this, reason })
     if (this.trace !== null) this.trace('fatal', reason)
-    if (reason instanceof HandlerError) this.ioReportError(reason)
     if (protocol?.fatal) {
       try {
         protocol.fatal(reason, this)

@@ -14,7 +14,6 @@ import { lstat, unlink } from 'node:fs/promises'
 import net from 'node:net'
 import { dirname } from 'node:path'
 import tls from 'node:tls'
-import { type Connection, handleAsync } from './async/connection.js'
 import { MemoryBudget } from './budget.js'
 import { MAX_TIMER } from './deadline.js'
 import { channels } from './diagnostics.js'
@@ -83,7 +82,9 @@ const STALE_PROBE_TIMEOUT = 1000
 
 /**
  * Listens and runs `factory(transport, seed, scope)` on every accepted connection (after the
- * TLS handshake with `tls`). Resolves with the {@link Server} once it is listening; rejects with
+ * TLS handshake with `tls`). For the async API, pass `handleAsync(async (conn) => { ... })` as
+ * the factory. A factory that returns anything but an Intent (a promise, say) ends only that
+ * connection, with a `HandlerError` reported to `onError`. Resolves with the {@link Server} once it is listening; rejects with
  * a {@link ListenError} if it cannot listen. Bad options, including unusable TLS material,
  * throw `InvalidArgumentError` synchronously.
  *
@@ -95,14 +96,15 @@ const STALE_PROBE_TIMEOUT = 1000
  * Under `node:cluster`, call it in every worker with the same address: the workers share the
  * listening socket, and each worker's `maxConnections` applies to that worker.
  */
-export function serve(options: ServeOptions, handler: (conn: Connection) => Promise<void>): Promise<Server>
-/** Runs `factory(transport, seed, scope)` on every accepted connection. */
-export function serve<S>(options: ServeOptions, factory: Factory<S>, seed?: S): Promise<Server>
-export function serve<S>(options: ServeOptions, handler: Factory<S> | ((conn: Connection) => Promise<void>), seed?: S): Promise<Server> {
+export function serve<S>(options: ServeOptions, factory: Factory<S>, seed?: S): Promise<Server> {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('serve() needs options with { host, port } or { path }')
-  if (typeof handler !== 'function') throw new InvalidArgumentError('serve() needs a factory function')
-  // An `async` function is a connection handler for the async API, not a stream factory.
-  const factory = isAsyncFunction(handler) ? handleAsync(handler as (conn: Connection) => Promise<void>) : (handler as Factory<S>)
+  if (typeof factory !== 'function') throw new InvalidArgumentError(`serve(): factory must be a function, got ${String(factory)}`)
+  // Which API a function is for is never guessed from how it was declared (a bound or down-compiled
+  // async function looks like any other): the async API is asked for with handleAsync(). An
+  // `async` function here is surely a mistake, so it is refused now rather than on every connection.
+  if (isAsyncFunction(factory)) {
+    throw new InvalidArgumentError('serve(): factory is an async function; for the async API pass handleAsync(handler) instead')
+  }
   const address = listenAddress(options)
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
   if (!(Number.isInteger(maxConnections) && maxConnections > 0)) throw new InvalidArgumentError(`maxConnections must be an integer > 0, got ${maxConnections}`)

@@ -10,7 +10,7 @@
  */
 import type { Buf } from '../buf.js'
 import { type Address, connect } from '../connect.js'
-import { ClosedError, EndOfStreamError, type Exception, InvalidArgumentError, TimeoutError } from '../errors.js'
+import { ClosedError, EndOfStreamError, type Exception, HandlerError, InvalidArgumentError, TimeoutError } from '../errors.js'
 import type { Framer } from '../framing/framer.js'
 import { Intent, toBuffer } from '../intent.js'
 import type { Factory, Protocol, Scope, Transport } from '../protocol.js'
@@ -592,9 +592,16 @@ export async function open(address: Address, options: OpenOptions = {}): Promise
  *   for await (const line of conn.frames(lines({ max: 1024 }))) conn.write(`${line}\n`)
  * }))
  * ```
- * The connection is ended when the handler returns, and destroyed if it throws.
+ * The connection is ended when the handler returns. If it throws (or rejects), the connection
+ * is destroyed with a `HandlerError` (handler `'async handler'`, the thrown value as `cause`),
+ * reported to the server's or client's `onError` (by default one line on stderr); `onError`
+ * here, if given, is called first with the thrown value.
  */
-export function handleAsync(handler: (conn: Connection) => Promise<void>, onError?: (err: unknown) => void): Factory {
+export function handleAsync(handler: (conn: Connection) => Promise<void> | void, onError?: (err: unknown) => void): Factory {
+  if (typeof handler !== 'function') throw new InvalidArgumentError(`handleAsync: handler must be a function, got ${describeValue(handler)}`)
+  if (onError !== undefined && typeof onError !== 'function') {
+    throw new InvalidArgumentError(`handleAsync: onError must be a function or undefined, got ${describeValue(onError)}`)
+  }
   return (t: Transport, seed: unknown, scope: Scope) => {
     const bridge = new Bridge()
     const intent = bridge.factory(t, seed, scope)
@@ -602,14 +609,21 @@ export function handleAsync(handler: (conn: Connection) => Promise<void>, onErro
     if (t instanceof Stream) bridge.attach(t)
     const conn = new Connection(bridge)
     // Start the handler once the stream has taken the first Intent.
+    // A handler that throws synchronously or returns no promise is caught the same way.
     queueMicrotask(() => {
-      handler(conn).then(
-        () => conn.end(),
-        (err: unknown) => {
-          onError?.(err)
-          conn.destroy(err instanceof Error ? err : new Error(String(err)))
-        },
-      )
+      Promise.resolve()
+        .then(() => handler(conn))
+        .then(
+          () => conn.end(),
+          (err: unknown) => {
+            try {
+              onError?.(err)
+            } catch {
+              // the connection is destroyed below all the same
+            }
+            conn.destroy(new HandlerError('async handler', err))
+          },
+        )
     })
     return intent
   }

@@ -13,6 +13,7 @@ import {
   ConnectError,
   type Connection,
   type Exception,
+  handleAsync,
   Intent,
   ListenError,
   lines,
@@ -256,15 +257,18 @@ describe('Server.close()', () => {
 })
 
 describe('async API', () => {
-  test('open() reads lines, exact byte counts and frames; serve() takes an async handler', async (t) => {
-    const server = await serve({ host: '127.0.0.1', port: 0 }, async (conn: Connection) => {
-      for await (const frame of conn.frames(lines({ max: 100 }))) {
-        const text = frame.toString()
-        if (text === 'bytes') conn.write('0123456789')
-        else conn.write(`echo ${text}\n`)
-        if (text === 'bye') return
-      }
-    })
+  test('open() reads lines, exact byte counts and frames; serve() takes handleAsync(handler)', async (t) => {
+    const server = await serve(
+      { host: '127.0.0.1', port: 0 },
+      handleAsync(async (conn: Connection) => {
+        for await (const frame of conn.frames(lines({ max: 100 }))) {
+          const text = frame.toString()
+          if (text === 'bytes') conn.write('0123456789')
+          else conn.write(`echo ${text}\n`)
+          if (text === 'bye') return
+        }
+      }),
+    )
     t.after(() => server.close({ timeout: 0 }))
     const conn = await open(server.address)
     conn.write('hello\nbytes\n')

@@ -49,9 +49,9 @@ export interface StreamLimits {
    */
   minRate?: MinRate | null
   /**
-   * A memory budget shared with other streams (a server's `maxBufferedBytes`): while the
-   * buffers of all its streams together hold more than its limit, this stream stops reading
-   * (see `MemoryBudget`).
+   * A memory budget shared with other streams (a server's `maxBufferedBytes`): while the input
+   * buffered by all its streams together is over its limit, this stream stops reading unless
+   * it holds the budget's turn (see `MemoryBudget`).
    * @default null
    */
   budget?: MemoryBudget | null

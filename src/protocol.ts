@@ -24,7 +24,8 @@ export interface Transport {
   /**
    * Half-closes the connection: once `output` is flushed, a FIN tells the peer nothing more
    * will be sent, while reading goes on (an HTTP/1.0 client does this after its request).
-   * Writing output after it ends the stream with a `WriteError`.
+   * `expectFlush()` afterwards waits for the bytes it flushed. Writing output after it ends the
+   * stream with a `WriteError` (`cause.code` `ERR_STREAM_WRITE_AFTER_END`): never lost silently.
    */
   halfClose(): void
 }
@@ -68,22 +69,29 @@ export interface Protocol {
   timeout?(t: Transport, scope: Scope): Intent<Protocol>
   /**
    * Called after a notifier (see `Scope.notifier()`) fired, whatever the stream was waiting for.
+   * A notifier called from inside `wakeup` runs the next `wakeup` on a later turn of the event
+   * loop; 10,000 of them in a row that neither consume input nor write output end the stream
+   * with a `HandlerError` (the trap: polling through your own notifier).
    * Default: keep waiting for the same expectation and deadline.
    */
   wakeup?(t: Transport, scope: Scope): Intent<Protocol>
   /**
-   * Called when the stream cannot go on reading: end of stream, a limit, or a read error.
+   * Called when the stream cannot go on reading: end of stream (also while asleep), a limit, a
+   * bad frame (`Intent.reject()`, `expectFrame`), a too slow peer, or a read error.
    * Bytes still buffered are in `t.input`; the protocol may write a last answer and return
    * `Intent.done()` to have it flushed before the socket closes (after a `ReadError` the socket
    * is already gone and output is dropped). Returning another read expectation after end of
-   * stream ends the stream with the `EndOfStreamError`.
-   * Default: `Intent.done()` on end of stream, `Intent.error(reason)` otherwise.
+   * stream ends the stream with the `EndOfStreamError`; sleeping on is allowed.
+   * Default: `Intent.done()` on end of stream; after a limit or a `ProtocolError`, flush the
+   * answers already written, then end with the reason (`Intent.error(reason, { flush: true })`),
+   * so that the outcome does not depend on how the input was split; `Intent.error(reason)` otherwise.
    */
   exception?(t: Transport, reason: Exception, scope: Scope): Intent<Protocol>
   /**
    * Called once when the stream ends abnormally: a `WriteError`, a `HandlerError`, a
    * `TimeoutError` from the default `timeout`, a `ClosedError` when closed from outside, or
-   * the error given to `Intent.error()`. The socket is already closed; there is nothing to
+   * the error given to `Intent.error()`. The socket is already closed (or, after
+   * `Intent.error(e, { flush: true })`, closing once the output is flushed); there is nothing to
    * return. A clean end (`Intent.done()`) does not call it. Default: does nothing.
    */
   fatal?(reason: Error, scope: Scope): void

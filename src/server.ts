@@ -50,9 +50,11 @@ export interface ServerOptions extends StreamOptions {
    */
   maxConnections?: number
   /**
-   * A memory budget for all connections together: while their input and output buffers hold
-   * more than this many bytes, reading pauses (but for the connection holding the most, so that
-   * frames complete), instead of the process growing with every slow peer. See `MemoryBudget`.
+   * A memory budget for all connections together: while the input they buffer is over this many
+   * bytes, reading pauses but for one connection that wants to read (the one holding the most
+   * input, in turns), so that frames complete, instead of the process growing with every slow
+   * peer. Output waiting for a peer is charged to that connection (`outputHighWaterMark`, its
+   * deadline), so a client that does not read never stalls the others. See `MemoryBudget`.
    * @default no budget
    */
   maxBufferedBytes?: number

@@ -352,6 +352,15 @@ function search(input: Buf, needle: Buffer, from: number): number {
   return input.indexOf(needle.length === 1 ? (needle[0] as number) : needle, from)
 }
 
+/**
+ * A rejection settled on a later turn of the event loop: a handler that retries its reads in a
+ * loop after the end (catching every error) then yields to the event loop on each turn instead
+ * of spinning in microtasks, and other connections are served meanwhile.
+ */
+function rejectLater(reason: Error): Promise<never> {
+  return new Promise((_resolve, reject) => setImmediate(reject, reason))
+}
+
 /** A copy of the first `n` readable bytes of `input`, then consumes them and `skip` more. */
 function takeCopy(input: Buf, n: number, skip: number): Buffer {
   const bytes = input.copy(0, n)
@@ -433,8 +442,8 @@ export class Bridge implements Protocol {
    * a copy of the bytes read (before the delimiter), consumed; else with null, the caller takes them.
    */
   wait(kind: WaitKind, n: number, delimiter: Buffer | null, offset: number, options: WaitOptions, takes: boolean): Promise<Buffer | null> {
-    if (this.closed !== null) return Promise.reject(this.closed.reason ?? new ClosedError('connection closed'))
-    if (this.ended && kind !== 'flush') return Promise.reject(new EndOfStreamError())
+    if (this.closed !== null) return rejectLater(this.closed.reason ?? new ClosedError('connection closed'))
+    if (this.ended && kind !== 'flush') return rejectLater(new EndOfStreamError())
     // The Connection checked its arguments and that no other wait runs; these are a backstop (an
     // already-aborted signal never fires its listener, so the wait would never end).
     if (this.#waiting) return Promise.reject(inProgress('wait'))

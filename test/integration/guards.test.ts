@@ -129,6 +129,35 @@ describe('a handler that spins or throws', () => {
     assert.match(String((errors[0]?.cause as Error).message), /handleAsync/)
   })
 
+  test('serves other connections while an async handler retries its reads in a loop after the end', T, async (t) => {
+    let stop = false
+    let retries = 0
+    const server = await serve(
+      { host: LOCALHOST, port: 0 },
+      handleAsync(async (conn) => {
+        const first = await conn.readUntil('\n', { max: 100 })
+        if (first.toString() === 'echo') {
+          conn.write('echo\n')
+          return
+        }
+        while (!stop) {
+          try {
+            await conn.readExactly(1) // rejects at once: the peer has ended
+          } catch {
+            retries++ // and try again, forever: a bug, but it must not hang the process
+          }
+        }
+      }),
+    )
+    t.after(() => server.close({ timeout: 0 }))
+    const { port } = server.address as { port: number }
+    const looping = exchange(port, 'loop\n')
+    while (retries === 0) await new Promise((resolve) => setTimeout(resolve, 5)) // bounded by the test's timeout
+    assert.equal(await exchange(port, 'echo\n'), 'echo\n')
+    stop = true
+    await looping
+  })
+
   test('reports an async handler that throws to onError as a HandlerError, cause kept', T, async (t) => {
     const errors: HandlerError[] = []
     const thrown = new Error('async boom')

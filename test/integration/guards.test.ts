@@ -322,3 +322,34 @@ describe('a bad frame among good ones over a socket', () => {
     await conn.end()
   })
 })
+
+describe('lingering close against a peer that never closes', () => {
+  test('after Intent.done() a peer that keeps sending is cut off after lingerTimeout; the end stays clean', T, async (t) => {
+    const bye: Protocol = {
+      bytesRead(tr: Transport, end: number) {
+        tr.input.consume(end)
+        tr.output.write('bye\n')
+        return Intent.done()
+      },
+    }
+    let stream: Stream | undefined
+    const server = net.createServer((socket) => {
+      stream = Stream.attach(socket, () => Intent.of(bye).expectBytes(1), undefined, { lingerTimeout: 100 })
+    })
+    await new Promise<void>((resolve) => server.listen(0, LOCALHOST, resolve))
+    t.after(() => server.close())
+    const client = net.connect((server.address() as net.AddressInfo).port, LOCALHOST)
+    client.on('error', () => {}) // the cut may come as a reset while it writes
+    let received = ''
+    client.on('data', (c: Buffer) => {
+      received += c.toString()
+    })
+    const drip = setInterval(() => client.write('still here\n'), 10)
+    t.after(() => clearInterval(drip))
+    client.write('x')
+    await new Promise((resolve) => client.once('close', resolve))
+    clearInterval(drip)
+    assert.equal(received, 'bye\n')
+    assert.equal(await (stream as Stream).closed, undefined)
+  })
+})

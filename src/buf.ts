@@ -1,3 +1,5 @@
+import { invalid } from './validate.js'
+
 /**
  * A contiguous, growable byte buffer: the input and the output of every stream.
  *
@@ -40,23 +42,26 @@ export class Buf {
    * A Buffer over readable bytes `[start, end)` (default: all of them), without copying.
    * The trap: it is valid only until the next `consume()`, `write()` or the handler returns,
    * since the Buf may move or reuse its storage. Copy (`Buffer.from(view)`) what you keep.
-   * Positions are clamped to the readable bytes.
+   * Positions are integers, clamped to the readable bytes.
    */
   view(start = 0, end: number = this.length): Buffer {
+    if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end))) throw badRange('Buf.view', start, end)
     if (this.#storage === null) return EMPTY
     return this.#storage.subarray(this.#start + Math.max(start, 0), this.#start + Math.min(end, this.length))
   }
 
-  /** The byte at `index` (0 = first readable byte), or `undefined` past the end. */
+  /** The byte at integer `index` (0 = first readable byte), or `undefined` outside the readable bytes. */
   byte(index: number): number | undefined {
+    if (!Number.isSafeInteger(index)) throw invalid('Buf.byte', 'index', 'an integer', index)
     if (index < 0 || index >= this.length || this.#storage === null) return undefined
     return this.#storage[this.#start + index]
   }
 
-  /** Drops the first `n` readable bytes. Storage is released once nothing is left. */
+  /** Drops the first `n` readable bytes, an integer within 0..length. Storage is released once nothing is left. */
   consume(n: number): void {
-    if (!(n >= 0 && n <= this.length)) {
-      throw new RangeError(`consume(${n}) outside 0..${this.length}`)
+    // An integer first: a fraction or a string here would leave #start pointing between bytes, or concatenated.
+    if (!(Number.isSafeInteger(n) && n >= 0 && n <= this.length)) {
+      throw invalid('Buf.consume', 'n', `an integer within 0..${this.length} (the readable bytes)`, n)
     }
     this.#start += n
     if (this.#start === this.#end) this.clear()
@@ -72,9 +77,14 @@ export class Buf {
 
   /**
    * Position of the first `needle` at or after `from`, relative to the first readable byte,
-   * or -1. A one-byte needle is best passed as a number (a plain `memchr`).
+   * or -1. A one-byte needle is best passed as a number (a plain `memchr`): an integer within
+   * 0..255. `from` is an integer, clamped.
    */
   indexOf(needle: Uint8Array | string | number, from = 0): number {
+    if (!(typeof needle === 'number' ? needle >= 0 && needle <= 255 && Number.isInteger(needle) : typeof needle === 'string' || needle instanceof Uint8Array)) {
+      throw invalid('Buf.indexOf', 'needle', 'a byte (an integer within 0..255), a string or a Uint8Array', needle)
+    }
+    if (!Number.isSafeInteger(from)) throw invalid('Buf.indexOf', 'from', 'an integer', from)
     const storage = this.#storage
     if (storage === null) return -1
     // Search only the readable region: past #end lies garbage that could hold a false match.
@@ -83,13 +93,15 @@ export class Buf {
     return at < 0 ? -1 : at - this.#start
   }
 
-  /** Appends bytes, or a string in `encoding` (default utf8). Returns the number of bytes added. */
+  /** Appends bytes (a Uint8Array), or a string in `encoding` (default utf8). Returns the number of bytes added. */
   write(data: Uint8Array | string, encoding: BufferEncoding = 'utf8'): number {
     if (typeof data === 'string') {
       if (data.length <= SHORT_STRING && (encoding === 'utf8' || encoding === 'latin1' || encoding === 'ascii')) {
         const n = this.#writeAscii(data)
         if (n >= 0) return n
       }
+      // Checked off the short-string path only: there the encoding is one of three already.
+      if (!Buffer.isEncoding(encoding)) throw invalid('Buf.write', 'encoding', 'a Buffer encoding (utf8, latin1, hex, base64...)', encoding)
       const n = Buffer.byteLength(data, encoding)
       if (n === 0) return 0
       const storage = this.#reserve(n)
@@ -97,6 +109,8 @@ export class Buf {
       this.#end += n
       return n
     }
+    // Anything else would make `#end` NaN (no length) or copy numbers mod 256 (a plain array).
+    if (!(data instanceof Uint8Array)) throw invalid('Buf.write', 'data', 'a string or a Uint8Array', data)
     const n = data.length
     if (n === 0) return 0
     const storage = this.#reserve(n)
@@ -113,11 +127,14 @@ export class Buf {
   /**
    * Appends readable bytes `[start, end)` of `source` (default: all, clamped to its readable
    * bytes), without making a view of them: the cheap way to echo or forward part of the input.
-   * Returns the number of bytes added.
+   * Positions are integers. Returns the number of bytes added.
    */
-  writeFrom(source: Buf, start = 0, end: number = source.length): number {
+  writeFrom(source: Buf, start = 0, end?: number): number {
+    if (!(source instanceof Buf)) throw invalid('Buf.writeFrom', 'source', 'a Buf', source)
+    const stop = end === undefined ? source.length : end
+    if (!(Number.isSafeInteger(start) && Number.isSafeInteger(stop))) throw badRange('Buf.writeFrom', start, stop)
     const from = Math.max(start, 0)
-    const n = Math.min(end, source.length) - from
+    const n = Math.min(stop, source.length) - from
     if (n <= 0) return 0
     const storage = this.#reserve(n) // may move source's bytes when source is this Buf: read its fields after
     const bytes = source.#storage as Buffer
@@ -135,9 +152,10 @@ export class Buf {
   /**
    * A copy of readable bytes `[start, end)` (default: all, clamped to the readable bytes) in a
    * new Buffer: what to keep after `consume()`. Cheaper than `Buffer.from(view())`, which makes a
-   * view first.
+   * view first. Positions are integers.
    */
   copy(start = 0, end: number = this.length): Buffer {
+    if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end))) throw badRange('Buf.copy', start, end)
     const from = Math.max(start, 0)
     const n = Math.min(end, this.length) - from
     if (n <= 0 || this.#storage === null) return Buffer.alloc(0)
@@ -152,8 +170,13 @@ export class Buf {
     return out
   }
 
-  /** Decodes readable bytes `[start, end)` (default: all, clamped to the readable bytes) without consuming them. */
+  /** Decodes readable bytes `[start, end)` (integers; default: all, clamped to the readable bytes) without consuming them. */
   toString(encoding: BufferEncoding = 'utf8', start = 0, end: number = this.length): string {
+    // The common encodings are compared, not looked up: this runs per request in text protocols.
+    if (encoding !== 'utf8' && encoding !== 'latin1' && !Buffer.isEncoding(encoding)) {
+      throw invalid('Buf.toString', 'encoding', 'a Buffer encoding (utf8, latin1, hex, base64...)', encoding)
+    }
+    if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end))) throw badRange('Buf.toString', start, end)
     if (this.#storage === null) return ''
     return this.#storage.toString(encoding, this.#start + Math.max(start, 0), this.#start + Math.min(end, this.length))
   }
@@ -229,6 +252,13 @@ export class Buf {
     this.#adopted = false
     return grown
   }
+}
+
+/** The error for a bad `start` or `end` (whichever is not an integer). Out of line: the methods above are hot. */
+function badRange(where: string, start: unknown, end: unknown): Error {
+  return Number.isSafeInteger(start)
+    ? invalid(where, 'end', 'an integer (clamped to the readable bytes)', end)
+    : invalid(where, 'start', 'an integer (clamped to the readable bytes)', start)
 }
 
 const EMPTY = Buffer.alloc(0)

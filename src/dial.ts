@@ -5,8 +5,8 @@
  */
 import net from 'node:net'
 import tls from 'node:tls'
-import { MAX_TIMER } from './deadline.js'
 import { ConnectError, InvalidArgumentError, TimeoutError } from './errors.js'
+import { checkInteger, checkMs, checkObject, checkString, checkUnixPath, describeValue } from './validate.js'
 
 /** Where to connect or listen: TCP `{ host, port }` or a Unix socket `{ path }`. */
 export type Address = { host: string; port: number } | { path: string }
@@ -75,22 +75,30 @@ export function dial(address: Address, options: DialOptions): Dial {
   return { socket, ready }
 }
 
-/** Validates a `connectTimeout` option, in ms. @internal */
-export function checkConnectTimeout(value: number | undefined): number {
-  const timeout = value ?? DEFAULT_CONNECT_TIMEOUT
-  if (!(timeout > 0 && timeout <= MAX_TIMER)) throw new InvalidArgumentError(`connectTimeout must be within 1..${MAX_TIMER} ms, got ${timeout}`)
-  return timeout
+/** Validates a `connectTimeout` option given to `where`: a whole number of ms within 1..2^31-1. @internal */
+export function checkConnectTimeout(where: string, value: unknown): number {
+  return value === undefined ? DEFAULT_CONNECT_TIMEOUT : checkMs(where, 'options.connectTimeout', value, { min: 1 })
 }
 
-/** Checks a `{ host, port }` or `{ path }` address; throws `InvalidArgumentError`. @internal */
-export function checkAddress(address: Address): void {
-  if (typeof address !== 'object' || address === null) throw new InvalidArgumentError('address must be { host, port } or { path }')
-  if ('path' in address) {
-    if (typeof address.path !== 'string' || address.path === '') throw new InvalidArgumentError(`invalid Unix socket path ${String(address.path)}`)
-    return
+/**
+ * Checks a `{ host, port }` or `{ path }` address given to `where`, including a Unix path's
+ * length; throws `InvalidArgumentError`. Returns a copy with only those fields.
+ * @internal
+ */
+export function checkAddress(where: string, address: unknown): Address {
+  const { host, port, path } = checkObject<{ host?: unknown; port?: unknown; path?: unknown }>(where, 'address', address, '{ host, port } or { path }')
+  if (path !== undefined) {
+    // Which one would be used is not obvious to the reader of the call: refuse to guess.
+    if (host !== undefined || port !== undefined) {
+      throw new InvalidArgumentError(
+        `${where}: address must be either { host, port } or { path }, not both, got path ${describeValue(path)} with ${port !== undefined ? `port ${describeValue(port)}` : `host ${describeValue(host)}`}`,
+      )
+    }
+    return { path: checkUnixPath(where, 'address.path', path) }
   }
-  if (typeof address.host !== 'string' || address.host === '') throw new InvalidArgumentError(`invalid host ${String(address.host)}`)
-  if (!(Number.isInteger(address.port) && address.port > 0 && address.port < 65536)) throw new InvalidArgumentError(`invalid port ${address.port}`)
+  if (host === undefined && port === undefined)
+    throw new InvalidArgumentError(`${where}: address must be { host, port } or { path }, got ${describeValue(address)} with neither`)
+  return { host: checkString(where, 'address.host', host), port: checkInteger(where, 'address.port', port, { min: 1, max: 65535 }) }
 }
 
 /** `host:port` or the Unix path, for messages. @internal */

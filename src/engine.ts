@@ -6,29 +6,20 @@
  * handlers for as long as the buffered input satisfies the current expectation, writes all
  * output of the round in one write, then decides whether to read and when to wake up.
  */
-import type { BudgetMember, MemoryBudget } from './budget.js'
+import { type BudgetMember, MemoryBudget } from './budget.js'
 import { Buf } from './buf.js'
 import { channels } from './diagnostics.js'
-import {
-  EndOfStreamError,
-  type Exception,
-  HandlerError,
-  InvalidArgumentError,
-  LimitReachedError,
-  ReadError,
-  TimeoutError,
-  TooSlowError,
-  WriteError,
-} from './errors.js'
+import { EndOfStreamError, type Exception, HandlerError, LimitReachedError, ReadError, TimeoutError, TooSlowError, WriteError } from './errors.js'
 import { checkMinRate, Intent, Kind, type MinRate } from './intent.js'
 import type { Factory, Protocol, Scope, Transport } from './protocol.js'
 import { SpinGuard } from './spin-guard.js'
+import { checkInteger, checkOptions, invalid } from './validate.js'
 
 /** Limits shared by every kind of stream. */
 export interface StreamLimits {
   /**
    * Most bytes of input one expectation may need: `expectBytes(n)` with a larger `n`, or a
-   * delimiter not found within this many bytes, is a `LimitReachedError`.
+   * delimiter not found within this many bytes, is a `LimitReachedError`. A positive safe integer.
    * @default 16777216 (16 MiB)
    */
   maxBufferSize?: number
@@ -36,7 +27,7 @@ export interface StreamLimits {
    * Automatic pushback: while more than this many bytes of output are unwritten, buffered
    * requests are not processed and nothing is read, even if the protocol did not ask for
    * `expectFlush`. Keeps a peer that pipelines requests but never reads its replies from
-   * growing the process.
+   * growing the process. A non-negative safe integer (0: push back as soon as anything is unwritten).
    * @default 1048576 (1 MiB)
    */
   outputHighWaterMark?: number
@@ -44,7 +35,8 @@ export interface StreamLimits {
    * Minimum data rate while a frame is open (some input buffered, the protocol waiting for
    * more): below `bytes` bytes per `per` ms, `exception()` gets a `TooSlowError`. An
    * expectation can override it with `Intent.minRate()`. Off by default: idle deadlines are
-   * the protocol's choice, and so is this.
+   * the protocol's choice, and so is this. `bytes` is a positive safe integer, `per` a whole
+   * number of ms within 1..2^31-1.
    * @default null
    */
   minRate?: MinRate | null
@@ -65,16 +57,17 @@ export const LIMIT_DEFAULTS: Readonly<Required<StreamLimits>> = Object.freeze({
   budget: null,
 })
 
-/** Throws `InvalidArgumentError` unless `limits` keep every bound in force. */
-function checkLimits(limits: StreamLimits): void {
-  const { maxBufferSize, outputHighWaterMark } = limits
-  if (maxBufferSize !== undefined && !(Number.isSafeInteger(maxBufferSize) && maxBufferSize > 0)) {
-    throw new InvalidArgumentError(`maxBufferSize must be a positive integer, got ${maxBufferSize}`)
-  }
-  if (outputHighWaterMark !== undefined && !(outputHighWaterMark >= 0 && outputHighWaterMark <= Number.MAX_SAFE_INTEGER)) {
-    throw new InvalidArgumentError(`outputHighWaterMark must be a non-negative number, got ${outputHighWaterMark}`)
-  }
-  if (limits.minRate !== undefined && limits.minRate !== null) checkMinRate(limits.minRate)
+/**
+ * Throws `InvalidArgumentError` unless `limits` keep every bound in force; `where` names the
+ * function they were given to, for the message. Returns a copy of the minimum rate, or null:
+ * changing the caller's object later must not change a rate that was checked.
+ */
+function checkLimits(limits: StreamLimits, where: string): MinRate | null {
+  const { maxBufferSize, outputHighWaterMark, minRate, budget } = limits
+  if (maxBufferSize !== undefined) checkInteger(where, 'options.maxBufferSize', maxBufferSize, { min: 1 })
+  if (outputHighWaterMark !== undefined) checkInteger(where, 'options.outputHighWaterMark', outputHighWaterMark)
+  if (budget !== undefined && budget !== null && !(budget instanceof MemoryBudget)) throw invalid(where, 'options.budget', 'a MemoryBudget or null', budget)
+  return minRate === undefined || minRate === null ? null : checkMinRate(where, 'options.minRate', minRate)
 }
 
 /**
@@ -88,12 +81,15 @@ export class Limits {
   readonly minRate: MinRate | null
   readonly budget: MemoryBudget | null
 
-  /** Throws `InvalidArgumentError` unless `limits` keep every bound in force. */
-  constructor(limits: StreamLimits) {
-    checkLimits(limits)
+  /**
+   * Throws `InvalidArgumentError` unless `limits` (an object, or undefined for the defaults)
+   * keep every bound in force; `where` names the function they were given to.
+   */
+  constructor(options: StreamLimits | undefined, where = 'stream options') {
+    const limits = checkOptions<StreamLimits>(where, 'options', options)
+    this.minRate = checkLimits(limits, where)
     this.maxBufferSize = limits.maxBufferSize ?? LIMIT_DEFAULTS.maxBufferSize
     this.outputHighWaterMark = limits.outputHighWaterMark ?? LIMIT_DEFAULTS.outputHighWaterMark
-    this.minRate = limits.minRate ?? null
     this.budget = limits.budget ?? null
   }
 }

@@ -1,5 +1,6 @@
-import { MAX_TIMER } from './deadline.js'
-import { InvalidArgumentError, LimitReachedError, ProtocolError } from './errors.js'
+import { types } from 'node:util'
+import { LimitReachedError, ProtocolError } from './errors.js'
+import { checkMs, checkObject, invalid } from './validate.js'
 
 /**
  * What a stream waits for next. Small integers keep the engine's switch cheap.
@@ -26,9 +27,10 @@ export interface DelimiterOptions {
    * Most bytes allowed before the delimiter. When the input holds `max` bytes plus the
    * delimiter's length without a delimiter in them, `exception()` gets a `LimitReachedError`.
    * Required: an unbounded wait for a delimiter lets a peer fill the process's memory.
+   * A non-negative safe integer.
    */
   max: number
-  /** Skip this many bytes at the start of the input before searching (they are known not to hold it). @default 0 */
+  /** Skip this many bytes at the start of the input before searching (they are known not to hold it); a non-negative safe integer. @default 0 */
   offset?: number
 }
 
@@ -37,18 +39,19 @@ export interface DelimiterOptions {
  * Exactly one `expect…` or `sleep` call must follow.
  */
 export interface IntentBuilder<P> {
-  /** Wait until at least `n` bytes are buffered; `bytesRead` then gets `end = n`. */
+  /** Wait until at least `n` bytes (a non-negative safe integer) are buffered; `bytesRead` then gets `end = n`. */
   expectBytes(n: number): Intent<P>
   /**
    * Wait until `delimiter` is buffered; `bytesRead` then gets `end` = its position (the bytes
    * before it are `input.view(0, end)`, the delimiter itself is not consumed for you).
    * The search resumes where the last one stopped, so a slow peer costs no rescans.
+   * `delimiter` is a non-empty string (utf8) or Uint8Array.
    */
   expectDelimiter(delimiter: Uint8Array | string, options: DelimiterOptions): Intent<P>
   /**
    * Wait until at most `n` bytes of output remain unwritten to the kernel, then call
    * `bytesFlushed`. Nothing is read meanwhile: this is the pushback that keeps a peer who does
-   * not read from making the process buffer without bound.
+   * not read from making the process buffer without bound. `n` is a non-negative safe integer.
    */
   expectFlush(n?: number): Intent<P>
   /**
@@ -113,6 +116,9 @@ export class Intent<P> implements IntentBuilder<P> {
 
   /** Starts an Intent whose next state is `state` (usually `this`, or a new state object). */
   static of<P>(state: P): IntentBuilder<P> {
+    // The engine calls the state's handlers: catch a missing state here, not as a HandlerError later.
+    if (state === null || (typeof state !== 'object' && typeof state !== 'function'))
+      throw invalid('Intent.of', 'state', "an object (the protocol's next state)", state)
     return new Intent(state)
   }
 
@@ -129,7 +135,8 @@ export class Intent<P> implements IntentBuilder<P> {
    * the requests before a bad one). For bad peer input prefer a `ProtocolError`.
    */
   static error(error: Error, options?: { flush?: boolean }): Intent<never> {
-    if (!(error instanceof Error)) throw new InvalidArgumentError(`Intent.error: error must be an Error, got ${String(error)}`)
+    // isNativeError: an Error made in another realm (a vm context) is an Error too.
+    if (!(error instanceof Error || types.isNativeError(error))) throw invalid('Intent.error', 'error', 'an Error', error)
     const intent = new Intent<never>(undefined as never)
     intent.kind = Kind.Error
     intent.error = error
@@ -138,18 +145,18 @@ export class Intent<P> implements IntentBuilder<P> {
   }
 
   expectBytes(n: number): Intent<P> {
-    if (!(Number.isInteger(n) && n >= 0)) throw new InvalidArgumentError(`expectBytes: n must be a non-negative integer, got ${n}`)
+    if (!(Number.isSafeInteger(n) && n >= 0)) throw invalid('Intent.expectBytes', 'n', 'a non-negative integer', n)
     this.kind = Kind.Bytes
     this.n = n
     return this
   }
 
   expectDelimiter(delimiter: Uint8Array | string, options: DelimiterOptions): Intent<P> {
-    const bytes = toBuffer(delimiter)
+    const bytes = toBuffer(delimiter, 'Intent.expectDelimiter')
+    if (typeof options !== 'object' || options === null) throw invalid('Intent.expectDelimiter', 'options', 'an object { max, offset? }', options)
     const { max, offset = 0 } = options
-    if (bytes.length === 0) throw new InvalidArgumentError('expectDelimiter: the delimiter is empty')
-    if (!(Number.isInteger(max) && max >= 0)) throw new InvalidArgumentError(`expectDelimiter: max must be a non-negative integer, got ${max}`)
-    if (!(Number.isInteger(offset) && offset >= 0)) throw new InvalidArgumentError(`expectDelimiter: offset must be a non-negative integer, got ${offset}`)
+    if (!(Number.isSafeInteger(max) && max >= 0)) throw invalid('Intent.expectDelimiter', 'options.max', 'a non-negative integer', max)
+    if (!(Number.isSafeInteger(offset) && offset >= 0)) throw invalid('Intent.expectDelimiter', 'options.offset', 'a non-negative integer', offset)
     this.kind = Kind.Delimiter
     // A one-byte delimiter is searched as a number: Buffer#indexOf then runs a plain memchr.
     this.delimiter = bytes.length === 1 ? (bytes[0] as number) : bytes
@@ -160,7 +167,7 @@ export class Intent<P> implements IntentBuilder<P> {
   }
 
   expectFlush(n = 0): Intent<P> {
-    if (!(Number.isInteger(n) && n >= 0)) throw new InvalidArgumentError(`expectFlush: n must be a non-negative integer, got ${n}`)
+    if (!(Number.isSafeInteger(n) && n >= 0)) throw invalid('Intent.expectFlush', 'n', 'a non-negative integer', n)
     this.kind = Kind.Flush
     this.n = n
     return this
@@ -173,7 +180,7 @@ export class Intent<P> implements IntentBuilder<P> {
 
   reject(error: ProtocolError | LimitReachedError): Intent<P> {
     if (!(error instanceof ProtocolError || error instanceof LimitReachedError)) {
-      throw new InvalidArgumentError(`reject: error must be a ProtocolError or a LimitReachedError, got ${String(error)}`)
+      throw invalid('reject', 'error', 'a ProtocolError or a LimitReachedError', error)
     }
     this.kind = Kind.Reject
     this.error = error
@@ -182,10 +189,13 @@ export class Intent<P> implements IntentBuilder<P> {
 
   /**
    * Calls `timeout` once `Scope.now()` reaches `at` (absolute, in ms), unless another Intent
-   * comes first. `Infinity` means no deadline.
+   * comes first. `Infinity` means no deadline; a time in the past fires at once. Any number but
+   * NaN and -Infinity (fractions too: `Scope.now()` has them).
    */
   deadline(at: number): Intent<P> {
-    if (Number.isNaN(at)) throw new InvalidArgumentError('deadline: NaN')
+    // `> -Infinity` is false for NaN too; typeof first, or '5' would pass as a number.
+    if (!(typeof at === 'number' && at > Number.NEGATIVE_INFINITY))
+      throw invalid('Intent.deadline', 'at', "a time in ms on Scope.now()'s clock (Infinity for none)", at)
     this.time = at === Number.POSITIVE_INFINITY ? Number.NaN : at
     this.relative = false
     return this
@@ -194,19 +204,19 @@ export class Intent<P> implements IntentBuilder<P> {
   /**
    * Overrides the stream's `minRate` for this expectation (`null` turns it off): while a frame
    * is open (input buffered, more awaited), the peer must send at least `rate.bytes` bytes in
-   * every `rate.per` ms, or `exception()` gets a `TooSlowError`.
+   * every `rate.per` ms, or `exception()` gets a `TooSlowError`. See {@link MinRate} for the ranges.
    */
   minRate(rate: MinRate | null): Intent<P> {
-    this.rate = rate === null ? null : checkMinRate(rate)
+    this.rate = rate === null ? null : checkMinRate('Intent.minRate', 'rate', rate)
     return this
   }
 
   /**
    * Calls `timeout` `ms` milliseconds after the stream takes this Intent, unless another Intent
-   * comes first. `Infinity` means no deadline.
+   * comes first. `Infinity` means no deadline. Any number >= 0, fractions too.
    */
   timeout(ms: number): Intent<P> {
-    if (!(ms >= 0)) throw new InvalidArgumentError(`timeout: ms must be >= 0, got ${ms}`)
+    if (!(typeof ms === 'number' && ms >= 0)) throw invalid('Intent.timeout', 'ms', 'a number of ms >= 0 (Infinity for none)', ms)
     this.time = ms === Number.POSITIVE_INFINITY ? Number.NaN : ms
     this.relative = true
     return this
@@ -218,22 +228,34 @@ export class Intent<P> implements IntentBuilder<P> {
  * keeps a frame open by dripping bytes just fast enough to defeat an idle deadline (slowloris).
  */
 export interface MinRate {
-  /** Bytes the peer must send in each window. */
+  /** Bytes the peer must send in each window: a positive safe integer. */
   bytes: number
-  /** Length of the window, in ms. */
+  /** Length of the window: a whole number of ms within 1..2^31-1. */
   per: number
 }
 
-/** Validates a {@link MinRate}; throws `InvalidArgumentError`. */
-export function checkMinRate(rate: MinRate): MinRate {
-  if (!(rate !== null && typeof rate === 'object' && Number.isInteger(rate.bytes) && rate.bytes > 0 && rate.per > 0 && rate.per <= MAX_TIMER)) {
-    throw new InvalidArgumentError(`minRate must be { bytes: integer > 0, per: ms > 0 }, got ${JSON.stringify(rate)}`)
-  }
-  return { bytes: rate.bytes, per: rate.per }
+/**
+ * Validates a {@link MinRate} given to `where` as `name`; throws `InvalidArgumentError`.
+ * @internal
+ */
+export function checkMinRate(where: string, name: string, rate: MinRate): MinRate {
+  checkObject(where, name, rate, '{ bytes, per } (or null for none)')
+  if (!(Number.isSafeInteger(rate.bytes) && rate.bytes > 0)) throw invalid(where, `${name}.bytes`, 'a positive integer', rate.bytes)
+  return { bytes: rate.bytes, per: checkMs(where, `${name}.per`, rate.per, { min: 1 }) }
 }
 
-/** A delimiter as a Buffer: Buffers as they are, strings encoded as utf8, other byte arrays viewed, not copied. @internal */
-export function toBuffer(bytes: Uint8Array | string): Buffer {
-  if (Buffer.isBuffer(bytes)) return bytes
-  return typeof bytes === 'string' ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+/**
+ * A delimiter as a Buffer: Buffers as they are, strings encoded as utf8, other byte arrays
+ * viewed, not copied. Throws `InvalidArgumentError` for anything else and for an empty one,
+ * naming `where` (the default is its other caller, the async API's `readUntil`).
+ * @internal
+ */
+export function toBuffer(bytes: Uint8Array | string, where = 'readUntil'): Buffer {
+  let buffer: Buffer | null = null
+  if (Buffer.isBuffer(bytes)) buffer = bytes
+  else if (typeof bytes === 'string') buffer = Buffer.from(bytes)
+  else if (bytes instanceof Uint8Array) buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+  // An empty delimiter would match everywhere: every read would be an empty frame, forever.
+  if (buffer === null || buffer.length === 0) throw invalid(where, 'delimiter', 'a non-empty string or Uint8Array', bytes)
+  return buffer
 }

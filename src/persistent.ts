@@ -21,6 +21,7 @@ import { ClosedError, ConnectError, InvalidArgumentError } from './errors.js'
 import type { Factory } from './protocol.js'
 import { Stream, type StreamOptions, StreamSettings } from './stream.js'
 import { type TlsClientOptions, tlsClientOptions } from './tls.js'
+import { checkFunction, checkMs, checkOptions } from './validate.js'
 
 /**
  * - `connecting`: a connection attempt (with its TLS handshake) is under way.
@@ -32,7 +33,7 @@ export type PersistentState = 'connecting' | 'connected' | 'waiting' | 'stopped'
 
 /** Options of a {@link Persistent}. Stream options apply to every connection. */
 export interface PersistentOptions<S = unknown> extends StreamOptions {
-  /** Give up one attempt after this many ms, TLS handshake included. @default 1000 */
+  /** Give up one attempt after this many ms, TLS handshake included: a whole number within 1..2^31-1. @default 1000 */
   connectTimeout?: number
   /**
    * How long to wait before each reconnect: backoff options, or a function
@@ -43,13 +44,13 @@ export interface PersistentOptions<S = unknown> extends StreamOptions {
   /**
    * A connection that stayed up at least this many ms resets the backoff: the reconnect after
    * it is attempt 1 again. Shorter-lived connections (a server that accepts and drops at once)
-   * count as failed attempts, so the delays keep growing.
+   * count as failed attempts, so the delays keep growing. A whole number of ms within 0..2^31-1.
    * @default 5000
    */
   stableAfter?: number
   /** Connect with TLS; the server's certificate is verified (give `ca` for a private one). */
   tls?: TlsClientOptions
-  /** Host name resolution, called on every attempt. @default dns.lookup */
+  /** Host name resolution, a function like `dns.lookup`, called on every attempt. @default dns.lookup */
   lookup?: LookupFunction
   /** Source of randomness for the jitter, returning [0, 1). @default Math.random */
   random?: () => number
@@ -114,23 +115,21 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
   #stopping: Promise<void> | null = null
 
   /** Validates everything (throwing `InvalidArgumentError`) and starts the first attempt. */
-  constructor(address: Address, factory: Factory<S>, options: PersistentOptions<S> = {}) {
+  constructor(address: Address, factory: Factory<S>, options?: PersistentOptions<S>) {
     super()
-    checkAddress(address)
-    if (typeof factory !== 'function') throw new InvalidArgumentError('Persistent needs a factory function')
-    const random = options.random ?? Math.random
-    if (typeof random !== 'function') throw new InvalidArgumentError('random must be a function returning [0, 1)')
-    const stableAfter = options.stableAfter ?? DEFAULT_STABLE_AFTER
-    if (!(stableAfter >= 0)) throw new InvalidArgumentError(`stableAfter must be >= 0, got ${stableAfter}`)
-    this.#address = 'path' in address ? { path: address.path } : { host: address.host, port: address.port }
-    this.#factory = factory
-    this.#seed = options.seed as S
-    this.#streamOptions = new StreamSettings(options)
-    this.#connectTimeout = checkConnectTimeout(options.connectTimeout)
-    this.#stableAfter = stableAfter
-    this.#policy = reconnectPolicy(options.reconnect, random)
-    this.#tls = options.tls === undefined ? undefined : tlsClientOptions(options.tls)
-    this.#lookup = options.lookup
+    const where = 'Persistent'
+    this.#address = checkAddress(where, address)
+    this.#factory = checkFunction(where, 'factory', factory, 'a function (transport, seed, scope) => Intent')
+    const o = checkOptions<PersistentOptions<S>>(where, 'options', options)
+    const random =
+      o.random === undefined ? Math.random : checkFunction<() => number>(where, 'options.random', o.random, 'a function returning a number within [0, 1)')
+    this.#seed = o.seed as S
+    this.#streamOptions = new StreamSettings(o, where)
+    this.#connectTimeout = checkConnectTimeout(where, o.connectTimeout)
+    this.#stableAfter = o.stableAfter === undefined ? DEFAULT_STABLE_AFTER : checkMs(where, 'options.stableAfter', o.stableAfter)
+    this.#policy = reconnectPolicy(o.reconnect, random, where)
+    this.#tls = o.tls === undefined ? undefined : tlsClientOptions(where, 'options.tls', o.tls)
+    this.#lookup = o.lookup === undefined ? undefined : checkFunction<LookupFunction>(where, 'options.lookup', o.lookup, 'a function like dns.lookup')
     this.#connect()
   }
 

@@ -15,26 +15,28 @@ import net from 'node:net'
 import { dirname } from 'node:path'
 import tls from 'node:tls'
 import { MemoryBudget } from './budget.js'
-import { MAX_TIMER } from './deadline.js'
 import { channels } from './diagnostics.js'
 import type { Address } from './dial.js'
 import { ClosedError, InvalidArgumentError, ListenError } from './errors.js'
 import type { Factory } from './protocol.js'
 import { Stream, type StreamOptions, StreamSettings } from './stream.js'
 import { type TlsServerOptions, tlsServerOptions } from './tls.js'
+import { checkFunction, checkInteger, checkMs, checkObject, checkOptions, checkString, checkUnixPath, describeValue, invalid } from './validate.js'
 
 /** Where to listen: TCP `{ host, port }` (port 0 picks a free port) or a Unix socket `{ path }`. */
 export type ListenAddress =
   | {
-      /** Interface to bind. @default all interfaces (`::` and `0.0.0.0`) */
+      /** Interface to bind, a non-empty string. @default all interfaces (`::` and `0.0.0.0`) */
       host?: string
-      /** TCP port; 0 picks a free one (read it back from `server.address`). */
+      /** TCP port, an integer within 0..65535; 0 picks a free one (read it back from `server.address`). */
       port: number
     }
   | {
       /**
        * Unix socket path. A socket file left by a crashed process is removed if nothing
        * answers on it; a live server there is an error. The file is removed on close.
+       * At most 107 bytes (UTF-8) on Linux, 103 on macOS and the BSDs: a longer one is an
+       * `InvalidArgumentError`, not a socket file of a truncated name.
        */
       path: string
     }
@@ -45,7 +47,7 @@ export interface ServerOptions extends StreamOptions {
   tls?: TlsServerOptions
   /**
    * Most connections open at once; a connection over the limit is closed as soon as it is
-   * accepted (Node's `server.maxConnections`), and live connections are unaffected.
+   * accepted (Node's `server.maxConnections`), and live connections are unaffected. A positive safe integer.
    * @default 10000
    */
   maxConnections?: number
@@ -55,10 +57,11 @@ export interface ServerOptions extends StreamOptions {
    * input, in turns), so that frames complete, instead of the process growing with every slow
    * peer. Output waiting for a peer is charged to that connection (`outputHighWaterMark`, its
    * deadline), so a client that does not read never stalls the others. See `MemoryBudget`.
+   * A positive safe integer.
    * @default no budget
    */
   maxBufferedBytes?: number
-  /** Length of the kernel's queue of connections not yet accepted. @default 511 */
+  /** Length of the kernel's queue of connections not yet accepted, an integer within 1..2^31-1. @default 511 */
   backlog?: number
 }
 
@@ -70,6 +73,7 @@ export interface CloseOptions {
   /**
    * How long live connections may go on after listening stopped, in ms; after it the remaining
    * streams are closed (their protocol's `fatal` gets a `ClosedError`). 0 closes them at once.
+   * A whole number of ms within 0..2^31-1.
    * @default 5000
    */
   timeout?: number
@@ -99,8 +103,7 @@ const STALE_PROBE_TIMEOUT = 1000
  * listening socket, and each worker's `maxConnections` applies to that worker.
  */
 export function serve<S>(options: ServeOptions, factory: Factory<S>, seed?: S): Promise<Server> {
-  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('serve() needs options with { host, port } or { path }')
-  if (typeof factory !== 'function') throw new InvalidArgumentError(`serve(): factory must be a function, got ${String(factory)}`)
+  checkServeArguments(options, factory)
   // Which API a function is for is never guessed from how it was declared (a bound or down-compiled
   // async function looks like any other): the async API is asked for with handleAsync(). An
   // `async` function here is surely a mistake, so it is refused now rather than on every connection.
@@ -108,13 +111,17 @@ export function serve<S>(options: ServeOptions, factory: Factory<S>, seed?: S): 
     throw new InvalidArgumentError('serve(): factory is an async function; for the async API pass handleAsync(handler) instead')
   }
   const address = listenAddress(options)
-  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
-  if (!(Number.isInteger(maxConnections) && maxConnections > 0)) throw new InvalidArgumentError(`maxConnections must be an integer > 0, got ${maxConnections}`)
-  const backlog = options.backlog ?? 511
-  if (!(Number.isInteger(backlog) && backlog > 0)) throw new InvalidArgumentError(`backlog must be an integer > 0, got ${backlog}`)
-  const tlsOptions = options.tls === undefined ? null : tlsServerOptions(options.tls)
+  const maxConnections =
+    options.maxConnections === undefined ? DEFAULT_MAX_CONNECTIONS : checkInteger('serve', 'options.maxConnections', options.maxConnections, { min: 1 })
+  // Node hands the backlog to listen(2) as a C int.
+  const backlog = options.backlog === undefined ? 511 : checkInteger('serve', 'options.backlog', options.backlog, { min: 1, max: 2 ** 31 - 1 })
+  const tlsOptions = options.tls === undefined ? null : tlsServerOptions('serve', 'options.tls', options.tls)
+  // The type only: MemoryBudget checks the range.
+  if (options.maxBufferedBytes !== undefined && typeof options.maxBufferedBytes !== 'number') {
+    throw invalid('serve', 'options.maxBufferedBytes', 'a positive integer (bytes)', options.maxBufferedBytes)
+  }
   const budget = options.maxBufferedBytes === undefined ? options.budget : new MemoryBudget(options.maxBufferedBytes)
-  const streamOptions = new StreamSettings({ ...options, budget })
+  const streamOptions = new StreamSettings({ ...options, budget }, 'serve')
   const server = Server.create(factory as Factory<unknown>, seed, streamOptions, tlsOptions)
   return server.listen(address, maxConnections, backlog)
 }
@@ -197,9 +204,9 @@ export class Server {
    * The trap: a protocol idling on a kept-alive connection does not end by itself; it holds
    * the close for the whole `timeout`.
    */
-  close(options: CloseOptions = {}): Promise<void> {
-    const timeout = options.timeout ?? DEFAULT_CLOSE_TIMEOUT
-    if (!(timeout >= 0 && timeout <= MAX_TIMER)) throw new InvalidArgumentError(`close timeout must be within 0..${MAX_TIMER} ms, got ${timeout}`)
+  close(options?: CloseOptions): Promise<void> {
+    const o = checkOptions<CloseOptions>('Server.close', 'options', options)
+    const timeout = o.timeout === undefined ? DEFAULT_CLOSE_TIMEOUT : checkMs('Server.close', 'options.timeout', o.timeout)
     this.#closing ??= this.#shutdown(timeout)
     return this.#closing
   }
@@ -323,16 +330,27 @@ export class Server {
   }
 }
 
+/** serve()'s own arguments, before anything is read from them. */
+function checkServeArguments(options: unknown, handler: unknown): void {
+  checkObject('serve', 'options', options, 'an object with { host?, port } or { path }, and server options')
+  checkFunction('serve', 'factory', handler, 'a function (transport, seed, scope) => Intent, or an async (conn) => {} handler')
+}
+
 function listenAddress(options: ServeOptions): ListenAddress {
-  if ('path' in options && options.path !== undefined) {
-    if (typeof options.path !== 'string' || options.path === '') throw new InvalidArgumentError(`invalid Unix socket path ${String(options.path)}`)
-    return { path: options.path }
+  const { host, port, path } = options as { host?: unknown; port?: unknown; path?: unknown }
+  if (path !== undefined) {
+    // Which one would be listened on is not obvious to the reader of the call: refuse to guess.
+    if (host !== undefined || port !== undefined) {
+      throw new InvalidArgumentError(
+        `serve: options must have either { host, port } or { path }, not both, got path ${describeValue(path)} with ${port !== undefined ? `port ${describeValue(port)}` : `host ${describeValue(host)}`}`,
+      )
+    }
+    return { path: checkUnixPath('serve', 'options.path', path) }
   }
-  if (!('port' in options)) throw new InvalidArgumentError('serve() needs { host, port } or { path }')
-  const { host, port } = options
-  if (!(Number.isInteger(port) && port >= 0 && port < 65536)) throw new InvalidArgumentError(`invalid port ${port}`)
-  if (host !== undefined && (typeof host !== 'string' || host === '')) throw new InvalidArgumentError(`invalid host ${String(host)}`)
-  return host === undefined ? { port } : { host, port }
+  if (!(Number.isSafeInteger(port) && (port as number) >= 0 && (port as number) <= 65535)) {
+    throw invalid('serve', 'options.port', 'an integer within 0..65535 (or give options.path, a Unix socket)', port)
+  }
+  return host === undefined ? { port: port as number } : { host: checkString('serve', 'options.host', host), port: port as number }
 }
 
 /**

@@ -1,10 +1,12 @@
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import { DeadlineTimer, MAX_TIMER } from './deadline.js'
+import { types } from 'node:util'
+import { DeadlineTimer } from './deadline.js'
 import { channels } from './diagnostics.js'
 import { Engine, Limits, type StreamLimits } from './engine.js'
-import { ClosedError, type HandlerError, InvalidArgumentError } from './errors.js'
+import { ClosedError, type HandlerError } from './errors.js'
 import type { Factory } from './protocol.js'
+import { checkBoolean, checkFunction, checkMs, invalid } from './validate.js'
 
 /** Options of a {@link Stream}. */
 export interface StreamOptions extends StreamLimits {
@@ -14,10 +16,11 @@ export interface StreamOptions extends StreamLimits {
    * the flush, then closes. Closing with unread input would make the kernel send RST, which
    * can destroy the peer's copy of our last answer (the HTTP "lingering close"). The flush
    * itself may take up to `FLUSH_ON_DONE_TIMEOUT` (30 s) for a peer that reads slowly.
+   * A whole number of ms within 0..2^31-1.
    * @default 2000
    */
   lingerTimeout?: number
-  /** Disable Nagle's algorithm, as request-reply traffic wants. @default true */
+  /** Disable Nagle's algorithm, as request-reply traffic wants: `true` or `false`. @default true */
   noDelay?: boolean
   /**
    * Called when a protocol handler throws (a bug in the protocol, `HandlerError`, also for an
@@ -51,23 +54,36 @@ export class StreamSettings extends Limits {
   readonly noDelay: boolean
   readonly onError: ((error: HandlerError, stream: Stream) => void) | null
 
-  /** Throws `InvalidArgumentError`. */
-  constructor(options: StreamOptions) {
-    super(options)
-    const { lingerTimeout = STREAM_DEFAULTS.lingerTimeout, noDelay = STREAM_DEFAULTS.noDelay, onError = STREAM_DEFAULTS.onError } = options
-    if (!(lingerTimeout >= 0 && lingerTimeout <= MAX_TIMER)) {
-      throw new InvalidArgumentError(`lingerTimeout must be within 0..${MAX_TIMER} ms, got ${lingerTimeout}`)
-    }
-    if (typeof noDelay !== 'boolean') throw new InvalidArgumentError(`noDelay must be a boolean, got ${String(noDelay)}`)
-    if (onError !== null && typeof onError !== 'function') throw new InvalidArgumentError(`onError must be a function or null, got ${String(onError)}`)
-    this.lingerTimeout = lingerTimeout
-    this.noDelay = noDelay
+  /** Throws `InvalidArgumentError`, naming `where` (the function `options` were given to). */
+  constructor(options: StreamOptions | undefined, where: string) {
+    super(options, where) // checks that options is an object, or undefined
+    const { lingerTimeout = STREAM_DEFAULTS.lingerTimeout, noDelay = STREAM_DEFAULTS.noDelay, onError = STREAM_DEFAULTS.onError } = options ?? {}
+    this.lingerTimeout = checkMs(where, 'options.lingerTimeout', lingerTimeout)
+    this.noDelay = checkBoolean(where, 'options.noDelay', noDelay)
+    if (onError !== null && typeof onError !== 'function') throw invalid(where, 'options.onError', 'a function or null', onError)
     this.onError = onError
   }
 
-  static of(options: StreamOptions): StreamSettings {
-    return options instanceof StreamSettings ? options : new StreamSettings(options)
+  static of(options: StreamOptions | undefined, where: string): StreamSettings {
+    return options instanceof StreamSettings ? options : new StreamSettings(options, where)
   }
+}
+
+/**
+ * Whether `value` has what a stream drives. Not `instanceof net.Socket`: a runtime's own socket
+ * class (Bun, Deno) need not be Node's.
+ */
+function isSocket(value: unknown): value is Socket {
+  if (typeof value !== 'object' || value === null) return false
+  const socket = value as Partial<Record<'write' | 'pause' | 'resume' | 'destroy' | 'on' | 'end', unknown>>
+  return (
+    typeof socket.write === 'function' &&
+    typeof socket.pause === 'function' &&
+    typeof socket.resume === 'function' &&
+    typeof socket.destroy === 'function' &&
+    typeof socket.on === 'function' &&
+    typeof socket.end === 'function'
+  )
 }
 
 /** The clock of `Scope.now()` and of deadlines: monotonic milliseconds. */
@@ -117,8 +133,10 @@ export class Stream extends Engine {
    * state synchronously. The socket is switched to half-open mode (a FIN from the peer is
    * `exception(EndOfStream)`, and the protocol may still answer).
    */
-  static attach<S>(socket: Socket, factory: Factory<S>, seed?: S, options: StreamOptions = {}): Stream {
-    const stream = new Stream(socket, StreamSettings.of(options))
+  static attach<S>(socket: Socket, factory: Factory<S>, seed?: S, options?: StreamOptions): Stream {
+    if (!isSocket(socket)) throw invalid('Stream.attach', 'socket', 'a net.Socket or tls.TLSSocket', socket)
+    checkFunction('Stream.attach', 'factory', factory, 'a function (transport, seed, scope) => Intent')
+    const stream = new Stream(socket, StreamSettings.of(options, 'Stream.attach'))
     if (channels.streamOpen.hasSubscribers) channels.streamOpen.publish({ stream })
     stream.start(factory, seed as S)
     return stream
@@ -200,8 +218,9 @@ export class Stream extends Engine {
     this.notifier()()
   }
 
-  /** Ends the stream from outside at once: the socket is destroyed, `fatal` gets `reason`. */
+  /** Ends the stream from outside at once: the socket is destroyed, `fatal` gets `reason` (an Error). */
   close(reason: Error = new ClosedError()): void {
+    if (!(reason instanceof Error || types.isNativeError(reason))) throw invalid('Stream.close', 'reason', 'an Error (or undefined for a ClosedError)', reason)
     this.abort(reason)
   }
 

@@ -8,6 +8,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto'
 import tls from 'node:tls'
 import { InvalidArgumentError } from './errors.js'
+import { checkBoolean, checkMs, checkObject, checkString, invalid } from './validate.js'
 
 /** PEM text or buffers, one or several (what `tls.createSecureContext` accepts for `cert` and `ca`). */
 export type PemMaterial = string | Buffer | Array<string | Buffer>
@@ -32,6 +33,7 @@ export interface TlsServerOptions {
   /**
    * A client that has not finished the TLS handshake this many ms after connecting is
    * disconnected (Node's own default is 120 s, long enough to pin sockets on a busy server).
+   * A whole number of ms within 1..2^31-1.
    * @default 10000
    */
   handshakeTimeout?: number
@@ -66,57 +68,82 @@ export interface TlsClientOptions {
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000
 
 /**
- * Validates server TLS material once and returns the options for `tls.createServer`.
- * Throws `InvalidArgumentError` (`RS_ERR_INVALID_ARG`) for missing or unusable key, certificate
- * or CA, with OpenSSL's error (e.g. `ERR_OSSL_PEM_NO_START_LINE`) as `cause`.
+ * Validates server TLS material given to `where` as `name` once, and returns the options for
+ * `tls.createServer`. Throws `InvalidArgumentError` (`RS_ERR_INVALID_ARG`) for a missing or
+ * misshapen option, and for unusable key, certificate or CA, with OpenSSL's error (e.g.
+ * `ERR_OSSL_PEM_NO_START_LINE`) as `cause`.
  * @internal
  */
-export function tlsServerOptions(options: TlsServerOptions): tls.TlsOptions {
-  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('tls must be an object with key and cert')
-  if (isEmpty(options.key)) throw new InvalidArgumentError('tls.key is required: the server private key in PEM')
-  if (isEmpty(options.cert)) throw new InvalidArgumentError('tls.cert is required: the server certificate in PEM')
-  const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT
-  if (!(handshakeTimeout > 0)) throw new InvalidArgumentError(`tls.handshakeTimeout must be > 0, got ${handshakeTimeout}`)
-  const material = { key: options.key, cert: options.cert, ...(options.ca !== undefined && { ca: options.ca }) }
-  checkMaterial(material, 'server')
-  return {
-    ...material,
-    requestCert: options.requestCert ?? false,
-    rejectUnauthorized: options.rejectUnauthorized ?? true,
-    handshakeTimeout,
-    allowHalfOpen: true,
-  }
+export function tlsServerOptions(where: string, name: string, options: TlsServerOptions): tls.TlsOptions {
+  const o = checkObject<TlsServerOptions>(where, name, options, 'an object { key, cert, ... }')
+  const key = checkKey(where, `${name}.key`, o.key, "the server's private key")
+  const cert = checkPem(where, `${name}.cert`, o.cert, "the server's certificate chain")
+  const ca = o.ca === undefined ? undefined : checkPem(where, `${name}.ca`, o.ca, 'CA certificates')
+  const handshakeTimeout =
+    o.handshakeTimeout === undefined ? DEFAULT_HANDSHAKE_TIMEOUT : checkMs(where, `${name}.handshakeTimeout`, o.handshakeTimeout, { min: 1 })
+  const requestCert = o.requestCert === undefined ? false : checkBoolean(where, `${name}.requestCert`, o.requestCert)
+  const rejectUnauthorized = o.rejectUnauthorized === undefined ? true : checkBoolean(where, `${name}.rejectUnauthorized`, o.rejectUnauthorized)
+  const material = { key, cert, ...(ca !== undefined && { ca }) }
+  checkMaterial(where, material, 'server')
+  return { ...material, requestCert, rejectUnauthorized, handshakeTimeout, allowHalfOpen: true }
 }
 
 /**
- * Validates client TLS options once and returns the options for `tls.connect` (without the address).
+ * Validates client TLS options given to `where` as `name` once, and returns the options for
+ * `tls.connect` (without the address).
  * @internal
  */
-export function tlsClientOptions(options: TlsClientOptions): tls.ConnectionOptions {
-  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('tls must be an object (use {} for the defaults)')
-  if ((options.cert === undefined) !== (options.key === undefined)) throw new InvalidArgumentError('tls.cert and tls.key go together')
-  const material = {
-    ...(options.ca !== undefined && { ca: options.ca }),
-    ...(options.cert !== undefined && { cert: options.cert }),
-    ...(options.key !== undefined && { key: options.key }),
+export function tlsClientOptions(where: string, name: string, options: TlsClientOptions): tls.ConnectionOptions {
+  const o = checkObject<TlsClientOptions>(where, name, options, 'an object (use {} for the defaults)')
+  const ca = o.ca === undefined ? undefined : checkPem(where, `${name}.ca`, o.ca, 'CA certificates')
+  const cert = o.cert === undefined ? undefined : checkPem(where, `${name}.cert`, o.cert, 'the client certificate chain')
+  const key = o.key === undefined ? undefined : checkKey(where, `${name}.key`, o.key, "the client certificate's private key")
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new InvalidArgumentError(
+      `${where}: ${name}.cert and ${name}.key go together (a client certificate needs its private key), got only ${cert === undefined ? 'key' : 'cert'}`,
+    )
   }
-  if (Object.keys(material).length > 0) checkMaterial(material, 'client')
+  const material = { ...(ca !== undefined && { ca }), ...(cert !== undefined && { cert }), ...(key !== undefined && { key }) }
+  if (Object.keys(material).length > 0) checkMaterial(where, material, 'client')
   return {
     ...material,
-    ...(options.servername !== undefined && { servername: options.servername }),
-    rejectUnauthorized: options.rejectUnauthorized ?? true,
+    ...(o.servername !== undefined && { servername: checkString(where, `${name}.servername`, o.servername) }),
+    rejectUnauthorized: o.rejectUnauthorized === undefined ? true : checkBoolean(where, `${name}.rejectUnauthorized`, o.rejectUnauthorized),
   }
 }
 
+/** PEM text or a Buffer, not empty. */
+function isPemItem(value: unknown): value is string | Buffer {
+  return (typeof value === 'string' || value instanceof Uint8Array) && value.length > 0
+}
+
+/** `cert` or `ca`: PEM text, a Buffer, or a non-empty array of them. */
+function checkPem(where: string, name: string, value: unknown, what: string): PemMaterial {
+  if (isPemItem(value) || (Array.isArray(value) && value.length > 0 && value.every(isPemItem))) return value as PemMaterial
+  throw invalid(where, name, `${what} in PEM: text, a Buffer, or a non-empty array of them`, value)
+}
+
+/** `key`: PEM text, a Buffer, or a non-empty array of them or of `{ pem, passphrase? }`. */
+function checkKey(where: string, name: string, value: unknown, what: string): KeyMaterial {
+  const isItem = (item: unknown): boolean =>
+    isPemItem(item) ||
+    (typeof item === 'object' &&
+      item !== null &&
+      isPemItem((item as { pem?: unknown }).pem) &&
+      ((item as { passphrase?: unknown }).passphrase === undefined || typeof (item as { passphrase?: unknown }).passphrase === 'string'))
+  if (isPemItem(value) || (Array.isArray(value) && value.length > 0 && value.every(isItem))) return value as KeyMaterial
+  throw invalid(where, name, `${what} in PEM: text, a Buffer, or a non-empty array of them or of { pem, passphrase }`, value)
+}
+
 /** Builds a secure context once, so bad material fails at creation with a clear message. */
-function checkMaterial(material: tls.SecureContextOptions, side: 'server' | 'client'): void {
+function checkMaterial(where: string, material: tls.SecureContextOptions, side: 'server' | 'client'): void {
   try {
     // OpenSSL skips CA entries it cannot parse, which would surface later as "unable to verify".
     if (material.ca !== undefined) checkCertificates(material.ca as PemMaterial, 'ca')
     tls.createSecureContext(material)
     if (!secureContextValidates()) checkKeyPair(material)
   } catch (err) {
-    throw new InvalidArgumentError(`unusable TLS ${side} key, certificate or CA: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    throw new InvalidArgumentError(`${where}: unusable TLS ${side} key, certificate or CA: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
   }
 }
 
@@ -161,8 +188,4 @@ function checkKeyPair(material: tls.SecureContextOptions): void {
     const leaf = new X509Certificate((String(item).match(PEM_CERTIFICATE) as RegExpMatchArray)[0])
     if (!keys.some((key) => leaf.checkPrivateKey(key))) throw new Error(`the private key does not match the certificate ${leaf.subject} (key values mismatch)`)
   }
-}
-
-function isEmpty(value: unknown): boolean {
-  return value === undefined || value === null || value === '' || (Array.isArray(value) && value.length === 0)
 }

@@ -1,6 +1,7 @@
-import type { Buf } from '../buf.js'
+import { Buf } from '../buf.js'
 import type { LimitReachedError, ProtocolError } from '../errors.js'
 import type { Intent, IntentBuilder } from '../intent.js'
+import { checkBytes, invalid } from '../validate.js'
 
 /**
  * What {@link Framer.scan} found at the start of the input:
@@ -42,6 +43,11 @@ export interface Framer {
  * When a whole frame is already buffered it returns `expectBytes(0)`, so `bytesRead` runs again at once.
  */
 export function expectFrame<P>(builder: IntentBuilder<P>, framer: Framer, input: Buf): Intent<P> {
+  if (typeof (builder as Partial<IntentBuilder<P>> | null)?.expectBytes !== 'function' || typeof builder.expectDelimiter !== 'function') {
+    throw invalid('expectFrame', 'builder', 'an IntentBuilder (Intent.of(state))', builder)
+  }
+  if (typeof (framer as Partial<Framer> | null)?.scan !== 'function') throw invalid('expectFrame', 'framer', 'a Framer (lines(), lengthPrefixed()...)', framer)
+  checkInput('expectFrame', input)
   const scan = framer.scan(input)
   switch (scan.kind) {
     case 'frame':
@@ -54,4 +60,16 @@ export function expectFrame<P>(builder: IntentBuilder<P>, framer: Framer, input:
       // exception() hears of it after the replies to the frames before it: the same under every split.
       return builder.reject(scan.error)
   }
+}
+
+/** Throws unless `input` is a Buf (what `scan` and `expectFrame` read). @internal */
+export function checkInput(where: string, input: unknown): void {
+  if (!(input instanceof Buf)) throw invalid(where, 'input', 'a Buf (transport.input)', input)
+}
+
+/** Checks `encode`'s arguments and returns the payload's bytes. @internal */
+export function payloadBytes(where: string, output: unknown, payload: unknown): Uint8Array {
+  if (!(output instanceof Buf)) throw invalid(where, 'output', 'a Buf (transport.output)', output)
+  const bytes = checkBytes(where, 'payload', payload)
+  return typeof bytes === 'string' ? Buffer.from(bytes) : bytes
 }

@@ -1,23 +1,24 @@
 import type { Buf } from '../buf.js'
 import { InvalidArgumentError, LimitReachedError, ProtocolError } from '../errors.js'
-import type { Framer, Scan } from './framer.js'
+import { checkBoolean, checkInteger, checkOneOf, checkOptions } from '../validate.js'
+import { checkInput, type Framer, payloadBytes, type Scan } from './framer.js'
 
 /** Options of {@link lengthPrefixed}. */
 export interface LengthPrefixedOptions {
   /** Size of the length field: 1, 2 or 4 bytes, or `'varint'` (unsigned LEB128, at most 5 bytes). @default 4 */
   lengthSize?: 1 | 2 | 4 | 'varint'
-  /** Byte order of a fixed-size length field. @default 'big' */
+  /** Byte order of a fixed-size length field, `'big'` or `'little'`. @default 'big' */
   endian?: 'big' | 'little'
-  /** Bytes before the length field (a type or version byte), kept in the frame's header. @default 0 */
+  /** Bytes before the length field (a type or version byte), kept in the frame's header; a non-negative safe integer. @default 0 */
   lengthOffset?: number
   /**
    * Added to the length field's value to get the payload size that follows the header; e.g. -4
-   * when the length counts its own 4 bytes (Netty's lengthAdjustment). @default 0
+   * when the length counts its own 4 bytes (Netty's lengthAdjustment). A safe integer. @default 0
    */
   adjustment?: number
-  /** Largest payload in bytes; a larger declared length is a `LimitReachedError` before anything is buffered. @default 1048576 */
+  /** Largest payload in bytes, a non-negative safe integer; a larger declared length is a `LimitReachedError` before anything is buffered. @default 1048576 */
   maxFrameLength?: number
-  /** Payload includes the header (offset bytes and length field) instead of starting after it. @default false */
+  /** Payload includes the header (offset bytes and length field) instead of starting after it: `true` or `false`. @default false */
   keepHeader?: boolean
 }
 
@@ -26,13 +27,15 @@ export interface LengthPrefixedOptions {
  * LengthDelimitedCodec): `[lengthOffset bytes][length][payload of length + adjustment bytes]`.
  */
 export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framer {
-  const { lengthSize = 4, endian = 'big', lengthOffset = 0, adjustment = 0, maxFrameLength = 1024 * 1024, keepHeader = false } = options
-  if (!(lengthSize === 1 || lengthSize === 2 || lengthSize === 4 || lengthSize === 'varint')) {
-    throw new InvalidArgumentError(`lengthPrefixed: lengthSize must be 1, 2, 4 or 'varint', got ${String(lengthSize)}`)
-  }
-  if (!(Number.isInteger(lengthOffset) && lengthOffset >= 0)) throw new InvalidArgumentError(`lengthPrefixed: bad lengthOffset ${lengthOffset}`)
-  if (!Number.isInteger(adjustment)) throw new InvalidArgumentError(`lengthPrefixed: bad adjustment ${adjustment}`)
-  if (!(Number.isInteger(maxFrameLength) && maxFrameLength >= 0)) throw new InvalidArgumentError(`lengthPrefixed: bad maxFrameLength ${maxFrameLength}`)
+  const where = 'lengthPrefixed'
+  const o = checkOptions<LengthPrefixedOptions>(where, 'options', options)
+  const { lengthSize = 4, endian = 'big', lengthOffset = 0, adjustment = 0, maxFrameLength = 1024 * 1024, keepHeader = false } = o
+  checkOneOf(where, 'options.lengthSize', lengthSize, [1, 2, 4, 'varint'] as const)
+  checkOneOf(where, 'options.endian', endian, ['big', 'little'] as const)
+  checkInteger(where, 'options.lengthOffset', lengthOffset)
+  checkInteger(where, 'options.adjustment', adjustment, { min: Number.MIN_SAFE_INTEGER })
+  checkInteger(where, 'options.maxFrameLength', maxFrameLength)
+  checkBoolean(where, 'options.keepHeader', keepHeader)
   const fixedHeader = lengthSize === 'varint' ? 0 : lengthOffset + lengthSize
   const tooLong = (n: number): Scan => ({
     kind: 'error',
@@ -59,6 +62,7 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framer {
 
   return {
     scan(input: Buf): Scan {
+      checkInput('lengthPrefixed.scan', input)
       const read = readLength(input)
       if (!Array.isArray(read)) return read
       const [value, header] = read
@@ -70,7 +74,7 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framer {
       return { kind: 'frame', start: keepHeader ? 0 : header, end: size, size }
     },
     encode(output: Buf, payload: Uint8Array | string): void {
-      const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload
+      const bytes = payloadBytes('lengthPrefixed.encode', output, payload)
       if (lengthOffset > 0) throw new InvalidArgumentError('lengthPrefixed: encode cannot invent the bytes before the length field; write them yourself')
       if (bytes.length > maxFrameLength) throw new InvalidArgumentError(`frame of ${bytes.length} bytes exceeds maxFrameLength ${maxFrameLength}`)
       const value = bytes.length - adjustment

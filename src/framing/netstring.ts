@@ -1,24 +1,26 @@
 import type { Buf } from '../buf.js'
 import { InvalidArgumentError, LimitReachedError, ProtocolError } from '../errors.js'
-import type { Framer, Scan } from './framer.js'
+import { checkInteger, checkObject } from '../validate.js'
+import { checkInput, type Framer, payloadBytes, type Scan } from './framer.js'
 
 const COLON = Buffer.from(':')
 const COMMA = 0x2c
 
 /** Options of {@link netstring}. */
 export interface NetstringOptions {
-  /** Longest payload in bytes; a longer declared length is a `LimitReachedError`. */
+  /** Longest payload in bytes, a non-negative safe integer; a longer declared length is a `LimitReachedError`. */
   max: number
 }
 
 /** D. J. Bernstein's netstrings: `<length>:<payload>,` with a decimal length (https://cr.yp.to/proto/netstrings.txt). */
 export function netstring(options: NetstringOptions): Framer {
-  const { max } = options
-  if (!(Number.isInteger(max) && max >= 0)) throw new InvalidArgumentError(`netstring: max must be a non-negative integer, got ${max}`)
+  const { max } = checkObject<NetstringOptions>('netstring', 'options', options, 'an object { max }')
+  checkInteger('netstring', 'options.max', max)
   const digitsMax = String(max).length
   const waitHeader: Scan = { kind: 'delimiter', delimiter: COLON, max: digitsMax, offset: 0 }
   return {
     scan(input: Buf): Scan {
+      checkInput('netstring.scan', input)
       const colon = input.indexOf(COLON)
       if (colon < 0) {
         // Reject a non-digit or a leading zero as soon as it arrives, not after max digits.
@@ -38,7 +40,7 @@ export function netstring(options: NetstringOptions): Framer {
       return { kind: 'frame', start: colon + 1, end: colon + 1 + length, size }
     },
     encode(output: Buf, payload: Uint8Array | string): void {
-      const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload
+      const bytes = payloadBytes('netstring.encode', output, payload)
       if (bytes.length > max) throw new InvalidArgumentError(`netstring of ${bytes.length} bytes exceeds max ${max}`)
       output.write(`${bytes.length}:`)
       output.write(bytes)

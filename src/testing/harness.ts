@@ -1,14 +1,15 @@
-import { Engine, type StreamLimits } from '../engine.js'
+import { Engine, Limits, type StreamLimits } from '../engine.js'
 import type { Exception, HandlerError } from '../errors.js'
 import type { Factory } from '../protocol.js'
+import { checkBytes, checkFunction, checkNumber, checkOptions, checkString } from '../validate.js'
 
 /** Options of a {@link Harness}. */
 export interface HarnessOptions<S = unknown> extends StreamLimits {
   /** Passed to the factory as `seed`. */
   seed?: S
-  /** Start of the virtual clock, in ms. @default 0 */
+  /** Start of the virtual clock, in ms: a finite number. @default 0 */
   now?: number
-  /** What `transport.remoteAddress` reports. @default '127.0.0.1' */
+  /** What `transport.remoteAddress` reports, a string. @default '127.0.0.1' */
   remoteAddress?: string
 }
 
@@ -33,13 +34,19 @@ export class Harness<S = unknown> {
   readonly #engine: ScriptedEngine
 
   /** Creates the protocol with `factory` (as on a new connection) and runs its first round. */
-  constructor(factory: Factory<S>, options: HarnessOptions<S> = {}) {
-    this.#engine = new ScriptedEngine(options)
-    this.#engine.begin(factory, options.seed as S)
+  constructor(factory: Factory<S>, options?: HarnessOptions<S>) {
+    checkFunction('Harness', 'factory', factory, 'a function (transport, seed, scope) => Intent')
+    const o = checkOptions<HarnessOptions<S>>('Harness', 'options', options)
+    if (o.now !== undefined) checkNumber('Harness', 'options.now', o.now)
+    if (o.remoteAddress !== undefined) checkString('Harness', 'options.remoteAddress', o.remoteAddress, false)
+    new Limits(o, 'Harness') // the engine checks them again, but would not say "Harness"
+    this.#engine = new ScriptedEngine(o)
+    this.#engine.begin(factory, o.seed as S)
   }
 
-  /** Delivers one chunk of input, as one socket read. */
+  /** Delivers one chunk of input (a string or a Uint8Array), as one socket read. */
   feed(chunk: Uint8Array | string): this {
+    checkBytes('Harness.feed', 'chunk', chunk)
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk)
     this.#engine.data(bytes)
     return this
@@ -51,8 +58,9 @@ export class Harness<S = unknown> {
     return this
   }
 
-  /** Moves the virtual clock forward by `ms`, firing the deadline if it is passed on the way. */
+  /** Moves the virtual clock forward by `ms` (a finite number >= 0), firing the deadline if it is passed on the way. */
   advance(ms: number): this {
+    checkNumber('Harness.advance', 'ms', ms, { min: 0 })
     this.#engine.advance(ms)
     return this
   }

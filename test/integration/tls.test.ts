@@ -230,9 +230,9 @@ describe('TLS material', { skip }, () => {
       [{ key: certs.server.key, cert: 'not a certificate' }, /unusable TLS server key, certificate or CA/, 'ERR_OSSL_PEM_NO_START_LINE'],
       [{ key: certs.client.key, cert: certs.server.cert }, /key values mismatch/, undefined],
       [{ key: certs.server.key, cert: certs.server.cert, ca: 'garbage' }, /tls\.ca holds no PEM certificate/, undefined],
-      [{ key: '', cert: certs.server.cert }, /tls\.key is required/, undefined],
-      [{ key: certs.server.key, cert: [] }, /tls\.cert is required/, undefined],
-      [{ key: certs.server.key, cert: certs.server.cert, handshakeTimeout: 0 }, /handshakeTimeout must be > 0/, undefined],
+      [{ key: '', cert: certs.server.cert }, /options\.tls\.key must be the server's private key in PEM/, undefined],
+      [{ key: certs.server.key, cert: [] }, /options\.tls\.cert must be the server's certificate chain in PEM/, undefined],
+      [{ key: certs.server.key, cert: certs.server.cert, handshakeTimeout: 0 }, /tls\.handshakeTimeout must be an integer number of ms/, undefined],
     ]
     for (const [tls, message, causeCode] of cases) {
       assert.throws(
@@ -251,7 +251,7 @@ describe('TLS material', { skip }, () => {
 
   test('unusable client material throws InvalidArgumentError at connectTls()', () => {
     assert.throws(() => connectTls({ host: LOCALHOST, port: 1 }, LineEcho.create, { tls: { ca: 'garbage' } }), InvalidArgumentError)
-    assert.throws(() => connectTls({ host: LOCALHOST, port: 1 }, LineEcho.create, { tls: { cert: certs.client.cert } }), /tls\.cert and tls\.key go together/)
+    assert.throws(() => connectTls({ host: LOCALHOST, port: 1 }, LineEcho.create, { tls: { cert: certs.client.cert } }), /cert and options\.tls\.key go/)
   })
 })
 

@@ -247,7 +247,7 @@ const BAD_CALLS: BadCall[] = [
   [(c) => c.readExactly(1, { signal: new AbortController() as never }), /^readExactly: options\.signal must be .*, got an AbortController$/],
   // readUntil(delimiter, options)
   [(c) => c.readUntil('', { max: 10 }), /^readUntil: delimiter must be a non-empty string or Uint8Array, got ""$/],
-  [(c) => c.readUntil(new Uint8Array(0), { max: 10 }), /^readUntil: delimiter must be .*, got a Uint8Array$/],
+  [(c) => c.readUntil(new Uint8Array(0), { max: 10 }), /^readUntil: delimiter must be .*, got an? Uint8Array$/],
   [(c) => c.readUntil(null as never, { max: 10 }), /^readUntil: delimiter must be .*, got null$/],
   [(c) => c.readUntil(undefined as never, { max: 10 }), /^readUntil: delimiter must be .*, got undefined$/],
   [(c) => c.readUntil(10 as never, { max: 10 }), /^readUntil: delimiter must be .*, got 10$/],

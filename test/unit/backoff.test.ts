@@ -32,7 +32,7 @@ describe('backoffOptions', () => {
         (err) => {
           assert.ok(err instanceof InvalidArgumentError)
           assert.equal(err.code, 'RS_ERR_INVALID_ARG')
-          assert.match(err.message, /^invalid backoff options/)
+          assert.match(err.message, /^backoffOptions: options\.\w+ must be /)
           return true
         },
         JSON.stringify(options),

@@ -33,6 +33,8 @@ process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
 /** Echoes a line after `delay` ms; reports when a line arrived and what fatal got. */
 class SlowEcho implements Protocol {
   readonly seed: { delay: number; received: () => void; fatals: Error[] }
+  /** The line whose answer is held back until the deadline. */
+  #held = ''
   constructor(seed: SlowEcho['seed']) {
     this.seed = seed
   }
@@ -44,14 +46,15 @@ class SlowEcho implements Protocol {
   }
   bytesRead(t: Transport, end: number, scope: Scope): Intent<SlowEcho> {
     this.seed.received()
-    t.output.write(t.input.view(0, end + 1))
+    this.#held = t.input.toString('latin1', 0, end + 1)
     t.input.consume(end + 1)
     return Intent.of(this)
       .sleep()
       .deadline(scope.now() + this.seed.delay)
   }
-  timeout(): Intent<SlowEcho> {
-    return this.read() // the answer was held back until now
+  timeout(t: Transport): Intent<SlowEcho> {
+    t.output.write(this.#held, 'latin1') // the answer was held back until now
+    return this.read()
   }
   exception(_t: Transport, reason: Exception): Intent<never> {
     return reason.code === 'RS_ERR_END_OF_STREAM' ? Intent.done() : Intent.error(reason)

@@ -1,6 +1,6 @@
 import { types } from 'node:util'
 import { LimitReachedError, ProtocolError } from './errors.js'
-import { checkMs, checkObject, invalid } from './validate.js'
+import { checkBoolean, checkMs, checkObject, invalid } from './validate.js'
 
 /**
  * What a stream waits for next. Small integers keep the engine's switch cheap.
@@ -140,7 +140,10 @@ export class Intent<P> implements IntentBuilder<P> {
     const intent = new Intent<never>(undefined as never)
     intent.kind = Kind.Error
     intent.error = error
-    intent.flush = options?.flush === true
+    if (options !== undefined) {
+      const { flush = false } = checkObject<{ flush?: boolean }>('Intent.error', 'options', options)
+      intent.flush = checkBoolean('Intent.error', 'options.flush', flush)
+    }
     return intent
   }
 

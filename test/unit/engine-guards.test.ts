@@ -278,5 +278,9 @@ describe('bad frames through expectFrame', () => {
   test('refuses reject() with anything but a ProtocolError or a LimitReachedError', T, () => {
     assert.throws(() => Intent.of({}).reject(new Error('x') as never), { code: 'RS_ERR_INVALID_ARG' })
     assert.throws(() => Intent.error('boom' as never), { code: 'RS_ERR_INVALID_ARG' })
+    // Options of Intent.error from plain JavaScript: never silently taken as "no flush".
+    assert.throws(() => Intent.error(new Error('x'), { flush: 'yes' } as never), { code: 'RS_ERR_INVALID_ARG', message: /options\.flush/ })
+    assert.throws(() => Intent.error(new Error('x'), null as never), { code: 'RS_ERR_INVALID_ARG', message: /options/ })
+    assert.equal(Intent.error(new Error('x'), { flush: true }).flush, true)
   })
 })

@@ -1,8 +1,9 @@
 import type { LookupFunction } from 'node:net'
 import { channels } from './diagnostics.js'
 import { type Address, checkAddress, checkConnectTimeout, describeAddress, dial } from './dial.js'
+import { type StreamOptions, StreamSettings } from './limits.js'
 import type { Factory } from './protocol.js'
-import { Stream, type StreamOptions, StreamSettings } from './stream.js'
+import { Stream } from './stream.js'
 import { type TlsClientOptions, tlsClientOptions } from './tls.js'
 import { checkFunction, checkOptions, invalid } from './validate.js'
 

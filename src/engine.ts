@@ -1,143 +1,118 @@
 /**
- * The stream loop, independent of any socket: `Stream` drives it from a `net.Socket`, the test
- * kit from scripted chunks and a virtual clock. Both run exactly this code.
+ * The stream loop, independent of any socket. The engine alone decides (what to read, when to
+ * call which handler, when to write, when to wake up, how to end); a {@link StreamIO} carries
+ * it out: the socket glue (`Stream`, stream.ts) on a `net.Socket`, the test kit on scripted
+ * chunks and a virtual clock. Both run exactly this code.
  *
  * After every event (data, end of stream, output written, timer, wakeup) `#run()` calls
  * handlers for as long as the buffered input satisfies the current expectation, writes all
  * output of the round in one write, then decides whether to read and when to wake up.
  */
-import { type BudgetMember, MemoryBudget } from './budget.js'
 import { Buf } from './buf.js'
 import { channels } from './diagnostics.js'
-import { EndOfStreamError, type Exception, HandlerError, LimitReachedError, ReadError, TimeoutError, TooSlowError, WriteError } from './errors.js'
-import { checkMinRate, Intent, Kind, type MinRate } from './intent.js'
+import { ClosedError, EndOfStreamError, type Exception, HandlerError, LimitReachedError, ReadError, TimeoutError, TooSlowError, WriteError } from './errors.js'
+import { Expectation, TOO_LONG } from './expectation.js'
+import { Intent, Kind } from './intent.js'
+import { type Limits, SLEEP_READ_LIMIT } from './limits.js'
 import type { Factory, Protocol, Scope, Transport } from './protocol.js'
+import { RateWindow } from './rate-window.js'
 import { SpinGuard } from './spin-guard.js'
-import { checkInteger, checkOptions, invalid } from './validate.js'
-
-/** Limits shared by every kind of stream. */
-export interface StreamLimits {
-  /**
-   * Most bytes of input one expectation may need: `expectBytes(n)` with a larger `n`, or a
-   * delimiter not found within this many bytes, is a `LimitReachedError`. A positive safe integer.
-   * @default 16777216 (16 MiB)
-   */
-  maxBufferSize?: number
-  /**
-   * Automatic pushback: while more than this many bytes of output are unwritten, buffered
-   * requests are not processed and nothing is read, even if the protocol did not ask for
-   * `expectFlush`. Keeps a peer that pipelines requests but never reads its replies from
-   * growing the process. A non-negative safe integer (0: push back as soon as anything is unwritten).
-   * @default 1048576 (1 MiB)
-   */
-  outputHighWaterMark?: number
-  /**
-   * Minimum data rate while a frame is open (some input buffered, the protocol waiting for
-   * more): below `bytes` bytes per `per` ms, `exception()` gets a `TooSlowError`. An
-   * expectation can override it with `Intent.minRate()`. Off by default: idle deadlines are
-   * the protocol's choice, and so is this. `bytes` is a positive safe integer, `per` a whole
-   * number of ms within 1..2^31-1.
-   * @default null
-   */
-  minRate?: MinRate | null
-  /**
-   * A memory budget shared with other streams (a server's `maxBufferedBytes`): while the input
-   * buffered by all its streams together is over its limit, this stream stops reading unless
-   * it holds the budget's turn (see `MemoryBudget`).
-   * @default null
-   */
-  budget?: MemoryBudget | null
-}
-
-/** Defaults of {@link StreamLimits}. */
-export const LIMIT_DEFAULTS: Readonly<Required<StreamLimits>> = Object.freeze({
-  maxBufferSize: 16 * 1024 * 1024,
-  outputHighWaterMark: 1024 * 1024,
-  minRate: null,
-  budget: null,
-})
+import { invalid, isError } from './validate.js'
 
 /**
- * Throws `InvalidArgumentError` unless `limits` keep every bound in force; `where` names the
- * function they were given to, for the message. Returns a copy of the minimum rate, or null:
- * changing the caller's object later must not change a rate that was checked.
+ * What the engine needs from below. Every method carries out a decision; none decides. The
+ * engine reports back through its `on…` methods (data arrived, output written, the timer
+ * fired, the socket closed...), so whoever makes an engine gives its I/O a reference to it.
  */
-function checkLimits(limits: StreamLimits, where: string): MinRate | null {
-  const { maxBufferSize, outputHighWaterMark, minRate, budget } = limits
-  if (maxBufferSize !== undefined) checkInteger(where, 'options.maxBufferSize', maxBufferSize, { min: 1 })
-  if (outputHighWaterMark !== undefined) checkInteger(where, 'options.outputHighWaterMark', outputHighWaterMark)
-  if (budget !== undefined && budget !== null && !(budget instanceof MemoryBudget)) throw invalid(where, 'options.budget', 'a MemoryBudget or null', budget)
-  return minRate === undefined || minRate === null ? null : checkMinRate(where, 'options.minRate', minRate)
-}
-
-/**
- * {@link StreamLimits} validated, with every default filled in. A server or client makes one and
- * all its streams share it: a connection neither validates its options again nor holds a copy.
- * @internal
- */
-export class Limits {
-  readonly maxBufferSize: number
-  readonly outputHighWaterMark: number
-  readonly minRate: MinRate | null
-  readonly budget: MemoryBudget | null
-
+export interface StreamIO {
+  readonly remoteAddress: string | undefined
+  readonly remotePort: number | undefined
+  readonly localAddress: string | undefined
+  readonly localPort: number | undefined
+  /** The real (or virtual) clock, in ms. */
+  clock(): number
+  /** Send `data` (the engine gives it away); returns the bytes still unwritten after it, as `unwritten()` would. */
+  write(data: Buffer): number
+  /** Bytes handed to `write` that have not reached the kernel yet. */
+  unwritten(): number
+  /** Start or stop reading; called after every round with the wanted state. */
+  setReading(on: boolean): void
+  /** Call `onTimer()` at absolute time `deadline`; NaN cancels. */
+  armTimer(deadline: number): void
   /**
-   * Throws `InvalidArgumentError` unless `limits` (an object, or undefined for the defaults)
-   * keep every bound in force; `where` names the function they were given to.
+   * Call `onWakeup()` soon (a microtask), outside the current call stack; with `later`, call
+   * `onDeferredWakeup()` on a later turn of the event loop instead (after I/O of other streams).
    */
-  constructor(options: StreamLimits | undefined, where = 'stream options') {
-    const limits = checkOptions<StreamLimits>(where, 'options', options)
-    this.minRate = checkLimits(limits, where)
-    this.maxBufferSize = limits.maxBufferSize ?? LIMIT_DEFAULTS.maxBufferSize
-    this.outputHighWaterMark = limits.outputHighWaterMark ?? LIMIT_DEFAULTS.outputHighWaterMark
-    this.budget = limits.budget ?? null
-  }
+  scheduleWakeup(later: boolean): void
+  /** Send FIN once what was written is flushed; reading goes on. Called at most once. */
+  halfClose(): void
+  /**
+   * The protocol finished: flush what was written, then close, and call `onClosed()` once
+   * closed. Called once. `reason` is undefined for a clean end, else the error the stream ends with.
+   */
+  finish(reason: Error | undefined): void
+  /** Close at once, dropping unwritten output, and call `onClosed()` once closed. Called once, before `fatal` runs. */
+  destroy(reason: Error): void
+  /** A handler threw (a bug in the protocol): make it visible (the `onError` option). */
+  reportError(error: HandlerError): void
+  /** Observer of every handler call, for the test kit. Absent costs one check per call. */
+  readonly trace?: (call: HandlerCall) => void
 }
 
-/**
- * While the protocol sleeps, input is still read (so that the peer's FIN or reset is noticed at
- * once) until this many bytes are buffered, or `maxBufferSize` if lower; one more read may pass it.
- */
-export const SLEEP_READ_LIMIT = 16 * 1024
+/** One handler call, as the engine reports it to a tracing I/O: the handler and its argument. */
+export type HandlerCall =
+  | { readonly handler: 'bytesRead'; readonly end: number }
+  | { readonly handler: 'bytesFlushed' | 'timeout' | 'wakeup' }
+  | { readonly handler: 'exception'; readonly reason: Exception }
+  | { readonly handler: 'fatal'; readonly reason: Error }
 
-/** The state machine runner (not part of the public API). Subclasses provide the I/O through the `io…` hooks. */
-export abstract class Engine implements Transport, Scope, BudgetMember {
+/**
+ * The state machine runner: the `Transport` and `Scope` a protocol's handlers receive, and what
+ * `Stream` adds socket access to. Its state is in a few parts: the buffers; the protocol and
+ * its {@link Expectation}; the loop's round (running, clock, unwritten, pushback); the events
+ * waiting for the next loop turn; the spin guard; the min-rate window; and the lifecycle
+ * (end of input, write side closed, ended, closed).
+ */
+export class Engine implements Transport, Scope {
   readonly input = new Buf()
   readonly output = new Buf()
-  /** Why the stream ended: `undefined` while running and after `Intent.done()` (unless flushing the last output failed). */
-  protected endReason: Error | undefined = undefined
-  /** The current protocol state; `null` until the factory returned and after the end. */
-  #protocol: Protocol | null = null
-  // The expectation waited for, copied from the Intent the last handler returned: a protocol
-  // may keep one Intent and return it again, changing it in between.
-  #kind: Kind = Kind.Pending
-  /** Bytes wanted (Bytes), most bytes before the delimiter (Delimiter), unwritten bytes allowed (Flush). */
-  #n = 0
-  #delimiter: Buffer | number = 0
-  #delimiterLength = 0
-  /** Where the delimiter search starts. */
-  #offset = 0
-  /** Delimiter search: input before this position (relative) is known not to start a delimiter. */
-  #searched = 0
-  /** Absolute deadline of the current Intent in ms, or NaN. */
-  #deadline = Number.NaN
-  /** The wake-up time last passed to `ioArmTimer`: the deadline or the rate check, whichever is first (NaN = none). */
-  #armed = Number.NaN
-  /** The minimum rate in force for the current expectation, or null. */
-  #rate: MinRate | null = null
-  /** Start of the current rate window (a frame is open and awaited), or NaN when no window runs. */
-  #rateStart = Number.NaN
-  /** Bytes received since `#rateStart`. */
-  #rateBytes = 0
+  readonly #io: StreamIO
   /** Limits, shared with the other streams of the same server or client. */
   readonly #limits: Limits
-  /** The peer sent FIN: no more input will come. */
-  #eof = false
-  /** `exception(EndOfStream)` was already delivered once. */
-  #eofDelivered = false
-  /** Input length when LimitReached was last delivered; -1 after new data. Catches a protocol that ignores the limit. */
-  #limitLength = -1
-  /** Counts handler calls that change nothing (see SpinGuard). */
+  readonly #trace: ((call: HandlerCall) => void) | null
+
+  // --- The protocol and what it waits for ---------------------------------------------------------
+  /** The current protocol state; `null` until the factory returned and after the end. */
+  #protocol: Protocol | null = null
+  readonly #expect = new Expectation()
+  /** Which handler is running, for `HandlerError`. */
+  #handler = 'factory'
+  #notifier: (() => void) | null = null
+
+  // --- The round in progress -----------------------------------------------------------------------
+  /** Inside `#run()`: events that arrive now are picked up by the running loop. */
+  #running = false
+  /** `now()` of the current round; NaN between rounds. */
+  #now = Number.NaN
+  /** Bytes unwritten below us (in the socket) when the round started, or after our last write in it. */
+  #unwritten = 0
+  /** Processing stopped because too much output is unwritten (automatic pushback). */
+  #blocked = false
+  /** The wake-up time last passed to `armTimer`: the deadline or the rate check, whichever is first (NaN = none). */
+  #armed = Number.NaN
+
+  // --- Events for the next loop turn ---------------------------------------------------------------
+  /** The deadline passed; `timeout` runs. */
+  #timeoutPending = false
+  /** An exception to deliver: a rate window closed too slow, or `reject()`. */
+  #pendingException: Exception | null = null
+  /** A notifier fired; `wakeup` runs. */
+  #wakeupPending = false
+  /** A wakeup asked for from inside `wakeup` waits for a later turn of the event loop. */
+  #wakeupDeferred = false
+
+  // --- Guards ---------------------------------------------------------------------------------------
+  /** Handler calls that change nothing, the end of the stream and ignored limits (see SpinGuard). */
   readonly #guard = new SpinGuard()
   /**
    * The run about to start continues the protocol's own loop (a wakeup it asked for from inside
@@ -146,54 +121,52 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
   #selfDriven = false
   /** `timeout` returned a deadline that has already passed. */
   #pastDeadline = false
-  /** A wakeup asked for from inside `wakeup` waits for a later turn of the event loop. */
-  #wakeupDeferred = false
+  /** The minimum-rate window, made when a rate first applies. */
+  #window: RateWindow | null = null
+
+  // --- Lifecycle --------------------------------------------------------------------------------------
+  /** The peer sent FIN: no more input will come. */
+  #eof = false
   /** `halfClose()` was called: the write side is closed, output after it is refused. */
   #writeClosed = false
-  /** `now()` of the current round; NaN between rounds. */
-  #now = Number.NaN
-  /** Bytes unwritten below us (in the socket) when the round started, or after our last write in it. */
-  #unwritten = 0
-  /** Inside `#run()`: events that arrive now are picked up by the running loop. */
-  #running = false
-  /** The deadline passed; `timeout` runs at the top of the next loop turn. */
-  #timeoutPending = false
-  /** An exception to deliver at the top of the next loop turn: a rate window closed too slow, or `reject()`. */
-  #pendingException: Exception | null = null
-  /** A notifier fired; `wakeup` runs at the top of the next loop turn. */
-  #wakeupPending = false
-  /** Processing stopped because too much output is unwritten (automatic pushback). */
-  #blocked = false
   /** The protocol is finished (done, error or fatal); no handler runs any more. */
   #ended = false
-  /** Which handler is running, for `HandlerError`. */
-  #handler = 'factory'
-  #notifier: (() => void) | null = null
-  /**
-   * Observer of every handler call, for the test kit and tracing: the handler's name and its
-   * argument (`end` of bytesRead, the reason of exception and fatal). `null` costs one check per call.
-   */
-  protected trace: ((handler: string, detail?: number | Error) => void) | null = null
+  /** Why the stream ended: `undefined` while running and after `Intent.done()` (unless flushing the last output failed). */
+  #endReason: Error | undefined = undefined
+  /** The I/O below has closed (`closed` resolves at once). */
+  #ioClosed = false
+  /** `closed`, made when first asked for: a server does not need a promise per connection. */
+  #closed: Promise<Error | undefined> | null = null
+  #resolveClosed: ((reason: Error | undefined) => void) | null = null
 
-  constructor(limits: StreamLimits = {}) {
-    this.#limits = limits instanceof Limits ? limits : new Limits(limits)
+  /** @internal Runs on `io`; `limits` are checked already (see `Limits`). */
+  constructor(io: StreamIO, limits: Limits) {
+    this.#io = io
+    this.#limits = limits
+    this.#trace = io.trace ?? null
   }
 
-  // --- Transport and Scope (the engine is both, so a stream allocates neither) -----------------
+  // --- Transport and Scope (the engine is both, so a stream allocates neither) ----------------------
 
-  abstract readonly remoteAddress: string | undefined
-  abstract readonly remotePort: number | undefined
-  abstract readonly localAddress: string | undefined
-  abstract readonly localPort: number | undefined
-  /** The real (or virtual) clock, in ms. */
-  protected abstract clock(): number
+  get remoteAddress(): string | undefined {
+    return this.#io.remoteAddress
+  }
+  get remotePort(): number | undefined {
+    return this.#io.remotePort
+  }
+  get localAddress(): string | undefined {
+    return this.#io.localAddress
+  }
+  get localPort(): number | undefined {
+    return this.#io.localPort
+  }
 
   /**
    * The time at the start of the current event, in ms: every handler of one round sees the same
    * value, and 32 pipelined requests cost one clock read, not 32.
    */
   now(): number {
-    if (Number.isNaN(this.#now)) this.#now = this.clock()
+    if (Number.isNaN(this.#now)) this.#now = this.#io.clock()
     return this.#now
   }
 
@@ -204,7 +177,7 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
       // Asked for from inside wakeup itself: the next wakeup waits for a later turn of the event
       // loop, so that a protocol polling through its own notifier never starves other connections.
       this.#wakeupDeferred = this.#running && this.#handler === 'wakeup'
-      this.ioScheduleWakeup(this.#wakeupDeferred)
+      this.#io.scheduleWakeup(this.#wakeupDeferred)
     }
     return this.#notifier
   }
@@ -217,45 +190,50 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     if (this.#ended || this.#writeClosed) return
     if (this.output.length > 0) this.#write() // counted as unwritten, as any write: expectFlush stays exact
     this.#writeClosed = true
-    this.ioHalfClose()
+    this.#io.halfClose()
   }
+
+  // --- Control from outside ------------------------------------------------------------------------
 
   /** True once the protocol has finished; the socket may still be flushing. */
   get isEnded(): boolean {
     return this.#ended
   }
 
-  // --- I/O hooks --------------------------------------------------------------------------------
-
-  /** Send `data` (the stream gives it away); returns the bytes still unwritten after it, as `ioUnwritten()` would. */
-  protected abstract ioWrite(data: Buffer): number
-  /** Bytes handed to `ioWrite` that have not reached the kernel yet. */
-  protected abstract ioUnwritten(): number
-  /** Start or stop reading; called after every round with the wanted state. */
-  protected abstract ioSetReading(on: boolean): void
-  /** Call `onTimer()` at absolute time `deadline`; NaN cancels. */
-  protected abstract ioArmTimer(deadline: number): void
   /**
-   * Call `onWakeup()` soon (a microtask), outside the current call stack; with `later`, call
-   * `onDeferredWakeup()` on a later turn of the event loop instead (after I/O of other streams).
+   * Resolves once the connection is fully closed: with `undefined` when the protocol ended with
+   * `Intent.done()` and its last output was written, otherwise with the reason (also given to
+   * `fatal`, or a `WriteError` when writing the last output after `Intent.done()` failed).
+   * Never rejects.
    */
-  protected abstract ioScheduleWakeup(later: boolean): void
-  /** Send FIN once what was written is flushed; reading goes on. Called at most once. */
-  protected abstract ioHalfClose(): void
-  /**
-   * The protocol finished: flush what was written, then close. Called once. `reason` is
-   * undefined for a clean end, else the error the stream ends with after the flush.
-   */
-  protected abstract ioFinish(reason: Error | undefined): void
-  /** Close at once, dropping unwritten output. Called once, before `fatal` runs. */
-  protected abstract ioDestroy(reason: Error): void
-  /** A handler threw (a bug in the protocol): make it visible (the `onError` option). */
-  protected abstract ioReportError(error: HandlerError): void
+  get closed(): Promise<Error | undefined> {
+    if (this.#closed === null) {
+      if (this.#ioClosed) {
+        this.#closed = Promise.resolve(this.#endReason)
+      } else {
+        this.#closed = new Promise((resolve) => {
+          this.#resolveClosed = resolve
+        })
+      }
+    }
+    return this.#closed
+  }
 
-  // --- Events, called by the subclass -----------------------------------------------------------
+  /** Runs `wakeup` on the protocol soon (same as calling `notifier()`'s function). */
+  wakeup(): void {
+    this.notifier()()
+  }
 
-  /** Creates the first state through `factory` and runs the first round. */
-  protected start<S>(factory: Factory<S>, seed: S): void {
+  /** Ends the stream from outside at once: the connection is closed, `fatal` gets `reason` (an Error). */
+  close(reason: Error = new ClosedError()): void {
+    if (!isError(reason)) throw invalid('Stream.close', 'reason', 'an Error (or undefined for a ClosedError)', reason)
+    this.#fail(reason)
+  }
+
+  // --- Events, reported by the I/O ---------------------------------------------------------------------
+
+  /** Creates the first state through `factory` and runs the first round. @internal */
+  start<S>(factory: Factory<S>, seed: S): void {
     try {
       this.#handler = 'factory'
       this.#now = Number.NaN
@@ -267,25 +245,25 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     this.#run()
   }
 
-  /** Bytes arrived; the chunk is given away. */
-  protected onData(chunk: Buffer): void {
+  /** Bytes arrived; the chunk is given away. @internal */
+  onData(chunk: Buffer): void {
     if (this.#ended) return
     this.input.append(chunk)
-    this.#rateBytes += chunk.length
-    this.#limitLength = -1
+    this.#window?.count(chunk.length)
+    this.#guard.inputArrived()
     this.#run()
   }
 
-  /** The peer sent FIN. */
-  protected onEnd(): void {
+  /** The peer sent FIN. @internal */
+  onEnd(): void {
     if (this.#ended || this.#eof) return
     this.#eof = true
     this.#run()
   }
 
-  /** Some output reached the kernel. */
-  protected onWritten(): void {
-    if (this.#kind === Kind.Flush || this.#blocked) this.#run()
+  /** Some output reached the kernel. @internal */
+  onWritten(): void {
+    if (this.#expect.kind === Kind.Flush || this.#blocked) this.#run()
     else if (this.#limits.budget !== null && !this.#ended) this.#settle() // the output it held is gone
   }
 
@@ -294,87 +272,91 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     if (!this.#running && !this.#ended) this.#settle()
   }
 
-  /** The armed timer fired: the deadline passed, a rate window closed, or neither yet (re-arm). */
-  protected onTimer(): void {
+  /** The armed timer fired: the deadline passed, a rate window closed, or neither yet (re-arm). @internal */
+  onTimer(): void {
     this.#armed = Number.NaN
     if (this.#ended) return
     this.#now = Number.NaN
     const now = this.now()
-    if (now >= this.#deadline) {
-      this.#deadline = Number.NaN
+    const expect = this.#expect
+    if (now >= expect.deadline) {
+      expect.deadline = Number.NaN
       this.#timeoutPending = true
       this.#selfDriven = this.#pastDeadline // timeout set a deadline already passed: its own loop
       this.#run()
       return
     }
-    const rate = this.#rate
-    if (rate !== null && now >= this.#rateStart + rate.per) {
-      if (this.#rateBytes < rate.bytes) {
-        this.#pendingException = new TooSlowError(this.#rateBytes, rate.bytes, rate.per)
-        this.#rateStart = Number.NaN
-        this.#run()
-        return
-      }
-      this.#rateStart = now // fast enough: the next window starts
-      this.#rateBytes = 0
+    const rate = expect.rate
+    const received = rate === null || this.#window === null ? -1 : this.#window.check(now, rate)
+    if (rate !== null && received >= 0) {
+      this.#pendingException = new TooSlowError(received, rate.bytes, rate.per)
+      this.#run()
+      return
     }
-    this.#settle() // fired early (the deadline moved later): re-arm
+    this.#settle() // fired early (the deadline moved later), or the next rate window started: re-arm
   }
 
-  /** A scheduled wakeup is due. */
-  protected onWakeup(): void {
+  /** A scheduled wakeup is due. @internal */
+  onWakeup(): void {
     this.#run()
   }
 
-  /** A wakeup that `wakeup` asked for is due, a turn later: it continues the protocol's own loop. */
-  protected onDeferredWakeup(): void {
+  /** A wakeup that `wakeup` asked for is due, a turn later: it continues the protocol's own loop. @internal */
+  onDeferredWakeup(): void {
     if (!this.#wakeupDeferred) return
     this.#wakeupDeferred = false
     this.#selfDriven = true
     this.#run()
   }
 
-  /** Reading failed; the socket is gone. */
-  protected onReadError(cause: unknown): void {
+  /** Reading failed; the connection is gone. @internal */
+  onReadError(cause: unknown): void {
     if (this.#ended) return
     const reason = new ReadError(cause)
-    let intent: Intent<Protocol>
     try {
-      intent = checked(this.#exception(reason), this.#handler)
+      this.#handler = 'exception'
+      const intent = checked(this.#exception(reason), this.#handler)
+      // Nothing can be read or written any more: only the choice between a clean and an abnormal
+      // end is left, so the answer is taken as an end whatever it asks for.
+      if (intent.kind === Kind.Done) this.#finish(undefined)
+      else this.#fail(intent.kind === Kind.Error && intent.error !== null ? intent.error : reason)
     } catch (err) {
       this.#fail(new HandlerError(this.#handler, err))
-      return
     }
-    // The socket is gone: only the choice between a clean and an abnormal end is left.
-    if (intent.kind === Kind.Done) this.#finish(undefined)
-    else this.#fail(intent.kind === Kind.Error && intent.error !== null ? intent.error : reason)
   }
 
-  /** Writing failed. */
-  protected onWriteError(cause: unknown): void {
+  /** Writing failed. @internal */
+  onWriteError(cause: unknown): void {
     if (!this.#ended) this.#fail(new WriteError(cause))
     // After Intent.done() the last output failed to go out: the end was not clean after all.
-    else this.endReason ??= new WriteError(cause)
+    else this.#endReason ??= new WriteError(cause)
   }
 
-  /** The stream is ended from outside with `reason` (shutdown, a closed socket). */
-  protected abort(reason: Error): void {
-    if (!this.#ended) this.#fail(reason)
+  /** The I/O below has closed for good; ends the stream if it still ran. @internal */
+  onClosed(): void {
+    if (this.#ioClosed) return
+    this.#fail(new ClosedError('socket closed before the protocol finished'))
+    this.#ioClosed = true
+    this.#resolveClosed?.(this.#endReason)
   }
 
-  // --- The loop ---------------------------------------------------------------------------------
+  /** Why the stream ended, once it has (undefined for a clean end). @internal */
+  get endReason(): Error | undefined {
+    return this.#endReason
+  }
+
+  // --- The loop ---------------------------------------------------------------------------------------
 
   /** Runs handlers while buffered input satisfies the expectation, writes once, then settles. */
   #run(): void {
     if (this.#running || this.#ended) return
     this.#running = true
     this.#now = Number.NaN
-    this.#unwritten = this.ioUnwritten()
+    this.#unwritten = this.#io.unwritten()
     // An event from outside (input, a completed write, a deadline, a notifier) restarts the spin
     // count; a wakeup or deadline the protocol set up for itself continues it.
     if (this.#selfDriven) this.#selfDriven = false
     else this.#guard.reset()
-    const guard = this.#guard
     try {
       for (;;) {
         if (this.#pendingException !== null) {
@@ -383,29 +365,15 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
           this.#deliver(reason)
         } else if (this.#timeoutPending) {
           this.#timeoutPending = false
-          this.#handler = 'timeout'
-          if (this.trace !== null) this.trace('timeout')
-          const protocol = this.#protocol as Protocol
-          guard.before(this.input.length, this.output.length)
-          this.#take(protocol.timeout ? protocol.timeout(this, this) : Intent.error(new TimeoutError()))
-          guard.after('timeout', this.input.length, this.output.length, -1)
+          this.#call('timeout', -1)
         } else if (this.#wakeupPending && !this.#wakeupDeferred) {
           this.#wakeupPending = false
-          this.#handler = 'wakeup'
-          if (this.trace !== null) this.trace('wakeup')
-          const protocol = this.#protocol as Protocol
-          // Without a handler a wakeup changes nothing: the same expectation and deadline stand.
-          if (protocol.wakeup) {
-            guard.before(this.input.length, this.output.length)
-            this.#take(protocol.wakeup(this, this))
-            guard.after('wakeup', this.input.length, this.output.length, -1)
-          }
+          this.#call('wakeup', -1)
         } else if (!this.#step()) {
-          if (this.#ended) break
-          if (this.output.length === 0) break
+          if (this.#ended || this.output.length === 0) break
           this.#write()
           // A synchronous write may already satisfy a flush expectation: go round once more.
-          if (this.#kind !== Kind.Flush) break
+          if (this.#expect.kind !== Kind.Flush) break
         }
         if (this.#ended) break
       }
@@ -419,99 +387,98 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
 
   /** Calls at most one handler if the current expectation can be met now; returns whether it did. */
   #step(): boolean {
-    const protocol = this.#protocol as Protocol
+    const expect = this.#expect
     const input = this.input
-    switch (this.#kind) {
-      case Kind.Bytes: {
+    const limits = this.#limits
+    switch (expect.kind) {
+      case Kind.Bytes:
         if (this.#pushedBack()) return false
-        const n = this.#n
-        if (n > this.#limits.maxBufferSize) return this.#limit(this.#limits.maxBufferSize)
-        if (input.length >= n) {
-          this.#handler = 'bytesRead'
-          if (this.trace !== null) this.trace('bytesRead', n)
-          this.#guard.before(input.length, this.output.length)
-          this.#take(protocol.bytesRead(this, n, this))
-          this.#guard.after('bytesRead', input.length, this.output.length, n)
-          return true
-        }
+        if (expect.n > limits.maxBufferSize) return this.#limit(limits.maxBufferSize)
+        if (input.length >= expect.n) return this.#call('bytesRead', expect.n)
         break
-      }
       case Kind.Delimiter: {
         if (this.#pushedBack()) return false
-        const length = input.length
-        const size = this.#delimiterLength
-        const max = Math.min(this.#n, this.#limits.maxBufferSize - size)
-        const from = Math.max(this.#offset, this.#searched)
-        if (length - from >= size) {
-          const at = input.indexOf(this.#delimiter, from)
-          if (at >= 0 && at <= max) {
-            this.#handler = 'bytesRead'
-            if (this.trace !== null) this.trace('bytesRead', at)
-            this.#guard.before(length, this.output.length)
-            this.#take(protocol.bytesRead(this, at, this))
-            this.#guard.after('bytesRead', input.length, this.output.length, at)
-            return true
-          }
-          if (at > max) return this.#limit(max)
-          // Nothing found: the next search only needs to re-check a delimiter's width of overlap.
-          this.#searched = length - size + 1
-        }
-        if (length >= max + size) return this.#limit(max)
+        const at = expect.findDelimiter(input, limits.maxBufferSize)
+        if (at >= 0) return this.#call('bytesRead', at)
+        if (at === TOO_LONG) return this.#limit(expect.delimiterLimit(limits.maxBufferSize))
         break
       }
       case Kind.Flush:
         // A flush point above outputHighWaterMark is held to it: a bytesFlushed that writes and
         // asks again cannot grow the output past the automatic pushback.
-        if (this.output.length + this.#unwritten <= Math.min(this.#n, this.#limits.outputHighWaterMark)) {
-          this.#handler = 'bytesFlushed'
-          if (this.trace !== null) this.trace('bytesFlushed')
-          this.#guard.before(input.length, this.output.length)
-          this.#take(protocol.bytesFlushed ? protocol.bytesFlushed(this, this) : Intent.done())
-          this.#guard.after('bytesFlushed', input.length, this.output.length, -1)
-          return true
-        }
+        if (this.output.length + this.#unwritten <= Math.min(expect.n, limits.outputHighWaterMark)) return this.#call('bytesFlushed', -1)
         return false
       case Kind.Sleep:
         // Asleep, the peer's FIN is still news, once: a client idle between requests learns at
         // once that its server went away, instead of losing the next request.
-        if (!this.#eof || this.#eofDelivered) return false
+        if (!this.#eof || this.#guard.endTold) return false
         break
     }
     if (!this.#eof) return false
     // A read expectation that can never be met: the peer has finished sending.
-    if (this.#eofDelivered) {
+    if (!this.#guard.tellEnd()) {
       this.#fail(new EndOfStreamError('end of stream: the protocol kept waiting for input after it was told'))
       return false
     }
-    this.#eofDelivered = true
     this.#deliver(new EndOfStreamError())
+    return true
+  }
+
+  /**
+   * Calls `handler` (`end` is bytesRead's argument, -1 for the others) and takes its answer,
+   * under the spin guard. Returns true: a handler ran.
+   */
+  #call(handler: 'bytesRead' | 'bytesFlushed' | 'timeout' | 'wakeup', end: number): boolean {
+    const protocol = this.#protocol as Protocol // set whenever an expectation is (see #take)
+    this.#handler = handler
+    if (this.#trace !== null) this.#trace(handler === 'bytesRead' ? { handler, end } : { handler })
+    let intent: Intent<Protocol>
+    const guard = this.#guard
+    guard.before(this.input.length, this.output.length)
+    switch (handler) {
+      case 'bytesRead':
+        intent = protocol.bytesRead(this, end, this)
+        break
+      case 'bytesFlushed':
+        intent = protocol.bytesFlushed ? protocol.bytesFlushed(this, this) : Intent.done()
+        break
+      case 'timeout':
+        intent = protocol.timeout ? protocol.timeout(this, this) : Intent.error(new TimeoutError())
+        break
+      case 'wakeup':
+        // Without a handler a wakeup changes nothing: the same expectation and deadline stand.
+        if (!protocol.wakeup) return true
+        intent = protocol.wakeup(this, this)
+        break
+    }
+    this.#take(intent)
+    guard.after(handler, this.input.length, this.output.length, end)
     return true
   }
 
   /** Delivers LimitReached, unless the protocol already ignored the same one. */
   #limit(limit: number): boolean {
     const reason = new LimitReachedError(limit)
-    if (this.#limitLength === this.input.length) {
+    if (!this.#guard.tellLimit(this.input.length)) {
       this.#fail(reason) // the exception handler consumed nothing and asked again: it would spin forever
       return false
     }
-    this.#limitLength = this.input.length
     this.#deliver(reason)
     return true
   }
 
   /** Calls `exception` with `reason` and takes its answer, under the spin guard. */
   #deliver(reason: Exception): void {
+    this.#handler = 'exception'
     this.#guard.before(this.input.length, this.output.length)
     this.#take(this.#exception(reason))
     this.#guard.after('exception', this.input.length, this.output.length, -1)
   }
 
   #exception(reason: Exception): Intent<Protocol> {
-    const protocol = this.#protocol as Protocol
-    this.#handler = 'exception'
     if (channels.streamException.hasSubscribers) channels.streamException.publish({ stream: this, reason })
-    if (this.trace !== null) this.trace('exception', reason)
+    if (this.#trace !== null) this.#trace({ handler: 'exception', reason })
+    const protocol = this.#protocol as Protocol
     if (protocol.exception) return protocol.exception(this, reason, this)
     return defaultException(reason)
   }
@@ -533,7 +500,7 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
       this.#fail(new WriteError(writeAfterHalfClose()))
       return
     }
-    this.#unwritten = this.ioWrite(this.output.take())
+    this.#unwritten = this.#io.write(this.output.take())
   }
 
   /** Adopts the next Intent returned by a handler. */
@@ -553,64 +520,53 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
         // Bad input seen by the protocol (a framer): exception() hears of it at the top of the
         // next loop turn, after the replies written for the good input before it.
         this.#protocol = intent.state
-        this.#kind = Kind.Sleep
-        this.#deadline = Number.NaN
+        this.#expect.sleep()
         this.#pendingException = intent.error as Exception
         return
       case Kind.Pending:
         throw new TypeError(`${this.#handler} returned Intent.of() without an expectation (expectBytes, expectDelimiter, expectFlush or sleep)`)
     }
     this.#protocol = intent.state
-    this.#n = intent.n
-    if (intent.kind === Kind.Delimiter) {
-      this.#delimiter = intent.delimiter as Buffer | number
-      this.#delimiterLength = intent.delimiterLength
-      this.#offset = intent.offset
-    }
-    this.#kind = intent.kind
-    this.#searched = 0
-    this.#deadline = intent.relative ? this.now() + intent.time : intent.time
-    this.#pastDeadline = this.#handler === 'timeout' && this.#deadline <= this.now()
-    this.#rate = intent.rate === undefined ? this.#limits.minRate : intent.rate
+    const expect = this.#expect
+    expect.adopt(intent, intent.relative ? this.now() : 0, this.#limits.minRate) // the clock is read only when needed
+    this.#pastDeadline = this.#handler === 'timeout' && expect.deadline <= this.now()
   }
 
   /** After a round: read only while waiting for input, keep one timer on the earliest wake-up. */
   #settle(): void {
-    const kind = this.#kind
-    const waiting = kind === Kind.Bytes || kind === Kind.Delimiter
+    const expect = this.#expect
+    const waiting = expect.readsInput
     // Asleep, a little is still read: the peer's FIN or reset shows only to a reading socket.
-    const asleep = kind === Kind.Sleep && this.input.length < Math.min(SLEEP_READ_LIMIT, this.#limits.maxBufferSize)
+    const asleep = expect.kind === Kind.Sleep && this.input.length < Math.min(SLEEP_READ_LIMIT, this.#limits.maxBufferSize)
     let reading = (waiting || asleep) && !this.#eof && !this.#blocked
     const budget = this.#limits.budget
     if (budget !== null) {
-      const wait = reading && waiting ? 'input' : this.#blocked || kind === Kind.Flush ? 'output' : 'other'
-      const may = budget.update(this, this.input.capacity, this.output.length + this.ioUnwritten(), wait)
+      const wait = reading && waiting ? 'input' : this.#blocked || expect.kind === Kind.Flush ? 'output' : 'other'
+      const may = budget.update(this, this.input.capacity, this.output.length + this.#io.unwritten(), wait)
       // A sleeper's read-ahead is no claim on the budget: it stops while the budget is exhausted
       // (and resumes with its next event), and never takes the grant from a stream that waits for input.
       reading = wait === 'input' ? may : reading && !budget.isExhausted
     }
-    this.ioSetReading(reading)
-    let wake = this.#deadline
-    if (this.#rate !== null && reading && waiting && this.input.length > 0) {
+    this.#io.setReading(reading)
+    let wake = expect.deadline
+    const rate = expect.rate
+    if (rate !== null && reading && waiting && this.input.length > 0) {
       // A frame is open and the peer owes us the rest: measure its pace from now on.
-      if (Number.isNaN(this.#rateStart)) {
-        this.#rateStart = this.now()
-        this.#rateBytes = 0
-      }
-      const check = this.#rateStart + this.#rate.per
+      this.#window ??= new RateWindow()
+      const check = this.#window.open(this.now(), rate)
       if (!(check >= wake)) wake = check // NaN-safe minimum
     } else {
-      this.#rateStart = Number.NaN
+      this.#window?.stop()
     }
     if (!Object.is(wake, this.#armed)) {
       this.#armed = wake
-      this.ioArmTimer(wake)
+      this.#io.armTimer(wake)
     }
   }
 
   /**
-   * End after a flush: the output written so far leaves, then the socket closes. Clean without
-   * `reason`; with one (`Intent.error(e, { flush: true })`) the stream still ends with it.
+   * End after a flush: the output written so far leaves, then the connection closes. Clean
+   * without `reason`; with one (`Intent.error(e, { flush: true })`) the stream still ends with it.
    */
   #finish(reason: Error | undefined): void {
     if (this.#writeClosed && this.output.length > 0) {
@@ -619,10 +575,10 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     }
     const protocol = this.#protocol
     this.#end()
-    if (this.output.length > 0) this.ioWrite(this.output.take())
-    if (reason !== undefined) this.endReason = reason
-    if (reason instanceof HandlerError) this.ioReportError(reason)
-    this.ioFinish(reason)
+    if (this.output.length > 0) this.#io.write(this.output.take())
+    if (reason !== undefined) this.#endReason = reason
+    if (reason instanceof HandlerError) this.#io.reportError(reason)
+    this.#io.finish(reason)
     if (reason !== undefined) this.#reportFatal(protocol, reason)
   }
 
@@ -631,17 +587,17 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     if (this.#ended) return
     const protocol = this.#protocol
     this.#end()
-    this.endReason = reason
+    this.#endReason = reason
     this.output.clear()
-    if (reason instanceof HandlerError) this.ioReportError(reason) // while the peer's address is still known
-    this.ioDestroy(reason)
+    if (reason instanceof HandlerError) this.#io.reportError(reason) // while the peer's address is still known
+    this.#io.destroy(reason)
     this.#reportFatal(protocol, reason)
   }
 
   /** Tells tracing and the protocol's `fatal` why the stream ended. */
   #reportFatal(protocol: Protocol | null, reason: Error): void {
     if (channels.streamFatal.hasSubscribers) channels.streamFatal.publish({ stream: this, reason })
-    if (this.trace !== null) this.trace('fatal', reason)
+    if (this.#trace !== null) this.#trace({ handler: 'fatal', reason })
     if (protocol?.fatal) {
       try {
         protocol.fatal(reason, this)
@@ -655,19 +611,17 @@ export abstract class Engine implements Transport, Scope, BudgetMember {
     this.#ended = true
     this.#limits.budget?.leave(this)
     this.#protocol = null
-    this.#delimiter = 0
-    this.#kind = Kind.Pending
+    this.#expect.clear()
     this.#wakeupPending = false
     this.#wakeupDeferred = false
     this.#timeoutPending = false
     this.#pendingException = null
-    this.#rateStart = Number.NaN
-    this.#deadline = Number.NaN
+    this.#window?.stop()
     if (!Number.isNaN(this.#armed)) {
       this.#armed = Number.NaN
-      this.ioArmTimer(Number.NaN)
+      this.#io.armTimer(Number.NaN)
     }
-    this.ioSetReading(false)
+    this.#io.setReading(false)
   }
 }
 

@@ -14,7 +14,6 @@ export {
   type StreamFatalMessage,
   type StreamOpenMessage,
 } from './diagnostics.js'
-export { LIMIT_DEFAULTS, SLEEP_READ_LIMIT, type StreamLimits } from './engine.js'
 export {
   ClosedError,
   ConnectError,
@@ -46,6 +45,7 @@ export {
   type Scan,
 } from './framing/index.js'
 export { type DelimiterOptions, Intent, type IntentBuilder, type MinRate } from './intent.js'
+export { LIMIT_DEFAULTS, SLEEP_READ_LIMIT, type StreamLimits } from './limits.js'
 export { Persistent, type PersistentEvents, type PersistentOptions, type PersistentState } from './persistent.js'
 export type { Factory, Protocol, Scope, Transport } from './protocol.js'
 export {

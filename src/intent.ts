@@ -1,6 +1,5 @@
-import { types } from 'node:util'
 import { LimitReachedError, ProtocolError } from './errors.js'
-import { checkBoolean, checkMs, checkObject, invalid } from './validate.js'
+import { checkBoolean, checkMs, checkObject, invalid, isError } from './validate.js'
 
 /**
  * What a stream waits for next. Small integers keep the engine's switch cheap.
@@ -136,7 +135,7 @@ export class Intent<P> implements IntentBuilder<P> {
    */
   static error(error: Error, options?: { flush?: boolean }): Intent<never> {
     // isNativeError: an Error made in another realm (a vm context) is an Error too.
-    if (!(error instanceof Error || types.isNativeError(error))) throw invalid('Intent.error', 'error', 'an Error', error)
+    if (!isError(error)) throw invalid('Intent.error', 'error', 'an Error', error)
     const intent = new Intent<never>(undefined as never)
     intent.kind = Kind.Error
     intent.error = error

@@ -18,8 +18,9 @@ import { MemoryBudget } from './budget.js'
 import { channels } from './diagnostics.js'
 import type { Address } from './dial.js'
 import { ClosedError, InvalidArgumentError, ListenError } from './errors.js'
+import { type StreamOptions, StreamSettings } from './limits.js'
 import type { Factory } from './protocol.js'
-import { Stream, type StreamOptions, StreamSettings } from './stream.js'
+import { Stream } from './stream.js'
 import { type TlsServerOptions, tlsServerOptions } from './tls.js'
 import { checkFunction, checkInteger, checkMs, checkObject, checkOptions, checkString, checkUnixPath, describeValue, invalid } from './validate.js'
 
@@ -134,16 +135,13 @@ export class Server {
   readonly #factory: Factory<unknown>
   readonly #seed: unknown
   readonly #streamOptions: StreamSettings
-  readonly #isTls: boolean
-  /** TLS only: the raw sockets accepted, from before the handshake until their 'close'. */
-  readonly #tlsSockets = new Set<net.Socket>()
-  /** Streams running on accepted connections, until their socket closes. */
-  readonly #streams = new Set<Stream>()
-  /** Every stream's `closeHook`: one function per server, not a closure per connection. */
-  readonly #streamClosed = (stream: Stream): void => {
-    this.#streams.delete(stream)
-    this.#checkEmpty()
-  }
+  /**
+   * Every connection accepted and not yet closed, by the socket accepted (for TLS the raw socket,
+   * before the handshake), with the stream running on it; null while a TLS handshake runs.
+   */
+  readonly #connections = new Map<net.Socket, Stream | null>()
+  /** The 'close' listener of every accepted socket (`this` is the socket): one function per server, not a closure per connection. */
+  readonly #socketClosed: (this: net.Socket) => void
   /** Set once listening. */
   #address: Address | null = null
   /** The close in progress or done; `null` while serving. */
@@ -155,7 +153,11 @@ export class Server {
     this.#factory = factory
     this.#seed = seed
     this.#streamOptions = streamOptions
-    this.#isTls = tlsOptions !== null
+    const server = this
+    this.#socketClosed = function (this: net.Socket): void {
+      server.#connections.delete(this)
+      server.#checkEmpty()
+    }
     if (tlsOptions === null) {
       this.#server = net.createServer({ allowHalfOpen: true }, (socket) => this.#onSocket(socket, false))
     } else {
@@ -178,8 +180,7 @@ export class Server {
 
   /** Connections open now: accepted and not yet closed (including TLS handshakes in progress). */
   get connections(): number {
-    // A TLS connection counts from its raw socket's accept, before the stream exists.
-    return this.#isTls ? this.#tlsSockets.size : this.#streams.size
+    return this.#connections.size
   }
 
   /**
@@ -264,17 +265,11 @@ export class Server {
       socket.destroy() // accepted while the listener was closing
       return
     }
-    if (!isTls) {
-      this.#attach(socket) // the stream reports its close through closeHook
-      return
-    }
-    this.#tlsSockets.add(socket)
-    socket.once('close', () => {
-      this.#tlsSockets.delete(socket)
-      this.#checkEmpty()
-    })
+    this.#connections.set(socket, null)
+    socket.on('close', this.#socketClosed)
+    if (!isTls) this.#attach(socket)
     // The TLSSocket reports errors; this keeps a raw-socket error from being unhandled.
-    socket.on('error', ignore)
+    else socket.on('error', ignore)
   }
 
   #checkEmpty(): void {
@@ -292,8 +287,11 @@ export class Server {
       socket.destroy() // options were validated in serve(); nothing else throws here
       return
     }
-    stream.closeHook = this.#streamClosed
-    this.#streams.add(stream)
+    // A TLS socket wraps the raw socket that was accepted (Node keeps it as `_parent`).
+    const accepted = (socket as net.Socket & { _parent?: unknown })._parent
+    const key = accepted instanceof net.Socket && this.#connections.has(accepted) ? accepted : socket
+    if (!this.#connections.has(key)) socket.on('close', this.#socketClosed) // a runtime that accepts TLS without a raw 'connection'
+    this.#connections.set(key, stream)
     if (channels.serverAccept.hasSubscribers) channels.serverAccept.publish({ server: this, stream })
   }
 
@@ -309,9 +307,11 @@ export class Server {
       clearTimeout(timer)
     }
     if (this.connections > 0) {
-      for (const stream of this.#streams) stream.close(new ClosedError('server closed'))
-      // Sockets without a stream yet (TLS handshakes) go too.
-      for (const socket of this.#tlsSockets) socket.destroy()
+      for (const [socket, stream] of this.#connections) {
+        if (stream === null)
+          socket.destroy() // a TLS handshake
+        else stream.close(new ClosedError('server closed'))
+      }
       await this.#whenEmpty()
     }
     await listenerClosed

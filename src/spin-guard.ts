@@ -8,6 +8,10 @@
  * `end` further than any call since the last progress: scanning ahead with `offset` without
  * consuming is bounded by the input's length, so it is allowed however long the input is.
  * Anything else is an idle call; `MAX_IDLE_CALLS` in a row end the stream.
+ *
+ * Two exceptions would spin at once, so they are told once: the end of the stream (a protocol
+ * that waits for input after it was told none will come), and a limit the protocol ignored
+ * (its `exception` consumed nothing and asked for the same again).
  */
 
 /** Idle handler calls in a row after which a protocol is taken to be stuck. */
@@ -22,6 +26,34 @@ export class SpinGuard {
   #output = 0
   /** The furthest `end` bytesRead was called at since input was last consumed; -1 for none. */
   #furthest = -1
+  /** The protocol was told of the end of the stream. */
+  #endTold = false
+  /** Input length when a limit was last told; -1 once more input arrived. */
+  #limitTold = -1
+
+  /** Whether the protocol was told of the end of the stream. */
+  get endTold(): boolean {
+    return this.#endTold
+  }
+
+  /** Returns whether the end of the stream may be told: only once. */
+  tellEnd(): boolean {
+    if (this.#endTold) return false
+    this.#endTold = true
+    return true
+  }
+
+  /** Returns whether a limit may be told at this input length: not twice with nothing new in between. */
+  tellLimit(inputLength: number): boolean {
+    if (this.#limitTold === inputLength) return false
+    this.#limitTold = inputLength
+    return true
+  }
+
+  /** More input arrived: a limit may be told again. */
+  inputArrived(): void {
+    this.#limitTold = -1
+  }
 
   /** Forgets the count: something outside the protocol happened (input, a write completed...). */
   reset(): void {

@@ -10,6 +10,7 @@
  * so that a valid call costs a comparison or two and allocates nothing.
  * @internal
  */
+import { types } from 'node:util'
 import { MAX_TIMER } from './deadline.js'
 import { InvalidArgumentError } from './errors.js'
 
@@ -63,6 +64,11 @@ function safely(read: () => unknown): unknown {
 /** The error for `where: name must be expected, got value`. Throw it: `throw invalid(...)`. */
 export function invalid(where: string, name: string, expected: string, value: unknown): InvalidArgumentError {
   return new InvalidArgumentError(`${where}: ${name} must be ${expected}, got ${describeValue(value)}`)
+}
+
+/** Whether `value` is an Error, also one made in another realm (a vm context), as `util.types.isNativeError` knows. */
+export function isError(value: unknown): value is Error {
+  return value instanceof Error || types.isNativeError(value)
 }
 
 /** Bounds of a number, both inclusive. */

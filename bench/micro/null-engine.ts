@@ -3,10 +3,12 @@
  * (and complete at once), reads are fed by hand, timers are never armed. Socket costs are left
  * out on purpose: they are the same for every implementation and hide what the protocol spends.
  */
-import { Engine } from '../../src/engine.js'
+import { Engine, type StreamIO } from '../../src/engine.js'
+import { Limits } from '../../src/limits.js'
 import type { Factory } from '../../src/protocol.js'
 
-export class NullEngine extends Engine {
+/** The I/O that does nothing but count. */
+class NullIO implements StreamIO {
   readonly remoteAddress = undefined
   readonly remotePort = undefined
   readonly localAddress = undefined
@@ -16,45 +18,63 @@ export class NullEngine extends Engine {
   /** Times reading was switched on or off (each is a socket pause()/resume() on a real stream). */
   readingSwitches = 0
   #reading = false
-  /** Run wakeups in a microtask, as a Stream does; otherwise only `wake()` runs them. */
-  readonly #microtaskWakeups: boolean
-
-  constructor(options: { microtaskWakeups?: boolean } = {}) {
-    super()
-    this.#microtaskWakeups = options.microtaskWakeups ?? false
-  }
+  /** Set to run wakeups in a microtask, as a Stream does. */
+  engine: Engine | null = null
 
   clock(): number {
     return performance.now()
   }
-  protected ioWrite(data: Buffer): number {
+  write(data: Buffer): number {
     this.written += data.length
     return 0
   }
-  protected ioUnwritten(): number {
+  unwritten(): number {
     return 0
   }
-  protected ioSetReading(on: boolean): void {
+  setReading(on: boolean): void {
     if (on !== this.#reading) this.readingSwitches++
     this.#reading = on
   }
-  protected ioArmTimer(): void {}
-  protected ioScheduleWakeup(): void {
-    if (this.#microtaskWakeups) queueMicrotask(() => this.onWakeup())
+  armTimer(): void {}
+  scheduleWakeup(): void {
+    const engine = this.engine
+    if (engine !== null) queueMicrotask(() => engine.onWakeup())
   }
-  protected ioHalfClose(): void {}
-  protected ioFinish(): void {}
-  protected ioDestroy(): void {}
-  protected ioReportError(): void {}
+  halfClose(): void {}
+  finish(): void {}
+  destroy(): void {}
+  reportError(): void {}
+}
+
+export class NullEngine {
+  readonly #io = new NullIO()
+  readonly #engine = new Engine(this.#io, new Limits(undefined))
+
+  /** With `microtaskWakeups`, wakeups run in a microtask, as on a Stream; otherwise only `wake()` runs them. */
+  constructor(options: { microtaskWakeups?: boolean } = {}) {
+    if (options.microtaskWakeups) this.#io.engine = this.#engine
+  }
+
+  /** Bytes written so far. */
+  get written(): number {
+    return this.#io.written
+  }
+  /** Times reading was switched on or off. */
+  get readingSwitches(): number {
+    return this.#io.readingSwitches
+  }
+  get isEnded(): boolean {
+    return this.#engine.isEnded
+  }
   begin(factory: Factory): void {
-    this.start(factory, undefined)
+    this.#engine.start(factory, undefined)
   }
   feed(chunk: Buffer): void {
-    this.onData(chunk)
+    this.#engine.onData(chunk)
   }
   /** What the wakeup microtask does, run now. */
   wake(): void {
-    this.notifier()()
-    this.onWakeup()
+    this.#engine.wakeup()
+    this.#engine.onWakeup()
   }
 }

@@ -1,7 +1,10 @@
-import { Engine, Limits, type StreamLimits } from '../engine.js'
+import { Engine, type HandlerCall, type StreamIO } from '../engine.js'
 import type { Exception, HandlerError } from '../errors.js'
+import { Limits, type StreamLimits } from '../limits.js'
 import type { Factory } from '../protocol.js'
 import { checkBytes, checkFunction, checkNumber, checkOptions, checkString } from '../validate.js'
+
+export type { HandlerCall } from '../engine.js'
 
 /** Options of a {@link Harness}. */
 export interface HarnessOptions<S = unknown> extends StreamLimits {
@@ -14,143 +17,152 @@ export interface HarnessOptions<S = unknown> extends StreamLimits {
 }
 
 /** How a harnessed stream stands: still running, ended with `Intent.done()`, or ended with an error. */
-export type Closed = 'open' | 'done' | 'error'
+export type HarnessState = 'running' | 'done' | 'error'
 
 /**
  * Drives a protocol without sockets or real time: feed input chunks, end the input, advance a
  * virtual clock, make the peer stop reading, inject read and write errors; then look at the
- * output, the handler calls and how the stream ended. It runs the very same loop as a socket
- * `Stream` (Netty's EmbeddedChannel, tokio's mock IO).
+ * output, the handler calls and how the stream ended. It runs the very same engine as a socket
+ * `Stream`, on scripted I/O instead of a socket (Netty's EmbeddedChannel, tokio's mock IO).
  *
  * ```ts
  * const h = new Harness(LineEcho.create)
  * h.feed('hello\r\n')
  * assert.equal(h.takeOutput().toString(), 'hello\r\n')
  * h.advance(30_000)
- * assert.equal(h.closed, 'done')
+ * assert.equal(h.state, 'done')
  * ```
  */
 export class Harness<S = unknown> {
-  readonly #engine: ScriptedEngine
+  readonly #engine: Engine
+  readonly #io: ScriptedIO
 
   /** Creates the protocol with `factory` (as on a new connection) and runs its first round. */
   constructor(factory: Factory<S>, options?: HarnessOptions<S>) {
     checkFunction('Harness', 'factory', factory, 'a function (transport, seed, scope) => Intent')
     const o = checkOptions<HarnessOptions<S>>('Harness', 'options', options)
-    if (o.now !== undefined) checkNumber('Harness', 'options.now', o.now)
-    if (o.remoteAddress !== undefined) checkString('Harness', 'options.remoteAddress', o.remoteAddress, false)
-    new Limits(o, 'Harness') // the engine checks them again, but would not say "Harness"
-    this.#engine = new ScriptedEngine(o)
-    this.#engine.begin(factory, o.seed as S)
+    const now = o.now === undefined ? 0 : checkNumber('Harness', 'options.now', o.now)
+    const remoteAddress = o.remoteAddress === undefined ? '127.0.0.1' : checkString('Harness', 'options.remoteAddress', o.remoteAddress, false)
+    this.#io = new ScriptedIO(now, remoteAddress)
+    this.#engine = new Engine(this.#io, new Limits(o, 'Harness'))
+    this.#io.bind(this.#engine)
+    this.#engine.start(factory, o.seed as S)
+    this.#io.runDue()
   }
 
   /** Delivers one chunk of input (a string or a Uint8Array), as one socket read. */
   feed(chunk: Uint8Array | string): this {
     checkBytes('Harness.feed', 'chunk', chunk)
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk)
-    this.#engine.data(bytes)
+    this.#engine.onData(Buffer.from(chunk))
+    this.#io.runDue()
     return this
   }
 
   /** The peer sends FIN. */
   end(): this {
-    this.#engine.eof()
+    this.#engine.onEnd()
+    this.#io.runDue()
     return this
   }
 
   /** Moves the virtual clock forward by `ms` (a finite number >= 0), firing the deadline if it is passed on the way. */
   advance(ms: number): this {
-    checkNumber('Harness.advance', 'ms', ms, { min: 0 })
-    this.#engine.advance(ms)
+    this.#io.advance(checkNumber('Harness.advance', 'ms', ms, { min: 0 }))
     return this
   }
 
   /** Fires the stream's notifier (the protocol's `wakeup` runs, as after a microtask). */
   wakeup(): this {
-    this.#engine.notifier()()
-    this.#engine.flushWakeups()
+    this.#engine.wakeup()
+    this.#io.runDue()
     return this
   }
 
   /** From now on, output stays unwritten (the peer does not read) until `drain()`. */
   stall(): this {
-    this.#engine.stalled = true
+    this.#io.stalled = true
     return this
   }
 
   /** The peer reads everything written so far, and keeps reading. */
   drain(): this {
-    this.#engine.drain()
+    this.#io.drain()
     return this
   }
 
   /** Reading fails with `cause` (e.g. an `ECONNRESET` error). */
   readError(cause: unknown = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })): this {
-    this.#engine.readError(cause)
+    this.#engine.onReadError(cause)
+    this.#io.runDue()
     return this
   }
 
   /** The next write, or the pending one, fails with `cause` (e.g. `EPIPE`). */
   writeError(cause: unknown = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })): this {
-    this.#engine.writeError(cause)
+    this.#io.writeError(cause)
     return this
   }
 
   /** Returns the bytes the peer has received since the last call, and forgets them. */
   takeOutput(): Buffer {
-    const out = Buffer.concat(this.#engine.written)
-    this.#engine.written.length = 0
+    const out = Buffer.concat(this.#io.written)
+    this.#io.written.length = 0
     return out
   }
 
   /** Every byte the peer has received so far. */
   get output(): Buffer {
-    return Buffer.concat(this.#engine.written)
+    return Buffer.concat(this.#io.written)
   }
 
   /** Bytes written by the stream that the peer has not read (see `stall()`). */
   get unwritten(): number {
-    return this.#engine.unwrittenBytes
+    return this.#io.unwrittenBytes
   }
 
-  /** Handler calls in order, e.g. `['bytesRead 5', 'exception RS_ERR_END_OF_STREAM']`. */
-  get events(): readonly string[] {
-    return this.#engine.events
+  /** Handler calls in order, as typed records: `{ handler: 'bytesRead', end: 5 }`, `{ handler: 'exception', reason }`... */
+  get events(): readonly HandlerCall[] {
+    return this.#io.events
+  }
+
+  /** The handler calls as short lines, for comparing whole sequences: `['bytesRead 5', 'exception RS_ERR_END_OF_STREAM']`. */
+  get log(): string[] {
+    return this.#io.events.map(describeCall)
   }
 
   /** Every exception reason the protocol received. */
   get exceptions(): readonly Exception[] {
-    return this.#engine.exceptions
+    return this.#io.exceptions
   }
 
-  /** How the stream ended, or `'open'`. */
-  get closed(): Closed {
-    return this.#engine.closedAs
+  /** How the stream stands: `'running'`, or how it ended (`'done'`, `'error'`). */
+  get state(): HarnessState {
+    return this.#io.state
   }
 
   /** The error the stream ended with (what `fatal` received), if any. */
   get error(): Error | undefined {
-    return this.#engine.error
+    return this.#io.error
   }
 
   /** Number of socket writes so far: all output of one round leaves in one write. */
   get writes(): number {
-    return this.#engine.writeCount
+    return this.#io.writeCount
   }
 
-  /** Whether the stream is reading (false while it sleeps, waits for a flush, or is pushed back). */
+  /** Whether the stream is reading (false while it waits for a flush or is pushed back, or asleep with input buffered). */
   get isReading(): boolean {
-    return this.#engine.reading
+    return this.#io.reading
   }
 
   /** Whether the write side was half-closed by the protocol. */
   get isHalfClosed(): boolean {
-    return this.#engine.halfClosed
+    return this.#io.halfClosed
   }
 
   /** The armed deadline (ms on the virtual clock), or NaN. */
   get deadline(): number {
-    return this.#engine.armed
+    return this.#io.armed
   }
 
   /** Bytes of input buffered and not consumed. */
@@ -160,20 +172,26 @@ export class Harness<S = unknown> {
 
   /** The virtual clock, in ms. */
   get now(): number {
-    return this.#engine.virtualTime
+    return this.#io.time
   }
 }
 
 /** Deadlines one `advance()` may fire before it gives up on a protocol that never moves on. */
 const MAX_FIRINGS = 100_000
 
-/** The engine with scripted I/O. */
-class ScriptedEngine extends Engine {
-  readonly remoteAddress: string | undefined
+/**
+ * The engine's I/O in the test kit: writes are recorded (or held while the peer is stalled),
+ * the clock is virtual, wakeups and write reports wait in queues until the harness runs them,
+ * as a socket would report them in later microtasks.
+ */
+class ScriptedIO implements StreamIO {
+  readonly remoteAddress: string
   readonly remotePort = 40000
   readonly localAddress = '127.0.0.1'
   readonly localPort = 7
-  readonly events: string[] = []
+  /** The engine this I/O serves: set by `bind()`, right after the engine is made. */
+  #engine!: Engine
+  readonly events: HandlerCall[] = []
   readonly exceptions: Exception[] = []
   readonly written: Buffer[] = []
   /** Written but not read by the peer (while stalled). */
@@ -184,65 +202,46 @@ class ScriptedEngine extends Engine {
   halfClosed = false
   reading = false
   armed = Number.NaN
-  closedAs: Closed = 'open'
+  state: HarnessState = 'running'
   error: Error | undefined = undefined
-  #clock: number
+  time: number
   #wakeupDue = false
   /** A wakeup asked for from inside `wakeup`: a real stream runs it on a later turn of the event loop. */
   #deferredWakeupDue = false
   #failNextWrite: unknown = undefined
-  /** Reports a socket makes after `write()` returned (a failed write). */
+  /** Reports a socket makes after `write()` returned (a failed write, a completed one). */
   readonly #deferred: (() => void)[] = []
 
-  constructor(options: HarnessOptions) {
-    super(options)
-    this.#clock = options.now ?? 0
-    this.remoteAddress = options.remoteAddress ?? '127.0.0.1'
-    this.trace = (handler, detail) => {
-      if (detail instanceof Error) {
-        if (handler === 'exception') this.exceptions.push(detail as Exception)
-        this.events.push(`${handler} ${errorCode(detail)}`)
-      } else {
-        this.events.push(detail === undefined ? handler : `${handler} ${detail}`)
-      }
-    }
+  constructor(now: number, remoteAddress: string) {
+    this.time = now
+    this.remoteAddress = remoteAddress
   }
 
-  begin<S>(factory: Factory<S>, seed: S): void {
-    this.start(factory, seed)
-    this.flushWakeups()
+  bind(engine: Engine): void {
+    this.#engine = engine
   }
 
-  protected clock(): number {
-    return this.#clock
+  readonly trace = (call: HandlerCall): void => {
+    this.events.push(call)
+    if (call.handler === 'exception') this.exceptions.push(call.reason)
   }
 
-  get virtualTime(): number {
-    return this.#clock
-  }
-
-  data(chunk: Buffer): void {
-    this.onData(chunk)
-    this.flushWakeups()
-  }
-
-  eof(): void {
-    this.onEnd()
-    this.flushWakeups()
+  clock(): number {
+    return this.time
   }
 
   advance(ms: number): void {
-    const target = this.#clock + ms
+    const target = this.time + ms
     // Fire every deadline on the way, at its own time, as a real timer would. A protocol that
     // keeps setting deadlines in the past would spin a real stream too: stop and say so.
     for (let fired = 0; !Number.isNaN(this.armed) && this.armed <= target; fired++) {
       if (fired === MAX_FIRINGS) throw new Error(`advance(${ms}): the deadline fired ${MAX_FIRINGS} times; does timeout() keep returning a past deadline?`)
-      this.#clock = Math.max(this.#clock, this.armed)
+      this.time = Math.max(this.time, this.armed)
       this.armed = Number.NaN
-      this.onTimer()
-      this.flushWakeups()
+      this.#engine.onTimer()
+      this.runDue()
     }
-    this.#clock = target
+    this.time = target
   }
 
   drain(): void {
@@ -250,55 +249,51 @@ class ScriptedEngine extends Engine {
     this.written.push(...this.#pending)
     this.#pending.length = 0
     this.unwrittenBytes = 0
-    this.onWritten()
-    this.flushWakeups()
-  }
-
-  readError(cause: unknown): void {
-    this.onReadError(cause)
-    this.flushWakeups()
+    this.#engine.onWritten()
+    this.runDue()
   }
 
   writeError(cause: unknown): void {
     if (this.unwrittenBytes > 0) {
-      this.onWriteError(cause)
-      this.flushWakeups()
+      this.#engine.onWriteError(cause)
+      this.runDue()
     } else {
       this.#failNextWrite = cause
     }
   }
 
-  /** Runs what a real stream would run in later microtasks: write-error reports and wakeups. */
-  flushWakeups(): void {
+  /** Runs what a real stream would run in later microtasks: write reports and wakeups. */
+  runDue(): void {
     for (;;) {
       const report = this.#deferred.shift()
       if (report !== undefined) {
         report()
       } else if (this.#wakeupDue) {
         this.#wakeupDue = false
-        this.onWakeup()
+        this.#engine.onWakeup()
       } else if (this.#deferredWakeupDue) {
         // The event loop moves on: nothing else is due, so the deferred wakeup runs now.
         this.#deferredWakeupDue = false
-        this.onDeferredWakeup()
+        this.#engine.onDeferredWakeup()
       } else {
         return
       }
     }
   }
 
-  protected ioWrite(data: Buffer): number {
+  write(data: Buffer): number {
     this.writeCount++
+    const engine = this.#engine
     if (this.#failNextWrite !== undefined) {
       const cause = this.#failNextWrite
       this.#failNextWrite = undefined
       this.unwrittenBytes += data.length
-      this.#deferred.push(() => this.onWriteError(cause))
+      this.#deferred.push(() => engine.onWriteError(cause))
       return this.unwrittenBytes
     }
-    if (this.halfClosed || this.closedAs !== 'open') {
+    if (this.halfClosed || this.state !== 'running') {
       this.unwrittenBytes += data.length
-      this.#deferred.push(() => this.onWriteError(new Error('write after end')))
+      this.#deferred.push(() => engine.onWriteError(new Error('write after end')))
       return this.unwrittenBytes
     }
     if (this.stalled) {
@@ -306,46 +301,61 @@ class ScriptedEngine extends Engine {
       this.unwrittenBytes += data.length
     } else {
       this.written.push(data)
-      this.#deferred.push(() => this.onWritten()) // a socket reports the completed write later
+      this.#deferred.push(() => engine.onWritten()) // a socket reports the completed write later
     }
     return this.unwrittenBytes
   }
 
-  protected ioUnwritten(): number {
+  unwritten(): number {
     return this.unwrittenBytes
   }
 
-  protected ioSetReading(on: boolean): void {
+  setReading(on: boolean): void {
     this.reading = on
   }
 
-  protected ioArmTimer(deadline: number): void {
+  armTimer(deadline: number): void {
     this.armed = deadline
   }
 
-  protected ioScheduleWakeup(later: boolean): void {
+  scheduleWakeup(later: boolean): void {
     if (later) this.#deferredWakeupDue = true
     else this.#wakeupDue = true
   }
 
-  protected ioHalfClose(): void {
+  halfClose(): void {
     this.halfClosed = true
   }
 
-  protected ioReportError(_error: HandlerError): void {
+  reportError(_error: HandlerError): void {
     // The test kit reports handler errors through `error` and `events`.
   }
 
-  protected ioFinish(reason: Error | undefined): void {
-    this.closedAs = reason === undefined ? 'done' : 'error'
+  finish(reason: Error | undefined): void {
+    this.state = reason === undefined ? 'done' : 'error'
     this.error = reason
+    this.#engine.onClosed() // nothing to linger on: the connection is closed now
   }
 
-  protected ioDestroy(reason: Error): void {
-    this.closedAs = 'error'
+  destroy(reason: Error): void {
+    this.state = 'error'
     this.error = reason
     this.#pending.length = 0
     this.unwrittenBytes = 0
+    this.#engine.onClosed()
+  }
+}
+
+/** One line of `Harness.log`: the handler, and its `end` or the reason's code. */
+export function describeCall(call: HandlerCall): string {
+  switch (call.handler) {
+    case 'bytesRead':
+      return `bytesRead ${call.end}`
+    case 'exception':
+    case 'fatal':
+      return `${call.handler} ${errorCode(call.reason)}`
+    default:
+      return call.handler
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Factory } from '../protocol.js'
 import { checkBoolean, checkBytes, checkFunction, checkNumber, checkOptions, invalid } from '../validate.js'
-import { type Closed, Harness, type HarnessOptions } from './harness.js'
+import { type HandlerCall, Harness, type HarnessOptions, type HarnessState } from './harness.js'
 import { describeSplit, type SplitOptions, splits } from './splits.js'
 
 /** Options of {@link runScripted}. */
@@ -26,12 +26,14 @@ export interface CheckOptions<S = unknown> extends RunOptions<S>, SplitOptions {
 export interface Run {
   /** Everything the protocol wrote. */
   readonly output: Buffer
-  /** Handler calls in order (see `Harness.events`). */
-  readonly events: readonly string[]
+  /** Handler calls in order, as typed records (see `Harness.events`). */
+  readonly events: readonly HandlerCall[]
+  /** The same calls as short lines (see `Harness.log`). */
+  readonly log: readonly string[]
   /** Exception reasons, in order. */
   readonly exceptions: Harness['exceptions']
-  /** How the stream ended. */
-  readonly closed: Closed
+  /** How the stream stands after the run: `'running'`, `'done'` or `'error'`. */
+  readonly state: HarnessState
   /** The error it ended with, if any. */
   readonly error: Error | undefined
   /** The harness, to go on driving it. */
@@ -58,16 +60,17 @@ function runChunks<S>(where: string, factory: Factory<S>, chunks: Iterable<Uint8
   }
   const harness = new Harness(factory, options)
   for (const chunk of chunks) {
-    if (harness.closed !== 'open') break
+    if (harness.state !== 'running') break
     harness.feed(chunk)
   }
-  if (options.end && harness.closed === 'open') harness.end()
+  if (options.end && harness.state === 'running') harness.end()
   if (options.advanceClock) harness.advance(options.advanceClock)
   return {
     output: harness.output,
     events: harness.events,
+    log: harness.log,
     exceptions: harness.exceptions,
-    closed: harness.closed,
+    state: harness.state,
     error: harness.error,
     harness,
   }
@@ -95,11 +98,11 @@ export function checkSplits<S>(factory: Factory<S>, input: Uint8Array | string, 
         `split ${where}: output differs\n  unsplit: ${JSON.stringify(reference.output.toString('latin1'))}\n  split:   ${JSON.stringify(run.output.toString('latin1'))}`,
       )
     }
-    if (o.compareEvents !== false && run.events.join('\n') !== reference.events.join('\n')) {
-      throw new Error(`split ${where}: handler calls differ\n  unsplit: ${reference.events.join(', ')}\n  split:   ${run.events.join(', ')}`)
+    if (o.compareEvents !== false && run.log.join('\n') !== reference.log.join('\n')) {
+      throw new Error(`split ${where}: handler calls differ\n  unsplit: ${reference.log.join(', ')}\n  split:   ${run.log.join(', ')}`)
     }
-    if (run.closed !== reference.closed) {
-      throw new Error(`split ${where}: ended ${run.closed}, unsplit ended ${reference.closed}`)
+    if (run.state !== reference.state) {
+      throw new Error(`split ${where}: ended ${run.state}, unsplit ended ${reference.state}`)
     }
   }
   return reference as Run

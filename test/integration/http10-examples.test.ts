@@ -41,7 +41,7 @@ describe('examples/serve.ts and examples/fetch.ts', () => {
   test('the server answers a bad request line with 400 for every split of the request', T, () => {
     const run = checkSplits(HelloHttp.create, 'NONSENSE\r\n\r\n', { random: 50 })
     assert.match(run.output.toString(), /^HTTP\/1\.0 400 Bad Request\r\n/)
-    assert.equal(run.closed, 'done')
+    assert.equal(run.state, 'done')
   })
 
   test('the server answers a well-formed request identically for every split', T, () => {

@@ -13,7 +13,7 @@ describe('the "write your first protocol" guide', () => {
   test('the state-machine version answers identically for every split', T, () => {
     const run = checkSplits((t, s, scope) => KvConnection.factory(new Map())(t, s, scope), SESSION, { random: 200 })
     assert.equal(run.output.toString(), REPLIES)
-    assert.equal(run.closed, 'done')
+    assert.equal(run.state, 'done')
   })
 
   for (const [name, factory] of [

@@ -38,10 +38,10 @@ describe('RESP server idleTimeout (bug found by the fuzzer)', () => {
       const h = new Harness(respFactory(RESP_FUZZ_LIMITS))
       h.feed(input)
       h.advance(RESP_FUZZ_LIMITS.idleTimeout - 1)
-      assert.equal(h.closed, 'open')
+      assert.equal(h.state, 'running')
       h.advance(1)
-      assert.equal(h.closed, 'done')
-      assert.deepEqual(h.events.at(-1), 'timeout')
+      assert.equal(h.state, 'done')
+      assert.deepEqual(h.log.at(-1), 'timeout')
     })
   }
 })

@@ -55,7 +55,7 @@ describe('output per call of the RESP and HTTP servers (bugs found by the never-
     const reply = `$${value.length}\r\n${value}\r\n`
     assert.equal(h.output.length, 5 + 1000 * reply.length)
     assert.ok(h.output.subarray(-reply.length).equals(Buffer.from(reply)))
-    assert.equal(h.closed, 'open')
+    assert.equal(h.state, 'running')
   })
 
   test('HTTP: pipelined GETs of a large resource stop at the pushback instead of answering everything at once', T, () => {
@@ -68,6 +68,6 @@ describe('output per call of the RESP and HTTP servers (bugs found by the never-
     h.drain()
     const answer = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`
     assert.equal(h.output.length, 1000 * answer.length)
-    assert.equal(h.closed, 'open')
+    assert.equal(h.state, 'running')
   })
 })

@@ -51,7 +51,7 @@ describe('RESP server: a line over its bound gets the same answer however it arr
     const input = Buffer.from(`*1\r\n$${'9'.repeat(40)}\r\nPING\r\n`)
     const whole = runScripted(resp, [input])
     assert.equal(whole.output.toString(), '-ERR Protocol error: too big bulk header\r\n')
-    assert.equal(whole.closed, 'done')
+    assert.equal(whole.state, 'done')
     for (let cut = 1; cut < input.length; cut++) {
       assert.equal(splitDifference(resp, input, [Math.ceil((cut * 10_000) / input.length)], { end: false, compare: 'output' }), null)
     }

@@ -312,7 +312,7 @@ describe('async API: every argument is checked at the call', () => {
   test('bad arguments of write and destroy throw RS_ERR_INVALID_ARG naming the argument', async () => {
     const { h, conn, release } = await harnessed()
     for (const [call, message] of BAD_THROWS) assert.throws(() => call(conn), { ...INVALID, message }, String(call))
-    assert.equal(h.closed, 'open')
+    assert.equal(h.state, 'running')
     release()
   })
 

@@ -29,7 +29,7 @@ describe('async API on the engine (test kit)', () => {
       h.feed('0123456789\n')
       await settle(h)
     }
-    assert.equal(h.closed, 'open')
+    assert.equal(h.state, 'running')
     assert.equal(h.output.length, 10_050 * 11)
   })
 
@@ -106,7 +106,7 @@ describe('async API on the engine (test kit)', () => {
     await settle(h)
     h.feed('x'.repeat(16))
     h.feed('y')
-    assert.equal(h.closed, 'open')
+    assert.equal(h.state, 'running')
     assert.equal(h.isReading, false)
     release()
     await settle(h) // the read waits: the engine takes its expectation and finds the limit

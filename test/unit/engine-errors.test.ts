@@ -23,7 +23,7 @@ const T = { timeout: 10_000 }
 
 /** Asserts the stream ended with a HandlerError for `handler` whose cause matches `cause`. */
 function assertHandlerError(h: Harness, handler: string, cause: (c: unknown) => boolean): HandlerError {
-  assert.equal(h.closed, 'error')
+  assert.equal(h.state, 'error')
   const error = h.error
   assert.ok(error instanceof HandlerError, `ended with ${String(error)}`)
   assert.equal(error.code, 'RS_ERR_HANDLER')
@@ -51,7 +51,7 @@ describe('handler errors (semantic 9)', () => {
     assert.match(error.message, /protocol handler bytesRead threw: boom/)
     assert.deepEqual(p.lines, ['a'])
     assert.equal(h.output.length, 0, 'output of the failed round is dropped')
-    assert.deepEqual(h.events, ['bytesRead 1', 'bytesRead 4', 'fatal RS_ERR_HANDLER'])
+    assert.deepEqual(h.log, ['bytesRead 1', 'bytesRead 4', 'fatal RS_ERR_HANDLER'])
     h.feed('c\n')
     assert.deepEqual(p.lines, ['a'], 'nothing runs after the end')
   })
@@ -61,7 +61,7 @@ describe('handler errors (semantic 9)', () => {
       throw BOOM
     })
     assertHandlerError(h, 'factory', (c) => c === BOOM)
-    assert.deepEqual(h.events, ['fatal RS_ERR_HANDLER'])
+    assert.deepEqual(h.log, ['fatal RS_ERR_HANDLER'])
   })
 
   test('reports a handler that returns something other than an Intent', T, () => {
@@ -140,7 +140,7 @@ describe('handler errors (semantic 9)', () => {
     const h = new Harness(() => Intent.of(collect).expectDelimiter('\n', { max: 1 << 20 }))
     h.feed(`${'x\n'.repeat(20_000)}.\n`)
     assert.equal(lines, 20_000)
-    assert.equal(h.closed, 'done')
+    assert.equal(h.state, 'done')
   })
 
   test('lets a protocol that consumes outside bytesRead serve more than 10,000 same-size requests', T, () => {
@@ -162,7 +162,7 @@ describe('handler errors (semantic 9)', () => {
     const h = new Harness(() => Intent.of(deferred).expectBytes(4))
     for (let i = 0; i < 12_000; i++) h.feed('ping').wakeup()
     assert.equal(served, 12_000)
-    assert.equal(h.closed, 'open')
+    assert.equal(h.state, 'running')
   })
 })
 
@@ -178,15 +178,15 @@ describe('default handlers', () => {
     const h = new Harness(() => Intent.of(p).expectBytes(1))
     h.feed('x')
     assert.equal(h.output.toString(), 'bye\n')
-    assert.deepEqual(h.events, ['bytesRead 1', 'bytesFlushed'])
-    assert.equal(h.closed, 'done')
+    assert.deepEqual(h.log, ['bytesRead 1', 'bytesFlushed'])
+    assert.equal(h.state, 'done')
   })
 
   test('ends cleanly at end of stream without an exception handler', T, () => {
     const p: Protocol = { bytesRead: () => assert.fail('bytesRead must not run') }
     const h = new Harness(() => Intent.of(p).expectBytes(4))
     h.feed('abc').end()
-    assert.equal(h.closed, 'done')
+    assert.equal(h.state, 'done')
     assert.equal(h.error, undefined)
   })
 
@@ -194,11 +194,11 @@ describe('default handlers', () => {
     const p: Protocol = { bytesRead: () => assert.fail('bytesRead must not run') }
     const limited = new Harness(() => Intent.of(p).expectDelimiter('\n', { max: 2 }))
     limited.feed('abcd')
-    assert.equal(limited.closed, 'error')
+    assert.equal(limited.state, 'error')
     assert.ok(limited.error instanceof LimitReachedError)
     const reset = new Harness(() => Intent.of(p).expectBytes(4))
     reset.readError()
-    assert.equal(reset.closed, 'error')
+    assert.equal(reset.state, 'error')
     assert.ok(reset.error instanceof ReadError)
     assert.equal((reset.error.cause as NodeJS.ErrnoException).code, 'ECONNRESET')
   })
@@ -217,12 +217,12 @@ describe('Intent.error, half-close, read and write errors', () => {
     }
     const h = new Harness(() => Intent.of(p).expectBytes(1))
     h.feed('x')
-    assert.equal(h.closed, 'error')
+    assert.equal(h.state, 'error')
     assert.equal(h.error, bad)
     assert.deepEqual(fatals, [bad])
     assert.equal(h.output.length, 0)
     assert.equal(h.writes, 0)
-    assert.deepEqual(h.events, ['bytesRead 1', 'fatal RS_ERR_PROTOCOL'])
+    assert.deepEqual(h.log, ['bytesRead 1', 'fatal RS_ERR_PROTOCOL'])
   })
 
   test('half-closes after flushing the output and goes on reading', T, () => {
@@ -243,7 +243,7 @@ describe('Intent.error, half-close, read and write errors', () => {
     assert.equal(h.isReading, true)
     h.feed('more\n')
     assert.deepEqual(p.lines, ['last words', 'more'])
-    assert.equal(h.closed, 'error', 'writing after the half-close fails')
+    assert.equal(h.state, 'error', 'writing after the half-close fails')
     assert.ok(h.error instanceof WriteError)
     assert.deepEqual(p.fatals, [h.error])
   })
@@ -258,14 +258,14 @@ describe('Intent.error, half-close, read and write errors', () => {
     assert.equal(reason.code, 'RS_ERR_READ')
     assert.equal((reason.cause as NodeJS.ErrnoException).code, 'ECONNRESET')
     assert.deepEqual(p.bufferedAtException, ['buffered'])
-    assert.equal(h.closed, 'error')
+    assert.equal(h.state, 'error')
   })
 
   test('ends cleanly when exception answers a read error with done', T, () => {
     const p: Protocol = { bytesRead: () => assert.fail('bytesRead must not run'), exception: () => Intent.done() }
     const h = new Harness(() => Intent.of(p).expectBytes(1))
     h.readError()
-    assert.equal(h.closed, 'done')
+    assert.equal(h.state, 'done')
   })
 
   test('reports a non-Intent returned by exception after a read error as a HandlerError', T, () => {
@@ -280,7 +280,7 @@ describe('Intent.error, half-close, read and write errors', () => {
     const h = new Harness(p.factory)
     h.writeError()
     h.feed('hello\n')
-    assert.equal(h.closed, 'error')
+    assert.equal(h.state, 'error')
     const error = h.error
     assert.ok(error instanceof WriteError)
     assert.equal(error.code, 'RS_ERR_WRITE')
@@ -296,7 +296,7 @@ describe('Intent.error, half-close, read and write errors', () => {
     assert.equal(h.unwritten, 6)
     h.writeError()
     assert.ok(h.error instanceof WriteError)
-    assert.deepEqual(h.events, ['bytesRead 5', 'fatal RS_ERR_WRITE'])
+    assert.deepEqual(h.log, ['bytesRead 5', 'fatal RS_ERR_WRITE'])
   })
 
   test('tells the protocol at most once, whatever happens after the end', T, () => {
@@ -326,6 +326,6 @@ describe('Intent.error, half-close, read and write errors', () => {
     const h = new Harness(() => Intent.of(p).expectBytes(1))
     h.end()
     h.end()
-    assert.deepEqual(h.events, ['exception RS_ERR_END_OF_STREAM', 'fatal RS_ERR_END_OF_STREAM'])
+    assert.deepEqual(h.log, ['exception RS_ERR_END_OF_STREAM', 'fatal RS_ERR_END_OF_STREAM'])
   })
 })

@@ -25,7 +25,7 @@ const T = { timeout: 20_000 }
 
 /** Asserts the stream ended with a HandlerError naming `handler` and saying it spun. */
 function assertSpun(h: Harness, handler: string): void {
-  assert.equal(h.closed, 'error')
+  assert.equal(h.state, 'error')
   const error = h.error
   assert.ok(error instanceof HandlerError, `ended with ${String(error)}`)
   assert.equal(error.handler, handler)
@@ -67,7 +67,7 @@ describe('spin guards on every handler', () => {
     }
     const h = new Harness(() => Intent.of(pump).sleep())
     h.wakeup()
-    assert.equal(h.closed, 'done')
+    assert.equal(h.state, 'done')
     assert.equal(h.output.length, 25_000)
   })
 
@@ -91,7 +91,7 @@ describe('spin guards on every handler', () => {
     }
     const h = new Harness(() => Intent.of(greedy).sleep(), { outputHighWaterMark: 64 * 1024 })
     h.stall().wakeup() // the peer reads nothing: the flush point must hold the output
-    assert.equal(h.closed, 'open')
+    assert.equal(h.state, 'running')
     assert.ok(h.unwritten > 0 && h.unwritten <= 64 * 1024 + 1000, `unwritten ${h.unwritten}`)
     const held = h.unwritten
     h.wakeup()
@@ -123,7 +123,7 @@ describe('spin guards on every handler', () => {
     const h = new Harness(() => Intent.of(ticker).sleep().timeout(1000))
     h.advance(20_000 * 1000)
     assert.equal(ticks, 20_000)
-    assert.equal(h.closed, 'open')
+    assert.equal(h.state, 'running')
   })
 
   test('ends an exception handler that answers every limit with a zero-byte read', T, () => {
@@ -133,7 +133,7 @@ describe('spin guards on every handler', () => {
     }
     const h = new Harness(() => Intent.of(stubborn).expectDelimiter('\n', { max: 2 }))
     h.feed('abcdef')
-    assert.equal(h.closed, 'error')
+    assert.equal(h.state, 'error')
     assert.ok(h.error instanceof HandlerError || h.error instanceof LimitReachedError, String(h.error))
   })
 
@@ -160,13 +160,13 @@ describe('spin guards on every handler', () => {
     }
     const h = new Harness(() => Intent.of(loop).expectBytes(1))
     h.feed('a')
-    assert.equal(h.closed, 'error')
+    assert.equal(h.state, 'error')
     assert.ok(h.error instanceof HandlerError, String(h.error))
   })
 
   test('says which handler to fix when a factory returns a promise', T, () => {
     const h = new Harness((async () => Intent.done()) as never)
-    assert.equal(h.closed, 'error')
+    assert.equal(h.state, 'error')
     assert.ok(h.error instanceof HandlerError)
     assert.match(String((h.error.cause as Error).message), /handleAsync/)
   })
@@ -188,7 +188,7 @@ describe('output after halfClose()', () => {
     const h = new Harness(() => Intent.of(p).expectBytes(1))
     h.feed('x')
     assert.equal(h.output.toString(), 'first')
-    assert.equal(h.closed, 'error')
+    assert.equal(h.state, 'error')
     assert.ok(h.error instanceof WriteError)
     assert.equal((h.error.cause as NodeJS.ErrnoException).code, 'ERR_STREAM_WRITE_AFTER_END')
     assert.deepEqual(fatals, [h.error])
@@ -206,10 +206,10 @@ describe('output after halfClose()', () => {
     const h = new Harness(() => Intent.of(p).expectBytes(1))
     h.stall().feed('x')
     assert.equal(h.unwritten, 7)
-    assert.deepEqual(h.events, ['bytesRead 1'], 'not flushed while the peer has not read it')
+    assert.deepEqual(h.log, ['bytesRead 1'], 'not flushed while the peer has not read it')
     h.drain()
-    assert.deepEqual(h.events, ['bytesRead 1', 'bytesFlushed'])
-    assert.equal(h.closed, 'done')
+    assert.deepEqual(h.log, ['bytesRead 1', 'bytesFlushed'])
+    assert.equal(h.state, 'done')
     assert.equal(h.output.toString(), 'goodbye')
   })
 
@@ -225,7 +225,7 @@ describe('output after halfClose()', () => {
     const h = new Harness(() => Intent.of(p).expectBytes(1))
     h.feed('x')
     assert.equal(h.isHalfClosed, true)
-    assert.equal(h.closed, 'done')
+    assert.equal(h.state, 'done')
   })
 })
 
@@ -247,7 +247,7 @@ describe('bad frames through expectFrame', () => {
     }
     const run = checkSplits(() => Intent.of(echo).expectBytes(0), input, { compareEvents: false })
     assert.equal(run.output.toString(), 'ab\ncd\n')
-    assert.equal(run.closed, 'error')
+    assert.equal(run.state, 'error')
     assert.ok(run.error instanceof LimitReachedError)
   })
 
@@ -272,7 +272,7 @@ describe('bad frames through expectFrame', () => {
     const bytes = Buffer.concat([Buffer.from([2]), Buffer.from('hi'), Buffer.from([2]), Buffer.from('yo'), Buffer.alloc(6, 0xff)])
     const run = checkSplits(() => Intent.of(echo).expectBytes(0), bytes, { compareEvents: false })
     assert.equal(run.output.toString(), 'hiyo|ERR RS_ERR_PROTOCOL')
-    assert.equal(run.closed, 'done')
+    assert.equal(run.state, 'done')
   })
 
   test('refuses reject() with anything but a ProtocolError or a LimitReachedError', T, () => {

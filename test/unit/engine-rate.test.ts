@@ -32,10 +32,10 @@ describe('minimum data rate (slowloris protection)', () => {
   test('ends a peer that drips a frame slower than the minimum rate', T, () => {
     const h = new Harness(() => new Lines().next(), { minRate: RATE })
     h.feed('G')
-    for (let i = 0; i < 10 && h.closed === 'open'; i++) h.advance(500).feed('x') // 2 bytes per second
+    for (let i = 0; i < 10 && h.state === 'running'; i++) h.advance(500).feed('x') // 2 bytes per second
     assert.equal(h.output.toString(), 'SLOW\n')
-    assert.deepEqual(h.events.at(-1), 'exception RS_ERR_TOO_SLOW')
-    assert.equal(h.closed, 'done')
+    assert.deepEqual(h.log.at(-1), 'exception RS_ERR_TOO_SLOW')
+    assert.equal(h.state, 'done')
     assert.ok(h.now <= 1500, `ended at ${h.now} ms, within the first window after the frame opened`)
   })
 
@@ -45,7 +45,7 @@ describe('minimum data rate (slowloris protection)', () => {
     for (let i = 0; i < 20; i++) h.feed('0123456789ab').advance(900) // 12 bytes per 0.9 s, for 18 s
     h.feed('\n')
     assert.equal(p.lines, 1)
-    assert.equal(h.closed, 'open')
+    assert.equal(h.state, 'running')
   })
 
   test('does not count idle time between frames: an idle peer is for deadlines, not the rate', T, () => {
@@ -53,7 +53,7 @@ describe('minimum data rate (slowloris protection)', () => {
     const h = new Harness(() => p.next(), { minRate: RATE })
     h.feed('hello\n').advance(60_000).feed('world\n')
     assert.equal(p.lines, 2)
-    assert.equal(h.closed, 'open')
+    assert.equal(h.state, 'running')
     assert.ok(Number.isNaN(h.deadline), 'no timer while no frame is open')
   })
 
@@ -63,14 +63,14 @@ describe('minimum data rate (slowloris protection)', () => {
     assert.equal(on.output.toString(), 'SLOW\n')
     const off = new Harness(() => new Lines(null).next(), { minRate: RATE }) // the Intent turns it off
     off.feed('x').advance(60_000)
-    assert.equal(off.closed, 'open')
+    assert.equal(off.state, 'running')
   })
 
   test('does not hold a paused stream to the rate (sleep, pushback)', T, () => {
     const sleeper: Protocol = { bytesRead: () => assert.fail('no read while asleep') }
     const h = new Harness(() => Intent.of(sleeper).sleep(), { minRate: RATE })
     h.feed('partial').advance(10_000)
-    assert.equal(h.closed, 'open')
+    assert.equal(h.state, 'running')
   })
 
   test('rejects a malformed minRate', T, () => {

@@ -39,8 +39,8 @@ describe('deadlines (semantic 7)', () => {
     assert.ok(Number.isNaN(h.deadline), 'the timeout handler set no new deadline')
     h.advance(100_000)
     assert.deepEqual(p.timeouts, [1000])
-    assert.deepEqual(h.events, ['timeout'])
-    assert.equal(h.closed, 'open')
+    assert.deepEqual(h.log, ['timeout'])
+    assert.equal(h.state, 'running')
   })
 
   test('replaces the deadline with the one of each new Intent', T, () => {
@@ -104,11 +104,11 @@ describe('deadlines (semantic 7)', () => {
     }
     const h = new Harness(() => Intent.of(quiet).expectBytes(1).timeout(30))
     h.advance(30)
-    assert.equal(h.closed, 'error')
+    assert.equal(h.state, 'error')
     assert.ok(h.error instanceof TimeoutError)
     assert.equal(h.error.code, 'RS_ERR_TIMEOUT')
     assert.deepEqual(fatals, [h.error])
-    assert.deepEqual(h.events, ['timeout', 'fatal RS_ERR_TIMEOUT'])
+    assert.deepEqual(h.log, ['timeout', 'fatal RS_ERR_TIMEOUT'])
     assert.ok(Number.isNaN(h.deadline))
     assert.equal(h.isReading, false)
   })
@@ -116,12 +116,12 @@ describe('deadlines (semantic 7)', () => {
   test('leaves no timer armed after the stream ends', T, () => {
     const done = new Harness(() => new Lines().read().deadline(1000))
     done.feed('x').end()
-    assert.equal(done.closed, 'done')
+    assert.equal(done.state, 'done')
     assert.ok(Number.isNaN(done.deadline))
 
     const failed = new Harness(() => new Lines().read().deadline(1000))
     failed.readError()
-    assert.equal(failed.closed, 'error')
+    assert.equal(failed.state, 'error')
     assert.ok(Number.isNaN(failed.deadline))
   })
 
@@ -173,7 +173,7 @@ describe('sleep and wakeup (semantic 8)', () => {
     h.wakeup() // runs the pending wakeup (a microtask in a real stream)
     assert.equal(p.wakeups, 1)
     assert.deepEqual(p.lines, ['early'], 'the wakeup found the buffered line in the same round')
-    assert.deepEqual(h.events, ['wakeup', 'bytesRead 5'])
+    assert.deepEqual(h.log, ['wakeup', 'bytesRead 5'])
   })
 
   test('reads at most SLEEP_READ_LIMIT bytes ahead while asleep, so that a FIN is still seen', T, () => {
@@ -184,7 +184,7 @@ describe('sleep and wakeup (semantic 8)', () => {
     assert.equal(h.isReading, true)
     h.feed('b')
     assert.equal(h.isReading, false, 'the bound is reached: the rest waits in the kernel')
-    assert.deepEqual(h.events, [])
+    assert.deepEqual(h.log, [])
   })
 
   test('reads no further ahead while asleep than maxBufferSize', T, () => {
@@ -202,7 +202,7 @@ describe('sleep and wakeup (semantic 8)', () => {
     p.notify()
     h.wakeup()
     assert.equal(p.wakeups, 1)
-    assert.deepEqual(h.events, ['wakeup'])
+    assert.deepEqual(h.log, ['wakeup'])
     h.wakeup()
     assert.equal(p.wakeups, 2)
   })
@@ -225,7 +225,7 @@ describe('sleep and wakeup (semantic 8)', () => {
     const h = new Harness(() => Intent.of(self).expectDelimiter('\n', { max: 10 }))
     h.feed('go\n')
     assert.equal(wakeups, 1)
-    assert.deepEqual(h.events, ['bytesRead 2', 'wakeup'])
+    assert.deepEqual(h.log, ['bytesRead 2', 'wakeup'])
   })
 
   test('ends a sleep at its deadline', T, () => {
@@ -242,14 +242,14 @@ describe('sleep and wakeup (semantic 8)', () => {
     assert.deepEqual(timeouts, [])
     h.advance(1)
     assert.deepEqual(timeouts, [500])
-    assert.equal(h.closed, 'done')
+    assert.equal(h.state, 'done')
   })
 
   test('keeps the same expectation and deadline after a wakeup without a wakeup handler', T, () => {
     const p = new Lines()
     const h = new Harness(() => p.read().deadline(700))
     h.wakeup()
-    assert.deepEqual(h.events, ['wakeup'])
+    assert.deepEqual(h.log, ['wakeup'])
     assert.equal(h.deadline, 700)
     assert.equal(h.isReading, true)
     h.feed('still reading\n')
@@ -260,10 +260,10 @@ describe('sleep and wakeup (semantic 8)', () => {
     const p = new Sleeper()
     const h = new Harness((t, s, scope) => p.start(t, s, scope))
     h.readError()
-    assert.equal(h.closed, 'error')
+    assert.equal(h.state, 'error')
     p.notify()
     h.wakeup()
     assert.equal(p.wakeups, 0)
-    assert.ok(!h.events.includes('wakeup'))
+    assert.ok(!h.log.includes('wakeup'))
   })
 })

@@ -21,7 +21,7 @@ describe('pipelining (semantic 1)', () => {
     assert.equal(p.lines.length, 100)
     assert.equal(h.writes, 1)
     assert.equal(h.output.toString(), Array.from({ length: 100 }, (_, i) => `+req${i}\n`).join(''))
-    assert.equal(h.events.filter((e) => e.startsWith('bytesRead')).length, 100)
+    assert.equal(h.events.filter((e) => e.handler === 'bytesRead').length, 100)
     assert.equal(h.buffered, 0)
     assert.equal(h.isReading, true)
   })
@@ -49,7 +49,7 @@ describe('delimiters (semantic 2)', () => {
   test('finds a CRLF delimiter under every split of the input', T, () => {
     const run = checkSplits(() => new Lines({ delimiter: '\r\n' }).read(), 'ab\r\n\r\nc\r\r\n\n\r\n', { exhaustiveUpTo: 14 })
     assert.equal(run.output.toString(), 'ab\r\n\r\nc\r\r\n\n\r\n')
-    assert.deepEqual(run.events, ['bytesRead 2', 'bytesRead 0', 'bytesRead 2', 'bytesRead 1'])
+    assert.deepEqual(run.log, ['bytesRead 2', 'bytesRead 0', 'bytesRead 2', 'bytesRead 1'])
   })
 
   test('finds a four-byte delimiter whose first bytes also end the data before it', T, () => {
@@ -113,7 +113,7 @@ describe('limits (semantics 3 and 4)', () => {
     const h = new Harness(p.factory)
     const read = 30
     let reads = 0
-    while (h.closed === 'open' && reads < 100) {
+    while (h.state === 'running' && reads < 100) {
       h.feed(Buffer.alloc(read, 'x'))
       reads++
       assert.ok(h.buffered <= 100 + read, `buffered ${h.buffered} after ${reads} reads`)
@@ -124,9 +124,9 @@ describe('limits (semantics 3 and 4)', () => {
     assert.ok(reason instanceof LimitReachedError)
     assert.equal(reason.code, 'RS_ERR_LIMIT_REACHED')
     assert.equal(reason.limit, 100)
-    assert.equal(h.closed, 'error')
+    assert.equal(h.state, 'error')
     assert.equal(h.error, reason)
-    assert.deepEqual(h.events, ['exception RS_ERR_LIMIT_REACHED', 'fatal RS_ERR_LIMIT_REACHED'])
+    assert.deepEqual(h.log, ['exception RS_ERR_LIMIT_REACHED', 'fatal RS_ERR_LIMIT_REACHED'])
   })
 
   test('reports LimitReached for a delimiter found past max in one big read', T, () => {
@@ -138,16 +138,16 @@ describe('limits (semantics 3 and 4)', () => {
 
   test('accepts a delimiter exactly at max and rejects one a byte later, under every split', T, () => {
     const ok = checkSplits(() => new Lines({ delimiter: '\r\n', max: 3 }).read(), 'abc\r\n', { end: true })
-    assert.deepEqual(ok.events, ['bytesRead 3', 'exception RS_ERR_END_OF_STREAM'])
+    assert.deepEqual(ok.log, ['bytesRead 3', 'exception RS_ERR_END_OF_STREAM'])
     const tooLong = checkSplits(() => new Lines({ delimiter: '\r\n', max: 3 }).read(), 'abcd\r\n')
-    assert.deepEqual(tooLong.events, ['exception RS_ERR_LIMIT_REACHED', 'fatal RS_ERR_LIMIT_REACHED'])
+    assert.deepEqual(tooLong.log, ['exception RS_ERR_LIMIT_REACHED', 'fatal RS_ERR_LIMIT_REACHED'])
   })
 
   test('waits for the rest of a delimiter that may still start at max', T, () => {
     const p = new Lines({ delimiter: '\r\n', max: 3 })
     const h = new Harness(p.factory)
     h.feed('abc\r')
-    assert.equal(h.closed, 'open')
+    assert.equal(h.state, 'running')
     assert.equal(p.exceptions.length, 0)
     h.feed('\n')
     assert.deepEqual(p.lines, ['abc'])
@@ -156,7 +156,7 @@ describe('limits (semantics 3 and 4)', () => {
   test('bounds a delimiter search by maxBufferSize when max is larger', T, () => {
     const p = new Lines({ max: 1 << 30 })
     const h = new Harness(p.factory, { maxBufferSize: 1000 })
-    while (h.closed === 'open') {
+    while (h.state === 'running') {
       h.feed(Buffer.alloc(64, 'x'))
       assert.ok(h.buffered <= 1000 + 64)
     }
@@ -168,7 +168,7 @@ describe('limits (semantics 3 and 4)', () => {
   test('bounds the input when the offset lies beyond max', T, () => {
     const p = new Lines()
     const h = new Harness(() => Intent.of(p).expectDelimiter('\n', { max: 100, offset: 1_000_000 }), { maxBufferSize: 4096 })
-    for (let i = 0; i < 20 && h.closed === 'open'; i++) h.feed(Buffer.alloc(1000, 'x'))
+    for (let i = 0; i < 20 && h.state === 'running'; i++) h.feed(Buffer.alloc(1000, 'x'))
     assert.ok(h.buffered <= 4096 + 1000, `buffered ${h.buffered} bytes with maxBufferSize 4096`)
     assert.equal(p.exceptions[0]?.code, 'RS_ERR_LIMIT_REACHED')
   })
@@ -189,7 +189,7 @@ describe('limits (semantics 3 and 4)', () => {
     assert.equal(reason.limit, 1024)
     assert.equal(capacity, 0)
     assert.equal(h.isReading, false)
-    assert.equal(h.closed, 'done')
+    assert.equal(h.state, 'done')
   })
 
   test('reports expectBytes above the default maxBufferSize of 16 MiB', T, () => {
@@ -199,7 +199,7 @@ describe('limits (semantics 3 and 4)', () => {
     const reason = p.exceptions[0]
     assert.ok(reason instanceof LimitReachedError)
     assert.equal(reason.limit, 16 * 1024 * 1024)
-    assert.equal(h.closed, 'error')
+    assert.equal(h.state, 'error')
   })
 
   test('accepts expectBytes of exactly maxBufferSize', T, () => {
@@ -214,7 +214,7 @@ describe('limits (semantics 3 and 4)', () => {
     const h = new Harness(() => Intent.of(exact).expectBytes(1024), { maxBufferSize: 1024 })
     h.feed(Buffer.alloc(1000)).feed(Buffer.alloc(24))
     assert.deepEqual(ends, [1024])
-    assert.equal(h.closed, 'done')
+    assert.equal(h.state, 'done')
   })
 
   test('stops an exception handler that ignores LimitReached and asks again', T, () => {
@@ -229,7 +229,7 @@ describe('limits (semantics 3 and 4)', () => {
     const h = new Harness(() => Intent.of(stubborn).expectDelimiter('\n', { max: 10 }))
     h.feed('x'.repeat(50))
     assert.equal(calls, 1)
-    assert.equal(h.closed, 'error')
+    assert.equal(h.state, 'error')
     assert.ok(h.error instanceof LimitReachedError)
   })
 })
@@ -243,14 +243,14 @@ describe('end of stream (semantic 5)', () => {
     assert.equal(p.exceptions[0]?.code, 'RS_ERR_END_OF_STREAM')
     assert.equal(p.exceptions[0]?.name, 'EndOfStreamError')
     assert.deepEqual(p.bufferedAtException, ['part'])
-    assert.equal(h.closed, 'done')
+    assert.equal(h.state, 'done')
   })
 
   test('outputs the answer written in exception before the stream is done, under every split', T, () => {
     const run = checkSplits(() => new Lines().read(), 'a\nbc\nrest', { end: true })
     assert.equal(run.output.toString(), 'a\nbc\neof rest\n')
-    assert.deepEqual(run.events, ['bytesRead 1', 'bytesRead 2', 'exception RS_ERR_END_OF_STREAM'])
-    assert.equal(run.closed, 'done')
+    assert.deepEqual(run.log, ['bytesRead 1', 'bytesRead 2', 'exception RS_ERR_END_OF_STREAM'])
+    assert.equal(run.state, 'done')
   })
 
   test('handles every complete request buffered before the end first', T, () => {
@@ -270,18 +270,18 @@ describe('end of stream (semantic 5)', () => {
     }
     const h = new Harness(() => Intent.of(sleeper).sleep())
     h.feed('half')
-    assert.deepEqual(h.events, [])
+    assert.deepEqual(h.log, [])
     h.end()
-    assert.deepEqual(h.events, ['exception RS_ERR_END_OF_STREAM'])
+    assert.deepEqual(h.log, ['exception RS_ERR_END_OF_STREAM'])
     assert.deepEqual(p.bufferedAtException, ['half'])
-    assert.equal(h.closed, 'done')
+    assert.equal(h.state, 'done')
   })
 
   test('ends a sleeping stream cleanly at end of stream without an exception handler', T, () => {
     const sleeper: Protocol = { bytesRead: () => assert.fail('bytesRead must not run') }
     const h = new Harness(() => Intent.of(sleeper).sleep())
     h.end()
-    assert.equal(h.closed, 'done')
+    assert.equal(h.state, 'done')
   })
 
   test('lets a protocol sleep on after end of stream, and tells it only once', T, () => {
@@ -298,12 +298,12 @@ describe('end of stream (semantic 5)', () => {
     }
     const h = new Harness(() => Intent.of(writer).sleep())
     h.end().end()
-    assert.deepEqual(h.events, ['exception RS_ERR_END_OF_STREAM'])
+    assert.deepEqual(h.log, ['exception RS_ERR_END_OF_STREAM'])
     assert.equal(h.isReading, false)
     h.wakeup()
     assert.equal(wakeups, 1)
     assert.equal(h.output.toString(), 'late answer\n')
-    assert.equal(h.closed, 'done')
+    assert.equal(h.state, 'done')
   })
 
   test('ends with EndOfStream when the protocol keeps waiting for input after it', T, () => {
@@ -313,9 +313,9 @@ describe('end of stream (semantic 5)', () => {
     }
     const h = new Harness(() => Intent.of(stubborn).expectBytes(10))
     h.feed('abc').end()
-    assert.equal(h.closed, 'error')
+    assert.equal(h.state, 'error')
     assert.equal((h.error as Exception | undefined)?.code, 'RS_ERR_END_OF_STREAM')
-    assert.deepEqual(h.events, ['exception RS_ERR_END_OF_STREAM', 'fatal RS_ERR_END_OF_STREAM'])
+    assert.deepEqual(h.log, ['exception RS_ERR_END_OF_STREAM', 'fatal RS_ERR_END_OF_STREAM'])
   })
 })
 
@@ -328,10 +328,10 @@ describe('flush and pushback (semantic 6)', () => {
     assert.deepEqual(p.lines, ['ab'])
     assert.equal(h.isReading, false)
     assert.equal(h.unwritten, 201)
-    assert.ok(!h.events.includes('bytesFlushed'))
+    assert.ok(!h.log.includes('bytesFlushed'))
     h.drain()
     assert.deepEqual(p.lines, ['ab', 'cd'])
-    assert.deepEqual(h.events, ['bytesRead 2', 'bytesFlushed', 'bytesRead 2', 'bytesFlushed'])
+    assert.deepEqual(h.log, ['bytesRead 2', 'bytesFlushed', 'bytesRead 2', 'bytesFlushed'])
     assert.equal(h.isReading, true)
     assert.equal(h.output.length, 402)
   })
@@ -342,7 +342,7 @@ describe('flush and pushback (semantic 6)', () => {
     h.stall()
     h.feed('0123456789\n')
     assert.equal(h.unwritten, 11)
-    assert.deepEqual(h.events, ['bytesRead 10', 'bytesFlushed'])
+    assert.deepEqual(h.log, ['bytesRead 10', 'bytesFlushed'])
     assert.equal(h.isReading, true)
   })
 
@@ -409,7 +409,7 @@ describe('reused Intents', () => {
       const p = new Records()
       return Intent.of(p).expectDelimiter(':', { max: 8 })
     }, '3:abc10:01234567890:1:z')
-    assert.deepEqual(run.events, ['bytesRead 1', 'bytesRead 3', 'bytesRead 2', 'bytesRead 10', 'bytesRead 1', 'bytesRead 0', 'bytesRead 1', 'bytesRead 1'])
+    assert.deepEqual(run.log, ['bytesRead 1', 'bytesRead 3', 'bytesRead 2', 'bytesRead 10', 'bytesRead 1', 'bytesRead 0', 'bytesRead 1', 'bytesRead 1'])
   })
 
   test('changing a returned Intent outside a handler does not change what the stream waits for', T, () => {

@@ -75,7 +75,7 @@ describe('framing', () => {
     const framer = lengthPrefixed({ lengthSize: 4, maxFrameLength: 1000 })
     const h = runScripted(echo(framer), [Buffer.from([0, 0, 0x10, 0])]).harness
     assert.equal(h.output.toString(), 'ERR RS_ERR_LIMIT_REACHED\n')
-    assert.equal(h.closed, 'done')
+    assert.equal(h.state, 'done')
   })
 
   test('lengthPrefixed: offset and adjustment follow the length-field conventions', T, () => {

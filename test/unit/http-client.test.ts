@@ -54,7 +54,7 @@ describe('HTTP/1.1 client protocol', () => {
       const { run, settled } = runClient(requests, chunks)
       const where = describeSplit(chunks)
       assert.equal(run.output.toString(), expectedOutput, where)
-      assert.equal(run.closed, 'open', where) // kept alive, idle
+      assert.equal(run.state, 'running', where) // kept alive, idle
       assert.deepEqual((await settled).map(summary), expected, where)
     }
   })
@@ -70,7 +70,7 @@ describe('HTTP/1.1 client protocol', () => {
     assert.equal((await response).body.toString(), 'ok')
     h.wakeup() // a spurious wakeup while idle changes nothing
     assert.equal(h.output.length, 0)
-    assert.equal(h.closed, 'open')
+    assert.equal(h.state, 'running')
   })
 
   test('a wakeup while a response is in flight does not send the next request early', T, async () => {
@@ -91,7 +91,7 @@ describe('HTTP/1.1 client protocol', () => {
       [{ path: '/1' }, { path: '/2' }],
       ['HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n1'],
     )
-    assert.equal(run.closed, 'done')
+    assert.equal(run.state, 'done')
     assert.equal(run.output.toString(), 'GET /1 HTTP/1.1\r\nHost: example.com\r\n\r\n')
     assert.equal(queue.pending.length, 1)
     assert.equal(queue.notify, null)
@@ -101,7 +101,7 @@ describe('HTTP/1.1 client protocol', () => {
 
   test('reads a body without length until the server closes', T, async () => {
     const { run, settled } = runClient([{ path: '/' }], ['HTTP/1.0 200 OK\r\n\r\nall ', 'of it'], { end: true })
-    assert.equal(run.closed, 'done')
+    assert.equal(run.state, 'done')
     assert.deepEqual((await settled).map(summary), ['200 OK [] "all of it"'])
   })
 
@@ -116,7 +116,7 @@ describe('HTTP/1.1 client protocol', () => {
     for (const [input, expected] of cases) {
       for (const chunks of splits(input, { random: 20, exhaustiveUpTo: 0 })) {
         const { run, settled } = runClient([{ path: '/' }], chunks, { end: true })
-        assert.equal(run.closed, 'error')
+        assert.equal(run.state, 'error')
         assert.ok(run.error instanceof ProtocolError)
         assert.deepEqual((await settled).map(summary), [expected], `${JSON.stringify(input.slice(0, 40))} split ${describeSplit(chunks)}`)
       }
@@ -125,15 +125,15 @@ describe('HTTP/1.1 client protocol', () => {
 
   test('rejects a request whose response does not come within responseTimeout', T, async () => {
     const { run, settled } = runClient([{ path: '/' }], ['HTTP/1.1 200 OK\r\n'], { responseTimeout: 500, advanceClock: 500 })
-    assert.equal(run.closed, 'error')
+    assert.equal(run.state, 'error')
     assert.deepEqual((await settled).map(summary), ['rejected RS_ERR_TIMEOUT: no complete response within 500 ms'])
   })
 
   test('closes an idle connection after idleTimeout, and on unsolicited bytes', T, () => {
     const idle = runClient([], [], { idleTimeout: 100, advanceClock: 100 })
-    assert.equal(idle.run.closed, 'done')
+    assert.equal(idle.run.state, 'done')
     const chatty = runClient([], ['HTTP/1.1 200 OK\r\n'])
-    assert.equal(chatty.run.closed, 'error')
+    assert.equal(chatty.run.state, 'error')
     assert.equal((chatty.run.error as { code?: string }).code, 'RS_ERR_PROTOCOL')
   })
 

@@ -55,7 +55,7 @@ describe('HTTP/1.1 server protocol: requests and pipelining', () => {
       response('200 OK', 'Hello, world!\n', TEXT, 'Connection: close\r\n'),
     ].join('')
     assert.equal(run.output.toString(), expected)
-    assert.equal(run.closed, 'done')
+    assert.equal(run.state, 'done')
   })
 
   test('answers every complete request of one read in one write and stays open', T, () => {
@@ -63,7 +63,7 @@ describe('HTTP/1.1 server protocol: requests and pipelining', () => {
     h.feed('GET / HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(10))
     assert.equal(h.output.toString(), HELLO.repeat(10))
     assert.equal(h.writes, 1)
-    assert.equal(h.closed, 'open')
+    assert.equal(h.state, 'running')
     assert.equal(h.buffered, 0)
   })
 
@@ -87,7 +87,7 @@ describe('HTTP/1.1 server protocol: requests and pipelining', () => {
   test('answers all requests sent before the client half-closes, then closes', T, () => {
     const run = runScripted(factory(), ['GET / HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(3)], { end: true })
     assert.equal(run.output.toString(), HELLO.repeat(3))
-    assert.equal(run.closed, 'done')
+    assert.equal(run.state, 'done')
   })
 
   test('adds a Date header by default', T, () => {
@@ -106,13 +106,13 @@ describe('HTTP/1.1 server protocol: connection management', () => {
   test('closes after answering an HTTP/1.0 request without keep-alive', T, () => {
     const run = checkSplits(factory(), 'GET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n', OUTPUT_ONLY)
     assert.equal(run.output.toString(), response('200 OK', 'Hello, world!\n', TEXT, 'Connection: close\r\n'))
-    assert.equal(run.closed, 'done')
+    assert.equal(run.state, 'done')
   })
 
   test('keeps an HTTP/1.0 connection that asks for keep-alive', T, () => {
     const run = runScripted(factory(), ['GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n'.repeat(2)])
     assert.equal(run.output.toString(), response('200 OK', 'Hello, world!\n', TEXT, 'Connection: keep-alive\r\n').repeat(2))
-    assert.equal(run.closed, 'open')
+    assert.equal(run.state, 'running')
   })
 
   test('closes a kept-alive connection quietly after keepAliveTimeout of idling', T, () => {
@@ -120,15 +120,15 @@ describe('HTTP/1.1 server protocol: connection management', () => {
     h.feed('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
     h.takeOutput()
     h.advance(HTTP_DEFAULTS.keepAliveTimeout - 1)
-    assert.equal(h.closed, 'open')
+    assert.equal(h.state, 'running')
     h.advance(1)
-    assert.equal(h.closed, 'done')
+    assert.equal(h.state, 'done')
     assert.equal(h.output.length, 0)
   })
 
   test('closes a connection that never sends anything, without an answer', T, () => {
     const run = runScripted(factory(), [], { advanceClock: HTTP_DEFAULTS.keepAliveTimeout })
-    assert.equal(run.closed, 'done')
+    assert.equal(run.state, 'done')
     assert.equal(run.output.length, 0)
   })
 
@@ -136,9 +136,9 @@ describe('HTTP/1.1 server protocol: connection management', () => {
     const h = new Harness(factory())
     h.stall()
     h.feed('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
-    assert.equal(h.closed, 'open')
+    assert.equal(h.state, 'running')
     h.advance(10_000)
-    assert.equal(h.closed, 'error')
+    assert.equal(h.state, 'error')
     assert.equal((h.error as { code?: string }).code, 'RS_ERR_TIMEOUT')
   })
 })
@@ -148,7 +148,7 @@ describe('HTTP/1.1 server protocol: error answers', () => {
   function answers(input: string, expected: string, limits: Partial<HttpLimits> = {}, advanceClock = 0): void {
     const run = checkSplits(factory(limits), input, { random: 50, advanceClock, ...OUTPUT_ONLY })
     assert.equal(run.output.toString(), expected, JSON.stringify(input.slice(0, 80)))
-    assert.equal(run.closed, 'done')
+    assert.equal(run.state, 'done')
   }
 
   test('400 for malformed requests, after answering the good ones before them', T, () => {
@@ -201,7 +201,7 @@ describe('HTTP/1.1 server protocol: error answers', () => {
     const patient = runScripted(factory(), ['POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc'], {
       advanceClock: HTTP_DEFAULTS.requestTimeout - 1,
     })
-    assert.equal(patient.closed, 'open')
+    assert.equal(patient.state, 'running')
   })
 
   test('408 for a client that drips its head a byte a second, counted from its first byte', T, () => {
@@ -215,7 +215,7 @@ describe('HTTP/1.1 server protocol: error answers', () => {
     }
     assert.equal(sent, HTTP_DEFAULTS.headersTimeout / 1000)
     assert.equal(h.output.toString(), failure('408 Request Timeout', 'request took too long'))
-    assert.equal(h.closed, 'done')
+    assert.equal(h.state, 'done')
   })
 
   test('417, 501 and 505 for what the server cannot do', T, () => {
@@ -274,12 +274,12 @@ describe('HTTP/1.1 server protocol: limits keep memory bounded', () => {
     const h = new Harness(factory({ maxHeadSize: 1024 }))
     h.feed('GET / HTTP/1.1\r\nHost: x\r\n')
     let most = 0
-    for (let i = 0; i < 1000 && h.closed === 'open'; i++) {
+    for (let i = 0; i < 1000 && h.state === 'running'; i++) {
       h.feed(`X-Filler-${i}: ${'a'.repeat(80)}\r\n`)
       most = Math.max(most, h.buffered)
     }
     assert.equal(h.output.toString(), failure('431 Request Header Fields Too Large', 'request head too large'))
-    assert.equal(h.closed, 'done')
+    assert.equal(h.state, 'done')
     assert.ok(most < 1024 + 4 + 100, `buffered up to ${most} bytes`)
   })
 
@@ -287,7 +287,7 @@ describe('HTTP/1.1 server protocol: limits keep memory bounded', () => {
     const h = new Harness(factory())
     h.feed('POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 99999999999\r\n\r\n')
     assert.equal(h.output.toString(), failure('413 Content Too Large', `body larger than ${HTTP_DEFAULTS.maxBodySize} bytes`)) // no 100 Continue
-    assert.equal(h.closed, 'done')
+    assert.equal(h.state, 'done')
     assert.equal(h.buffered, 0)
   })
 
@@ -296,7 +296,7 @@ describe('HTTP/1.1 server protocol: limits keep memory bounded', () => {
     h.feed('POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n')
     let chunks = 0
     let most = 0
-    while (h.closed === 'open' && chunks < 100) {
+    while (h.state === 'running' && chunks < 100) {
       h.feed(`3e8\r\n${'a'.repeat(1000)}\r\n`)
       chunks++
       most = Math.max(most, h.buffered)
@@ -309,7 +309,7 @@ describe('HTTP/1.1 server protocol: limits keep memory bounded', () => {
   test('a chunk-size line that never ends is refused at its bound', T, () => {
     const h = new Harness(factory())
     h.feed('POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n')
-    for (let i = 0; i < 1000 && h.closed === 'open'; i++) h.feed('0'.repeat(100))
+    for (let i = 0; i < 1000 && h.state === 'running'; i++) h.feed('0'.repeat(100))
     assert.equal(h.output.toString(), failure('400 Bad Request', `chunk size line longer than ${MAX_CHUNK_LINE} bytes`))
   })
 

@@ -20,8 +20,8 @@ describe('LineEcho', () => {
   test('answers identically for every split of a small input', T, () => {
     const run = checkSplits(LineEcho.create, 'hi\nyo\nQUIT\n')
     assert.equal(run.output.toString(), 'hi\nyo\nBYE\n')
-    assert.equal(run.closed, 'done')
-    assert.deepEqual(run.events, ['bytesRead 2', 'bytesRead 2', 'bytesRead 4', 'bytesFlushed'])
+    assert.equal(run.state, 'done')
+    assert.deepEqual(run.log, ['bytesRead 2', 'bytesRead 2', 'bytesRead 4', 'bytesFlushed'])
   })
 
   test('answers identically for random splits of a larger input', T, () => {
@@ -29,7 +29,7 @@ describe('LineEcho', () => {
     const input = Buffer.concat([...lines.flatMap((l) => [l, Buffer.from('\n')]), Buffer.from('QUIT\n')])
     const run = checkSplits(LineEcho.create, input, { random: 300, randomSeed: 7 })
     assert.ok(run.output.equals(expected([...lines, Buffer.from('QUIT')]).output))
-    assert.equal(run.closed, 'done')
+    assert.equal(run.state, 'done')
   })
 
   test('answers in one write per read however many lines it holds', T, () => {
@@ -67,11 +67,11 @@ describe('LineEcho', () => {
         const split = runScripted(LineEcho.create, chunks, { end })
         const where = describeSplit(chunks)
         assert.ok(split.output.equals(whole.output), `split ${where}`)
-        assert.deepEqual(split.events, whole.events, `split ${where}`)
-        assert.equal(split.closed, whole.closed, `split ${where}`)
+        assert.deepEqual(split.log, whole.log, `split ${where}`)
+        assert.equal(split.state, whole.state, `split ${where}`)
         const model = expected(lines)
         assert.ok(whole.output.equals(model.output), 'output follows the model')
-        assert.equal(whole.closed, model.quit || end ? 'done' : 'open')
+        assert.equal(whole.state, model.quit || end ? 'done' : 'running')
       }),
       { numRuns: 300 },
     )
@@ -81,7 +81,7 @@ describe('LineEcho', () => {
     const line = Buffer.alloc(MAX_LINE, 'a')
     const run = runScripted(LineEcho.create, [line, '\n'])
     assert.equal(run.output.length, MAX_LINE + 1)
-    assert.equal(run.closed, 'open')
+    assert.equal(run.state, 'running')
   })
 
   test('answers a line over 64 KiB with ERR and closes, under every split', T, () => {
@@ -99,14 +99,14 @@ describe('LineEcho', () => {
       const where = describeSplit(chunks)
       assert.equal(run.output.toString(), 'ok\nERR line too long\n', where)
       assert.equal(run.exceptions[0]?.code, 'RS_ERR_LIMIT_REACHED', where)
-      assert.equal(run.closed, 'done', where)
+      assert.equal(run.state, 'done', where)
     }
   })
 
   test('keeps at most a line and one read while waiting for a long line to end', T, () => {
     const h = new Harness(LineEcho.create)
     const read = 16 * 1024
-    while (h.closed === 'open') {
+    while (h.state === 'running') {
       h.feed(Buffer.alloc(read, 'x'))
       assert.ok(h.buffered <= MAX_LINE + read, `buffered ${h.buffered}`)
     }
@@ -117,10 +117,10 @@ describe('LineEcho', () => {
     assert.equal(IDLE_TIMEOUT, 30_000)
     const h = new Harness(LineEcho.create)
     h.advance(29_999)
-    assert.equal(h.closed, 'open')
+    assert.equal(h.state, 'running')
     h.advance(1)
-    assert.equal(h.closed, 'done')
-    assert.deepEqual(h.events, ['timeout'])
+    assert.equal(h.state, 'done')
+    assert.deepEqual(h.log, ['timeout'])
     assert.equal(h.output.length, 0)
     assert.ok(Number.isNaN(h.deadline))
   })
@@ -128,21 +128,21 @@ describe('LineEcho', () => {
   test('counts the idle time from the last line', T, () => {
     const h = new Harness(LineEcho.create)
     h.advance(20_000).feed('still here\n').advance(20_000)
-    assert.equal(h.closed, 'open')
+    assert.equal(h.state, 'running')
     h.advance(10_000)
-    assert.equal(h.closed, 'done')
+    assert.equal(h.state, 'done')
   })
 
   test('closes without an answer at end of stream', T, () => {
     const run = runScripted(LineEcho.create, ['a\npartial'], { end: true })
     assert.equal(run.output.toString(), 'a\n')
-    assert.equal(run.closed, 'done')
+    assert.equal(run.state, 'done')
   })
 
   test('closes without an answer after a read error', T, () => {
     const h = new Harness(LineEcho.create)
     h.feed('a\n').readError()
-    assert.equal(h.closed, 'done')
+    assert.equal(h.state, 'done')
     assert.equal(h.exceptions[0]?.code, 'RS_ERR_READ')
   })
 })

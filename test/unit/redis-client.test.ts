@@ -119,7 +119,7 @@ describe('RedisClient protocol', () => {
       const settled = replies.map((_, i) => settle(client.command('X', i)))
       const h = new Harness(client.factory)
       for (const chunk of chunks) h.feed(chunk)
-      assert.equal(h.closed, 'open', `split ${describeSplit(chunks)}`)
+      assert.equal(h.state, 'running', `split ${describeSplit(chunks)}`)
       assert.deepEqual(await Promise.all(settled), expected, `split ${describeSplit(chunks)}`)
       await client.close()
     }
@@ -167,7 +167,7 @@ describe('RedisClient protocol', () => {
       const sent = [settle(client.command('GET', 'a')), settle(client.command('GET', 'b'))]
       const h = new Harness(client.factory)
       h.feed(input)
-      assert.equal(h.closed, 'error', input)
+      assert.equal(h.state, 'error', input)
       assert.ok(h.error instanceof ProtocolError, `${input}: ${String(h.error)}`)
       assert.equal(h.error.code, 'RS_ERR_PROTOCOL')
       for (const s of await Promise.all(sent)) {
@@ -184,7 +184,7 @@ describe('RedisClient protocol', () => {
     const sent = settle(client.command('GET', 'a'))
     const h = new Harness(client.factory)
     h.feed(`+${'x'.repeat(64 * 1024 + 8)}`)
-    assert.equal(h.closed, 'error')
+    assert.equal(h.state, 'error')
     assert.ok(h.error instanceof LimitReachedError)
     assert.ok('error' in (await sent))
     await client.close()
@@ -195,7 +195,7 @@ describe('RedisClient protocol', () => {
     const sent = [settle(client.command('GET', 'a')), settle(client.command('GET', 'b'))]
     const h = new Harness(client.factory)
     h.feed(`+OK\r\n+${'x'.repeat(64 * 1024 + 8)}\r\n`)
-    assert.equal(h.closed, 'error')
+    assert.equal(h.state, 'error')
     assert.ok(h.error instanceof LimitReachedError)
     const [first, second] = await Promise.all(sent)
     assert.deepEqual(first, { value: 'OK' })
@@ -211,13 +211,13 @@ describe('RedisClient protocol', () => {
     h.feed('+PONG\r\n')
     assert.equal(await first, 'PONG')
     h.advance(60_000) // idle: the deadline kept armed runs out harmlessly
-    assert.equal(h.closed, 'open')
+    assert.equal(h.state, 'running')
     const second = settle(client.command('PING'))
     h.wakeup()
     h.advance(999)
-    assert.equal(h.closed, 'open')
+    assert.equal(h.state, 'running')
     h.advance(1)
-    assert.equal(h.closed, 'error')
+    assert.equal(h.state, 'error')
     assert.ok(h.error instanceof TimeoutError)
     const settled = await second
     assert.ok('error' in settled && settled.error instanceof ClosedError)

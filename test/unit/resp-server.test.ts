@@ -44,7 +44,7 @@ describe('RESP server protocol', () => {
       '+PONG\r\n+PONG\r\n+OK\r\n$1\r\nv\r\n:1\r\n:42\r\n:2\r\n*2\r\n$1\r\nb\r\n$1\r\na\r\n*2\r\n$1\r\nv\r\n$-1\r\n' +
         "-ERR unknown command 'NOSUCH', with args beginning with: 'x'\r\n+OK\r\n",
     )
-    assert.equal(run.closed, 'done')
+    assert.equal(run.state, 'done')
   })
 
   test('answers all commands of one read in one write', T, () => {
@@ -79,7 +79,7 @@ describe('RESP server protocol', () => {
       ':1\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n+OK\r\n' +
         "-ERR value is not an integer or out of range\r\n-ERR wrong number of arguments for 'get' command\r\n+PONG\r\n",
     )
-    assert.equal(run.closed, 'open')
+    assert.equal(run.state, 'running')
   })
 
   for (const [name, input] of [
@@ -92,7 +92,7 @@ describe('RESP server protocol', () => {
     test(`answers ${name} with -ERR Protocol error and closes`, T, () => {
       const run = checkSplits(factory(), input, { random: 20, ...OUTPUT_ONLY })
       assert.match(run.output.toString(), /^-ERR Protocol error: [^\r\n]+\r\n$/)
-      assert.equal(run.closed, 'done')
+      assert.equal(run.state, 'done')
     })
   }
 
@@ -100,7 +100,7 @@ describe('RESP server protocol', () => {
     const h = new Harness(factory({ maxBulkLength: 1024 }))
     h.feed('*2\r\n$3\r\nSET\r\n$1025\r\n')
     assert.equal(h.output.toString(), '-ERR Protocol error: invalid bulk length\r\n')
-    assert.equal(h.closed, 'done')
+    assert.equal(h.state, 'done')
     assert.ok(h.buffered === 0)
   })
 
@@ -111,18 +111,18 @@ describe('RESP server protocol', () => {
 
   test('refuses an inline request longer than maxInlineLength with bounded memory', T, () => {
     const h = new Harness(factory({ maxInlineLength: 1000 }))
-    for (let i = 0; i < 100 && h.closed === 'open'; i++) {
+    for (let i = 0; i < 100 && h.state === 'running'; i++) {
       h.feed('x'.repeat(100))
       assert.ok(h.buffered <= 1000 + 100)
     }
     assert.equal(h.output.toString(), '-ERR Protocol error: too big inline request\r\n')
-    assert.equal(h.closed, 'done')
+    assert.equal(h.state, 'done')
   })
 
   test('closes quietly on end of stream in the middle of a command', T, () => {
     const run = runScripted(factory(), ['*2\r\n$3\r\nGET\r\n$5\r\nab'], { end: true })
     assert.equal(run.output.length, 0)
-    assert.equal(run.closed, 'done')
+    assert.equal(run.state, 'done')
   })
   test('matches command names and options in any case, inline and in arrays', T, () => {
     const run = checkSplits(factory(), `${command('set', 'k', 'v', 'nX')}${command('gEt', 'k')}ping\r\n  echo   hi \r\n${command('quit')}`, {
@@ -130,7 +130,7 @@ describe('RESP server protocol', () => {
       ...OUTPUT_ONLY,
     })
     assert.equal(run.output.toString(), '+OK\r\n$1\r\nv\r\n+PONG\r\n$2\r\nhi\r\n+OK\r\n')
-    assert.equal(run.closed, 'done')
+    assert.equal(run.state, 'done')
   })
 
   test('overwrites a value in place or anew, and SET GET answers the value from before', T, () => {
@@ -174,14 +174,14 @@ describe('RESP server protocol', () => {
   test('refuses a command whose arguments pass maxCommandBytes', T, () => {
     const run = checkSplits(factory({ maxCommandBytes: 10 }), command('MSET', 'a', '123', 'b', '45'), { random: 20, ...OUTPUT_ONLY })
     assert.equal(run.output.toString(), '-ERR Protocol error: command too large\r\n')
-    assert.equal(run.closed, 'done')
+    assert.equal(run.state, 'done')
   })
 
   test('answers "command too large" when the stream cannot hold the command (maxBufferSize below respMaxBufferSize)', T, () => {
     const h = new Harness(factory(), { maxBufferSize: 1024 })
     h.feed(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1000\r\n${'x'.repeat(100)}`)
     assert.equal(h.output.toString(), '-ERR Protocol error: command too large\r\n')
-    assert.equal(h.closed, 'done')
+    assert.equal(h.state, 'done')
     assert.ok(respMaxBufferSize(RESP_DEFAULTS) > RESP_DEFAULTS.maxCommandBytes + RESP_DEFAULTS.maxArguments * 34)
   })
 })

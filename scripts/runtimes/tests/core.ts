@@ -115,7 +115,7 @@ describe('core (test kit)', () => {
     const input = `${numbered(6)}tail`
     const run = checkSplits(() => new Lines().read(), input, { end: true, random: 300 })
     assert.equal(run.output.toString(), `${numbered(6)}eof tail\n`)
-    assert.equal(run.closed, 'done')
+    assert.equal(run.state, 'done')
   })
 
   test('random splits: exact-size reads after a delimiter (expectBytes)', () => {
@@ -136,7 +136,7 @@ describe('core (test kit)', () => {
   test('limits: a line over max is LimitReached for every split, and the answer still goes out', () => {
     const run = checkSplits(() => new Lines({ max: 8 }).read(), 'short\nmuch too long a line\n', { random: 200 })
     assert.equal(run.output.toString(), 'short\nERR too long\n')
-    assert.equal(run.closed, 'done')
+    assert.equal(run.state, 'done')
     assert.equal(run.exceptions[0]?.code, 'RS_ERR_LIMIT_REACHED')
   })
 
@@ -160,7 +160,7 @@ describe('core (test kit)', () => {
     const plain: Protocol = { bytesRead: () => Intent.done() }
     const h2 = new Harness(() => Intent.of(plain).expectBytes(1).deadline(500))
     h2.advance(500)
-    assert.equal(h2.closed, 'error')
+    assert.equal(h2.state, 'error')
     assert.equal((h2.error as RotorStreamError).code, 'RS_ERR_TIMEOUT')
   })
 
@@ -169,7 +169,7 @@ describe('core (test kit)', () => {
     const h = new Harness(() => p.read().minRate({ bytes: 10, per: 1000 }))
     h.feed('ab').advance(500).feed('c').advance(600)
     assert.equal(p.exceptions[0]?.code, 'RS_ERR_TOO_SLOW')
-    assert.equal(h.closed, 'error')
+    assert.equal(h.state, 'error')
   })
 
   test('pushback: expectFlush stops reading until the peer reads the output', () => {

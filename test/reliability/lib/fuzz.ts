@@ -59,14 +59,14 @@ export function fuzzOne(input: FuzzCase, factories: { resp: Factory; http: Facto
   const h = new Harness(input.server === 'resp' ? factories.resp : factories.http)
   const bound = input.server === 'resp' ? RESP_BOUND : HTTP_BOUND
   for (const chunk of cutAt(input.bytes, input.cuts)) {
-    if (h.closed !== 'open') break
+    if (h.state !== 'running') break
     h.feed(chunk)
     if (h.buffered > bound + chunk.length) return `buffered ${h.buffered} bytes, over the bound ${bound} + one read of ${chunk.length}`
   }
-  if (input.end && h.closed === 'open') h.end()
-  if (h.closed === 'open') h.advance(PAST_DEADLINES)
-  if (h.closed === 'open') return `still open ${PAST_DEADLINES} ms after the input (events ${h.events.slice(-4).join(', ')})`
-  if (h.closed === 'error') return `ended with an error instead of a clean close: ${h.error?.name}: ${h.error?.message}`
+  if (input.end && h.state === 'running') h.end()
+  if (h.state === 'running') h.advance(PAST_DEADLINES)
+  if (h.state === 'running') return `still open ${PAST_DEADLINES} ms after the input (events ${h.log.slice(-4).join(', ')})`
+  if (h.state === 'error') return `ended with an error instead of a clean close: ${h.error?.name}: ${h.error?.message}`
   const output = h.output
   return input.server === 'resp' ? checkRespOutput(output) : checkHttpOutput(output)
 }

@@ -47,8 +47,12 @@ export function httpFactory(limits: Parameters<typeof HttpConnection.factory>[0]
 export type Compare = 'all' | 'exceptions' | 'output'
 
 function summary(run: Run, compare: Compare): string {
-  const events = compare === 'all' ? run.events : compare === 'exceptions' ? run.events.filter((e) => e.startsWith('exception') || e.startsWith('fatal')) : []
-  return JSON.stringify({ output: run.output.toString('latin1'), closed: run.closed, error: errorCode(run.error), events })
+  const told = (_line: string, i: number): boolean => {
+    const handler = run.events[i]?.handler
+    return handler === 'exception' || handler === 'fatal'
+  }
+  const events = compare === 'all' ? run.log : compare === 'exceptions' ? run.log.filter(told) : []
+  return JSON.stringify({ output: run.output.toString('latin1'), state: run.state, error: errorCode(run.error), events })
 }
 
 function errorCode(err: Error | undefined): string | undefined {

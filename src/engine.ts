@@ -55,7 +55,7 @@ export interface StreamIO {
   destroy(reason: Error): void
   /** A handler threw (a bug in the protocol): make it visible (the `onError` option). */
   reportError(error: HandlerError): void
-  /** Observer of every handler call, for the test kit. Absent costs one check per call. */
+  /** Observer of every handler call, for the test kit. Absent costs one property check per call. */
   readonly trace?: (call: HandlerCall) => void
 }
 
@@ -79,7 +79,6 @@ export class Engine implements Transport, Scope {
   readonly #io: StreamIO
   /** Limits, shared with the other streams of the same server or client. */
   readonly #limits: Limits
-  readonly #trace: ((call: HandlerCall) => void) | null
 
   // --- The protocol and what it waits for ---------------------------------------------------------
   /** The current protocol state; `null` until the factory returned and after the end. */
@@ -135,15 +134,13 @@ export class Engine implements Transport, Scope {
   #endReason: Error | undefined = undefined
   /** The I/O below has closed (`closed` resolves at once). */
   #ioClosed = false
-  /** `closed`, made when first asked for: a server does not need a promise per connection. */
-  #closed: Promise<Error | undefined> | null = null
-  #resolveClosed: ((reason: Error | undefined) => void) | null = null
+  /** `closed` and its resolver, made when first asked for: a server does not need a promise per connection. */
+  #closed: { readonly promise: Promise<Error | undefined>; readonly resolve: (reason: Error | undefined) => void } | null = null
 
   /** @internal Runs on `io`; `limits` are checked already (see `Limits`). */
   constructor(io: StreamIO, limits: Limits) {
     this.#io = io
     this.#limits = limits
-    this.#trace = io.trace ?? null
   }
 
   // --- Transport and Scope (the engine is both, so a stream allocates neither) ----------------------
@@ -208,15 +205,11 @@ export class Engine implements Transport, Scope {
    */
   get closed(): Promise<Error | undefined> {
     if (this.#closed === null) {
-      if (this.#ioClosed) {
-        this.#closed = Promise.resolve(this.#endReason)
-      } else {
-        this.#closed = new Promise((resolve) => {
-          this.#resolveClosed = resolve
-        })
-      }
+      const { promise, resolve } = withResolvers<Error | undefined>()
+      if (this.#ioClosed) resolve(this.#endReason)
+      this.#closed = { promise, resolve }
     }
-    return this.#closed
+    return this.#closed.promise
   }
 
   /** Runs `wakeup` on the protocol soon (same as calling `notifier()`'s function). */
@@ -337,7 +330,7 @@ export class Engine implements Transport, Scope {
     if (this.#ioClosed) return
     this.#fail(new ClosedError('socket closed before the protocol finished'))
     this.#ioClosed = true
-    this.#resolveClosed?.(this.#endReason)
+    this.#closed?.resolve(this.#endReason)
   }
 
   /** Why the stream ended, once it has (undefined for a clean end). @internal */
@@ -431,10 +424,10 @@ export class Engine implements Transport, Scope {
   #call(handler: 'bytesRead' | 'bytesFlushed' | 'timeout' | 'wakeup', end: number): boolean {
     const protocol = this.#protocol as Protocol // set whenever an expectation is (see #take)
     this.#handler = handler
-    if (this.#trace !== null) this.#trace(handler === 'bytesRead' ? { handler, end } : { handler })
+    this.#io.trace?.(handler === 'bytesRead' ? { handler, end } : { handler })
     let intent: Intent<Protocol>
-    const guard = this.#guard
-    guard.before(this.input.length, this.output.length)
+    const input = this.input.length
+    const output = this.output.length
     switch (handler) {
       case 'bytesRead':
         intent = protocol.bytesRead(this, end, this)
@@ -452,7 +445,7 @@ export class Engine implements Transport, Scope {
         break
     }
     this.#take(intent)
-    guard.after(handler, this.input.length, this.output.length, end)
+    this.#guard.after(handler, this.input.length < input, this.output.length > output, end)
     return true
   }
 
@@ -470,14 +463,15 @@ export class Engine implements Transport, Scope {
   /** Calls `exception` with `reason` and takes its answer, under the spin guard. */
   #deliver(reason: Exception): void {
     this.#handler = 'exception'
-    this.#guard.before(this.input.length, this.output.length)
+    const input = this.input.length
+    const output = this.output.length
     this.#take(this.#exception(reason))
-    this.#guard.after('exception', this.input.length, this.output.length, -1)
+    this.#guard.after('exception', this.input.length < input, this.output.length > output, -1)
   }
 
   #exception(reason: Exception): Intent<Protocol> {
     if (channels.streamException.hasSubscribers) channels.streamException.publish({ stream: this, reason })
-    if (this.#trace !== null) this.#trace({ handler: 'exception', reason })
+    this.#io.trace?.({ handler: 'exception', reason })
     const protocol = this.#protocol as Protocol
     if (protocol.exception) return protocol.exception(this, reason, this)
     return defaultException(reason)
@@ -597,7 +591,7 @@ export class Engine implements Transport, Scope {
   /** Tells tracing and the protocol's `fatal` why the stream ended. */
   #reportFatal(protocol: Protocol | null, reason: Error): void {
     if (channels.streamFatal.hasSubscribers) channels.streamFatal.publish({ stream: this, reason })
-    if (this.#trace !== null) this.#trace({ handler: 'fatal', reason })
+    this.#io.trace?.({ handler: 'fatal', reason })
     if (protocol?.fatal) {
       try {
         protocol.fatal(reason, this)
@@ -623,6 +617,15 @@ export class Engine implements Transport, Scope {
     }
     this.#io.setReading(false)
   }
+}
+
+/** `Promise.withResolvers()`, which Node 20 lacks. */
+function withResolvers<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void // the executor runs at once
+  const promise = new Promise<T>((r) => {
+    resolve = r
+  })
+  return { promise, resolve }
 }
 
 /** Throws unless a handler returned an Intent. */

@@ -45,7 +45,7 @@ export {
   type Scan,
 } from './framing/index.js'
 export { type DelimiterOptions, Intent, type IntentBuilder, type MinRate } from './intent.js'
-export { LIMIT_DEFAULTS, SLEEP_READ_LIMIT, type StreamLimits } from './limits.js'
+export { LIMIT_DEFAULTS, SLEEP_READ_LIMIT, type StreamLimits, type StreamOptions } from './limits.js'
 export { Persistent, type PersistentEvents, type PersistentOptions, type PersistentState } from './persistent.js'
 export type { Factory, Protocol, Scope, Transport } from './protocol.js'
 export {
@@ -58,7 +58,7 @@ export {
   type ServerOptions,
   serve,
 } from './server.js'
-export { Stream, type StreamOptions } from './stream.js'
+export { Stream } from './stream.js'
 export {
   DEFAULT_HANDSHAKE_TIMEOUT,
   type KeyMaterial,

@@ -131,6 +131,11 @@ export class StreamSettings extends Limits {
   readonly lingerTimeout: number
   readonly noDelay: boolean
   readonly onError: ((error: HandlerError, stream: Stream) => void) | null
+  /**
+   * The server that made these settings, told when the socket of one of its streams has closed:
+   * one function per server, so that a connection holds no listener of its own for it.
+   */
+  serverHook: ((stream: Stream) => void) | null = null
 
   /** Throws `InvalidArgumentError`, naming `where` (the function `options` were given to). */
   constructor(options: StreamOptions | undefined, where: string) {

@@ -137,11 +137,13 @@ export class Server {
   readonly #streamOptions: StreamSettings
   /**
    * Every connection accepted and not yet closed, by the socket accepted (for TLS the raw socket,
-   * before the handshake), with the stream running on it; null while a TLS handshake runs.
+   * from before the handshake), with the stream running on it; null while a TLS handshake runs.
+   * A plain connection's stream says when its socket closed (`serverHook`); a TLS connection's
+   * raw socket does (`#rawSocketClosed`).
    */
   readonly #connections = new Map<net.Socket, Stream | null>()
-  /** The 'close' listener of every accepted socket (`this` is the socket): one function per server, not a closure per connection. */
-  readonly #socketClosed: (this: net.Socket) => void
+  /** The 'close' listener of every raw TLS socket (`this` is the socket): one function per server, not a closure per connection. */
+  readonly #rawSocketClosed: (this: net.Socket) => void
   /** Set once listening. */
   #address: Address | null = null
   /** The close in progress or done; `null` while serving. */
@@ -154,10 +156,10 @@ export class Server {
     this.#seed = seed
     this.#streamOptions = streamOptions
     const server = this
-    this.#socketClosed = function (this: net.Socket): void {
-      server.#connections.delete(this)
-      server.#checkEmpty()
+    this.#rawSocketClosed = function (this: net.Socket): void {
+      server.#forget(this)
     }
+    streamOptions.serverHook = (stream) => this.#forget(stream.socket)
     if (tlsOptions === null) {
       this.#server = net.createServer({ allowHalfOpen: true }, (socket) => this.#onSocket(socket, false))
     } else {
@@ -265,11 +267,19 @@ export class Server {
       socket.destroy() // accepted while the listener was closing
       return
     }
+    if (!isTls) {
+      this.#attach(socket)
+      return
+    }
     this.#connections.set(socket, null)
-    socket.on('close', this.#socketClosed)
-    if (!isTls) this.#attach(socket)
+    socket.on('close', this.#rawSocketClosed)
     // The TLSSocket reports errors; this keeps a raw-socket error from being unhandled.
-    else socket.on('error', ignore)
+    socket.on('error', ignore)
+  }
+
+  /** `socket` has closed: the connection is gone. */
+  #forget(socket: net.Socket): void {
+    if (this.#connections.delete(socket)) this.#checkEmpty()
   }
 
   #checkEmpty(): void {
@@ -287,11 +297,10 @@ export class Server {
       socket.destroy() // options were validated in serve(); nothing else throws here
       return
     }
-    // A TLS socket wraps the raw socket that was accepted (Node keeps it as `_parent`).
-    const accepted = (socket as net.Socket & { _parent?: unknown })._parent
-    const key = accepted instanceof net.Socket && this.#connections.has(accepted) ? accepted : socket
-    if (!this.#connections.has(key)) socket.on('close', this.#socketClosed) // a runtime that accepts TLS without a raw 'connection'
-    this.#connections.set(key, stream)
+    // A TLS socket wraps the raw socket that was accepted (Node keeps it as `_parent`); a runtime
+    // without a raw 'connection' event, or without `_parent`, has the stream's own socket as key.
+    const raw = (socket as net.Socket & { _parent?: unknown })._parent
+    this.#connections.set(raw instanceof net.Socket && this.#connections.has(raw) ? raw : socket, stream)
     if (channels.serverAccept.hasSubscribers) channels.serverAccept.publish({ server: this, stream })
   }
 

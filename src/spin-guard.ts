@@ -21,9 +21,6 @@ export const MAX_IDLE_CALLS = 10_000
 export class SpinGuard {
   /** Idle calls since the last progress. */
   #idle = 0
-  /** Input and output lengths before the current call. */
-  #input = 0
-  #output = 0
   /** The furthest `end` bytesRead was called at since input was last consumed; -1 for none. */
   #furthest = -1
   /** The protocol was told of the end of the stream. */
@@ -61,21 +58,16 @@ export class SpinGuard {
     this.#furthest = -1
   }
 
-  /** Before a handler call: what it could change. */
-  before(input: number, output: number): void {
-    this.#input = input
-    this.#output = output
-  }
-
   /**
-   * After the call: throws (the engine turns it into a `HandlerError` for `handler`) when
-   * too many calls in a row changed nothing. `end` is bytesRead's end, or -1 for other handlers.
+   * After a handler call: throws (the engine turns it into a `HandlerError` for `handler`) when
+   * too many calls in a row changed nothing. `consumed` and `wrote` say whether the call
+   * consumed input and wrote output; `end` is bytesRead's end, or -1 for other handlers.
    */
-  after(handler: string, input: number, output: number, end: number): void {
-    if (input < this.#input) {
+  after(handler: string, consumed: boolean, wrote: boolean, end: number): void {
+    if (consumed) {
       this.#idle = 0
       this.#furthest = -1
-    } else if (output > this.#output || end > this.#furthest) {
+    } else if (wrote || end > this.#furthest) {
       this.#idle = 0
       if (end > this.#furthest) this.#furthest = end
     } else if (++this.#idle >= MAX_IDLE_CALLS) {

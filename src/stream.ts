@@ -13,8 +13,6 @@ import { FLUSH_ON_DONE_TIMEOUT, type StreamOptions, StreamSettings } from './lim
 import type { Factory } from './protocol.js'
 import { checkFunction, invalid } from './validate.js'
 
-export { FLUSH_ON_DONE_TIMEOUT, type StreamOptions } from './limits.js'
-
 /**
  * A protocol running on one socket: one input Buf, one output Buf, one deadline.
  *
@@ -81,7 +79,6 @@ type OwnedSocket = Socket & { [kIO]: SocketIO }
  * idle connection holds one object for both.
  */
 class SocketIO extends DeadlineTimer implements StreamIO {
-  readonly #socket: Socket
   readonly #settings: StreamSettings
   /** The stream this I/O serves: set by `bind()`, right after the stream is made, before any event. */
   #stream!: Stream
@@ -100,7 +97,6 @@ class SocketIO extends DeadlineTimer implements StreamIO {
 
   constructor(socket: Socket, settings: StreamSettings) {
     super()
-    this.#socket = socket
     this.#settings = settings
     this.#isTls = (socket as Socket & { encrypted?: boolean }).encrypted === true
     socket.allowHalfOpen = true
@@ -117,6 +113,11 @@ class SocketIO extends DeadlineTimer implements StreamIO {
 
   bind(stream: Stream): void {
     this.#stream = stream
+  }
+
+  /** The stream's socket: kept once, on the stream. */
+  get #socket(): Socket {
+    return this.#stream.socket
   }
 
   // Function expressions, not methods: `this` is the socket that emitted the event.
@@ -268,5 +269,6 @@ class SocketIO extends DeadlineTimer implements StreamIO {
     const stream = this.#stream
     stream.onClosed()
     if (channels.streamClose.hasSubscribers) channels.streamClose.publish({ stream, reason: stream.endReason })
+    this.#settings.serverHook?.(stream)
   }
 }

@@ -13,8 +13,9 @@ import { type Address, connect } from '../connect.js'
 import { ClosedError, EndOfStreamError, type Exception, HandlerError, InvalidArgumentError, TimeoutError } from '../errors.js'
 import type { Framer } from '../framing/framer.js'
 import { Intent, toBuffer } from '../intent.js'
+import type { StreamOptions } from '../limits.js'
 import type { Factory, Protocol, Scope, Transport } from '../protocol.js'
-import { Stream, type StreamOptions } from '../stream.js'
+import { Stream } from '../stream.js'
 import type { TlsClientOptions } from '../tls.js'
 
 /** Options of every wait: a timeout in ms and/or an `AbortSignal`. */

@@ -1,0 +1,337 @@
+/**
+ * The RESP2 server protocol: parses requests (arrays of bulk strings, or inline commands),
+ * hands each complete command to a `Keyspace`, writes the replies.
+ *
+ * One `bytesRead` call parses everything that is buffered — 32 pipelined commands arriving in
+ * one read are executed in one call and their replies leave in one write — and then returns an
+ * Intent naming exactly what is missing: the next header line (a bounded delimiter) or the rest
+ * of a bulk string (an exact byte count). Every size the peer declares is checked against a
+ * limit before anything is allocated, like Redis' proto-max-bulk-len.
+ *
+ * Parsing happens in place: arguments are spans (`Args`) of one view of the input, commands run
+ * on them, and the input is consumed once per call, up to the first incomplete command. That one
+ * stays buffered, with its spans and the parse position kept, so the next call resumes where
+ * this one stopped instead of parsing it again.
+ */
+import { Intent } from 'rotor-stream';
+import { Args } from './args.js';
+import { OK, writeError } from './reply.js';
+const CR = 0x0d;
+const LF = 0x0a;
+const SPACE = 0x20;
+const NEWLINE = Buffer.from('\n');
+/** Longest `$<length>` line: '$' + up to 20 digits + CRLF, with room to spare. */
+const MAX_BULK_HEADER = 32;
+/** Most characters in a length (`*<n>`, `$<n>`): a sign and 19 digits, or 20 digits. */
+const MAX_LENGTH_DIGITS = 20;
+/**
+ * One `bytesRead` call stops executing buffered commands once its replies pass this many bytes
+ * and returns; the stream's pushback then decides when the rest is parsed. Without it, a client
+ * that pipelines thousands of GETs of a large value in one read and never reads the replies
+ * makes one call produce gigabytes, whatever the stream's outputHighWaterMark.
+ */
+const MAX_CALL_OUTPUT = 64 * 1024;
+const ASTERISK = 0x2a;
+const DOLLAR = 0x24;
+export const RESP_DEFAULTS = Object.freeze({
+    maxBulkLength: 8 * 1024 * 1024,
+    maxArguments: 64 * 1024,
+    maxInlineLength: 64 * 1024,
+    maxCommandBytes: 32 * 1024 * 1024,
+    idleTimeout: 0,
+});
+/**
+ * The stream `maxBufferSize` a connection with `limits` needs (pass it to `serve`): a command is
+ * parsed in place, so the input holds all of it — arguments, their `$<length>` lines and CRLFs,
+ * the array header — until it runs.
+ */
+export function respMaxBufferSize(limits) {
+    return limits.maxCommandBytes + limits.maxArguments * (MAX_BULK_HEADER + 3) + limits.maxInlineLength + 1;
+}
+/** One connection speaking RESP2. */
+export class RespConnection {
+    /**
+     * `command`: at the start of a command (array header or inline line).
+     * `bulkHeader`: inside an array, before the `$<length>` line at `at`.
+     * `bulkBody`: inside an array, before the `bulkLength` bytes plus CRLF at `at`.
+     * `closing`: a last reply (QUIT, protocol error) is being flushed.
+     * Between calls the command being parsed starts at input position 0: all before it is consumed.
+     */
+    phase = 'command';
+    /** Arguments of the current command parsed so far, as spans of the input (phases bulkHeader, bulkBody). */
+    args = new Args();
+    /** Arguments the current array announced (phases bulkHeader, bulkBody). */
+    expected = 0;
+    /** Input position of the next `$<length>` line or bulk string (phases bulkHeader, bulkBody). */
+    at = 0;
+    /** Length of the bulk string at `at` (phase bulkBody). */
+    bulkLength = 0;
+    /** Bytes of arguments in the current command, against maxCommandBytes. */
+    commandBytes = 0;
+    /** Set by QUIT: close once the replies are flushed. */
+    quit = false;
+    #context;
+    /** The Intent of the 'command' phase, returned again after every read (the stream copies it): no allocation per read. */
+    #nextCommand;
+    constructor(context) {
+        this.#context = context;
+        this.#nextCommand = Intent.of(this).expectDelimiter(NEWLINE, { max: context.limits.maxInlineLength });
+    }
+    static factory(context) {
+        return (t, _seed, scope) => new RespConnection(context).waitCommand(t, 0, scope);
+    }
+    bytesRead(t, _end, scope) {
+        if (this.phase === 'closing')
+            throw new Error('bytesRead while closing');
+        // One view of everything buffered; argument spans index into it until the input is consumed.
+        const data = t.input.view();
+        this.args.data = data;
+        const intent = this.parse(t, data, scope);
+        this.args.release(); // the view may outlive the input's storage: do not keep it
+        return intent;
+    }
+    exception(t, reason) {
+        switch (reason.code) {
+            case 'RS_ERR_LIMIT_REACHED':
+                // A line longer than its bound, or (with a stream maxBufferSize below respMaxBufferSize) a command too large to hold.
+                return this.protocolError(t, this.phase === 'command' ? 'too big inline request' : this.phase === 'bulkHeader' ? 'too big bulk header' : 'command too large');
+            case 'RS_ERR_PROTOCOL': // only from Intent.reject(): answered like any malformed command
+                return this.protocolError(t, reason.message);
+            case 'RS_ERR_END_OF_STREAM':
+            case 'RS_ERR_READ':
+            case 'RS_ERR_TOO_SLOW':
+                return Intent.done();
+        }
+    }
+    timeout() {
+        return Intent.done(); // idle client (only with idleTimeout set), as Redis' `timeout` setting
+    }
+    bytesFlushed() {
+        return Intent.done();
+    }
+    /** Executes every complete command in `data` (the input), then consumes them and says what is missing. */
+    parse(t, data, scope) {
+        const limits = this.#context.limits;
+        const outputLimit = t.output.length + MAX_CALL_OUTPUT;
+        // Start of the first command not executed yet: everything before it is consumed on return.
+        let pos = 0;
+        for (;;) {
+            if (this.phase === 'command') {
+                if (pos === data.length || t.output.length >= outputLimit)
+                    return this.waitCommand(t, pos, scope);
+                // The common array header, `*<digits>\r\n`, is read in place; anything else takes the general path below.
+                const digitsEnd = data[pos] === ASTERISK ? skipDigits(data, pos + 1) : -1;
+                if (digitsEnd > pos + 1 &&
+                    digitsEnd - pos <= MAX_LENGTH_DIGITS + 1 &&
+                    data[digitsEnd] === CR &&
+                    data[digitsEnd + 1] === LF &&
+                    digitsEnd + 1 - pos <= limits.maxInlineLength) {
+                    const count = decimal(data, pos + 1, digitsEnd);
+                    if (count > limits.maxArguments)
+                        return this.protocolError(t, 'invalid multibulk length');
+                    pos = digitsEnd + 2;
+                    if (count === 0)
+                        continue; // an empty array is no command; Redis ignores it too
+                    this.startArray(count, pos);
+                }
+                else {
+                    const lf = data.indexOf(LF, pos);
+                    if (lf < 0)
+                        return this.waitCommand(t, pos, scope);
+                    // The stream's bound on the line we found ourselves too, so that a line too long gets
+                    // the same answer whether it arrived alone or after other commands in one read.
+                    if (lf - pos > limits.maxInlineLength)
+                        return this.protocolError(t, 'too big inline request');
+                    if (data[pos] === ASTERISK) {
+                        const count = parseLength(data, pos, lf);
+                        if (count === null || count > limits.maxArguments)
+                            return this.protocolError(t, 'invalid multibulk length');
+                        pos = lf + 1;
+                        if (count > 0)
+                            this.startArray(count, pos);
+                        continue;
+                    }
+                    // An inline command: words separated by spaces (telnet's form), CRLF or LF ended.
+                    this.splitInline(data, pos, lf > pos && data[lf - 1] === CR ? lf - 1 : lf);
+                    pos = lf + 1;
+                    if (this.args.count > 0)
+                        this.execute(t);
+                    if (this.quit)
+                        return this.close(t);
+                    continue;
+                }
+            }
+            const missing = this.parseArguments(t, data, pos, scope);
+            if (missing !== null)
+                return missing;
+            pos = this.at;
+            this.phase = 'command';
+            this.execute(t);
+            if (this.quit)
+                return this.close(t);
+        }
+    }
+    /**
+     * Parses the current array's arguments from `at` on. Returns null once all are there, else
+     * what to wait for (the input consumed up to `pos`, the command's start) or a protocol error.
+     */
+    parseArguments(t, data, pos, scope) {
+        const args = this.args;
+        const limits = this.#context.limits;
+        let at = this.at;
+        while (args.count < this.expected) {
+            if (this.phase === 'bulkHeader') {
+                // `$<digits>\r\n` read in place; anything else (or an incomplete line) takes the general path.
+                const digitsEnd = data[at] === DOLLAR ? skipDigits(data, at + 1) : -1;
+                let length;
+                if (digitsEnd > at + 1 && digitsEnd - at <= MAX_LENGTH_DIGITS + 1 && data[digitsEnd] === CR && data[digitsEnd + 1] === LF) {
+                    length = decimal(data, at + 1, digitsEnd);
+                    at = digitsEnd + 2;
+                }
+                else {
+                    const lf = data.indexOf(LF, at);
+                    if (lf < 0) {
+                        this.at = at;
+                        return this.suspend(t, pos, Intent.of(this).expectDelimiter(NEWLINE, { offset: at - pos, max: at - pos + MAX_BULK_HEADER }), scope);
+                    }
+                    if (lf - at > MAX_BULK_HEADER)
+                        return this.protocolError(t, 'too big bulk header'); // as the stream's bound says
+                    if (data[at] !== DOLLAR)
+                        return this.protocolError(t, `expected '$', got '${String.fromCharCode(data[at] ?? 0)}'`);
+                    const parsed = parseLength(data, at, lf);
+                    if (parsed === null || parsed < 0)
+                        return this.protocolError(t, 'invalid bulk length');
+                    length = parsed;
+                    at = lf + 1;
+                }
+                if (length > limits.maxBulkLength)
+                    return this.protocolError(t, 'invalid bulk length');
+                if (this.commandBytes + length > limits.maxCommandBytes)
+                    return this.protocolError(t, 'command too large');
+                this.bulkLength = length;
+                this.phase = 'bulkBody';
+            }
+            const stop = at + this.bulkLength;
+            if (data.length < stop + 2) {
+                this.at = at;
+                return this.suspend(t, pos, Intent.of(this).expectBytes(stop + 2 - pos), scope);
+            }
+            if (data[stop] !== CR || data[stop + 1] !== LF)
+                return this.protocolError(t, 'bulk string not followed by CRLF');
+            args.push(at, stop);
+            this.commandBytes += this.bulkLength;
+            at = stop + 2;
+            this.phase = 'bulkHeader';
+        }
+        this.at = at;
+        return null;
+    }
+    /** Wait for the next command's first line, the input consumed up to `pos`. */
+    waitCommand(t, pos, scope) {
+        if (pos > 0)
+            t.input.consume(pos);
+        this.phase = 'command';
+        return this.idle(this.#nextCommand, scope);
+    }
+    /** Consumes the input up to `pos`, the start of the incomplete command, whose spans move with it. */
+    suspend(t, pos, intent, scope) {
+        if (pos > 0) {
+            t.input.consume(pos);
+            this.args.rebase(pos);
+            this.at -= pos;
+        }
+        return this.idle(intent, scope);
+    }
+    /** With idleTimeout, every wait for input has the deadline: a client silent in the middle of a command is idle too. */
+    idle(intent, scope) {
+        const idle = this.#context.limits.idleTimeout;
+        return idle > 0 ? intent.deadline(scope.now() + idle) : intent;
+    }
+    /** An array of `count` arguments starts; its first `$<length>` line is at `at`. */
+    startArray(count, at) {
+        this.expected = count;
+        this.at = at;
+        this.commandBytes = 0;
+        this.args.count = 0;
+        this.phase = 'bulkHeader';
+    }
+    /** The words of the inline command `data[start, end)`, separated by runs of spaces, become the arguments. */
+    splitInline(data, start, end) {
+        const args = this.args;
+        args.count = 0;
+        let word = -1; // start of the word being read, or -1 between words
+        for (let i = start; i < end; i++) {
+            if (data[i] === SPACE) {
+                if (word >= 0)
+                    args.push(word, i);
+                word = -1;
+            }
+            else if (word < 0) {
+                word = i;
+            }
+        }
+        if (word >= 0)
+            args.push(word, end);
+    }
+    /** Runs the command in `args`; its reply goes straight into the output Buf. */
+    execute(t) {
+        const args = this.args;
+        if (args.is(0, 'QUIT')) {
+            t.output.write(OK);
+            this.quit = true;
+        }
+        else {
+            this.#context.keyspace.execute(args, t.output);
+        }
+        args.clear();
+    }
+    /** Answer `-ERR Protocol error: …` and close, as Redis does. */
+    protocolError(t, message) {
+        writeError(t.output, `Protocol error: ${message}`);
+        this.args.clear();
+        return this.close(t);
+    }
+    close(t) {
+        this.phase = 'closing';
+        t.input.consume(t.input.length); // nothing after QUIT or a protocol error is read
+        return Intent.of(this).expectFlush();
+    }
+}
+/** Position of the first non-digit at or after `from` (the end of `data` if none). */
+function skipDigits(data, from) {
+    let i = from;
+    while (i < data.length) {
+        const c = data[i];
+        if (c < 0x30 || c > 0x39)
+            break;
+        i++;
+    }
+    return i;
+}
+/** The decimal value of the digits `data[from, to)` (known to be digits). */
+function decimal(data, from, to) {
+    let n = 0;
+    for (let i = from; i < to; i++)
+        n = n * 10 + data[i] - 0x30;
+    return n;
+}
+/** Parses the `*<n>\r` or `$<n>\r` line at `start` whose LF is at `lf`; null unless a plain decimal of at most 20 digits. */
+function parseLength(data, start, lf) {
+    if (data[lf - 1] !== CR)
+        return null;
+    const end = lf - 1; // end of the digits
+    let i = start + 1;
+    const negative = data[i] === 0x2d;
+    if (negative)
+        i++;
+    if (i >= end || end - start - 1 > MAX_LENGTH_DIGITS)
+        return null;
+    let value = 0;
+    for (; i < end; i++) {
+        const digit = data[i] - 0x30;
+        if (digit < 0 || digit > 9)
+            return null;
+        value = value * 10 + digit;
+    }
+    return negative ? -value : value;
+}

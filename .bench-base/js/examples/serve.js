@@ -1,0 +1,78 @@
+/**
+ * An HTTP/1.0 "hello world" server, one request per connection, as in the Rust crate's example.
+ *
+ *     npx tsx --conditions=source examples/serve.ts --port 8000
+ *     curl -0 http://127.0.0.1:8000/
+ *
+ * It shows the whole shape of a protocol: wait for the request head with a bounded delimiter
+ * and a deadline, answer (including the error answers 400, 408 and 431), flush, close.
+ */
+import net from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Intent, Stream } from 'rotor-stream';
+const HEAD_END = Buffer.from('\r\n\r\n');
+/** Largest request head (request line and headers) we accept, in bytes; larger gets 431. */
+const MAX_HEAD = 16 * 1024;
+/** A client gets this long (ms) to send its request head; slower gets 408. */
+const HEAD_TIMEOUT = 10_000;
+const BODY = 'Hello, world!\n';
+/** Waits for one request head, answers it, closes. */
+export class HelloHttp {
+    /** `head`: waiting for the request head; `closing`: waiting for the answer to be flushed. */
+    phase = 'head';
+    static create(_t, _seed, scope) {
+        return Intent.of(new HelloHttp())
+            .expectDelimiter(HEAD_END, { max: MAX_HEAD })
+            .deadline(scope.now() + HEAD_TIMEOUT);
+    }
+    bytesRead(t, end) {
+        const requestLine = t.input.toString('latin1', 0, t.input.indexOf('\r\n'));
+        t.input.consume(end + HEAD_END.length);
+        const [method, target, version] = requestLine.split(' ');
+        if (method === undefined || target === undefined || !version?.startsWith('HTTP/1.')) {
+            return this.answer(t, '400 Bad Request', 'bad request line\n');
+        }
+        return this.answer(t, '200 OK', method === 'HEAD' ? '' : BODY, BODY.length);
+    }
+    exception(t, reason) {
+        switch (reason.code) {
+            case 'RS_ERR_LIMIT_REACHED':
+                return this.answer(t, '431 Request Header Fields Too Large', 'request head too large\n');
+            case 'RS_ERR_TOO_SLOW':
+                return this.answer(t, '408 Request Timeout', 'request head sent too slowly\n');
+            case 'RS_ERR_PROTOCOL': // only from Intent.reject(), which this server does not use
+                return this.answer(t, '400 Bad Request', `${reason.message}\n`);
+            case 'RS_ERR_END_OF_STREAM':
+            case 'RS_ERR_READ':
+                return Intent.done();
+        }
+    }
+    timeout(t) {
+        return this.answer(t, '408 Request Timeout', 'request head took too long\n');
+    }
+    bytesFlushed() {
+        return Intent.done();
+    }
+    answer(t, status, body, length = body.length) {
+        this.phase = 'closing';
+        t.output.write(`HTTP/1.0 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n${body}`);
+        return Intent.of(this).expectFlush();
+    }
+}
+function main() {
+    const { values } = parseArgs({ options: { port: { type: 'string', default: '8000' }, host: { type: 'string', default: '127.0.0.1' } } });
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => Stream.attach(socket, HelloHttp.create));
+    server.listen(Number(values.port), values.host, () => {
+        const address = server.address();
+        console.log(`HTTP/1.0 hello server listening on http://${address.address}:${address.port}/`);
+    });
+    const stop = () => {
+        server.close();
+        process.exit(0);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+}
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href)
+    main();

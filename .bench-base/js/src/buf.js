@@ -1,0 +1,284 @@
+var _a;
+import { invalid } from './validate.js';
+/**
+ * A contiguous, growable byte buffer: the input and the output of every stream.
+ *
+ * Readable bytes live in `storage[start, end)`. An empty Buf holds no storage at all, so an
+ * idle connection costs no buffer memory. When the Buf is empty and a whole chunk arrives
+ * (a socket read), the chunk itself becomes the storage: parsing happens in place and only an
+ * unconsumed tail is ever copied.
+ */
+export class Buf {
+    /** Backing memory, or `null` while empty. Bytes outside `[#start, #end)` are garbage. */
+    #storage = null;
+    /** Offset of the first readable byte in `#storage`. */
+    #start = 0;
+    /** Offset just past the last readable byte in `#storage`. */
+    #end = 0;
+    /**
+     * True when `#storage` was adopted from outside (a socket chunk): it is never written into,
+     * since another Buffer may share its memory, and it is exactly as long as the data it held.
+     */
+    #adopted = false;
+    /**
+     * Smallest storage allocated when growing, in bytes. Below 4 KiB, `Buffer.allocUnsafe` slices
+     * Node's shared pool instead of creating an ArrayBuffer: a round of small replies costs no
+     * allocation worth the name.
+     */
+    static MIN_CAPACITY = 1024;
+    /** Number of readable bytes. */
+    get length() {
+        return this.#end - this.#start;
+    }
+    /** Bytes of storage currently held (0 when empty). */
+    get capacity() {
+        return this.#storage === null ? 0 : this.#storage.length;
+    }
+    /**
+     * A Buffer over readable bytes `[start, end)` (default: all of them), without copying.
+     * The trap: it is valid only until the next `consume()`, `write()` or the handler returns,
+     * since the Buf may move or reuse its storage. Copy (`Buffer.from(view)`) what you keep.
+     * Positions are integers, clamped to the readable bytes.
+     */
+    view(start = 0, end = this.length) {
+        if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end)))
+            throw badRange('Buf.view', start, end);
+        if (this.#storage === null)
+            return EMPTY;
+        return this.#storage.subarray(this.#start + Math.max(start, 0), this.#start + Math.min(end, this.length));
+    }
+    /** The byte at integer `index` (0 = first readable byte), or `undefined` outside the readable bytes. */
+    byte(index) {
+        if (!Number.isSafeInteger(index))
+            throw invalid('Buf.byte', 'index', 'an integer', index);
+        if (index < 0 || index >= this.length || this.#storage === null)
+            return undefined;
+        return this.#storage[this.#start + index];
+    }
+    /** Drops the first `n` readable bytes, an integer within 0..length. Storage is released once nothing is left. */
+    consume(n) {
+        // An integer first: a fraction or a string here would leave #start pointing between bytes, or concatenated.
+        if (!(Number.isSafeInteger(n) && n >= 0 && n <= this.length)) {
+            throw invalid('Buf.consume', 'n', `an integer within 0..${this.length} (the readable bytes)`, n);
+        }
+        this.#start += n;
+        if (this.#start === this.#end)
+            this.clear();
+    }
+    /** Drops everything and releases the storage. */
+    clear() {
+        this.#storage = null;
+        this.#start = 0;
+        this.#end = 0;
+        this.#adopted = false;
+    }
+    /**
+     * Position of the first `needle` at or after `from`, relative to the first readable byte,
+     * or -1. A one-byte needle is best passed as a number (a plain `memchr`): an integer within
+     * 0..255. `from` is an integer, clamped.
+     */
+    indexOf(needle, from = 0) {
+        if (!(typeof needle === 'number' ? needle >= 0 && needle <= 255 && Number.isInteger(needle) : typeof needle === 'string' || needle instanceof Uint8Array)) {
+            throw invalid('Buf.indexOf', 'needle', 'a byte (an integer within 0..255), a string or a Uint8Array', needle);
+        }
+        if (!Number.isSafeInteger(from))
+            throw invalid('Buf.indexOf', 'from', 'an integer', from);
+        const storage = this.#storage;
+        if (storage === null)
+            return -1;
+        // Search only the readable region: past #end lies garbage that could hold a false match.
+        const hay = this.#end === storage.length ? storage : storage.subarray(0, this.#end);
+        const at = hay.indexOf(needle, this.#start + Math.max(from, 0));
+        return at < 0 ? -1 : at - this.#start;
+    }
+    /** Appends bytes (a Uint8Array), or a string in `encoding` (default utf8). Returns the number of bytes added. */
+    write(data, encoding = 'utf8') {
+        if (typeof data === 'string') {
+            if (data.length <= SHORT_STRING && (encoding === 'utf8' || encoding === 'latin1' || encoding === 'ascii')) {
+                const n = this.#writeAscii(data);
+                if (n >= 0)
+                    return n;
+            }
+            // Checked off the short-string path only: there the encoding is one of three already.
+            if (!Buffer.isEncoding(encoding))
+                throw invalid('Buf.write', 'encoding', 'a Buffer encoding (utf8, latin1, hex, base64...)', encoding);
+            const n = Buffer.byteLength(data, encoding);
+            if (n === 0)
+                return 0;
+            const storage = this.#reserve(n);
+            storage.write(data, this.#end, n, encoding);
+            this.#end += n;
+            return n;
+        }
+        // Anything else would make `#end` NaN (no length) or copy numbers mod 256 (a plain array).
+        if (!(data instanceof Uint8Array))
+            throw invalid('Buf.write', 'data', 'a string or a Uint8Array', data);
+        const n = data.length;
+        if (n === 0)
+            return 0;
+        const storage = this.#reserve(n);
+        const to = this.#end;
+        if (n <= SHORT_SET) {
+            for (let i = 0; i < n; i++)
+                storage[to + i] = data[i];
+        }
+        else {
+            storage.set(data, to);
+        }
+        this.#end = to + n;
+        return n;
+    }
+    /**
+     * Appends readable bytes `[start, end)` of `source` (default: all, clamped to its readable
+     * bytes), without making a view of them: the cheap way to echo or forward part of the input.
+     * Positions are integers. Returns the number of bytes added.
+     */
+    writeFrom(source, start = 0, end) {
+        if (!(source instanceof _a))
+            throw invalid('Buf.writeFrom', 'source', 'a Buf', source);
+        const stop = end === undefined ? source.length : end;
+        if (!(Number.isSafeInteger(start) && Number.isSafeInteger(stop)))
+            throw badRange('Buf.writeFrom', start, stop);
+        const from = Math.max(start, 0);
+        const n = Math.min(stop, source.length) - from;
+        if (n <= 0)
+            return 0;
+        const storage = this.#reserve(n); // may move source's bytes when source is this Buf: read its fields after
+        const bytes = source.#storage;
+        const at = source.#start + from;
+        const to = this.#end;
+        if (n <= SHORT_COPY) {
+            for (let i = 0; i < n; i++)
+                storage[to + i] = bytes[at + i];
+        }
+        else {
+            storage.set(bytes.subarray(at, at + n), to);
+        }
+        this.#end = to + n;
+        return n;
+    }
+    /**
+     * A copy of readable bytes `[start, end)` (default: all, clamped to the readable bytes) in a
+     * new Buffer: what to keep after `consume()`. Cheaper than `Buffer.from(view())`, which makes a
+     * view first. Positions are integers.
+     */
+    copy(start = 0, end = this.length) {
+        if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end)))
+            throw badRange('Buf.copy', start, end);
+        const from = Math.max(start, 0);
+        const n = Math.min(end, this.length) - from;
+        if (n <= 0 || this.#storage === null)
+            return Buffer.alloc(0);
+        const out = Buffer.allocUnsafe(n); // small ones are slices of Node's pool
+        const bytes = this.#storage;
+        const at = this.#start + from;
+        if (n <= SHORT_COPY) {
+            for (let i = 0; i < n; i++)
+                out[i] = bytes[at + i];
+        }
+        else {
+            out.set(bytes.subarray(at, at + n));
+        }
+        return out;
+    }
+    /** Decodes readable bytes `[start, end)` (integers; default: all, clamped to the readable bytes) without consuming them. */
+    toString(encoding = 'utf8', start = 0, end = this.length) {
+        // The common encodings are compared, not looked up: this runs per request in text protocols.
+        if (encoding !== 'utf8' && encoding !== 'latin1' && !Buffer.isEncoding(encoding)) {
+            throw invalid('Buf.toString', 'encoding', 'a Buffer encoding (utf8, latin1, hex, base64...)', encoding);
+        }
+        if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end)))
+            throw badRange('Buf.toString', start, end);
+        if (this.#storage === null)
+            return '';
+        return this.#storage.toString(encoding, this.#start + Math.max(start, 0), this.#start + Math.min(end, this.length));
+    }
+    /**
+     * Appends a chunk the caller gives away: when the Buf is empty the chunk becomes its storage
+     * (no copy). The caller must not modify the chunk afterwards.
+     * @internal
+     */
+    append(chunk) {
+        if (this.#storage === null) {
+            if (chunk.length === 0)
+                return;
+            this.#storage = chunk;
+            this.#start = 0;
+            this.#end = chunk.length;
+            this.#adopted = true;
+            return;
+        }
+        this.write(chunk);
+    }
+    /**
+     * Hands all readable bytes to the caller (for a socket write) and empties the Buf.
+     * The storage goes with them: the Buf never writes into memory it gave away.
+     * @internal
+     */
+    take() {
+        const out = this.view();
+        this.clear();
+        return out;
+    }
+    /**
+     * Writes a short string byte by byte, if it is all ASCII (the same bytes in utf8, latin1 and
+     * ascii): for replies like `+OK\r\n` this is several times cheaper than `Buffer#write`.
+     * Returns the bytes written, or -1 (nothing written) at the first non-ASCII character.
+     */
+    #writeAscii(data) {
+        const n = data.length;
+        if (n === 0)
+            return 0;
+        const storage = this.#reserve(n);
+        const end = this.#end;
+        for (let i = 0; i < n; i++) {
+            const c = data.charCodeAt(i);
+            if (c > 0x7f)
+                return -1; // the bytes past #end written so far are garbage, as before
+            storage[end + i] = c;
+        }
+        this.#end = end + n;
+        return n;
+    }
+    /** Makes room for `n` more bytes at `#end`: compacts when that suffices, else grows. */
+    #reserve(n) {
+        const storage = this.#storage;
+        const length = this.#end - this.#start;
+        if (storage !== null && !this.#adopted) {
+            if (this.#end + n <= storage.length)
+                return storage;
+            // Most of the storage is consumed bytes: move the live tail to the front instead of growing.
+            if (length + n <= storage.length >>> 1 || (this.#start >= storage.length >>> 1 && length + n <= storage.length)) {
+                storage.copyWithin(0, this.#start, this.#end);
+                this.#start = 0;
+                this.#end = length;
+                return storage;
+            }
+        }
+        let capacity = _a.MIN_CAPACITY;
+        while (capacity < length + n)
+            capacity *= 2;
+        const grown = Buffer.allocUnsafe(capacity);
+        if (storage !== null)
+            storage.copy(grown, 0, this.#start, this.#end);
+        this.#storage = grown;
+        this.#start = 0;
+        this.#end = length;
+        this.#adopted = false;
+        return grown;
+    }
+}
+_a = Buf;
+/** The error for a bad `start` or `end` (whichever is not an integer). Out of line: the methods above are hot. */
+function badRange(where, start, end) {
+    return Number.isSafeInteger(start)
+        ? invalid(where, 'end', 'an integer (clamped to the readable bytes)', end)
+        : invalid(where, 'start', 'an integer (clamped to the readable bytes)', start);
+}
+const EMPTY = Buffer.alloc(0);
+/** Strings up to this many characters are written by a JS loop (measured faster than `Buffer#write` up to ~64). */
+const SHORT_STRING = 32;
+/** Ranges up to this many bytes are copied by a JS loop (measured faster than `subarray()` + `set()` up to ~40). */
+const SHORT_COPY = 32;
+/** Byte arrays up to this many bytes are copied by a JS loop (measured faster than `set()` below ~16). */
+const SHORT_SET = 12;

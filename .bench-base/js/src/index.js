@@ -1,0 +1,14 @@
+export { Connection, handleAsync, open } from './async/index.js';
+export { BACKOFF_DEFAULTS, backoffDelay, backoffOptions } from './backoff.js';
+export { MemoryBudget } from './budget.js';
+export { Buf } from './buf.js';
+export { connect, connectTls, DEFAULT_CONNECT_TIMEOUT } from './connect.js';
+export { channels, } from './diagnostics.js';
+export { LIMIT_DEFAULTS, SLEEP_READ_LIMIT } from './engine.js';
+export { ClosedError, ConnectError, codes, EndOfStreamError, HandlerError, InvalidArgumentError, LimitReachedError, ListenError, ProtocolError, ReadError, RotorStreamError, TimeoutError, TooSlowError, WriteError, } from './errors.js';
+export { expectFrame, fixed, lengthPrefixed, lines, netstring, } from './framing/index.js';
+export { Intent } from './intent.js';
+export { Persistent } from './persistent.js';
+export { DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Server, serve, } from './server.js';
+export { Stream } from './stream.js';
+export { DEFAULT_HANDSHAKE_TIMEOUT, } from './tls.js';

@@ -1,0 +1,230 @@
+/**
+ * A client that keeps one connection alive: connects (plain or TLS, TCP or Unix), runs a fresh
+ * protocol from the factory on every connection, and reconnects after a failure or disconnect
+ * with exponential backoff and jitter (or a policy of the user's own).
+ *
+ * Assumptions: one connection at a time; a connection that stays up `stableAfter` ms proves the
+ * server healthy again, so the next reconnect starts from the initial delay; events are for
+ * monitoring and control, not per message (EventEmitter is fine off the hot path).
+ */
+import { EventEmitter, once } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { reconnectPolicy } from './backoff.js';
+import { MAX_TIMER } from './deadline.js';
+import { channels } from './diagnostics.js';
+import { checkAddress, checkConnectTimeout, describeAddress, dial } from './dial.js';
+import { ClosedError, ConnectError, InvalidArgumentError } from './errors.js';
+import { Stream, StreamSettings } from './stream.js';
+import { tlsClientOptions } from './tls.js';
+import { checkFunction, checkMs, checkOptions } from './validate.js';
+const DEFAULT_STABLE_AFTER = 5000;
+/**
+ * Keeps one connection to `address` alive and runs `factory` on every new connection.
+ *
+ * ```ts
+ * const client = new Persistent({ host: 'cache.internal', port: 6379 }, Pinger.create, { reconnect: { maxDelay: 5000 } })
+ * client.on('disconnect', (reason) => log.warn('cache connection lost', reason))
+ * client.wakeup() // reaches the live protocol, or the next one if disconnected
+ * await client.stop()
+ * ```
+ *
+ * It starts connecting at once. Like a socket, it keeps the process alive until `stop()`,
+ * also while waiting to reconnect.
+ */
+export class Persistent extends EventEmitter {
+    #address;
+    #factory;
+    #seed;
+    #streamOptions;
+    #connectTimeout;
+    #stableAfter;
+    #policy;
+    #tls;
+    #lookup;
+    #state = 'connecting';
+    /** The attempt under way; non-null exactly in state `connecting`. */
+    #dial = null;
+    /** The live stream; set from `connect` until its `closed` settled. */
+    #stream = null;
+    /** The backoff timer; non-null exactly in state `waiting`. */
+    #timer = null;
+    /** Failed attempts in a row (connect failures and short-lived connections); 0 after a stable one. */
+    #failures = 0;
+    /** `performance.now()` when the current stream connected. */
+    #connectedAt = 0;
+    /** `wakeup()` was called while no live stream could take it: deliver it on the next connection. */
+    #pendingWakeup = false;
+    /** The `stop()` in progress or done. */
+    #stopping = null;
+    /** Validates everything (throwing `InvalidArgumentError`) and starts the first attempt. */
+    constructor(address, factory, options) {
+        super();
+        const where = 'Persistent';
+        this.#address = checkAddress(where, address);
+        this.#factory = checkFunction(where, 'factory', factory, 'a function (transport, seed, scope) => Intent');
+        const o = checkOptions(where, 'options', options);
+        const random = o.random === undefined ? Math.random : checkFunction(where, 'options.random', o.random, 'a function returning a number within [0, 1)');
+        this.#seed = o.seed;
+        this.#streamOptions = new StreamSettings(o, where);
+        this.#connectTimeout = checkConnectTimeout(where, o.connectTimeout);
+        this.#stableAfter = o.stableAfter === undefined ? DEFAULT_STABLE_AFTER : checkMs(where, 'options.stableAfter', o.stableAfter);
+        this.#policy = reconnectPolicy(o.reconnect, random, where);
+        this.#tls = o.tls === undefined ? undefined : tlsClientOptions(where, 'options.tls', o.tls);
+        this.#lookup = o.lookup === undefined ? undefined : checkFunction(where, 'options.lookup', o.lookup, 'a function like dns.lookup');
+        this.#connect();
+    }
+    /** Where the client stands; see {@link PersistentState}. */
+    get state() {
+        return this.#state;
+    }
+    /** The stream on the live connection, or `null` when there is none. */
+    get stream() {
+        return this.#stream;
+    }
+    /**
+     * Runs the protocol's `wakeup` handler: on the live stream soon (coalesced like
+     * `Scope.notifier()`), or, while disconnected, once on the next connection right after the
+     * factory created it. After `stop()` it does nothing.
+     */
+    wakeup() {
+        if (this.#state === 'stopped')
+            return;
+        const stream = this.#stream;
+        if (stream !== null && !stream.isEnded)
+            stream.wakeup();
+        else
+            this.#pendingWakeup = true;
+    }
+    /**
+     * Stops for good: cancels the attempt or the backoff timer, closes the live stream (its
+     * protocol's `fatal` gets a `ClosedError`, listeners get `disconnect`). Resolves once the
+     * socket is closed; no timer or socket is left. Calling it again returns the same promise.
+     */
+    stop() {
+        this.#stopping ??= this.#stop();
+        return this.#stopping;
+    }
+    async #stop() {
+        this.#state = 'stopped';
+        this.#pendingWakeup = false;
+        if (this.#timer !== null)
+            clearTimeout(this.#timer);
+        this.#timer = null;
+        const attempt = this.#dial;
+        this.#dial = null;
+        if (attempt !== null) {
+            const { socket } = attempt;
+            socket.destroy();
+            await attempt.ready.then(noop, noop); // rejects once the destroyed socket closed (or had connected just before)
+            if (!socket.closed)
+                await once(socket, 'close');
+        }
+        const stream = this.#stream;
+        if (stream !== null) {
+            stream.close(new ClosedError('persistent client stopped'));
+            await stream.closed;
+        }
+    }
+    /**
+     * Connects at `at` (ms, `performance.now()` clock), never earlier: Node measures a timeout
+     * from the start of the current event-loop turn, so under load it can fire a little early.
+     */
+    #waitUntil(at) {
+        this.#timer = setTimeout(this.#onTimer, Math.ceil(at - performance.now()), at);
+    }
+    #onTimer = (at) => {
+        if (performance.now() < at)
+            this.#waitUntil(at);
+        else
+            this.#connect();
+    };
+    #connect() {
+        this.#timer = null;
+        this.#state = 'connecting';
+        let attempt;
+        try {
+            attempt = dial(this.#address, { connectTimeout: this.#connectTimeout, tls: this.#tls, lookup: this.#lookup });
+        }
+        catch (err) {
+            // Options were validated, but a synchronous throw from net/tls must not escape a timer.
+            this.#retry(new ConnectError(`connect to ${describeAddress(this.#address)} failed: ${errorMessage(err)}`, { cause: err }));
+            return;
+        }
+        this.#dial = attempt;
+        attempt.ready.then((socket) => this.#onConnected(attempt, socket), (err) => {
+            if (this.#dial !== attempt)
+                return; // cancelled by stop()
+            this.#dial = null;
+            this.#retry(err);
+        });
+    }
+    #onConnected(attempt, socket) {
+        if (this.#dial !== attempt) {
+            socket.destroy(); // stop() won the race against the handshake
+            return;
+        }
+        this.#dial = null;
+        // Stream options were validated in the constructor, so attach does not throw; a throwing
+        // factory ends only this stream (HandlerError), which then counts as a failed attempt.
+        const stream = Stream.attach(socket, this.#factory, this.#seed, this.#streamOptions);
+        this.#stream = stream;
+        this.#state = 'connected';
+        this.#connectedAt = performance.now();
+        void stream.closed.then((reason) => this.#onClosed(stream, reason));
+        if (this.#pendingWakeup && !stream.isEnded) {
+            this.#pendingWakeup = false;
+            stream.wakeup();
+        }
+        if (channels.clientConnect.hasSubscribers)
+            channels.clientConnect.publish({ address: describeAddress(this.#address), stream });
+        this.emit('connect', stream);
+    }
+    #onClosed(stream, reason) {
+        if (this.#stream !== stream)
+            return;
+        this.#stream = null;
+        if (this.#state === 'stopped') {
+            this.emit('disconnect', reason);
+            return;
+        }
+        if (performance.now() - this.#connectedAt >= this.#stableAfter)
+            this.#failures = 0;
+        this.#state = 'waiting';
+        this.emit('disconnect', reason);
+        if (this.#state === 'waiting' && this.#timer === null)
+            this.#retry(reason); // unless a listener stopped us
+    }
+    /** Asks the policy for the next delay and waits, or gives up. */
+    #retry(reason) {
+        const attempt = ++this.#failures;
+        let delay;
+        let why = reason;
+        try {
+            delay = this.#policy(attempt, reason);
+            if (delay !== null && !(typeof delay === 'number' && delay >= 0)) {
+                why = new InvalidArgumentError(`the reconnect policy returned ${String(delay)}, not a delay in ms >= 0 or null`);
+                delay = null;
+            }
+        }
+        catch (err) {
+            why = err instanceof Error ? err : new Error(errorMessage(err));
+            delay = null;
+        }
+        if (delay === null) {
+            this.#state = 'stopped';
+            this.#pendingWakeup = false;
+            this.emit('giveup', why);
+            return;
+        }
+        delay = Math.min(delay, MAX_TIMER);
+        this.#state = 'waiting';
+        this.#waitUntil(performance.now() + delay);
+        if (channels.clientReconnect.hasSubscribers)
+            channels.clientReconnect.publish({ address: describeAddress(this.#address), attempt, delay, reason });
+        this.emit('waiting', delay, attempt, reason);
+    }
+}
+function noop() { }
+function errorMessage(err) {
+    return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,35 @@
+/**
+ * The guide's key-value server with async/await, on the same engine and limits.
+ *
+ *     npx tsx --conditions=source examples/kv/async.ts   # listens on 127.0.0.1:7071
+ */
+import { pathToFileURL } from 'node:url'
+import { type Connection, handleAsync, serve } from 'rotor-stream'
+import { apply, MAX_LINE } from './store.js'
+
+/** A client silent this long (ms) is disconnected. */
+const IDLE_TIMEOUT = 60_000
+
+/** Serves one connection: read a line, answer it, until QUIT or the client leaves. */
+export function kvHandler(store: Map<string, string>) {
+  return async (conn: Connection): Promise<void> => {
+    for (;;) {
+      let line: Buffer
+      try {
+        line = await conn.readUntil('\n', { max: MAX_LINE, timeout: IDLE_TIMEOUT })
+      } catch (err) {
+        if ((err as { code?: string }).code === 'RS_ERR_LIMIT_REACHED') conn.write('ERROR line too long\n')
+        return // end of stream, idle timeout, too long: end() follows
+      }
+      const answer = apply(store, line.toString())
+      conn.write(answer.reply)
+      if (answer.close) return
+    }
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const server = await serve({ host: '127.0.0.1', port: Number(process.env.PORT ?? 7071) }, handleAsync(kvHandler(new Map())))
+  console.log('key-value server (async) on', server.address)
+  process.once('SIGINT', () => void server.close())
+}

@@ -1,0 +1,68 @@
+export { Connection, handleAsync, type OpenOptions, open, type ReadUntilOptions, type WaitOptions } from './async/index.js'
+export { BACKOFF_DEFAULTS, type BackoffOptions, backoffDelay, backoffOptions, type ReconnectPolicy } from './backoff.js'
+export { type BudgetMember, MemoryBudget } from './budget.js'
+export { Buf } from './buf.js'
+export { type Address, type ConnectOptions, type ConnectTlsOptions, connect, connectTls, DEFAULT_CONNECT_TIMEOUT } from './connect.js'
+export {
+  type ClientConnectMessage,
+  type ClientReconnectMessage,
+  channels,
+  type ServerAcceptMessage,
+  type ServerErrorMessage,
+  type StreamCloseMessage,
+  type StreamExceptionMessage,
+  type StreamFatalMessage,
+  type StreamOpenMessage,
+} from './diagnostics.js'
+export { LIMIT_DEFAULTS, SLEEP_READ_LIMIT, type StreamLimits } from './engine.js'
+export {
+  ClosedError,
+  ConnectError,
+  codes,
+  EndOfStreamError,
+  type ErrorCode,
+  type Exception,
+  HandlerError,
+  InvalidArgumentError,
+  LimitReachedError,
+  ListenError,
+  ProtocolError,
+  ReadError,
+  RotorStreamError,
+  TimeoutError,
+  TooSlowError,
+  WriteError,
+} from './errors.js'
+export {
+  expectFrame,
+  type Framer,
+  fixed,
+  type LengthPrefixedOptions,
+  type LinesOptions,
+  lengthPrefixed,
+  lines,
+  type NetstringOptions,
+  netstring,
+  type Scan,
+} from './framing/index.js'
+export { type DelimiterOptions, Intent, type IntentBuilder, type MinRate } from './intent.js'
+export { Persistent, type PersistentEvents, type PersistentOptions, type PersistentState } from './persistent.js'
+export type { Factory, Protocol, Scope, Transport } from './protocol.js'
+export {
+  type CloseOptions,
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_MAX_CONNECTIONS,
+  type ListenAddress,
+  type ServeOptions,
+  Server,
+  type ServerOptions,
+  serve,
+} from './server.js'
+export { Stream, type StreamOptions } from './stream.js'
+export {
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  type KeyMaterial,
+  type PemMaterial,
+  type TlsClientOptions,
+  type TlsServerOptions,
+} from './tls.js'

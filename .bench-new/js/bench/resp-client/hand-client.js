@@ -1,0 +1,69 @@
+export function handPipeline(write) {
+    /** Batches written and awaiting replies, oldest first. */
+    const waiting = [];
+    let pending = null;
+    const onData = (chunk) => {
+        const buf = pending === null ? chunk : Buffer.concat([pending, chunk]);
+        let pos = 0;
+        for (;;) {
+            const head = waiting[0];
+            if (head === undefined)
+                break;
+            const lf = buf.indexOf(0x0a, pos);
+            if (lf < 0)
+                break;
+            const type = buf[pos];
+            let reply;
+            let next = lf + 1;
+            if (type === 0x24) {
+                const length = Number(buf.toString('latin1', pos + 1, lf - 1));
+                if (length < 0)
+                    reply = null;
+                else {
+                    if (next + length + 2 > buf.length)
+                        break;
+                    reply = buf.toString('utf8', next, next + length);
+                    next += length + 2;
+                }
+            }
+            else if (type === 0x2b)
+                reply = buf.toString('latin1', pos + 1, lf - 1);
+            else if (type === 0x3a)
+                reply = Number(buf.toString('latin1', pos + 1, lf - 1));
+            else
+                reply = new Error(buf.toString('latin1', pos + 1, lf - 1));
+            pos = next;
+            head.replies.push(reply);
+            if (head.replies.length === head.count) {
+                waiting.shift();
+                head.resolve(head.replies);
+            }
+        }
+        pending = pos < buf.length ? buf.subarray(pos) : null;
+    };
+    const send = (commands, count) => new Promise((resolve) => {
+        waiting.push({ count, replies: [], resolve });
+        write(commands);
+    });
+    const encode = (args) => {
+        let s = `*${args.length}\r\n`;
+        for (const a of args)
+            s += `$${Buffer.byteLength(a)}\r\n${a}\r\n`;
+        return s;
+    };
+    return {
+        onData,
+        sets: (keys, value) => {
+            let s = '';
+            for (const k of keys)
+                s += encode(['SET', k, value]);
+            return send(s, keys.length);
+        },
+        gets: (keys) => {
+            let s = '';
+            for (const k of keys)
+                s += encode(['GET', k]);
+            return send(s, keys.length);
+        },
+    };
+}

@@ -1,0 +1,361 @@
+/**
+ * An HTTP/1.1 server on rotor-stream: keep-alive, pipelining, request bodies with Content-Length
+ * or the chunked transfer coding, and the answers a server owes a bad or slow client.
+ *
+ *     npx tsx --conditions=source examples/http-server.ts --port 8080
+ *     curl http://127.0.0.1:8080/ http://127.0.0.1:8080/        # two requests, one connection
+ *     curl --data 'hi there' http://127.0.0.1:8080/echo
+ *     curl -H 'Transfer-Encoding: chunked' --data-binary @README.md http://127.0.0.1:8080/echo
+ *
+ * Flags: --host (127.0.0.1), --port (8080; 0 picks a free one), --path (a Unix socket instead).
+ *
+ * How the protocol reads: like the RESP server, one `bytesRead` call parses everything that is
+ * buffered — ten pipelined requests in one read are ten answers in one write — and returns an
+ * Intent for exactly what is missing: the rest of a head (a bounded delimiter), the rest of a
+ * body (an exact byte count), the next chunk line. Every size the client declares is checked
+ * against a limit before a byte of it is buffered.
+ *
+ * | problem                                        | answer                                   |
+ * |------------------------------------------------|------------------------------------------|
+ * | malformed request line, header, framing, chunk | 400, close                               |
+ * | head over `maxHeadSize`, trailers too large    | 431, close                               |
+ * | body over `maxBodySize`                        | 413 before reading it, close             |
+ * | head slower than `headersTimeout`, request     | 408, close                               |
+ * |   slower than `requestTimeout` (from 1st byte) |                                          |
+ * | idle longer than `keepAliveTimeout`            | close quietly                            |
+ * | `Connection: close`, HTTP/1.0 w/o keep-alive   | answer, then close                       |
+ */
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Intent, serve, TimeoutError } from 'rotor-stream';
+import { ChunkedDecoder } from './http/chunked.js';
+import { isKeepAlive, parseRequestHead, requestFraming } from './http/parse.js';
+import { httpDate, ResponseWriter } from './http/response.js';
+import { Router } from './http/router.js';
+const HEAD_END = Buffer.from('\r\n\r\n');
+const CRLF = Buffer.from('\r\n');
+const CR = 0x0d;
+const LF = 0x0a;
+const EMPTY = Buffer.alloc(0);
+const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n');
+/** A client that does not read its last answer within this many ms is cut off. */
+const FLUSH_TIMEOUT = 10_000;
+/**
+ * One `bytesRead` call stops answering pipelined requests once its answers pass this many bytes
+ * and returns; the stream's pushback then decides when the rest is parsed. Without it, a client
+ * that pipelines a thousand requests for a large resource in one read and never reads makes one
+ * call produce the thousand answers, whatever the stream's outputHighWaterMark.
+ */
+const MAX_CALL_OUTPUT = 64 * 1024;
+// Frozen: its head is serialized once (see ResponseWriter).
+const TEXT = Object.freeze({ 'Content-Type': 'text/plain; charset=utf-8' });
+const HEAD_TOO_LARGE = 'request head too large';
+export const HTTP_DEFAULTS = Object.freeze({
+    maxHeadSize: 16 * 1024,
+    maxBodySize: 1024 * 1024,
+    keepAliveTimeout: 5000,
+    headersTimeout: 10_000,
+    requestTimeout: 30_000,
+});
+/** One HTTP/1.1 connection, server side. */
+export class HttpConnection {
+    /**
+     * `idle`: between requests, nothing of the next one buffered (keepAliveTimeout runs).
+     * `head`: the start of a request is buffered, its blank line is not (headersTimeout runs).
+     * `body`: the head is parsed; waiting for `#length` body bytes (requestTimeout runs).
+     * `chunked`: the head is parsed; `#decoder` is decoding a chunked body (requestTimeout runs).
+     * `closing`: the last answer is being flushed; then the connection closes.
+     */
+    phase = 'idle';
+    /** The request whose body is being read (phases body, chunked). */
+    #head = null;
+    /** Its Content-Length (phase body). */
+    #length = 0;
+    /** Its chunked body so far (phase chunked). */
+    #decoder = null;
+    /** What #waitIdle returns, made on first use. */
+    #idle = null;
+    /** When the current request's first byte was seen, ms on `scope.now()`'s clock (phases head, body, chunked). */
+    #startedAt = 0;
+    #handler;
+    #limits;
+    /** Shared by every connection of the server. */
+    #writer;
+    constructor(handler, limits, writer) {
+        this.#handler = handler;
+        this.#limits = limits;
+        this.#writer = writer;
+    }
+    /** The factory to give `serve()` (or `Stream.attach`); options are checked once, here. */
+    static factory(options) {
+        const limits = { ...HTTP_DEFAULTS, ...options.limits };
+        for (const [name, value] of Object.entries(limits)) {
+            if (!(Number.isSafeInteger(value) && value > 0))
+                throw new RangeError(`HTTP limit ${name} must be a positive integer, got ${value}`);
+        }
+        const writer = new ResponseWriter(options.date === undefined ? httpDate : options.date);
+        return (t, _seed, scope) => new HttpConnection(options.handler, limits, writer).#waitIdle(t.input, 0, scope);
+    }
+    bytesRead(t, _end, scope) {
+        const input = t.input;
+        const outputLimit = t.output.length + MAX_CALL_OUTPUT;
+        // One view of everything buffered and a cursor into it, consumed once before returning (or
+        // before the chunked decoder takes the Buf): pipelined requests cost no view or consume each.
+        // The view is valid until that consume(); nothing of it is kept.
+        let bytes = input.view();
+        let pos = 0;
+        for (;;) {
+            switch (this.phase) {
+                case 'idle': {
+                    // RFC 9112 §2.2: ignore empty lines before a request line (some clients send a CRLF after a body).
+                    while (pos < bytes.length && (bytes[pos] === CR || bytes[pos] === LF))
+                        pos++;
+                    // With output past the limit, the rest waits for the pushback.
+                    if (pos === bytes.length || t.output.length >= outputLimit)
+                        return this.#waitIdle(input, pos, scope);
+                    this.phase = 'head';
+                    this.#startedAt = scope.now();
+                    break;
+                }
+                case 'head': {
+                    const max = this.#limits.maxHeadSize;
+                    const end = headEnd(bytes, pos, max);
+                    if (end < 0) {
+                        // The same bound the stream applies to expectDelimiter below, so that a too-large head
+                        // gets the same 431 whether it arrived in one read or a hundred.
+                        if (bytes.length - pos >= max + HEAD_END.length)
+                            return this.#fail(t, scope, 431, HEAD_TOO_LARGE);
+                        input.consume(pos);
+                        return Intent.of(this)
+                            .expectDelimiter(HEAD_END, { max })
+                            .deadline(this.#startedAt + this.#limits.headersTimeout);
+                    }
+                    const head = parseRequestHead(bytes, pos, end); // copies what it keeps
+                    pos = end + HEAD_END.length;
+                    if (!head.ok)
+                        return this.#fail(t, scope, head.status, head.message);
+                    const stop = this.#startBody(t, head.value, scope); // an Intent from #fail or #close, which consume all input
+                    if (stop !== null)
+                        return stop;
+                    break;
+                }
+                case 'body': {
+                    const n = this.#length;
+                    if (bytes.length - pos < n) {
+                        input.consume(pos);
+                        return Intent.of(this)
+                            .expectBytes(n)
+                            .deadline(this.#startedAt + this.#limits.requestTimeout);
+                    }
+                    const body = Buffer.allocUnsafe(n); // a copy: the view dies with consume()
+                    bytes.copy(body, 0, pos, pos + n);
+                    pos += n;
+                    if (!this.#respond(t, this.#head, body))
+                        return this.#close(t, scope);
+                    break;
+                }
+                case 'chunked': {
+                    input.consume(pos); // the decoder reads from the Buf itself
+                    const stop = this.#readChunked(t, scope);
+                    if (stop !== null)
+                        return stop;
+                    bytes = input.view();
+                    pos = 0;
+                    break;
+                }
+                case 'closing':
+                    throw new Error('bytesRead while closing'); // a bug: 'closing' expects no input
+                default:
+                    return unreachable(this.phase);
+            }
+        }
+    }
+    exception(t, reason, scope) {
+        switch (reason.code) {
+            case 'RS_ERR_LIMIT_REACHED': {
+                // The same answers as when bytesRead finds the bound passed itself.
+                if (this.phase === 'head')
+                    return this.#fail(t, scope, 431, HEAD_TOO_LARGE);
+                const error = this.phase === 'chunked' ? this.#decoder.overLimit() : null;
+                if (error?.kind === 'error')
+                    return this.#fail(t, scope, error.status, error.message);
+                return this.#fail(t, scope, 413, 'request too large'); // over the stream's maxBufferSize
+            }
+            case 'RS_ERR_TOO_SLOW': // a request dripped in below the minimum rate (slowloris)
+                return this.#fail(t, scope, 408, 'request sent too slowly');
+            case 'RS_ERR_PROTOCOL': // only from Intent.reject(), which this server does not use
+                return this.#fail(t, scope, 400, reason.message);
+            case 'RS_ERR_END_OF_STREAM': // the client is done sending: every complete request was answered
+            case 'RS_ERR_READ':
+                return Intent.done();
+        }
+    }
+    timeout(t, scope) {
+        switch (this.phase) {
+            case 'idle':
+                return Intent.done(); // keep-alive timeout: nobody is waiting for an answer
+            case 'head':
+            case 'body':
+            case 'chunked':
+                return this.#fail(t, scope, 408, 'request took too long');
+            case 'closing':
+                return Intent.error(new TimeoutError('the client did not read the last answer'));
+            default:
+                return unreachable(this.phase);
+        }
+    }
+    bytesFlushed() {
+        return Intent.done(); // only 'closing' waits for a flush
+    }
+    /** Consumes the `parsed` bytes, then waits for the first byte of the next request; keep-alive idling is the point here. */
+    #waitIdle(input, parsed, scope) {
+        input.consume(parsed);
+        this.phase = 'idle';
+        // One Intent per connection, given a new deadline each time: the stream copies what it
+        // needs when it takes an Intent, and a request costs one allocation less.
+        this.#idle ??= Intent.of(this).expectBytes(1);
+        return this.#idle.deadline(scope.now() + this.#limits.keepAliveTimeout);
+    }
+    /** After a head: answers at once or moves to reading the body. Returns an Intent to stop the loop, or null. */
+    #startBody(t, head, scope) {
+        const framing = requestFraming(head);
+        if (!framing.ok)
+            return this.#fail(t, scope, framing.status, framing.message);
+        const expect = head.headers.get('expect');
+        if (expect !== undefined && expect.toLowerCase() !== '100-continue')
+            return this.#fail(t, scope, 417, `cannot meet Expect: ${expect}`);
+        const f = framing.value;
+        if (f.kind === 'none')
+            return this.#respond(t, head, EMPTY) ? null : this.#close(t, scope);
+        // Refused before a byte of it is read, as RFC 9110 §10.1.1 allows after 100-continue.
+        if (f.kind === 'length' && f.length > this.#limits.maxBodySize)
+            return this.#fail(t, scope, 413, `body larger than ${this.#limits.maxBodySize} bytes`);
+        // The client may wait for this before sending the body. Sent even if the body is already
+        // here (RFC 9110 §10.1.1 allows it), so the output never depends on how the bytes arrived.
+        if (expect !== undefined && head.minor === 1)
+            t.output.write(CONTINUE);
+        this.#head = head;
+        if (f.kind === 'length') {
+            this.#length = f.length;
+            this.phase = 'body';
+        }
+        else {
+            this.#decoder = new ChunkedDecoder(this.#limits.maxBodySize);
+            this.phase = 'chunked';
+        }
+        return null;
+    }
+    /** Decodes what is buffered of a chunked body. Returns an Intent to stop the loop, or null once answered. */
+    #readChunked(t, scope) {
+        const decoder = this.#decoder;
+        const need = decoder.decode(t.input);
+        const deadline = this.#startedAt + this.#limits.requestTimeout;
+        switch (need.kind) {
+            case 'line':
+                return Intent.of(this).expectDelimiter(CRLF, { max: need.max }).deadline(deadline);
+            case 'bytes':
+                return Intent.of(this).expectBytes(need.n).deadline(deadline);
+            case 'error':
+                return this.#fail(t, scope, need.status, need.message);
+            case 'done':
+                return this.#respond(t, this.#head, decoder.body()) ? null : this.#close(t, scope);
+        }
+    }
+    /** Runs the handler and writes its answer. Returns whether the connection stays open (then the phase is idle). */
+    #respond(t, head, body) {
+        let keepAlive = isKeepAlive(head.minor, head.headers);
+        try {
+            const response = this.#handler(toRequest(head, body));
+            this.#writeResponse(t, head, response, keepAlive); // throws before writing if a header is invalid
+        }
+        catch {
+            keepAlive = false;
+            this.#writeResponse(t, head, { status: 500, headers: TEXT, body: 'internal server error\n' }, false);
+        }
+        this.#head = null;
+        this.#decoder = null;
+        this.phase = 'idle';
+        return keepAlive;
+    }
+    /** Answers `status` with `message`, then closes: after a bad request we cannot know where the next one starts. */
+    #fail(t, scope, status, message) {
+        this.#writeResponse(t, this.#head, { status, headers: TEXT, body: `${message}\n` }, false);
+        return this.#close(t, scope);
+    }
+    #close(t, scope) {
+        this.phase = 'closing';
+        t.input.consume(t.input.length); // requests after the last answered one are not read
+        return Intent.of(this)
+            .expectFlush()
+            .deadline(scope.now() + FLUSH_TIMEOUT);
+    }
+    /** Writes a status line, headers and body into the output; all answers of a round leave in one write. Throws, having written nothing, if a header is invalid. */
+    #writeResponse(t, head, response, keepAlive) {
+        const status = response.status ?? 200;
+        const connection = !keepAlive ? 'close' : head?.minor === 0 ? 'keep-alive' : 'none';
+        this.#writer.write(t.output, status, response.headers, response.body ?? EMPTY, connection, head?.method !== 'HEAD');
+    }
+}
+/** The handler's view of a request. */
+function toRequest(head, body) {
+    const query = head.target.indexOf('?');
+    return {
+        method: head.method,
+        target: head.target,
+        path: query < 0 ? head.target : head.target.slice(0, query),
+        version: head.minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
+        headers: head.headers,
+        body,
+    };
+}
+/**
+ * Where the blank line ending the head that starts at `start` is (the position of its CRLFCRLF),
+ * or -1 if it is not within `max` bytes of head plus the CRLFCRLF. Scanned here rather than with
+ * `indexOf`: heads are short, and the call costs more than the loop.
+ */
+function headEnd(bytes, start, max) {
+    const limit = Math.min(bytes.length, start + max + HEAD_END.length);
+    for (let i = start + 3; i < limit; i++) {
+        // Look at every LF: the last byte of a CRLFCRLF.
+        if (bytes[i] === LF && bytes[i - 1] === CR && bytes[i - 2] === LF && bytes[i - 3] === CR)
+            return i - 3;
+    }
+    return -1;
+}
+function unreachable(x) {
+    throw new Error(`unreachable: ${String(x)}`);
+}
+/** The demo application: `GET /` says hello, `POST /echo` answers with the request's body. */
+export function demoRouter() {
+    const hello = Object.freeze({ headers: TEXT, body: 'Hello, world!\n' });
+    return new Router()
+        .get('/', () => hello)
+        .post('/echo', (request) => ({ headers: { 'Content-Type': request.headers.get('content-type') ?? 'application/octet-stream' }, body: request.body }));
+}
+/** Starts an HTTP/1.1 server (the demo router unless `handler` is given); resolves once it listens. */
+export async function startHttpServer(options = {}) {
+    const factory = HttpConnection.factory({ handler: options.handler ?? demoRouter().handle, limits: options.limits, date: options.date });
+    const address = options.path !== undefined ? { path: options.path } : { host: options.host ?? '127.0.0.1', port: options.port ?? 8080 };
+    const server = await serve(address, factory);
+    const bound = server.address;
+    return {
+        server,
+        port: 'port' in bound ? bound.port : 0,
+        // An idle keep-alive connection never ends by itself: do not wait long for it.
+        close: (timeout = 1000) => server.close({ timeout }),
+    };
+}
+async function main() {
+    const { values } = parseArgs({
+        options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '8080' }, path: { type: 'string' } },
+    });
+    const running = await startHttpServer({ host: values.host, port: Number(values.port), path: values.path });
+    console.log(`listening ${values.path ?? running.port}`);
+    const stop = () => {
+        void running.close().then(() => process.exit(0));
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+}
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href)
+    await main();

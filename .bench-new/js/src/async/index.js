@@ -1,0 +1,1 @@
+export { Connection, handleAsync, open } from './connection.js';

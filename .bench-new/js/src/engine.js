@@ -1,0 +1,623 @@
+/**
+ * The stream loop, independent of any socket. The engine alone decides (what to read, when to
+ * call which handler, when to write, when to wake up, how to end); a {@link StreamIO} carries
+ * it out: the socket glue (`Stream`, stream.ts) on a `net.Socket`, the test kit on scripted
+ * chunks and a virtual clock. Both run exactly this code.
+ *
+ * After every event (data, end of stream, output written, timer, wakeup) `#run()` calls
+ * handlers for as long as the buffered input satisfies the current expectation, writes all
+ * output of the round in one write, then decides whether to read and when to wake up.
+ */
+import { Buf } from './buf.js';
+import { channels } from './diagnostics.js';
+import { ClosedError, EndOfStreamError, HandlerError, LimitReachedError, ReadError, TimeoutError, TooSlowError, WriteError } from './errors.js';
+import { Expectation, TOO_LONG } from './expectation.js';
+import { Intent, Kind } from './intent.js';
+import { SLEEP_READ_LIMIT } from './limits.js';
+import { RateWindow } from './rate-window.js';
+import { SpinGuard } from './spin-guard.js';
+import { invalid, isError } from './validate.js';
+/**
+ * The state machine runner: the `Transport` and `Scope` a protocol's handlers receive, and what
+ * `Stream` adds socket access to. Its state is in a few parts: the buffers; the protocol and
+ * its {@link Expectation}; the loop's round (running, clock, unwritten, pushback); the events
+ * waiting for the next loop turn; the spin guard; the min-rate window; and the lifecycle
+ * (end of input, write side closed, ended, closed).
+ */
+export class Engine {
+    input = new Buf();
+    output = new Buf();
+    #io;
+    /** Limits, shared with the other streams of the same server or client. */
+    #limits;
+    // --- The protocol and what it waits for ---------------------------------------------------------
+    /** The current protocol state; `null` until the factory returned and after the end. */
+    #protocol = null;
+    #expect = new Expectation();
+    /** Which handler is running, for `HandlerError`. */
+    #handler = 'factory';
+    #notifier = null;
+    // --- The round in progress -----------------------------------------------------------------------
+    /** Inside `#run()`: events that arrive now are picked up by the running loop. */
+    #running = false;
+    /** `now()` of the current round; NaN between rounds. */
+    #now = Number.NaN;
+    /** Bytes unwritten below us (in the socket) when the round started, or after our last write in it. */
+    #unwritten = 0;
+    /** Processing stopped because too much output is unwritten (automatic pushback). */
+    #blocked = false;
+    /** The wake-up time last passed to `armTimer`: the deadline or the rate check, whichever is first (NaN = none). */
+    #armed = Number.NaN;
+    // --- Events for the next loop turn ---------------------------------------------------------------
+    /** The deadline passed; `timeout` runs. */
+    #timeoutPending = false;
+    /** An exception to deliver: a rate window closed too slow, or `reject()`. */
+    #pendingException = null;
+    /** A notifier fired; `wakeup` runs. */
+    #wakeupPending = false;
+    /** A wakeup asked for from inside `wakeup` waits for a later turn of the event loop. */
+    #wakeupDeferred = false;
+    // --- Guards ---------------------------------------------------------------------------------------
+    /** Handler calls that change nothing, the end of the stream and ignored limits (see SpinGuard). */
+    #guard = new SpinGuard();
+    /**
+     * The run about to start continues the protocol's own loop (a wakeup it asked for from inside
+     * `wakeup`, a deadline its `timeout` set in the past): the spin count goes on instead of restarting.
+     */
+    #selfDriven = false;
+    /** `timeout` returned a deadline that has already passed. */
+    #pastDeadline = false;
+    /** The minimum-rate window, made when a rate first applies. */
+    #window = null;
+    // --- Lifecycle --------------------------------------------------------------------------------------
+    /** The peer sent FIN: no more input will come. */
+    #eof = false;
+    /** `halfClose()` was called: the write side is closed, output after it is refused. */
+    #writeClosed = false;
+    /** The protocol is finished (done, error or fatal); no handler runs any more. */
+    #ended = false;
+    /** Why the stream ended: `undefined` while running and after `Intent.done()` (unless flushing the last output failed). */
+    #endReason = undefined;
+    /** The I/O below has closed (`closed` resolves at once). */
+    #ioClosed = false;
+    /** `closed` and its resolver, made when first asked for: a server does not need a promise per connection. */
+    #closed = null;
+    /** @internal Runs on `io`; `limits` are checked already (see `Limits`). */
+    constructor(io, limits) {
+        this.#io = io;
+        this.#limits = limits;
+    }
+    // --- Transport and Scope (the engine is both, so a stream allocates neither) ----------------------
+    get remoteAddress() {
+        return this.#io.remoteAddress;
+    }
+    get remotePort() {
+        return this.#io.remotePort;
+    }
+    get localAddress() {
+        return this.#io.localAddress;
+    }
+    get localPort() {
+        return this.#io.localPort;
+    }
+    /**
+     * The time at the start of the current event, in ms: every handler of one round sees the same
+     * value, and 32 pipelined requests cost one clock read, not 32.
+     */
+    now() {
+        if (Number.isNaN(this.#now))
+            this.#now = this.#io.clock();
+        return this.#now;
+    }
+    notifier() {
+        this.#notifier ??= () => {
+            if (this.#ended || this.#wakeupPending)
+                return;
+            this.#wakeupPending = true;
+            // Asked for from inside wakeup itself: the next wakeup waits for a later turn of the event
+            // loop, so that a protocol polling through its own notifier never starves other connections.
+            this.#wakeupDeferred = this.#running && this.#handler === 'wakeup';
+            this.#io.scheduleWakeup(this.#wakeupDeferred);
+        };
+        return this.#notifier;
+    }
+    /**
+     * Flushes the output, then closes the write side (FIN); reading goes on. Output written after
+     * it ends the stream with a `WriteError` instead of being lost.
+     */
+    halfClose() {
+        if (this.#ended || this.#writeClosed)
+            return;
+        if (this.output.length > 0)
+            this.#write(); // counted as unwritten, as any write: expectFlush stays exact
+        this.#writeClosed = true;
+        this.#io.halfClose();
+    }
+    // --- Control from outside ------------------------------------------------------------------------
+    /** True once the protocol has finished; the socket may still be flushing. */
+    get isEnded() {
+        return this.#ended;
+    }
+    /**
+     * Resolves once the connection is fully closed: with `undefined` when the protocol ended with
+     * `Intent.done()` and its last output was written, otherwise with the reason (also given to
+     * `fatal`, or a `WriteError` when writing the last output after `Intent.done()` failed).
+     * Never rejects.
+     */
+    get closed() {
+        if (this.#closed === null) {
+            const { promise, resolve } = withResolvers();
+            if (this.#ioClosed)
+                resolve(this.#endReason);
+            this.#closed = { promise, resolve };
+        }
+        return this.#closed.promise;
+    }
+    /** Runs `wakeup` on the protocol soon (same as calling `notifier()`'s function). */
+    wakeup() {
+        this.notifier()();
+    }
+    /** Ends the stream from outside at once: the connection is closed, `fatal` gets `reason` (an Error). */
+    close(reason = new ClosedError()) {
+        if (!isError(reason))
+            throw invalid('Stream.close', 'reason', 'an Error (or undefined for a ClosedError)', reason);
+        this.#fail(reason);
+    }
+    // --- Events, reported by the I/O ---------------------------------------------------------------------
+    /** Creates the first state through `factory` and runs the first round. @internal */
+    start(factory, seed) {
+        try {
+            this.#handler = 'factory';
+            this.#now = Number.NaN;
+            this.#take(factory(this, seed, this));
+        }
+        catch (err) {
+            this.#fail(new HandlerError(this.#handler, err));
+            return;
+        }
+        this.#run();
+    }
+    /** Bytes arrived; the chunk is given away. @internal */
+    onData(chunk) {
+        if (this.#ended)
+            return;
+        this.input.append(chunk);
+        this.#window?.count(chunk.length);
+        this.#guard.inputArrived();
+        this.#run();
+    }
+    /** The peer sent FIN. @internal */
+    onEnd() {
+        if (this.#ended || this.#eof)
+            return;
+        this.#eof = true;
+        this.#run();
+    }
+    /** Some output reached the kernel. @internal */
+    onWritten() {
+        if (this.#expect.kind === Kind.Flush || this.#blocked)
+            this.#run();
+        else if (this.#limits.budget !== null && !this.#ended)
+            this.#settle(); // the output it held is gone
+    }
+    /** The shared memory budget changed state: re-decide whether to read. @internal */
+    budgetChanged() {
+        if (!this.#running && !this.#ended)
+            this.#settle();
+    }
+    /** The armed timer fired: the deadline passed, a rate window closed, or neither yet (re-arm). @internal */
+    onTimer() {
+        this.#armed = Number.NaN;
+        if (this.#ended)
+            return;
+        this.#now = Number.NaN;
+        const now = this.now();
+        const expect = this.#expect;
+        if (now >= expect.deadline) {
+            expect.deadline = Number.NaN;
+            this.#timeoutPending = true;
+            this.#selfDriven = this.#pastDeadline; // timeout set a deadline already passed: its own loop
+            this.#run();
+            return;
+        }
+        const rate = expect.rate;
+        const received = rate === null || this.#window === null ? -1 : this.#window.check(now, rate);
+        if (rate !== null && received >= 0) {
+            this.#pendingException = new TooSlowError(received, rate.bytes, rate.per);
+            this.#run();
+            return;
+        }
+        this.#settle(); // fired early (the deadline moved later), or the next rate window started: re-arm
+    }
+    /** A scheduled wakeup is due. @internal */
+    onWakeup() {
+        this.#run();
+    }
+    /** A wakeup that `wakeup` asked for is due, a turn later: it continues the protocol's own loop. @internal */
+    onDeferredWakeup() {
+        if (!this.#wakeupDeferred)
+            return;
+        this.#wakeupDeferred = false;
+        this.#selfDriven = true;
+        this.#run();
+    }
+    /** Reading failed; the connection is gone. @internal */
+    onReadError(cause) {
+        if (this.#ended)
+            return;
+        const reason = new ReadError(cause);
+        try {
+            this.#handler = 'exception';
+            const intent = checked(this.#exception(reason), this.#handler);
+            // Nothing can be read or written any more: only the choice between a clean and an abnormal
+            // end is left, so the answer is taken as an end whatever it asks for.
+            if (intent.kind === Kind.Done)
+                this.#finish(undefined);
+            else
+                this.#fail(intent.kind === Kind.Error && intent.error !== null ? intent.error : reason);
+        }
+        catch (err) {
+            this.#fail(new HandlerError(this.#handler, err));
+        }
+    }
+    /** Writing failed. @internal */
+    onWriteError(cause) {
+        if (!this.#ended)
+            this.#fail(new WriteError(cause));
+        // After Intent.done() the last output failed to go out: the end was not clean after all.
+        else
+            this.#endReason ??= new WriteError(cause);
+    }
+    /** The I/O below has closed for good; ends the stream if it still ran. @internal */
+    onClosed() {
+        if (this.#ioClosed)
+            return;
+        this.#fail(new ClosedError('socket closed before the protocol finished'));
+        this.#ioClosed = true;
+        this.#closed?.resolve(this.#endReason);
+    }
+    /** Why the stream ended, once it has (undefined for a clean end). @internal */
+    get endReason() {
+        return this.#endReason;
+    }
+    // --- The loop ---------------------------------------------------------------------------------------
+    /** Runs handlers while buffered input satisfies the expectation, writes once, then settles. */
+    #run() {
+        if (this.#running || this.#ended)
+            return;
+        this.#running = true;
+        this.#now = Number.NaN;
+        this.#unwritten = this.#io.unwritten();
+        // An event from outside (input, a completed write, a deadline, a notifier) restarts the spin
+        // count; a wakeup or deadline the protocol set up for itself continues it.
+        if (this.#selfDriven)
+            this.#selfDriven = false;
+        else
+            this.#guard.reset();
+        try {
+            for (;;) {
+                if (this.#pendingException !== null) {
+                    const reason = this.#pendingException;
+                    this.#pendingException = null;
+                    this.#deliver(reason);
+                }
+                else if (this.#timeoutPending) {
+                    this.#timeoutPending = false;
+                    this.#call('timeout', -1);
+                }
+                else if (this.#wakeupPending && !this.#wakeupDeferred) {
+                    this.#wakeupPending = false;
+                    this.#call('wakeup', -1);
+                }
+                else if (!this.#step()) {
+                    if (this.#ended || this.output.length === 0)
+                        break;
+                    this.#write();
+                    // A synchronous write may already satisfy a flush expectation: go round once more.
+                    if (this.#expect.kind !== Kind.Flush)
+                        break;
+                }
+                if (this.#ended)
+                    break;
+            }
+        }
+        catch (err) {
+            this.#fail(new HandlerError(this.#handler, err));
+        }
+        this.#running = false;
+        if (!this.#ended)
+            this.#settle();
+        this.#now = Number.NaN; // outside a round, now() reads the clock again
+    }
+    /** Calls at most one handler if the current expectation can be met now; returns whether it did. */
+    #step() {
+        const expect = this.#expect;
+        const input = this.input;
+        const limits = this.#limits;
+        switch (expect.kind) {
+            case Kind.Bytes:
+                if (this.#pushedBack())
+                    return false;
+                if (expect.n > limits.maxBufferSize)
+                    return this.#limit(limits.maxBufferSize);
+                if (input.length >= expect.n)
+                    return this.#call('bytesRead', expect.n);
+                break;
+            case Kind.Delimiter: {
+                if (this.#pushedBack())
+                    return false;
+                const at = expect.findDelimiter(input, limits.maxBufferSize);
+                if (at >= 0)
+                    return this.#call('bytesRead', at);
+                if (at === TOO_LONG)
+                    return this.#limit(expect.delimiterLimit(limits.maxBufferSize));
+                break;
+            }
+            case Kind.Flush:
+                // A flush point above outputHighWaterMark is held to it: a bytesFlushed that writes and
+                // asks again cannot grow the output past the automatic pushback.
+                if (this.output.length + this.#unwritten <= Math.min(expect.n, limits.outputHighWaterMark))
+                    return this.#call('bytesFlushed', -1);
+                return false;
+            case Kind.Sleep:
+                // Asleep, the peer's FIN is still news, once: a client idle between requests learns at
+                // once that its server went away, instead of losing the next request.
+                if (!this.#eof || this.#guard.endTold)
+                    return false;
+                break;
+        }
+        if (!this.#eof)
+            return false;
+        // A read expectation that can never be met: the peer has finished sending.
+        if (!this.#guard.tellEnd()) {
+            this.#fail(new EndOfStreamError('end of stream: the protocol kept waiting for input after it was told'));
+            return false;
+        }
+        this.#deliver(new EndOfStreamError());
+        return true;
+    }
+    /**
+     * Calls `handler` (`end` is bytesRead's argument, -1 for the others) and takes its answer,
+     * under the spin guard. Returns true: a handler ran.
+     */
+    #call(handler, end) {
+        const protocol = this.#protocol; // set whenever an expectation is (see #take)
+        this.#handler = handler;
+        this.#io.trace?.(handler === 'bytesRead' ? { handler, end } : { handler });
+        let intent;
+        const input = this.input.length;
+        const output = this.output.length;
+        switch (handler) {
+            case 'bytesRead':
+                intent = protocol.bytesRead(this, end, this);
+                break;
+            case 'bytesFlushed':
+                intent = protocol.bytesFlushed ? protocol.bytesFlushed(this, this) : Intent.done();
+                break;
+            case 'timeout':
+                intent = protocol.timeout ? protocol.timeout(this, this) : Intent.error(new TimeoutError());
+                break;
+            case 'wakeup':
+                // Without a handler a wakeup changes nothing: the same expectation and deadline stand.
+                if (!protocol.wakeup)
+                    return true;
+                intent = protocol.wakeup(this, this);
+                break;
+        }
+        this.#take(intent);
+        this.#guard.after(handler, this.input.length < input, this.output.length > output, end);
+        return true;
+    }
+    /** Delivers LimitReached, unless the protocol already ignored the same one. */
+    #limit(limit) {
+        const reason = new LimitReachedError(limit);
+        if (!this.#guard.tellLimit(this.input.length)) {
+            this.#fail(reason); // the exception handler consumed nothing and asked again: it would spin forever
+            return false;
+        }
+        this.#deliver(reason);
+        return true;
+    }
+    /** Calls `exception` with `reason` and takes its answer, under the spin guard. */
+    #deliver(reason) {
+        this.#handler = 'exception';
+        const input = this.input.length;
+        const output = this.output.length;
+        this.#take(this.#exception(reason));
+        this.#guard.after('exception', this.input.length < input, this.output.length > output, -1);
+    }
+    #exception(reason) {
+        if (channels.streamException.hasSubscribers)
+            channels.streamException.publish({ stream: this, reason });
+        this.#io.trace?.({ handler: 'exception', reason });
+        const protocol = this.#protocol;
+        if (protocol.exception)
+            return protocol.exception(this, reason, this);
+        return defaultException(reason);
+    }
+    /** True (and remembered) while too much output is unwritten to process more input. */
+    #pushedBack() {
+        if (this.output.length + this.#unwritten <= this.#limits.outputHighWaterMark) {
+            this.#blocked = false;
+            return false;
+        }
+        // Hand what we have to the socket first: it may take it all at once.
+        if (this.output.length > 0)
+            this.#write();
+        this.#blocked = this.#unwritten > this.#limits.outputHighWaterMark;
+        return this.#blocked;
+    }
+    #write() {
+        if (this.#writeClosed) {
+            this.#fail(new WriteError(writeAfterHalfClose()));
+            return;
+        }
+        this.#unwritten = this.#io.write(this.output.take());
+    }
+    /** Adopts the next Intent returned by a handler. */
+    #take(intent) {
+        if (this.#ended)
+            return; // the stream was closed during the handler; its answer does not matter
+        switch (checked(intent, this.#handler).kind) {
+            case Kind.Done:
+                this.#finish(undefined);
+                return;
+            case Kind.Error: {
+                const reason = intent.error ?? new Error('Intent.error() without an error');
+                if (intent.flush)
+                    this.#finish(reason);
+                else
+                    this.#fail(reason);
+                return;
+            }
+            case Kind.Reject:
+                // Bad input seen by the protocol (a framer): exception() hears of it at the top of the
+                // next loop turn, after the replies written for the good input before it.
+                this.#protocol = intent.state;
+                this.#expect.sleep();
+                this.#pendingException = intent.error;
+                return;
+            case Kind.Pending:
+                throw new TypeError(`${this.#handler} returned Intent.of() without an expectation (expectBytes, expectDelimiter, expectFlush or sleep)`);
+        }
+        this.#protocol = intent.state;
+        const expect = this.#expect;
+        expect.adopt(intent, intent.relative ? this.now() : 0, this.#limits.minRate); // the clock is read only when needed
+        this.#pastDeadline = this.#handler === 'timeout' && expect.deadline <= this.now();
+    }
+    /** After a round: read only while waiting for input, keep one timer on the earliest wake-up. */
+    #settle() {
+        const expect = this.#expect;
+        const waiting = expect.readsInput;
+        // Asleep, a little is still read: the peer's FIN or reset shows only to a reading socket.
+        const asleep = expect.kind === Kind.Sleep && this.input.length < Math.min(SLEEP_READ_LIMIT, this.#limits.maxBufferSize);
+        let reading = (waiting || asleep) && !this.#eof && !this.#blocked;
+        const budget = this.#limits.budget;
+        if (budget !== null) {
+            const wait = reading && waiting ? 'input' : this.#blocked || expect.kind === Kind.Flush ? 'output' : 'other';
+            const may = budget.update(this, this.input.capacity, this.output.length + this.#io.unwritten(), wait);
+            // A sleeper's read-ahead is no claim on the budget: it stops while the budget is exhausted
+            // (and resumes with its next event), and never takes the grant from a stream that waits for input.
+            reading = wait === 'input' ? may : reading && !budget.isExhausted;
+        }
+        this.#io.setReading(reading);
+        let wake = expect.deadline;
+        const rate = expect.rate;
+        if (rate !== null && reading && waiting && this.input.length > 0) {
+            // A frame is open and the peer owes us the rest: measure its pace from now on.
+            this.#window ??= new RateWindow();
+            const check = this.#window.open(this.now(), rate);
+            if (!(check >= wake))
+                wake = check; // NaN-safe minimum
+        }
+        else {
+            this.#window?.stop();
+        }
+        if (!Object.is(wake, this.#armed)) {
+            this.#armed = wake;
+            this.#io.armTimer(wake);
+        }
+    }
+    /**
+     * End after a flush: the output written so far leaves, then the connection closes. Clean
+     * without `reason`; with one (`Intent.error(e, { flush: true })`) the stream still ends with it.
+     */
+    #finish(reason) {
+        if (this.#writeClosed && this.output.length > 0) {
+            this.#fail(new WriteError(writeAfterHalfClose()));
+            return;
+        }
+        const protocol = this.#protocol;
+        this.#end();
+        if (this.output.length > 0)
+            this.#io.write(this.output.take());
+        if (reason !== undefined)
+            this.#endReason = reason;
+        if (reason instanceof HandlerError)
+            this.#io.reportError(reason);
+        this.#io.finish(reason);
+        if (reason !== undefined)
+            this.#reportFatal(protocol, reason);
+    }
+    /** Abnormal end: close at once, tell the protocol through `fatal`. */
+    #fail(reason) {
+        if (this.#ended)
+            return;
+        const protocol = this.#protocol;
+        this.#end();
+        this.#endReason = reason;
+        this.output.clear();
+        if (reason instanceof HandlerError)
+            this.#io.reportError(reason); // while the peer's address is still known
+        this.#io.destroy(reason);
+        this.#reportFatal(protocol, reason);
+    }
+    /** Tells tracing and the protocol's `fatal` why the stream ended. */
+    #reportFatal(protocol, reason) {
+        if (channels.streamFatal.hasSubscribers)
+            channels.streamFatal.publish({ stream: this, reason });
+        this.#io.trace?.({ handler: 'fatal', reason });
+        if (protocol?.fatal) {
+            try {
+                protocol.fatal(reason, this);
+            }
+            catch {
+                // fatal is the last word: an error there has nowhere left to go
+            }
+        }
+    }
+    #end() {
+        this.#ended = true;
+        this.#limits.budget?.leave(this);
+        this.#protocol = null;
+        this.#expect.clear();
+        this.#wakeupPending = false;
+        this.#wakeupDeferred = false;
+        this.#timeoutPending = false;
+        this.#pendingException = null;
+        this.#window?.stop();
+        if (!Number.isNaN(this.#armed)) {
+            this.#armed = Number.NaN;
+            this.#io.armTimer(Number.NaN);
+        }
+        this.#io.setReading(false);
+    }
+}
+/** `Promise.withResolvers()`, which Node 20 lacks. */
+function withResolvers() {
+    let resolve; // the executor runs at once
+    const promise = new Promise((r) => {
+        resolve = r;
+    });
+    return { promise, resolve };
+}
+/** Throws unless a handler returned an Intent. */
+function checked(intent, handler) {
+    if (!(intent instanceof Intent)) {
+        const promise = typeof intent?.then === 'function';
+        const hint = promise ? ' (a Promise: for an async connection handler, pass handleAsync(handler) instead of a factory)' : '';
+        throw new TypeError(`${handler} returned ${String(intent)}, not an Intent${hint}`);
+    }
+    return intent;
+}
+/**
+ * What `exception` does when the protocol has no handler: end cleanly at end of stream; after
+ * bad input (a limit, a malformed frame) flush the answers already written for the good input
+ * before it, then end with the reason, so that the outcome never depends on how TCP split the
+ * input; after a read error or a too slow peer, end at once.
+ */
+function defaultException(reason) {
+    switch (reason.code) {
+        case 'RS_ERR_END_OF_STREAM':
+            return Intent.done();
+        case 'RS_ERR_LIMIT_REACHED':
+        case 'RS_ERR_PROTOCOL':
+            return Intent.error(reason, { flush: true });
+        default:
+            return Intent.error(reason);
+    }
+}
+/** The cause of the `WriteError` for output written after `halfClose()` (Node's code for it). */
+function writeAfterHalfClose() {
+    return Object.assign(new Error('output written after halfClose(): the write side is closed'), { code: 'ERR_STREAM_WRITE_AFTER_END' });
+}

@@ -1,0 +1,198 @@
+import { LimitReachedError, ProtocolError } from './errors.js';
+import { checkBoolean, checkMs, checkObject, invalid, isError } from './validate.js';
+/**
+ * What a stream waits for next. Small integers keep the engine's switch cheap.
+ * @internal
+ */
+export const Kind = {
+    /** Built by `Intent.of()` but no expectation chosen yet: a bug in the protocol. */
+    Pending: 0,
+    Bytes: 1,
+    Delimiter: 2,
+    Flush: 3,
+    Sleep: 4,
+    Done: 5,
+    Error: 6,
+    /** Bad input: `exception()` gets the error next (see `reject`). */
+    Reject: 7,
+};
+/**
+ * A handler's answer: the protocol's next state, what it waits for, and optionally a deadline.
+ *
+ * ```ts
+ * return Intent.of(this).expectDelimiter(CRLF, { max: 4096 }).timeout(30_000)
+ * ```
+ *
+ * The stream copies an Intent when a handler returns it, so a protocol may keep one and return
+ * it again, with a new deadline or expectation: a hot loop then allocates no Intent per request.
+ *
+ * ```ts
+ * #next = Intent.of(this).expectDelimiter('\n', { max: 1024 })
+ * bytesRead(t, end, scope) { ...; return this.#next.deadline(scope.now() + 30_000) }
+ * ```
+ */
+export class Intent {
+    /** @internal */ kind = Kind.Pending;
+    /** @internal The next protocol state; `undefined` for done and error. */
+    state;
+    /** @internal Bytes wanted (Bytes), most bytes before the delimiter (Delimiter), unwritten bytes allowed (Flush). */
+    n = 0;
+    /** @internal Delimiter bytes; only for Kind.Delimiter. */
+    delimiter = null;
+    /** @internal Length of the delimiter in bytes; only for Kind.Delimiter. */
+    delimiterLength = 0;
+    /** @internal Where the delimiter search starts; only for Kind.Delimiter. */
+    offset = 0;
+    /**
+     * @internal The deadline: absolute ms of `Scope.now()`'s clock, or with `relative` ms after the
+     * stream takes this Intent; NaN for none. One number, not two: each costs a heap box per Intent.
+     */
+    time = Number.NaN;
+    /** @internal `time` is relative (`timeout()`), not absolute (`deadline()`). */
+    relative = false;
+    /** @internal The reason of `Intent.error()` and `reject()`. */
+    error = null;
+    /** @internal `Intent.error(e, { flush: true })`: the output written so far leaves before the close. */
+    flush = false;
+    /** @internal This expectation's minimum data rate: undefined = the stream's, null = none. */
+    rate = undefined;
+    constructor(state) {
+        this.state = state;
+    }
+    /** Starts an Intent whose next state is `state` (usually `this`, or a new state object). */
+    static of(state) {
+        // The engine calls the state's handlers: catch a missing state here, not as a HandlerError later.
+        if (state === null || (typeof state !== 'object' && typeof state !== 'function'))
+            throw invalid('Intent.of', 'state', "an object (the protocol's next state)", state);
+        return new Intent(state);
+    }
+    /** Ends the stream cleanly: buffered output is flushed, then the socket is closed. */
+    static done() {
+        const intent = new Intent(undefined);
+        intent.kind = Kind.Done;
+        return intent;
+    }
+    /**
+     * Ends the stream with `error` and reports it to `fatal`: at once, dropping pending output, or
+     * with `{ flush: true }` after the output written so far has left (for example the replies to
+     * the requests before a bad one). For bad peer input prefer a `ProtocolError`.
+     */
+    static error(error, options) {
+        // isNativeError: an Error made in another realm (a vm context) is an Error too.
+        if (!isError(error))
+            throw invalid('Intent.error', 'error', 'an Error', error);
+        const intent = new Intent(undefined);
+        intent.kind = Kind.Error;
+        intent.error = error;
+        if (options !== undefined) {
+            const { flush = false } = checkObject('Intent.error', 'options', options);
+            intent.flush = checkBoolean('Intent.error', 'options.flush', flush);
+        }
+        return intent;
+    }
+    expectBytes(n) {
+        if (!(Number.isSafeInteger(n) && n >= 0))
+            throw invalid('Intent.expectBytes', 'n', 'a non-negative integer', n);
+        this.kind = Kind.Bytes;
+        this.n = n;
+        return this;
+    }
+    expectDelimiter(delimiter, options) {
+        const bytes = toBuffer(delimiter, 'Intent.expectDelimiter');
+        if (typeof options !== 'object' || options === null)
+            throw invalid('Intent.expectDelimiter', 'options', 'an object { max, offset? }', options);
+        const { max, offset = 0 } = options;
+        if (!(Number.isSafeInteger(max) && max >= 0))
+            throw invalid('Intent.expectDelimiter', 'options.max', 'a non-negative integer', max);
+        if (!(Number.isSafeInteger(offset) && offset >= 0))
+            throw invalid('Intent.expectDelimiter', 'options.offset', 'a non-negative integer', offset);
+        this.kind = Kind.Delimiter;
+        // A one-byte delimiter is searched as a number: Buffer#indexOf then runs a plain memchr.
+        this.delimiter = bytes.length === 1 ? bytes[0] : bytes;
+        this.delimiterLength = bytes.length;
+        this.n = max;
+        this.offset = offset;
+        return this;
+    }
+    expectFlush(n = 0) {
+        if (!(Number.isSafeInteger(n) && n >= 0))
+            throw invalid('Intent.expectFlush', 'n', 'a non-negative integer', n);
+        this.kind = Kind.Flush;
+        this.n = n;
+        return this;
+    }
+    sleep() {
+        this.kind = Kind.Sleep;
+        return this;
+    }
+    reject(error) {
+        if (!(error instanceof ProtocolError || error instanceof LimitReachedError)) {
+            throw invalid('reject', 'error', 'a ProtocolError or a LimitReachedError', error);
+        }
+        this.kind = Kind.Reject;
+        this.error = error;
+        return this;
+    }
+    /**
+     * Calls `timeout` once `Scope.now()` reaches `at` (absolute, in ms), unless another Intent
+     * comes first. `Infinity` means no deadline; a time in the past fires at once. Any number but
+     * NaN and -Infinity (fractions too: `Scope.now()` has them).
+     */
+    deadline(at) {
+        // `> -Infinity` is false for NaN too; typeof first, or '5' would pass as a number.
+        if (!(typeof at === 'number' && at > Number.NEGATIVE_INFINITY))
+            throw invalid('Intent.deadline', 'at', "a time in ms on Scope.now()'s clock (Infinity for none)", at);
+        this.time = at === Number.POSITIVE_INFINITY ? Number.NaN : at;
+        this.relative = false;
+        return this;
+    }
+    /**
+     * Overrides the stream's `minRate` for this expectation (`null` turns it off): while a frame
+     * is open (input buffered, more awaited), the peer must send at least `rate.bytes` bytes in
+     * every `rate.per` ms, or `exception()` gets a `TooSlowError`. See {@link MinRate} for the ranges.
+     */
+    minRate(rate) {
+        this.rate = rate === null ? null : checkMinRate('Intent.minRate', 'rate', rate);
+        return this;
+    }
+    /**
+     * Calls `timeout` `ms` milliseconds after the stream takes this Intent, unless another Intent
+     * comes first. `Infinity` means no deadline. Any number >= 0, fractions too.
+     */
+    timeout(ms) {
+        if (!(typeof ms === 'number' && ms >= 0))
+            throw invalid('Intent.timeout', 'ms', 'a number of ms >= 0 (Infinity for none)', ms);
+        this.time = ms === Number.POSITIVE_INFINITY ? Number.NaN : ms;
+        this.relative = true;
+        return this;
+    }
+}
+/**
+ * Validates a {@link MinRate} given to `where` as `name`; throws `InvalidArgumentError`.
+ * @internal
+ */
+export function checkMinRate(where, name, rate) {
+    checkObject(where, name, rate, '{ bytes, per } (or null for none)');
+    if (!(Number.isSafeInteger(rate.bytes) && rate.bytes > 0))
+        throw invalid(where, `${name}.bytes`, 'a positive integer', rate.bytes);
+    return { bytes: rate.bytes, per: checkMs(where, `${name}.per`, rate.per, { min: 1 }) };
+}
+/**
+ * A delimiter as a Buffer: Buffers as they are, strings encoded as utf8, other byte arrays
+ * viewed, not copied. Throws `InvalidArgumentError` for anything else and for an empty one,
+ * naming `where` (the default is its other caller, the async API's `readUntil`).
+ * @internal
+ */
+export function toBuffer(bytes, where = 'readUntil') {
+    let buffer = null;
+    if (Buffer.isBuffer(bytes))
+        buffer = bytes;
+    else if (typeof bytes === 'string')
+        buffer = Buffer.from(bytes);
+    else if (bytes instanceof Uint8Array)
+        buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    // An empty delimiter would match everywhere: every read would be an empty frame, forever.
+    if (buffer === null || buffer.length === 0)
+        throw invalid(where, 'delimiter', 'a non-empty string or Uint8Array', bytes);
+    return buffer;
+}

@@ -1,0 +1,361 @@
+/**
+ * The accept side: one {@link Stream} per connection on TCP, a Unix socket or TLS, a bound on
+ * live connections, and a graceful close.
+ *
+ * Assumptions: the factory is synchronous and cheap (it runs in the accept callback); a
+ * connection over `maxConnections` is accepted and closed at once by Node (the client sees the
+ * connection reset or closed), never queued in memory; accept errors such as `EMFILE` are
+ * transient and only reported (Node keeps accepting).
+ */
+import cluster from 'node:cluster';
+import { existsSync } from 'node:fs';
+import { lstat, unlink } from 'node:fs/promises';
+import net from 'node:net';
+import { dirname } from 'node:path';
+import tls from 'node:tls';
+import { MemoryBudget } from './budget.js';
+import { channels } from './diagnostics.js';
+import { ClosedError, InvalidArgumentError, ListenError } from './errors.js';
+import { StreamSettings } from './limits.js';
+import { Stream } from './stream.js';
+import { tlsServerOptions } from './tls.js';
+import { checkFunction, checkInteger, checkMs, checkObject, checkOptions, checkString, checkUnixPath, describeValue, invalid } from './validate.js';
+/** Default of {@link ServerOptions.maxConnections}. */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** Default of {@link CloseOptions.timeout}, in ms. */
+export const DEFAULT_CLOSE_TIMEOUT = 5000;
+/** A socket file that neither accepts nor refuses within this many ms is taken as live, not stale. */
+const STALE_PROBE_TIMEOUT = 1000;
+/**
+ * Listens and runs `factory(transport, seed, scope)` on every accepted connection (after the
+ * TLS handshake with `tls`). For the async API, pass `handleAsync(async (conn) => { ... })` as
+ * the factory. A factory that returns anything but an Intent (a promise, say) ends only that
+ * connection, with a `HandlerError` reported to `onError`. Resolves with the {@link Server} once it is listening; rejects with
+ * a {@link ListenError} if it cannot listen. Bad options, including unusable TLS material,
+ * throw `InvalidArgumentError` synchronously.
+ *
+ * ```ts
+ * const server = await serve({ host: '127.0.0.1', port: 7000 }, LineEcho.create)
+ * process.once('SIGTERM', () => server.close({ timeout: 10_000 }))
+ * ```
+ *
+ * Under `node:cluster`, call it in every worker with the same address: the workers share the
+ * listening socket, and each worker's `maxConnections` applies to that worker.
+ */
+export function serve(options, factory, seed) {
+    checkServeArguments(options, factory);
+    // Which API a function is for is never guessed from how it was declared (a bound or down-compiled
+    // async function looks like any other): the async API is asked for with handleAsync(). An
+    // `async` function here is surely a mistake, so it is refused now rather than on every connection.
+    if (isAsyncFunction(factory)) {
+        throw new InvalidArgumentError('serve(): factory is an async function; for the async API pass handleAsync(handler) instead');
+    }
+    const address = listenAddress(options);
+    const maxConnections = options.maxConnections === undefined ? DEFAULT_MAX_CONNECTIONS : checkInteger('serve', 'options.maxConnections', options.maxConnections, { min: 1 });
+    // Node hands the backlog to listen(2) as a C int.
+    const backlog = options.backlog === undefined ? 511 : checkInteger('serve', 'options.backlog', options.backlog, { min: 1, max: 2 ** 31 - 1 });
+    const tlsOptions = options.tls === undefined ? null : tlsServerOptions('serve', 'options.tls', options.tls);
+    // The type only: MemoryBudget checks the range.
+    if (options.maxBufferedBytes !== undefined && typeof options.maxBufferedBytes !== 'number') {
+        throw invalid('serve', 'options.maxBufferedBytes', 'a positive integer (bytes)', options.maxBufferedBytes);
+    }
+    const budget = options.maxBufferedBytes === undefined ? options.budget : new MemoryBudget(options.maxBufferedBytes);
+    const streamOptions = new StreamSettings({ ...options, budget }, 'serve');
+    const server = Server.create(factory, seed, streamOptions, tlsOptions);
+    return server.listen(address, maxConnections, backlog);
+}
+/**
+ * A listening server (see {@link serve}). It keeps the process alive until {@link Server.close}.
+ */
+export class Server {
+    #server;
+    #factory;
+    #seed;
+    #streamOptions;
+    /**
+     * Every connection accepted and not yet closed, by the socket accepted (for TLS the raw socket,
+     * from before the handshake), with the stream running on it; null while a TLS handshake runs.
+     * A plain connection's stream says when its socket closed (`serverHook`); a TLS connection's
+     * raw socket does (`#rawSocketClosed`).
+     */
+    #connections = new Map();
+    /** The 'close' listener of every raw TLS socket (`this` is the socket): one function per server, not a closure per connection. */
+    #rawSocketClosed;
+    /** Set once listening. */
+    #address = null;
+    /** The close in progress or done; `null` while serving. */
+    #closing = null;
+    /** What `#whenEmpty()` handed out; resolved and cleared when no connection is left. */
+    #empty = null;
+    constructor(factory, seed, streamOptions, tlsOptions) {
+        this.#factory = factory;
+        this.#seed = seed;
+        this.#streamOptions = streamOptions;
+        const server = this;
+        this.#rawSocketClosed = function () {
+            server.#forget(this);
+        };
+        streamOptions.serverHook = (stream) => this.#forget(stream.socket);
+        if (tlsOptions === null) {
+            this.#server = net.createServer({ allowHalfOpen: true }, (socket) => this.#onSocket(socket, false));
+        }
+        else {
+            this.#server = tls.createServer(tlsOptions, (socket) => this.#attach(socket));
+            this.#server.on('connection', (socket) => this.#onSocket(socket, true));
+            // A failed or timed-out handshake (handshakeTimeout) does not close the socket by itself
+            // in Node 20: without this, clients that never finish the handshake pin sockets forever.
+            // Reported like a failed accept, so that a plain-text client or a refused certificate is visible.
+            this.#server.on('tlsClientError', (error, socket) => {
+                socket.destroy();
+                if (channels.serverError.hasSubscribers)
+                    channels.serverError.publish({ server: this, error });
+            });
+        }
+    }
+    /** @internal Used by {@link serve}. */
+    static create(factory, seed, streamOptions, tlsOptions) {
+        return new Server(factory, seed, streamOptions, tlsOptions);
+    }
+    /** Connections open now: accepted and not yet closed (including TLS handshakes in progress). */
+    get connections() {
+        return this.#connections.size;
+    }
+    /**
+     * Where the server listens: `{ host, port }` with the real port (also when 0 was asked), or
+     * `{ path }`. It can be given as is to `connect()` or `Persistent`.
+     */
+    get address() {
+        if (this.#address === null)
+            throw new InvalidArgumentError('the server is not listening');
+        return this.#address;
+    }
+    /** Whether {@link close} was called. */
+    get isClosing() {
+        return this.#closing !== null;
+    }
+    /**
+     * Stops accepting at once, lets live streams go on until they end by themselves or
+     * `timeout` ms pass, then closes the rest. Resolves when every socket is closed and the
+     * Unix socket file (if any) is removed. Calling it again returns the same promise.
+     *
+     * The trap: a protocol idling on a kept-alive connection does not end by itself; it holds
+     * the close for the whole `timeout`.
+     */
+    close(options) {
+        const o = checkOptions('Server.close', 'options', options);
+        const timeout = o.timeout === undefined ? DEFAULT_CLOSE_TIMEOUT : checkMs('Server.close', 'options.timeout', o.timeout);
+        this.#closing ??= this.#shutdown(timeout);
+        return this.#closing;
+    }
+    /** @internal Used by {@link serve}: listens, handling a stale Unix socket file. */
+    async listen(address, maxConnections, backlog) {
+        this.#server.maxConnections = maxConnections;
+        try {
+            await this.#listenOnce(address, backlog);
+        }
+        catch (err) {
+            if (!('path' in address) || errorCode(err) !== 'EADDRINUSE')
+                throw listenError(address, err);
+            const found = await removeStaleSocket(address.path, err);
+            // In a cluster the live server may be our own primary, listening for a sibling worker:
+            // listening again joins it. Elsewhere a live server is someone else's.
+            if (found === 'live' && !cluster.isWorker) {
+                throw new ListenError(address.path, `cannot listen on ${address.path}: another server is listening there (EADDRINUSE)`, { cause: err });
+            }
+            try {
+                await this.#listenOnce(address, backlog);
+            }
+            catch (again) {
+                throw listenError(address, again);
+            }
+        }
+        // After listening, 'error' means a failed accept: report it, never crash the process.
+        this.#server.on('error', (error) => {
+            if (channels.serverError.hasSubscribers)
+                channels.serverError.publish({ server: this, error });
+        });
+        const bound = this.#server.address();
+        this.#address =
+            typeof bound === 'string' || bound === null ? { path: 'path' in address ? address.path : String(bound) } : { host: bound.address, port: bound.port };
+        return this;
+    }
+    #listenOnce(address, backlog) {
+        return new Promise((resolve, reject) => {
+            const server = this.#server;
+            const onError = (err) => {
+                server.removeListener('listening', onListening);
+                reject(err);
+            };
+            const onListening = () => {
+                server.removeListener('error', onError);
+                resolve();
+            };
+            server.once('error', onError);
+            server.once('listening', onListening);
+            if ('path' in address)
+                server.listen({ path: address.path, backlog });
+            else
+                server.listen({ port: address.port, backlog, ...(address.host !== undefined && { host: address.host }) });
+        });
+    }
+    /** A raw TCP or Unix socket was accepted (for TLS, before the handshake). */
+    #onSocket(socket, isTls) {
+        if (this.#closing !== null) {
+            socket.destroy(); // accepted while the listener was closing
+            return;
+        }
+        if (!isTls) {
+            this.#attach(socket);
+            return;
+        }
+        this.#connections.set(socket, null);
+        socket.on('close', this.#rawSocketClosed);
+        // The TLSSocket reports errors; this keeps a raw-socket error from being unhandled.
+        socket.on('error', ignore);
+    }
+    /** `socket` has closed: the connection is gone. */
+    #forget(socket) {
+        if (this.#connections.delete(socket))
+            this.#checkEmpty();
+    }
+    #checkEmpty() {
+        if (this.#empty !== null && this.connections === 0) {
+            this.#empty.resolve();
+            this.#empty = null;
+        }
+    }
+    #attach(socket) {
+        let stream;
+        try {
+            stream = Stream.attach(socket, this.#factory, this.#seed, this.#streamOptions);
+        }
+        catch {
+            socket.destroy(); // options were validated in serve(); nothing else throws here
+            return;
+        }
+        // A TLS socket wraps the raw socket that was accepted (Node keeps it as `_parent`); a runtime
+        // without a raw 'connection' event, or without `_parent`, has the stream's own socket as key.
+        const raw = socket._parent;
+        this.#connections.set(raw instanceof net.Socket && this.#connections.has(raw) ? raw : socket, stream);
+        if (channels.serverAccept.hasSubscribers)
+            channels.serverAccept.publish({ server: this, stream });
+    }
+    async #shutdown(timeout) {
+        const listenerClosed = new Promise((resolve) => {
+            // The callback runs once the listener is closed and Node counts no connection (or at
+            // once with ERR_SERVER_NOT_RUNNING if it was not listening): either way, done.
+            this.#server.close(() => resolve());
+        });
+        if (this.connections > 0 && timeout > 0) {
+            let timer;
+            await Promise.race([this.#whenEmpty(), new Promise((resolve) => (timer = setTimeout(resolve, timeout)))]);
+            clearTimeout(timer);
+        }
+        if (this.connections > 0) {
+            for (const [socket, stream] of this.#connections) {
+                if (stream === null)
+                    socket.destroy(); // a TLS handshake
+                else
+                    stream.close(new ClosedError('server closed'));
+            }
+            await this.#whenEmpty();
+        }
+        await listenerClosed;
+    }
+    #whenEmpty() {
+        if (this.connections === 0)
+            return Promise.resolve();
+        if (this.#empty === null) {
+            let resolve;
+            const promise = new Promise((r) => {
+                resolve = r;
+            });
+            this.#empty = { promise, resolve };
+        }
+        return this.#empty.promise;
+    }
+}
+/** serve()'s own arguments, before anything is read from them. */
+function checkServeArguments(options, handler) {
+    checkObject('serve', 'options', options, 'an object with { host?, port } or { path }, and server options');
+    checkFunction('serve', 'factory', handler, 'a function (transport, seed, scope) => Intent, or an async (conn) => {} handler');
+}
+function listenAddress(options) {
+    const { host, port, path } = options;
+    if (path !== undefined) {
+        // Which one would be listened on is not obvious to the reader of the call: refuse to guess.
+        if (host !== undefined || port !== undefined) {
+            throw new InvalidArgumentError(`serve: options must have either { host, port } or { path }, not both, got path ${describeValue(path)} with ${port !== undefined ? `port ${describeValue(port)}` : `host ${describeValue(host)}`}`);
+        }
+        return { path: checkUnixPath('serve', 'options.path', path) };
+    }
+    if (!(Number.isSafeInteger(port) && port >= 0 && port <= 65535)) {
+        throw invalid('serve', 'options.port', 'an integer within 0..65535 (or give options.path, a Unix socket)', port);
+    }
+    return host === undefined ? { port: port } : { host: checkString('serve', 'options.host', host), port: port };
+}
+/**
+ * `path` is in use. Removes it if it is a socket file nobody answers on (left by a crashed
+ * process) and returns `'stale'`; returns `'live'` if a server answers there; throws a
+ * ListenError if the file is not a socket.
+ */
+async function removeStaleSocket(path, inUse) {
+    const stat = await lstat(path).catch(() => null);
+    if (stat === null)
+        return 'stale'; // removed meanwhile: just listen again
+    if (!stat.isSocket())
+        throw new ListenError(path, `cannot listen on ${path}: the file exists and is not a socket (not removing it)`, { cause: inUse });
+    if (await isLive(path))
+        return 'live';
+    await unlink(path).catch((err) => {
+        if (errorCode(err) !== 'ENOENT')
+            throw listenError({ path }, err);
+    });
+    return 'stale';
+}
+/** Connects to a Unix socket: true if something accepts (or is too busy to refuse), false if refused. */
+function isLive(path) {
+    return new Promise((resolve) => {
+        const probe = net.connect({ path });
+        const done = (live) => {
+            clearTimeout(timer);
+            probe.destroy();
+            resolve(live);
+        };
+        const timer = setTimeout(() => done(true), STALE_PROBE_TIMEOUT);
+        probe.once('connect', () => done(true));
+        probe.once('error', (err) => {
+            const code = errorCode(err);
+            done(code !== 'ECONNREFUSED' && code !== 'ENOENT');
+        });
+    });
+}
+/** Wraps Node's listen error with a message that says what to do about it. */
+function listenError(address, err) {
+    const where = 'path' in address ? address.path : `${address.host ?? '*'}:${address.port}`;
+    const code = errorCode(err);
+    // Node reports a Unix path in a missing directory as EACCES; say what is really wrong.
+    const missingDir = 'path' in address && (code === 'EACCES' || code === 'ENOENT') && !existsSync(dirname(address.path));
+    const why = missingDir
+        ? `the directory ${dirname(address.path)} does not exist`
+        : code === 'EADDRINUSE'
+            ? 'the address is already in use (another server listens there)'
+            : code === 'EACCES'
+                ? 'permission denied (ports below 1024 need privileges; a Unix path needs write access to its directory)'
+                : code === 'EADDRNOTAVAIL'
+                    ? 'the address is not available on this host'
+                    : err instanceof Error
+                        ? err.message
+                        : String(err);
+    return new ListenError(where, `cannot listen on ${where}: ${why}${code === undefined ? '' : ` (${code})`}`, { cause: err });
+}
+function errorCode(err) {
+    if (typeof err !== 'object' || err === null || !('code' in err))
+        return undefined;
+    return typeof err.code === 'string' ? err.code : undefined;
+}
+function ignore() { }
+/** True for functions declared `async` (their results are promises of nothing to run). */
+function isAsyncFunction(fn) {
+    return Object.prototype.toString.call(fn) === '[object AsyncFunction]';
+}

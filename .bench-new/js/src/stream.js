@@ -1,0 +1,257 @@
+import { performance } from 'node:perf_hooks';
+import { DeadlineTimer } from './deadline.js';
+import { channels } from './diagnostics.js';
+import { Engine } from './engine.js';
+import { FLUSH_ON_DONE_TIMEOUT, StreamSettings } from './limits.js';
+import { checkFunction, invalid } from './validate.js';
+export { FLUSH_ON_DONE_TIMEOUT } from './limits.js';
+/**
+ * A protocol running on one socket: one input Buf, one output Buf, one deadline.
+ *
+ * ```ts
+ * const stream = Stream.attach(socket, (t, seed, scope) => Intent.of(new Echo()).expectDelimiter('\n', { max: 1024 }))
+ * const reason = await stream.closed // undefined after Intent.done()
+ * ```
+ */
+export class Stream extends Engine {
+    /** The socket (a `net.Socket` or `tls.TLSSocket`). */
+    socket;
+    /**
+     * Runs a protocol on a connected socket. `factory(transport, seed, scope)` creates the first
+     * state synchronously. The socket is switched to half-open mode (a FIN from the peer is
+     * `exception(EndOfStream)`, and the protocol may still answer).
+     */
+    static attach(socket, factory, seed, options) {
+        if (!isSocket(socket))
+            throw invalid('Stream.attach', 'socket', 'a net.Socket or tls.TLSSocket', socket);
+        checkFunction('Stream.attach', 'factory', factory, 'a function (transport, seed, scope) => Intent');
+        const stream = new Stream(socket, StreamSettings.of(options, 'Stream.attach'));
+        if (channels.streamOpen.hasSubscribers)
+            channels.streamOpen.publish({ stream });
+        stream.start(factory, seed);
+        return stream;
+    }
+    constructor(socket, settings) {
+        const io = new SocketIO(socket, settings);
+        super(io, settings);
+        io.bind(this);
+        this.socket = socket;
+    }
+}
+/**
+ * Whether `value` has what a stream drives. Not `instanceof net.Socket`: a runtime's own socket
+ * class (Bun, Deno) need not be Node's.
+ */
+function isSocket(value) {
+    if (typeof value !== 'object' || value === null)
+        return false;
+    const socket = value;
+    return (typeof socket.write === 'function' &&
+        typeof socket.pause === 'function' &&
+        typeof socket.resume === 'function' &&
+        typeof socket.destroy === 'function' &&
+        typeof socket.on === 'function' &&
+        typeof socket.end === 'function');
+}
+/** The clock of `Scope.now()` and of deadlines: monotonic milliseconds. */
+const monotonicNow = () => performance.now();
+/** The marker write of `write()`. */
+const NO_BYTES = Buffer.alloc(0);
+/** The I/O of a stream, kept on its socket so that one set of listener functions serves every stream. */
+const kIO = Symbol('rotor-stream.io');
+/**
+ * A socket as the engine's I/O. It is also the stream's timer (a `DeadlineTimer`), so that an
+ * idle connection holds one object for both.
+ */
+class SocketIO extends DeadlineTimer {
+    #settings;
+    /** The stream this I/O serves: set by `bind()`, right after the stream is made, before any event. */
+    #stream;
+    /** A TLS socket: every write carries the callback (see `write`). */
+    #isTls;
+    /** Whether the socket is flowing (we asked for data). */
+    #reading = false;
+    /** Set by a failed write so that the 'error' event which follows is not taken for a read error. */
+    #writeFailed = false;
+    #lingerTimer = null;
+    /** The write callback, made when first needed: an idle connection never needs it. */
+    #afterWrite = null;
+    /** The wakeup callbacks, made on the first notifier call: most connections never need one. */
+    #wakeupTask = null;
+    #deferredWakeupTask = null;
+    constructor(socket, settings) {
+        super();
+        this.#settings = settings;
+        this.#isTls = socket.encrypted === true;
+        socket.allowHalfOpen = true;
+        if (settings.noDelay)
+            socket.setNoDelay(true);
+        // Paused before the 'data' listener goes on, so that only the protocol's expectation starts reading.
+        socket.pause();
+        socket[kIO] = this;
+        socket.on('data', SocketIO.#socketData);
+        socket.on('end', SocketIO.#socketEnd);
+        socket.on('error', SocketIO.#socketError);
+        socket.on('close', SocketIO.#socketClose);
+    }
+    bind(stream) {
+        this.#stream = stream;
+    }
+    /** The stream's socket: kept once, on the stream. */
+    get #socket() {
+        return this.#stream.socket;
+    }
+    // Function expressions, not methods: `this` is the socket that emitted the event.
+    static #socketData = function (chunk) {
+        this[kIO].#stream.onData(chunk);
+    };
+    static #socketEnd = function () {
+        this[kIO].#stream.onEnd();
+    };
+    static #socketError = function (err) {
+        this[kIO].#onError(err);
+    };
+    static #socketClose = function () {
+        this[kIO].#onClose();
+    };
+    get remoteAddress() {
+        return this.#socket.remoteAddress;
+    }
+    get remotePort() {
+        return this.#socket.remotePort;
+    }
+    get localAddress() {
+        return this.#socket.localAddress;
+    }
+    get localPort() {
+        return this.#socket.localPort;
+    }
+    clock() {
+        return monotonicNow();
+    }
+    #writeCallback() {
+        this.#afterWrite ??= (err) => {
+            if (err) {
+                this.#writeFailed = true;
+                this.#stream.onWriteError(err);
+            }
+            else {
+                this.#stream.onWritten();
+            }
+        };
+        return this.#afterWrite;
+    }
+    write(data) {
+        const socket = this.#socket;
+        if (this.#isTls) {
+            socket.write(data, this.#writeCallback());
+            return socket.writableLength;
+        }
+        // Without a callback, a write the kernel takes at once costs Node no nextTick: the usual
+        // case for request-reply traffic. Only output left pending needs a word when it is written,
+        // which a marker write gives: its callback runs once every write before it is done. (Not
+        // on TLS, where an empty write is refused by some runtimes, Deno's for one.)
+        socket.write(data);
+        const unwritten = socket.writableLength;
+        if (unwritten > 0 && !socket.destroyed)
+            socket.write(NO_BYTES, this.#writeCallback());
+        return unwritten;
+    }
+    unwritten() {
+        return this.#socket.writableLength;
+    }
+    setReading(on) {
+        if (on === this.#reading)
+            return;
+        this.#reading = on;
+        if (on)
+            this.#socket.resume();
+        else
+            this.#socket.pause();
+    }
+    armTimer(deadline) {
+        this.armDeadline(deadline, monotonicNow);
+    }
+    deadlineReached() {
+        this.#stream.onTimer();
+    }
+    scheduleWakeup(later) {
+        if (later) {
+            this.#deferredWakeupTask ??= () => this.#stream.onDeferredWakeup();
+            setImmediate(this.#deferredWakeupTask);
+        }
+        else {
+            this.#wakeupTask ??= () => this.#stream.onWakeup();
+            queueMicrotask(this.#wakeupTask);
+        }
+    }
+    halfClose() {
+        this.#socket.end();
+    }
+    reportError(error) {
+        const report = this.#settings.onError;
+        if (report === null)
+            return;
+        try {
+            report(error, this.#stream);
+        }
+        catch {
+            // a failing error reporter must not take the connection's cleanup down with it
+        }
+    }
+    finish(_reason) {
+        const socket = this.#socket;
+        if (socket.destroyed)
+            return;
+        // Lingering close: drain (and drop) what the peer still sends until it closes too, so that
+        // our FIN is not turned into an RST by unread input.
+        this.#reading = true;
+        socket.resume();
+        const destroy = () => {
+            socket.destroy();
+        };
+        socket.end(() => {
+            // Flushed: now the peer has lingerTimeout to close its side.
+            if (this.#lingerTimer !== null)
+                clearTimeout(this.#lingerTimer);
+            if (socket.destroyed || socket.readableEnded)
+                return;
+            this.#lingerTimer = setTimeout(destroy, this.#settings.lingerTimeout);
+            this.#lingerTimer.unref();
+        });
+        if (socket.destroyed || socket.writableFinished)
+            return;
+        this.#lingerTimer = setTimeout(destroy, FLUSH_ON_DONE_TIMEOUT);
+        this.#lingerTimer.unref();
+    }
+    destroy(_reason) {
+        this.#socket.destroy();
+    }
+    #onError(err) {
+        if (this.#writeFailed)
+            return;
+        // A write that failed at once reaches us only here (it had no callback): Node names the syscall.
+        if (err.syscall === 'write') {
+            this.#writeFailed = true;
+            this.#stream.onWriteError(err);
+            return;
+        }
+        if (!this.#stream.isEnded)
+            this.#stream.onReadError(err);
+        // After Intent.done(), an error (a reset) while the last output is unwritten means it is lost;
+        // Node then calls the pending write callbacks without an error, so this is the only sign.
+        else if (this.#socket.writableLength > 0)
+            this.#stream.onWriteError(err);
+    }
+    #onClose() {
+        if (this.#lingerTimer !== null)
+            clearTimeout(this.#lingerTimer);
+        this.#lingerTimer = null;
+        this.cancelDeadline();
+        const stream = this.#stream;
+        stream.onClosed();
+        if (channels.streamClose.hasSubscribers)
+            channels.streamClose.publish({ stream, reason: stream.endReason });
+        this.#settings.serverHook?.(stream);
+    }
+}

@@ -1,0 +1,313 @@
+import { Engine } from '../engine.js';
+import { Limits } from '../limits.js';
+import { checkBytes, checkFunction, checkNumber, checkOptions, checkString } from '../validate.js';
+/**
+ * Drives a protocol without sockets or real time: feed input chunks, end the input, advance a
+ * virtual clock, make the peer stop reading, inject read and write errors; then look at the
+ * output, the handler calls and how the stream ended. It runs the very same engine as a socket
+ * `Stream`, on scripted I/O instead of a socket (Netty's EmbeddedChannel, tokio's mock IO).
+ *
+ * ```ts
+ * const h = new Harness(LineEcho.create)
+ * h.feed('hello\r\n')
+ * assert.equal(h.takeOutput().toString(), 'hello\r\n')
+ * h.advance(30_000)
+ * assert.equal(h.state, 'done')
+ * ```
+ */
+export class Harness {
+    #engine;
+    #io;
+    /** Creates the protocol with `factory` (as on a new connection) and runs its first round. */
+    constructor(factory, options) {
+        checkFunction('Harness', 'factory', factory, 'a function (transport, seed, scope) => Intent');
+        const o = checkOptions('Harness', 'options', options);
+        const now = o.now === undefined ? 0 : checkNumber('Harness', 'options.now', o.now);
+        const remoteAddress = o.remoteAddress === undefined ? '127.0.0.1' : checkString('Harness', 'options.remoteAddress', o.remoteAddress, false);
+        this.#io = new ScriptedIO(now, remoteAddress);
+        this.#engine = new Engine(this.#io, new Limits(o, 'Harness'));
+        this.#io.bind(this.#engine);
+        this.#engine.start(factory, o.seed);
+        this.#io.runDue();
+    }
+    /** Delivers one chunk of input (a string or a Uint8Array), as one socket read. */
+    feed(chunk) {
+        checkBytes('Harness.feed', 'chunk', chunk);
+        this.#engine.onData(Buffer.from(chunk));
+        this.#io.runDue();
+        return this;
+    }
+    /** The peer sends FIN. */
+    end() {
+        this.#engine.onEnd();
+        this.#io.runDue();
+        return this;
+    }
+    /** Moves the virtual clock forward by `ms` (a finite number >= 0), firing the deadline if it is passed on the way. */
+    advance(ms) {
+        this.#io.advance(checkNumber('Harness.advance', 'ms', ms, { min: 0 }));
+        return this;
+    }
+    /** Fires the stream's notifier (the protocol's `wakeup` runs, as after a microtask). */
+    wakeup() {
+        this.#engine.wakeup();
+        this.#io.runDue();
+        return this;
+    }
+    /** From now on, output stays unwritten (the peer does not read) until `drain()`. */
+    stall() {
+        this.#io.stalled = true;
+        return this;
+    }
+    /** The peer reads everything written so far, and keeps reading. */
+    drain() {
+        this.#io.drain();
+        return this;
+    }
+    /** Reading fails with `cause` (e.g. an `ECONNRESET` error). */
+    readError(cause = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })) {
+        this.#engine.onReadError(cause);
+        this.#io.runDue();
+        return this;
+    }
+    /** The next write, or the pending one, fails with `cause` (e.g. `EPIPE`). */
+    writeError(cause = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })) {
+        this.#io.writeError(cause);
+        return this;
+    }
+    /** Returns the bytes the peer has received since the last call, and forgets them. */
+    takeOutput() {
+        const out = Buffer.concat(this.#io.written);
+        this.#io.written.length = 0;
+        return out;
+    }
+    /** Every byte the peer has received so far. */
+    get output() {
+        return Buffer.concat(this.#io.written);
+    }
+    /** Bytes written by the stream that the peer has not read (see `stall()`). */
+    get unwritten() {
+        return this.#io.unwrittenBytes;
+    }
+    /** Handler calls in order, as typed records: `{ handler: 'bytesRead', end: 5 }`, `{ handler: 'exception', reason }`... */
+    get events() {
+        return this.#io.events;
+    }
+    /** The handler calls as short lines, for comparing whole sequences: `['bytesRead 5', 'exception RS_ERR_END_OF_STREAM']`. */
+    get log() {
+        return this.#io.events.map(describeCall);
+    }
+    /** Every exception reason the protocol received. */
+    get exceptions() {
+        return this.#io.exceptions;
+    }
+    /** How the stream stands: `'running'`, or how it ended (`'done'`, `'error'`). */
+    get state() {
+        return this.#io.state;
+    }
+    /** The error the stream ended with (what `fatal` received), if any. */
+    get error() {
+        return this.#io.error;
+    }
+    /** Number of socket writes so far: all output of one round leaves in one write. */
+    get writes() {
+        return this.#io.writeCount;
+    }
+    /** Whether the stream is reading (false while it waits for a flush or is pushed back, or asleep with input buffered). */
+    get isReading() {
+        return this.#io.reading;
+    }
+    /** Whether the write side was half-closed by the protocol. */
+    get isHalfClosed() {
+        return this.#io.halfClosed;
+    }
+    /** The armed deadline (ms on the virtual clock), or NaN. */
+    get deadline() {
+        return this.#io.armed;
+    }
+    /** Bytes of input buffered and not consumed. */
+    get buffered() {
+        return this.#engine.input.length;
+    }
+    /** The virtual clock, in ms. */
+    get now() {
+        return this.#io.time;
+    }
+}
+/** Deadlines one `advance()` may fire before it gives up on a protocol that never moves on. */
+const MAX_FIRINGS = 100_000;
+/**
+ * The engine's I/O in the test kit: writes are recorded (or held while the peer is stalled),
+ * the clock is virtual, wakeups and write reports wait in queues until the harness runs them,
+ * as a socket would report them in later microtasks.
+ */
+class ScriptedIO {
+    remoteAddress;
+    remotePort = 40000;
+    localAddress = '127.0.0.1';
+    localPort = 7;
+    /** The engine this I/O serves: set by `bind()`, right after the engine is made. */
+    #engine;
+    events = [];
+    exceptions = [];
+    written = [];
+    /** Written but not read by the peer (while stalled). */
+    #pending = [];
+    unwrittenBytes = 0;
+    writeCount = 0;
+    stalled = false;
+    halfClosed = false;
+    reading = false;
+    armed = Number.NaN;
+    state = 'running';
+    error = undefined;
+    time;
+    #wakeupDue = false;
+    /** A wakeup asked for from inside `wakeup`: a real stream runs it on a later turn of the event loop. */
+    #deferredWakeupDue = false;
+    #failNextWrite = undefined;
+    /** Reports a socket makes after `write()` returned (a failed write, a completed one). */
+    #deferred = [];
+    constructor(now, remoteAddress) {
+        this.time = now;
+        this.remoteAddress = remoteAddress;
+    }
+    bind(engine) {
+        this.#engine = engine;
+    }
+    trace = (call) => {
+        this.events.push(call);
+        if (call.handler === 'exception')
+            this.exceptions.push(call.reason);
+    };
+    clock() {
+        return this.time;
+    }
+    advance(ms) {
+        const target = this.time + ms;
+        // Fire every deadline on the way, at its own time, as a real timer would. A protocol that
+        // keeps setting deadlines in the past would spin a real stream too: stop and say so.
+        for (let fired = 0; !Number.isNaN(this.armed) && this.armed <= target; fired++) {
+            if (fired === MAX_FIRINGS)
+                throw new Error(`advance(${ms}): the deadline fired ${MAX_FIRINGS} times; does timeout() keep returning a past deadline?`);
+            this.time = Math.max(this.time, this.armed);
+            this.armed = Number.NaN;
+            this.#engine.onTimer();
+            this.runDue();
+        }
+        this.time = target;
+    }
+    drain() {
+        this.stalled = false;
+        this.written.push(...this.#pending);
+        this.#pending.length = 0;
+        this.unwrittenBytes = 0;
+        this.#engine.onWritten();
+        this.runDue();
+    }
+    writeError(cause) {
+        if (this.unwrittenBytes > 0) {
+            this.#engine.onWriteError(cause);
+            this.runDue();
+        }
+        else {
+            this.#failNextWrite = cause;
+        }
+    }
+    /** Runs what a real stream would run in later microtasks: write reports and wakeups. */
+    runDue() {
+        for (;;) {
+            const report = this.#deferred.shift();
+            if (report !== undefined) {
+                report();
+            }
+            else if (this.#wakeupDue) {
+                this.#wakeupDue = false;
+                this.#engine.onWakeup();
+            }
+            else if (this.#deferredWakeupDue) {
+                // The event loop moves on: nothing else is due, so the deferred wakeup runs now.
+                this.#deferredWakeupDue = false;
+                this.#engine.onDeferredWakeup();
+            }
+            else {
+                return;
+            }
+        }
+    }
+    write(data) {
+        this.writeCount++;
+        const engine = this.#engine;
+        if (this.#failNextWrite !== undefined) {
+            const cause = this.#failNextWrite;
+            this.#failNextWrite = undefined;
+            this.unwrittenBytes += data.length;
+            this.#deferred.push(() => engine.onWriteError(cause));
+            return this.unwrittenBytes;
+        }
+        if (this.halfClosed || this.state !== 'running') {
+            this.unwrittenBytes += data.length;
+            this.#deferred.push(() => engine.onWriteError(new Error('write after end')));
+            return this.unwrittenBytes;
+        }
+        if (this.stalled) {
+            this.#pending.push(data);
+            this.unwrittenBytes += data.length;
+        }
+        else {
+            this.written.push(data);
+            this.#deferred.push(() => engine.onWritten()); // a socket reports the completed write later
+        }
+        return this.unwrittenBytes;
+    }
+    unwritten() {
+        return this.unwrittenBytes;
+    }
+    setReading(on) {
+        this.reading = on;
+    }
+    armTimer(deadline) {
+        this.armed = deadline;
+    }
+    scheduleWakeup(later) {
+        if (later)
+            this.#deferredWakeupDue = true;
+        else
+            this.#wakeupDue = true;
+    }
+    halfClose() {
+        this.halfClosed = true;
+    }
+    reportError(_error) {
+        // The test kit reports handler errors through `error` and `events`.
+    }
+    finish(reason) {
+        this.state = reason === undefined ? 'done' : 'error';
+        this.error = reason;
+        this.#engine.onClosed(); // nothing to linger on: the connection is closed now
+    }
+    destroy(reason) {
+        this.state = 'error';
+        this.error = reason;
+        this.#pending.length = 0;
+        this.unwrittenBytes = 0;
+        this.#engine.onClosed();
+    }
+}
+/** One line of `Harness.log`: the handler, and its `end` or the reason's code. */
+export function describeCall(call) {
+    switch (call.handler) {
+        case 'bytesRead':
+            return `bytesRead ${call.end}`;
+        case 'exception':
+        case 'fatal':
+            return `${call.handler} ${errorCode(call.reason)}`;
+        default:
+            return call.handler;
+    }
+}
+/** The `code` of an error (ours or Node's), else its name. */
+function errorCode(err) {
+    const code = err.code;
+    return typeof code === 'string' ? code : err.name;
+}

@@ -1,0 +1,130 @@
+/**
+ * TLS options for servers and clients, validated once where they are given.
+ *
+ * Assumptions: certificates are verified by default on the client side (a self-signed or
+ * unknown certificate fails the connection unless its CA is given); TLS material is checked
+ * when a server or client is created, not on the first connection.
+ */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import tls from 'node:tls';
+import { InvalidArgumentError } from './errors.js';
+import { checkBoolean, checkMs, checkObject, checkString, invalid } from './validate.js';
+/** Default TLS handshake timeout on the server side, in ms. */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+/**
+ * Validates server TLS material given to `where` as `name` once, and returns the options for
+ * `tls.createServer`. Throws `InvalidArgumentError` (`RS_ERR_INVALID_ARG`) for a missing or
+ * misshapen option, and for unusable key, certificate or CA, with OpenSSL's error (e.g.
+ * `ERR_OSSL_PEM_NO_START_LINE`) as `cause`.
+ * @internal
+ */
+export function tlsServerOptions(where, name, options) {
+    const o = checkObject(where, name, options, 'an object { key, cert, ... }');
+    const key = checkKey(where, `${name}.key`, o.key, "the server's private key");
+    const cert = checkPem(where, `${name}.cert`, o.cert, "the server's certificate chain");
+    const ca = o.ca === undefined ? undefined : checkPem(where, `${name}.ca`, o.ca, 'CA certificates');
+    const handshakeTimeout = o.handshakeTimeout === undefined ? DEFAULT_HANDSHAKE_TIMEOUT : checkMs(where, `${name}.handshakeTimeout`, o.handshakeTimeout, { min: 1 });
+    const requestCert = o.requestCert === undefined ? false : checkBoolean(where, `${name}.requestCert`, o.requestCert);
+    const rejectUnauthorized = o.rejectUnauthorized === undefined ? true : checkBoolean(where, `${name}.rejectUnauthorized`, o.rejectUnauthorized);
+    const material = { key, cert, ...(ca !== undefined && { ca }) };
+    checkMaterial(where, material, 'server');
+    return { ...material, requestCert, rejectUnauthorized, handshakeTimeout, allowHalfOpen: true };
+}
+/**
+ * Validates client TLS options given to `where` as `name` once, and returns the options for
+ * `tls.connect` (without the address).
+ * @internal
+ */
+export function tlsClientOptions(where, name, options) {
+    const o = checkObject(where, name, options, 'an object (use {} for the defaults)');
+    const ca = o.ca === undefined ? undefined : checkPem(where, `${name}.ca`, o.ca, 'CA certificates');
+    const cert = o.cert === undefined ? undefined : checkPem(where, `${name}.cert`, o.cert, 'the client certificate chain');
+    const key = o.key === undefined ? undefined : checkKey(where, `${name}.key`, o.key, "the client certificate's private key");
+    if ((cert === undefined) !== (key === undefined)) {
+        throw new InvalidArgumentError(`${where}: ${name}.cert and ${name}.key go together (a client certificate needs its private key), got only ${cert === undefined ? 'key' : 'cert'}`);
+    }
+    const material = { ...(ca !== undefined && { ca }), ...(cert !== undefined && { cert }), ...(key !== undefined && { key }) };
+    if (Object.keys(material).length > 0)
+        checkMaterial(where, material, 'client');
+    return {
+        ...material,
+        ...(o.servername !== undefined && { servername: checkString(where, `${name}.servername`, o.servername) }),
+        rejectUnauthorized: o.rejectUnauthorized === undefined ? true : checkBoolean(where, `${name}.rejectUnauthorized`, o.rejectUnauthorized),
+    };
+}
+/** PEM text or a Buffer, not empty. */
+function isPemItem(value) {
+    return (typeof value === 'string' || value instanceof Uint8Array) && value.length > 0;
+}
+/** `cert` or `ca`: PEM text, a Buffer, or a non-empty array of them. */
+function checkPem(where, name, value, what) {
+    if (isPemItem(value) || (Array.isArray(value) && value.length > 0 && value.every(isPemItem)))
+        return value;
+    throw invalid(where, name, `${what} in PEM: text, a Buffer, or a non-empty array of them`, value);
+}
+/** `key`: PEM text, a Buffer, or a non-empty array of them or of `{ pem, passphrase? }`. */
+function checkKey(where, name, value, what) {
+    const isItem = (item) => isPemItem(item) ||
+        (typeof item === 'object' &&
+            item !== null &&
+            isPemItem(item.pem) &&
+            (item.passphrase === undefined || typeof item.passphrase === 'string'));
+    if (isPemItem(value) || (Array.isArray(value) && value.length > 0 && value.every(isItem)))
+        return value;
+    throw invalid(where, name, `${what} in PEM: text, a Buffer, or a non-empty array of them or of { pem, passphrase }`, value);
+}
+/** Builds a secure context once, so bad material fails at creation with a clear message. */
+function checkMaterial(where, material, side) {
+    try {
+        // OpenSSL skips CA entries it cannot parse, which would surface later as "unable to verify".
+        if (material.ca !== undefined)
+            checkCertificates(material.ca, 'ca');
+        tls.createSecureContext(material);
+        if (!secureContextValidates())
+            checkKeyPair(material);
+    }
+    catch (err) {
+        throw new InvalidArgumentError(`${where}: unusable TLS ${side} key, certificate or CA: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+}
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+/** Parses every certificate in `pem`; throws if there is none or one does not parse. */
+function checkCertificates(pem, option) {
+    for (const item of Array.isArray(pem) ? pem : [pem]) {
+        const blocks = String(item).match(PEM_CERTIFICATE);
+        if (blocks === null)
+            throw new Error(`tls.${option} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+        for (const block of blocks)
+            new X509Certificate(block);
+    }
+}
+let contextValidates;
+/**
+ * Whether `tls.createSecureContext` parses what it is given, as on Node and Bun. Deno's accepts
+ * anything (bad material then fails every handshake instead), so there {@link checkKeyPair} does
+ * the same checks with node:crypto. Feature-checked once.
+ */
+function secureContextValidates() {
+    if (contextValidates === undefined) {
+        try {
+            tls.createSecureContext({ cert: 'not a certificate' });
+            contextValidates = false;
+        }
+        catch {
+            contextValidates = true;
+        }
+    }
+    return contextValidates;
+}
+/** The key and the certificate parse, and each certificate's leaf has its private key among the keys. */
+function checkKeyPair(material) {
+    if (material.cert === undefined || material.key === undefined)
+        return;
+    checkCertificates(material.cert, 'cert');
+    const keys = (Array.isArray(material.key) ? material.key : [material.key]).map((item) => typeof item === 'string' || Buffer.isBuffer(item) ? createPrivateKey(item) : createPrivateKey({ key: item.pem, passphrase: item.passphrase }));
+    for (const item of Array.isArray(material.cert) ? material.cert : [material.cert]) {
+        const leaf = new X509Certificate(String(item).match(PEM_CERTIFICATE)[0]);
+        if (!keys.some((key) => leaf.checkPrivateKey(key)))
+            throw new Error(`the private key does not match the certificate ${leaf.subject} (key values mismatch)`);
+    }
+}

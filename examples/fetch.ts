@@ -63,18 +63,18 @@ export class Fetch implements Protocol {
         return Intent.of(this).expectBytes(Number(length)).timeout(TIMEOUT)
       }
       case 'body':
-        return this.complete(t, end)
+        return this.#complete(t, end)
       case 'untilClose':
         return Intent.error(new ProtocolError(`body larger than ${MAX_BODY} bytes`))
     }
   }
 
   exception(t: Transport, reason: Exception): Intent<Fetch> {
-    if (reason.code === 'RS_ERR_END_OF_STREAM' && this.phase === 'untilClose') return this.complete(t, t.input.length)
+    if (reason.code === 'RS_ERR_END_OF_STREAM' && this.phase === 'untilClose') return this.#complete(t, t.input.length)
     return Intent.error(reason)
   }
 
-  private complete(t: Transport, length: number): Intent<Fetch> {
+  #complete(t: Transport, length: number): Intent<Fetch> {
     this.result = { status: this.status, headers: this.headers, body: t.input.copy(0, length) }
     t.input.consume(length)
     return Intent.done()

@@ -110,33 +110,49 @@ export class RequestQueue {
   }
 }
 
+/** A request in flight: from its write until its response is complete. */
+interface InFlight {
+  readonly request: Pending
+  /** When its response must be complete, ms on `scope.now()`'s clock. */
+  readonly deadline: number
+}
+
+/** A request in flight whose final response head has arrived. */
+interface Responding extends InFlight {
+  readonly head: ResponseHead
+}
+
+/**
+ * What a connection waits for, with what that phase needs and nothing else:
+ * `idle`: nothing in flight; waiting for a `wakeup` (a request was queued) or the idle timeout.
+ *   It reads meanwhile, so that a server closing the kept-alive connection is seen at once.
+ * `head`: a request is sent; waiting for the response head.
+ * `body`: waiting for `length` body bytes. `chunked`: `decoder` decodes the body.
+ * `untilClose`: the body ends when the server closes (no length, no chunking).
+ */
+type ClientState =
+  | { readonly phase: 'idle' }
+  | ({ readonly phase: 'head' } & InFlight)
+  | ({ readonly phase: 'body'; readonly length: number } & Responding)
+  | ({ readonly phase: 'chunked'; readonly decoder: ChunkedDecoder } & Responding)
+  | ({ readonly phase: 'untilClose' } & Responding)
+const IDLE: ClientState = Object.freeze({ phase: 'idle' })
+
 /** One client connection: sends queued requests one at a time and parses their responses. */
 export class ClientConnection implements Protocol {
+  /** What the connection waits for (see {@link ClientState}). */
+  #state: ClientState = IDLE
   /**
-   * `idle`: nothing in flight; waiting for a `wakeup` (a request was queued) or the idle timeout.
-   *   It reads meanwhile, so that a server closing the kept-alive connection is seen at once.
-   * `head`: a request is sent; waiting for the response head.
-   * `body`: waiting for `#length` body bytes. `chunked`: `#decoder` decodes the body.
-   * `untilClose`: the body ends when the server closes (no length, no chunking).
+   * The Intent last returned: a `wakeup` that finds the connection busy changes nothing and
+   * returns it again. The factory's first Intent replaces this one before any handler runs.
    */
-  phase: 'idle' | 'head' | 'body' | 'chunked' | 'untilClose' = 'idle'
-  /** The request in flight (every phase but idle). */
-  #current: Pending | null = null
-  /** Its response head (phases body, chunked, untilClose). */
-  #head: ResponseHead | null = null
-  /** Its Content-Length (phase body). */
-  #length = 0
-  /** Its chunked body so far (phase chunked). */
-  #decoder: ChunkedDecoder | null = null
-  /** When the response in flight must be complete, ms on `scope.now()`'s clock (every phase but idle). */
-  #deadline = 0
-  /** The Intent last returned: a `wakeup` that finds the connection busy changes nothing and returns it again. */
-  #waiting: Intent<ClientConnection> | null = null
+  #waiting: Intent<ClientConnection> = Intent.of(this).expectBytes(1)
   /** This connection's notifier, to tell whether `#queue.notify` is still ours. */
   #notify: (() => void) | null = null
   readonly #queue: RequestQueue
   readonly #options: Required<HttpClientOptions>
 
+  // TypeScript's `private`: JavaScript has no private constructor; `factory` merges the options once.
   private constructor(queue: RequestQueue, options: Required<HttpClientOptions>) {
     this.#queue = queue
     this.#options = options
@@ -152,58 +168,65 @@ export class ClientConnection implements Protocol {
     }
   }
 
+  /** What the connection waits for: `idle`, `head`, `body`, `chunked` or `untilClose`. */
+  get phase(): ClientState['phase'] {
+    return this.#state.phase
+  }
+
   bytesRead(t: Transport, _end: number, scope: Scope): Intent<ClientConnection> {
     const input = t.input
     for (;;) {
-      switch (this.phase) {
+      const state = this.#state
+      switch (state.phase) {
         case 'idle':
           return Intent.error(new ProtocolError('the server sent bytes while no request was in flight'))
         case 'head': {
           const end = input.indexOf(HEAD_END)
-          if (end < 0) return this.#wait(Intent.of(this).expectDelimiter(HEAD_END, { max: this.#options.maxHeadSize }).deadline(this.#deadline))
+          if (end < 0) return this.#wait(Intent.of(this).expectDelimiter(HEAD_END, { max: this.#options.maxHeadSize }).deadline(state.deadline))
           if (end > this.#options.maxHeadSize) return Intent.error(new ProtocolError('response head too large'))
           const head = parseResponseHead(input.view(0, end)) // copies what it keeps
           input.consume(end + HEAD_END.length)
           if (!head.ok) return Intent.error(new ProtocolError(head.message))
           if (head.value.status < 200) break // an interim answer (100 Continue): the real one follows
-          const stop = this.#startBody(head.value, t, scope)
+          const stop = this.#startBody(state, head.value, t, scope)
           if (stop !== null) return stop
           break
         }
         case 'body': {
-          const n = this.#length
-          if (input.length < n) return this.#wait(Intent.of(this).expectBytes(n).deadline(this.#deadline))
+          const n = state.length
+          if (input.length < n) return this.#wait(Intent.of(this).expectBytes(n).deadline(state.deadline))
           const body = input.copy(0, n) // a copy: a view would die with consume()
           input.consume(n)
-          return this.#complete(t, body, scope)
+          return this.#complete(t, state.request, state.head, body, scope)
         }
         case 'chunked':
-          return this.#readChunked(t, scope)
+          return this.#readChunked(t, state, scope)
         case 'untilClose':
           return Intent.error(new ProtocolError(`response body larger than ${this.#options.maxBodySize} bytes`))
         default:
-          return unreachable(this.phase)
+          return unreachable(state)
       }
     }
   }
 
   wakeup(t: Transport, scope: Scope): Intent<ClientConnection> {
-    if (this.phase === 'idle') return this.#next(t, scope)
-    return this.#waiting as Intent<ClientConnection> // busy: the response's completion takes the next request
+    if (this.#state.phase === 'idle') return this.#next(t, scope)
+    return this.#waiting // busy: the response's completion takes the next request
   }
 
   exception(t: Transport, reason: Exception, scope: Scope): Intent<ClientConnection> {
+    const state = this.#state
     switch (reason.code) {
       case 'RS_ERR_END_OF_STREAM': {
-        if (this.phase === 'idle') return this.#end() // the server closed a kept-alive connection
-        if (this.phase !== 'untilClose')
+        if (state.phase === 'idle') return this.#end() // the server closed a kept-alive connection
+        if (state.phase !== 'untilClose')
           return Intent.error(new ProtocolError('the server closed the connection before the response was complete', { cause: reason }))
         const body = t.input.copy()
         t.input.consume(body.length)
-        return this.#complete(t, body, scope)
+        return this.#complete(t, state.request, state.head, body, scope)
       }
       case 'RS_ERR_LIMIT_REACHED':
-        return Intent.error(new ProtocolError(this.phase === 'head' ? 'response head too large' : 'response too large', { cause: reason }))
+        return Intent.error(new ProtocolError(state.phase === 'head' ? 'response head too large' : 'response too large', { cause: reason }))
       case 'RS_ERR_PROTOCOL':
       case 'RS_ERR_READ':
       case 'RS_ERR_TOO_SLOW':
@@ -212,88 +235,82 @@ export class ClientConnection implements Protocol {
   }
 
   timeout(): Intent<ClientConnection> {
-    if (this.phase === 'idle') return this.#end() // idle too long: close before the server does
+    if (this.#state.phase === 'idle') return this.#end() // idle too long: close before the server does
     return Intent.error(new TimeoutError(`no complete response within ${this.#options.responseTimeout} ms`))
   }
 
   fatal(reason: Error): void {
-    this.#current?.reject(reason)
-    this.#current = null
+    const state = this.#state
+    if (state.phase !== 'idle') state.request.reject(reason)
+    this.#state = IDLE
     this.#detach()
   }
 
   /** Sends the next queued request, or idles, or (closing, nothing queued) ends. */
   #next(t: Transport, scope: Scope): Intent<ClientConnection> {
-    const pending = this.#queue.pending.shift()
-    if (pending === undefined) {
+    const request = this.#queue.pending.shift()
+    if (request === undefined) {
       if (this.#queue.closing) return this.#end()
-      this.phase = 'idle'
+      this.#state = IDLE
       return this.#wait(
         Intent.of(this)
           .expectBytes(1)
           .deadline(scope.now() + this.#options.idleTimeout),
       )
     }
-    this.#current = pending
-    t.output.write(pending.bytes)
-    this.phase = 'head'
-    this.#deadline = scope.now() + this.#options.responseTimeout
-    return this.#wait(Intent.of(this).expectDelimiter(HEAD_END, { max: this.#options.maxHeadSize }).deadline(this.#deadline))
+    t.output.write(request.bytes)
+    const deadline = scope.now() + this.#options.responseTimeout
+    this.#state = { phase: 'head', request, deadline }
+    return this.#wait(Intent.of(this).expectDelimiter(HEAD_END, { max: this.#options.maxHeadSize }).deadline(deadline))
   }
 
   /** After a final response head: how its body is framed. Returns an Intent to stop the loop, or null. */
-  #startBody(head: ResponseHead, t: Transport, scope: Scope): Intent<ClientConnection> | null {
-    const framing = responseFraming((this.#current as Pending).method, head)
+  #startBody(sent: InFlight, head: ResponseHead, t: Transport, scope: Scope): Intent<ClientConnection> | null {
+    const framing = responseFraming(sent.request.method, head)
     if (!framing.ok) return Intent.error(new ProtocolError(framing.message))
-    this.#head = head
+    const { request, deadline } = sent
     const f = framing.value
     switch (f.kind) {
       case 'none':
-        return this.#complete(t, EMPTY, scope)
+        return this.#complete(t, request, head, EMPTY, scope)
       case 'length':
         if (f.length > this.#options.maxBodySize) return Intent.error(new ProtocolError(`response body of ${f.length} bytes is over the limit`))
-        this.#length = f.length
-        this.phase = 'body'
+        this.#state = { phase: 'body', request, deadline, head, length: f.length }
         return null
       case 'chunked':
-        this.#decoder = new ChunkedDecoder(this.#options.maxBodySize)
-        this.phase = 'chunked'
+        this.#state = { phase: 'chunked', request, deadline, head, decoder: new ChunkedDecoder(this.#options.maxBodySize) }
         return null
       case 'untilClose':
-        this.phase = 'untilClose' // the end of stream delivers it; one byte more than allowed is an error
+        this.#state = { phase: 'untilClose', request, deadline, head } // the end of stream delivers it; one byte more than allowed is an error
         return this.#wait(
           Intent.of(this)
             .expectBytes(this.#options.maxBodySize + 1)
-            .deadline(this.#deadline),
+            .deadline(deadline),
         )
     }
   }
 
   /** Decodes what is buffered of a chunked body; completes the response or waits for the rest. */
-  #readChunked(t: Transport, scope: Scope): Intent<ClientConnection> {
-    const decoder = this.#decoder as ChunkedDecoder
-    const need = decoder.decode(t.input)
+  #readChunked(t: Transport, state: Extract<ClientState, { phase: 'chunked' }>, scope: Scope): Intent<ClientConnection> {
+    const need = state.decoder.decode(t.input)
     switch (need.kind) {
       case 'line':
-        return this.#wait(Intent.of(this).expectDelimiter(CRLF, { max: need.max }).deadline(this.#deadline))
+        return this.#wait(Intent.of(this).expectDelimiter(CRLF, { max: need.max }).deadline(state.deadline))
       case 'bytes':
-        return this.#wait(Intent.of(this).expectBytes(need.n).deadline(this.#deadline))
+        return this.#wait(Intent.of(this).expectBytes(need.n).deadline(state.deadline))
       case 'error':
         return Intent.error(new ProtocolError(`bad chunked body: ${need.message}`))
       case 'done':
-        return this.#complete(t, decoder.body(), scope)
+        return this.#complete(t, state.request, state.head, state.decoder.body(), scope)
     }
   }
 
   /** The response in flight is complete: settle its promise, then go on or end. */
-  #complete(t: Transport, body: Buffer, scope: Scope): Intent<ClientConnection> {
-    const current = this.#current as Pending
-    const head = this.#head as ResponseHead
-    const reusable = this.phase !== 'untilClose' && isKeepAlive(head.minor, head.headers)
-    this.#current = null
-    this.#head = null
-    this.#decoder = null
-    current.resolve({ status: head.status, reason: head.reason, headers: head.headers, body }) // the caller runs later, in a microtask
+  #complete(t: Transport, request: Pending, head: ResponseHead, body: Buffer, scope: Scope): Intent<ClientConnection> {
+    // A body delimited by the close leaves nothing to reuse.
+    const reusable = this.#state.phase !== 'untilClose' && isKeepAlive(head.minor, head.headers)
+    this.#state = IDLE
+    request.resolve({ status: head.status, reason: head.reason, headers: head.headers, body }) // the caller runs later, in a microtask
     return reusable ? this.#next(t, scope) : this.#end()
   }
 
@@ -399,8 +416,7 @@ function serializeRequest(method: string, host: string, request: ClientRequest):
   if (!TOKEN.test(method)) throw new TypeError(`invalid method ${JSON.stringify(method)}`)
   if (!TARGET.test(path)) throw new TypeError(`invalid path ${JSON.stringify(path)}`)
   let head = `${method} ${path} HTTP/1.1\r\nHost: ${host}\r\n`
-  for (const name in request.headers) {
-    const value = request.headers[name] as string
+  for (const [name, value] of Object.entries(request.headers ?? {})) {
     if (!TOKEN.test(name) || /[\r\n]/.test(value)) throw new TypeError(`invalid header ${JSON.stringify(name)}`)
     head += `${name}: ${value}\r\n`
   }
@@ -410,8 +426,8 @@ function serializeRequest(method: string, host: string, request: ClientRequest):
   return body === null ? Buffer.from(head, 'latin1') : Buffer.concat([Buffer.from(head, 'latin1'), body])
 }
 
-function unreachable(x: never): never {
-  throw new Error(`unreachable: ${String(x)}`)
+function unreachable(state: never): never {
+  throw new Error(`unreachable: ${JSON.stringify(state)}`)
 }
 
 async function main(): Promise<void> {

@@ -24,6 +24,7 @@
  * |   slower than `requestTimeout` (from 1st byte) |                                          |
  * | idle longer than `keepAliveTimeout`            | close quietly                            |
  * | `Connection: close`, HTTP/1.0 w/o keep-alive   | answer, then close                       |
+ * | the handler throws or answers a bad header     | 500, close, `onError` (stderr by default) |
  */
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -51,6 +52,23 @@ const MAX_CALL_OUTPUT = 64 * 1024
 // Frozen: its head is serialized once (see ResponseWriter).
 const TEXT = Object.freeze({ 'Content-Type': 'text/plain; charset=utf-8' })
 const HEAD_TOO_LARGE = 'request head too large'
+
+/**
+ * What a connection waits for, with what that phase needs and nothing else:
+ * `idle`: between requests, nothing of the next one buffered (keepAliveTimeout runs).
+ * `head`: the start of a request is buffered, its blank line is not (headersTimeout runs).
+ * `body`: the head is parsed; waiting for `length` body bytes (requestTimeout runs).
+ * `chunked`: the head is parsed; `decoder` is decoding a chunked body (requestTimeout runs).
+ * `closing`: the last answer is being flushed; then the connection closes.
+ * The phases without data are shared constants: a request without a body allocates no state.
+ */
+type ServerState =
+  | { readonly phase: 'idle' | 'head' | 'closing' }
+  | { readonly phase: 'body'; readonly head: RequestHead; readonly length: number }
+  | { readonly phase: 'chunked'; readonly head: RequestHead; readonly decoder: ChunkedDecoder }
+const IDLE: ServerState = Object.freeze({ phase: 'idle' })
+const HEAD: ServerState = Object.freeze({ phase: 'head' })
+const CLOSING: ServerState = Object.freeze({ phase: 'closing' })
 
 /** Limits of every connection. Sizes in bytes, durations in ms. */
 export interface HttpLimits {
@@ -85,37 +103,44 @@ export interface HttpOptions {
   limits?: Partial<HttpLimits>
   /** The Date header's value, or null to send none (tests want byte-identical output). @default the wall clock, as an IMF-fixdate */
   date?: (() => string) | null
+  /**
+   * Called when the handler throws, or answers a header that cannot be sent, after the client got
+   * its 500 (the connection then closes); null silences it.
+   * @default prints one entry to stderr: the request line and the error's stack
+   */
+  onError?: ((error: unknown, request: HttpRequest) => void) | null
+}
+
+/** The default `onError`. */
+function printHandlerError(error: unknown, request: HttpRequest): void {
+  console.error(`http-server: ${request.method} ${request.target} answered 500:`, error)
 }
 
 /** One HTTP/1.1 connection, server side. */
 export class HttpConnection implements Protocol {
-  /**
-   * `idle`: between requests, nothing of the next one buffered (keepAliveTimeout runs).
-   * `head`: the start of a request is buffered, its blank line is not (headersTimeout runs).
-   * `body`: the head is parsed; waiting for `#length` body bytes (requestTimeout runs).
-   * `chunked`: the head is parsed; `#decoder` is decoding a chunked body (requestTimeout runs).
-   * `closing`: the last answer is being flushed; then the connection closes.
-   */
-  phase: 'idle' | 'head' | 'body' | 'chunked' | 'closing' = 'idle'
-  /** The request whose body is being read (phases body, chunked). */
-  #head: RequestHead | null = null
-  /** Its Content-Length (phase body). */
-  #length = 0
-  /** Its chunked body so far (phase chunked). */
-  #decoder: ChunkedDecoder | null = null
+  /** What the connection waits for (see {@link ServerState}). */
+  #state: ServerState = IDLE
   /** What #waitIdle returns, made on first use. */
   #idle: Intent<HttpConnection> | null = null
   /** When the current request's first byte was seen, ms on `scope.now()`'s clock (phases head, body, chunked). */
   #startedAt = 0
   readonly #handler: Handler
+  readonly #onError: ((error: unknown, request: HttpRequest) => void) | null
   readonly #limits: HttpLimits
   /** Shared by every connection of the server. */
   readonly #writer: ResponseWriter
 
-  private constructor(handler: Handler, limits: HttpLimits, writer: ResponseWriter) {
-    this.#handler = handler
+  // TypeScript's `private`: JavaScript has no private constructor; `factory` checks the options once.
+  private constructor(options: HttpOptions, limits: HttpLimits, writer: ResponseWriter) {
+    this.#handler = options.handler
+    this.#onError = options.onError === undefined ? printHandlerError : options.onError
     this.#limits = limits
     this.#writer = writer
+  }
+
+  /** What the connection waits for: `idle`, `head`, `body`, `chunked` or `closing`. */
+  get phase(): ServerState['phase'] {
+    return this.#state.phase
   }
 
   /** The factory to give `serve()` (or `Stream.attach`); options are checked once, here. */
@@ -125,7 +150,7 @@ export class HttpConnection implements Protocol {
       if (!(Number.isSafeInteger(value) && value > 0)) throw new RangeError(`HTTP limit ${name} must be a positive integer, got ${value}`)
     }
     const writer = new ResponseWriter(options.date === undefined ? httpDate : options.date)
-    return (t, _seed, scope) => new HttpConnection(options.handler, limits, writer).#waitIdle(t.input, 0, scope)
+    return (t, _seed, scope) => new HttpConnection(options, limits, writer).#waitIdle(t.input, 0, scope)
   }
 
   bytesRead(t: Transport, _end: number, scope: Scope): Intent<HttpConnection> {
@@ -137,13 +162,14 @@ export class HttpConnection implements Protocol {
     let bytes = input.view()
     let pos = 0
     for (;;) {
-      switch (this.phase) {
+      const state = this.#state
+      switch (state.phase) {
         case 'idle': {
           // RFC 9112 §2.2: ignore empty lines before a request line (some clients send a CRLF after a body).
           while (pos < bytes.length && (bytes[pos] === CR || bytes[pos] === LF)) pos++
           // With output past the limit, the rest waits for the pushback.
           if (pos === bytes.length || t.output.length >= outputLimit) return this.#waitIdle(input, pos, scope)
-          this.phase = 'head'
+          this.#state = HEAD
           this.#startedAt = scope.now()
           break
         }
@@ -167,7 +193,7 @@ export class HttpConnection implements Protocol {
           break
         }
         case 'body': {
-          const n = this.#length
+          const n = state.length
           if (bytes.length - pos < n) {
             input.consume(pos)
             return Intent.of(this)
@@ -177,12 +203,12 @@ export class HttpConnection implements Protocol {
           const body = Buffer.allocUnsafe(n) // a copy: the view dies with consume()
           bytes.copy(body, 0, pos, pos + n)
           pos += n
-          if (!this.#respond(t, this.#head as RequestHead, body)) return this.#close(t, scope)
+          if (!this.#respond(t, state.head, body)) return this.#close(t, scope)
           break
         }
         case 'chunked': {
           input.consume(pos) // the decoder reads from the Buf itself
-          const stop = this.#readChunked(t, scope)
+          const stop = this.#readChunked(t, state.head, state.decoder, scope)
           if (stop !== null) return stop
           bytes = input.view()
           pos = 0
@@ -191,7 +217,7 @@ export class HttpConnection implements Protocol {
         case 'closing':
           throw new Error('bytesRead while closing') // a bug: 'closing' expects no input
         default:
-          return unreachable(this.phase)
+          return unreachable(state)
       }
     }
   }
@@ -200,8 +226,9 @@ export class HttpConnection implements Protocol {
     switch (reason.code) {
       case 'RS_ERR_LIMIT_REACHED': {
         // The same answers as when bytesRead finds the bound passed itself.
-        if (this.phase === 'head') return this.#fail(t, scope, 431, HEAD_TOO_LARGE)
-        const error = this.phase === 'chunked' ? (this.#decoder as ChunkedDecoder).overLimit() : null
+        const state = this.#state
+        if (state.phase === 'head') return this.#fail(t, scope, 431, HEAD_TOO_LARGE)
+        const error = state.phase === 'chunked' ? state.decoder.overLimit() : null
         if (error?.kind === 'error') return this.#fail(t, scope, error.status, error.message)
         return this.#fail(t, scope, 413, 'request too large') // over the stream's maxBufferSize
       }
@@ -216,7 +243,8 @@ export class HttpConnection implements Protocol {
   }
 
   timeout(t: Transport, scope: Scope): Intent<HttpConnection> {
-    switch (this.phase) {
+    const state = this.#state
+    switch (state.phase) {
       case 'idle':
         return Intent.done() // keep-alive timeout: nobody is waiting for an answer
       case 'head':
@@ -226,7 +254,7 @@ export class HttpConnection implements Protocol {
       case 'closing':
         return Intent.error(new TimeoutError('the client did not read the last answer'))
       default:
-        return unreachable(this.phase)
+        return unreachable(state)
     }
   }
 
@@ -237,7 +265,7 @@ export class HttpConnection implements Protocol {
   /** Consumes the `parsed` bytes, then waits for the first byte of the next request; keep-alive idling is the point here. */
   #waitIdle(input: Buf, parsed: number, scope: Scope): Intent<HttpConnection> {
     input.consume(parsed)
-    this.phase = 'idle'
+    this.#state = IDLE
     // One Intent per connection, given a new deadline each time: the stream copies what it
     // needs when it takes an Intent, and a request costs one allocation less.
     this.#idle ??= Intent.of(this).expectBytes(1)
@@ -257,20 +285,13 @@ export class HttpConnection implements Protocol {
     // The client may wait for this before sending the body. Sent even if the body is already
     // here (RFC 9110 §10.1.1 allows it), so the output never depends on how the bytes arrived.
     if (expect !== undefined && head.minor === 1) t.output.write(CONTINUE)
-    this.#head = head
-    if (f.kind === 'length') {
-      this.#length = f.length
-      this.phase = 'body'
-    } else {
-      this.#decoder = new ChunkedDecoder(this.#limits.maxBodySize)
-      this.phase = 'chunked'
-    }
+    this.#state =
+      f.kind === 'length' ? { phase: 'body', head, length: f.length } : { phase: 'chunked', head, decoder: new ChunkedDecoder(this.#limits.maxBodySize) }
     return null
   }
 
   /** Decodes what is buffered of a chunked body. Returns an Intent to stop the loop, or null once answered. */
-  #readChunked(t: Transport, scope: Scope): Intent<HttpConnection> | null {
-    const decoder = this.#decoder as ChunkedDecoder
+  #readChunked(t: Transport, head: RequestHead, decoder: ChunkedDecoder, scope: Scope): Intent<HttpConnection> | null {
     const need = decoder.decode(t.input)
     const deadline = this.#startedAt + this.#limits.requestTimeout
     switch (need.kind) {
@@ -281,34 +302,39 @@ export class HttpConnection implements Protocol {
       case 'error':
         return this.#fail(t, scope, need.status, need.message)
       case 'done':
-        return this.#respond(t, this.#head as RequestHead, decoder.body()) ? null : this.#close(t, scope)
+        return this.#respond(t, head, decoder.body()) ? null : this.#close(t, scope)
     }
   }
 
   /** Runs the handler and writes its answer. Returns whether the connection stays open (then the phase is idle). */
   #respond(t: Transport, head: RequestHead, body: Buffer): boolean {
     let keepAlive = isKeepAlive(head.minor, head.headers)
+    const request = toRequest(head, body)
     try {
-      const response = this.#handler(toRequest(head, body))
+      const response = this.#handler(request)
       this.#writeResponse(t, head, response, keepAlive) // throws before writing if a header is invalid
-    } catch {
+    } catch (err) {
+      // A bug in the application: the client gets a 500 and the connection closes (we cannot
+      // know what state the handler left behind), and the error is reported, never dropped.
       keepAlive = false
       this.#writeResponse(t, head, { status: 500, headers: TEXT, body: 'internal server error\n' }, false)
+      this.#onError?.(err, request)
     }
-    this.#head = null
-    this.#decoder = null
-    this.phase = 'idle'
+    this.#state = IDLE
     return keepAlive
   }
 
   /** Answers `status` with `message`, then closes: after a bad request we cannot know where the next one starts. */
   #fail(t: Transport, scope: Scope, status: number, message: string): Intent<HttpConnection> {
-    this.#writeResponse(t, this.#head, { status, headers: TEXT, body: `${message}\n` }, false)
+    const state = this.#state
+    // The request's head once it is parsed (its version and method shape the answer), else none.
+    const head = state.phase === 'body' || state.phase === 'chunked' ? state.head : null
+    this.#writeResponse(t, head, { status, headers: TEXT, body: `${message}\n` }, false)
     return this.#close(t, scope)
   }
 
   #close(t: Transport, scope: Scope): Intent<HttpConnection> {
-    this.phase = 'closing'
+    this.#state = CLOSING
     t.input.consume(t.input.length) // requests after the last answered one are not read
     return Intent.of(this)
       .expectFlush()
@@ -350,8 +376,8 @@ function headEnd(bytes: Buffer, start: number, max: number): number {
   return -1
 }
 
-function unreachable(x: never): never {
-  throw new Error(`unreachable: ${String(x)}`)
+function unreachable(state: never): never {
+  throw new Error(`unreachable: ${JSON.stringify(state)}`)
 }
 
 /** The demo application: `GET /` says hello, `POST /echo` answers with the request's body. */
@@ -383,7 +409,12 @@ export interface RunningHttpServer {
 
 /** Starts an HTTP/1.1 server (the demo router unless `handler` is given); resolves once it listens. */
 export async function startHttpServer(options: HttpServerOptions = {}): Promise<RunningHttpServer> {
-  const factory = HttpConnection.factory({ handler: options.handler ?? demoRouter().handle, limits: options.limits, date: options.date })
+  const factory = HttpConnection.factory({
+    handler: options.handler ?? demoRouter().handle,
+    limits: options.limits,
+    date: options.date,
+    onError: options.onError,
+  })
   const address = options.path !== undefined ? { path: options.path } : { host: options.host ?? '127.0.0.1', port: options.port ?? 8080 }
   const server = await serve(address, factory)
   const bound = server.address

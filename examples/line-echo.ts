@@ -22,7 +22,7 @@ export class LineEcho implements Protocol {
   readonly #nextLine = Intent.of(this).expectDelimiter(LINE_END, { max: MAX_LINE })
 
   static create(_t: Transport, _seed: unknown, scope: Scope): Intent<LineEcho> {
-    return new LineEcho().readLine(scope)
+    return new LineEcho().#readLine(scope)
   }
 
   bytesRead(t: Transport, end: number, scope: Scope): Intent<LineEcho> {
@@ -30,19 +30,19 @@ export class LineEcho implements Protocol {
     // Compare lengths first: a view costs an allocation, most lines are not QUIT.
     if (end === QUIT.length && t.input.view(0, end).equals(QUIT)) {
       t.input.consume(end + 1)
-      return this.close(t, BYE)
+      return this.#close(t, BYE)
     }
     t.output.writeFrom(t.input, 0, end + 1) // the line and its LF, copied without a view
     t.input.consume(end + 1)
-    return this.readLine(scope)
+    return this.#readLine(scope)
   }
 
   exception(t: Transport, reason: Exception): Intent<LineEcho> {
     switch (reason.code) {
       case 'RS_ERR_LIMIT_REACHED':
-        return this.close(t, 'ERR line too long\n') // answer first, then close
+        return this.#close(t, 'ERR line too long\n') // answer first, then close
       case 'RS_ERR_PROTOCOL': // only from Intent.reject(), which lines never need
-        return this.close(t, `ERR ${reason.message}\n`)
+        return this.#close(t, `ERR ${reason.message}\n`)
       case 'RS_ERR_END_OF_STREAM':
       case 'RS_ERR_READ':
       case 'RS_ERR_TOO_SLOW':
@@ -58,12 +58,12 @@ export class LineEcho implements Protocol {
     return Intent.done() // an idle client: close quietly
   }
 
-  private readLine(scope: Scope): Intent<LineEcho> {
+  #readLine(scope: Scope): Intent<LineEcho> {
     this.phase = 'line'
     return this.#nextLine.deadline(scope.now() + IDLE_TIMEOUT)
   }
 
-  private close(t: Transport, reply: string | Buffer): Intent<LineEcho> {
+  #close(t: Transport, reply: string | Buffer): Intent<LineEcho> {
     this.phase = 'closing'
     t.output.write(reply)
     return Intent.of(this).expectFlush()

@@ -35,19 +35,19 @@ export class HelloHttp implements Protocol {
     t.input.consume(end + HEAD_END.length)
     const [method, target, version] = requestLine.split(' ')
     if (method === undefined || target === undefined || !version?.startsWith('HTTP/1.')) {
-      return this.answer(t, '400 Bad Request', 'bad request line\n')
+      return this.#answer(t, '400 Bad Request', 'bad request line\n')
     }
-    return this.answer(t, '200 OK', method === 'HEAD' ? '' : BODY, BODY.length)
+    return this.#answer(t, '200 OK', method === 'HEAD' ? '' : BODY, BODY.length)
   }
 
   exception(t: Transport, reason: Exception): Intent<HelloHttp> {
     switch (reason.code) {
       case 'RS_ERR_LIMIT_REACHED':
-        return this.answer(t, '431 Request Header Fields Too Large', 'request head too large\n')
+        return this.#answer(t, '431 Request Header Fields Too Large', 'request head too large\n')
       case 'RS_ERR_TOO_SLOW':
-        return this.answer(t, '408 Request Timeout', 'request head sent too slowly\n')
+        return this.#answer(t, '408 Request Timeout', 'request head sent too slowly\n')
       case 'RS_ERR_PROTOCOL': // only from Intent.reject(), which this server does not use
-        return this.answer(t, '400 Bad Request', `${reason.message}\n`)
+        return this.#answer(t, '400 Bad Request', `${reason.message}\n`)
       case 'RS_ERR_END_OF_STREAM':
       case 'RS_ERR_READ':
         return Intent.done()
@@ -55,14 +55,14 @@ export class HelloHttp implements Protocol {
   }
 
   timeout(t: Transport): Intent<HelloHttp> {
-    return this.answer(t, '408 Request Timeout', 'request head took too long\n')
+    return this.#answer(t, '408 Request Timeout', 'request head took too long\n')
   }
 
   bytesFlushed(): Intent<HelloHttp> {
     return Intent.done()
   }
 
-  private answer(t: Transport, status: string, body: string, length = body.length): Intent<HelloHttp> {
+  #answer(t: Transport, status: string, body: string, length = body.length): Intent<HelloHttp> {
     this.phase = 'closing'
     t.output.write(`HTTP/1.0 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n${body}`)
     return Intent.of(this).expectFlush()

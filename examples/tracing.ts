@@ -9,25 +9,41 @@ import { pathToFileURL } from 'node:url'
 import { type ServerAcceptMessage, type StreamCloseMessage, type StreamExceptionMessage, serve } from 'rotor-stream'
 import { LineEcho } from './line-echo.js'
 
+/** The message type of each channel subscribed here, as the library declares it. */
+interface Messages {
+  'rotor-stream:server:accept': ServerAcceptMessage
+  'rotor-stream:stream:exception': StreamExceptionMessage
+  'rotor-stream:stream:close': StreamCloseMessage
+}
+
 /** Subscribes a logger to the connection-level channels; returns the function that unsubscribes. */
 export function traceConnections(log: (line: string) => void = console.log): () => void {
-  const listeners: [string, (message: unknown) => void][] = [
-    ['rotor-stream:server:accept', (m) => log(`accept  ${(m as ServerAcceptMessage).stream.remoteAddress}:${(m as ServerAcceptMessage).stream.remotePort}`)],
-    ['rotor-stream:stream:exception', (m) => log(`except  ${(m as StreamExceptionMessage).reason.code}`)],
-    [
-      'rotor-stream:stream:close',
-      (m) => {
-        const { stream, reason } = m as StreamCloseMessage
-        log(
-          `close   ${stream.remoteAddress}:${stream.remotePort} ${reason === undefined ? 'cleanly' : `with ${(reason as { code?: string }).code ?? reason.name}`}`,
-        )
-      },
-    ],
+  const unsubscribe = [
+    on('rotor-stream:server:accept', (m) => log(`accept  ${m.stream.remoteAddress}:${m.stream.remotePort}`)),
+    on('rotor-stream:stream:exception', (m) => log(`except  ${m.reason.code}`)),
+    on('rotor-stream:stream:close', ({ stream, reason }) =>
+      log(`close   ${stream.remoteAddress}:${stream.remotePort} ${reason === undefined ? 'cleanly' : `with ${errorCode(reason) ?? reason.name}`}`),
+    ),
   ]
-  for (const [name, listener] of listeners) diagnostics.subscribe(name, listener)
   return () => {
-    for (const [name, listener] of listeners) diagnostics.unsubscribe(name, listener)
+    for (const off of unsubscribe) off()
   }
+}
+
+/** Subscribes `listener` to channel `name`; returns the function that unsubscribes it. */
+function on<N extends keyof Messages>(name: N, listener: (message: Messages[N]) => void): () => void {
+  // diagnostics_channel types every message as unknown; the library publishes on each of its
+  // channels only the message type declared for it (src/diagnostics.ts), so this is the one cast.
+  const untyped = listener as (message: unknown) => void
+  diagnostics.subscribe(name, untyped)
+  return () => {
+    diagnostics.unsubscribe(name, untyped)
+  }
+}
+
+/** The `code` of an error that has one (every library error, and Node's system errors). */
+function errorCode(error: Error): string | undefined {
+  return 'code' in error && typeof error.code === 'string' ? error.code : undefined
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -33,7 +33,8 @@ export interface HttpResponse {
 /**
  * Answers one request. Called synchronously by the connection's state machine as soon as the
  * request is complete; the trap: it runs on the event loop, so it must not block. A handler
- * that throws gets its client a 500 and a closed connection, never a crashed server.
+ * that throws gets its client a 500 and a closed connection, never a crashed server, and the
+ * error goes to the server's `onError`.
  */
 export type Handler = (request: HttpRequest) => HttpResponse
 

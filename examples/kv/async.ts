@@ -4,7 +4,7 @@
  *     npx tsx --conditions=source examples/kv/async.ts   # listens on 127.0.0.1:7071
  */
 import { pathToFileURL } from 'node:url'
-import { type Connection, handleAsync, serve } from 'rotor-stream'
+import { type Connection, handleAsync, RotorStreamError, serve } from 'rotor-stream'
 import { apply, MAX_LINE } from './store.js'
 
 /** A client silent this long (ms) is disconnected. */
@@ -18,8 +18,11 @@ export function kvHandler(store: Map<string, string>) {
       try {
         line = await conn.readUntil('\n', { max: MAX_LINE, timeout: IDLE_TIMEOUT })
       } catch (err) {
-        if ((err as { code?: string }).code === 'RS_ERR_LIMIT_REACHED') conn.write('ERROR line too long\n')
-        return // end of stream, idle timeout, too long: end() follows
+        // End of stream, idle timeout, line too long, read error: end() follows. Anything else is
+        // a bug: thrown on, handleAsync reports it (onError) and ends the connection.
+        if (!(err instanceof RotorStreamError)) throw err
+        if (err.code === 'RS_ERR_LIMIT_REACHED') conn.write('ERROR line too long\n')
+        return
       }
       const answer = apply(store, line.toString())
       conn.write(answer.reply)

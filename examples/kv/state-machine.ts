@@ -23,7 +23,7 @@ export class KvConnection implements Protocol {
 
   /** One store shared by every connection of the server. */
   static factory(store: Map<string, string>) {
-    return (_t: Transport, _seed: unknown, scope: Scope): Intent<KvConnection> => new KvConnection(store).readLine(scope)
+    return (_t: Transport, _seed: unknown, scope: Scope): Intent<KvConnection> => new KvConnection(store).#readLine(scope)
   }
 
   /** A whole line is buffered: it ends at `end`, where the LF is. */
@@ -32,14 +32,14 @@ export class KvConnection implements Protocol {
     t.input.consume(end + 1) // the line and its LF
     const answer = apply(this.store, line)
     t.output.write(answer.reply)
-    return answer.close ? this.close() : this.readLine(scope)
+    return answer.close ? this.#close() : this.#readLine(scope)
   }
 
   /** The line was too long, the client went away, or reading failed. */
   exception(t: Transport, reason: Exception): Intent<KvConnection> {
     if (reason.code !== 'RS_ERR_LIMIT_REACHED') return Intent.done()
     t.output.write('ERROR line too long\n')
-    return this.close()
+    return this.#close()
   }
 
   timeout(): Intent<KvConnection> {
@@ -50,14 +50,14 @@ export class KvConnection implements Protocol {
     return Intent.done() // the goodbye has left: close
   }
 
-  private readLine(scope: Scope): Intent<KvConnection> {
+  #readLine(scope: Scope): Intent<KvConnection> {
     this.phase = 'command'
     return Intent.of(this)
       .expectDelimiter(LF, { max: MAX_LINE })
       .deadline(scope.now() + IDLE_TIMEOUT)
   }
 
-  private close(): Intent<KvConnection> {
+  #close(): Intent<KvConnection> {
     this.phase = 'closing'
     return Intent.of(this).expectFlush()
   }

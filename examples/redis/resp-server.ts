@@ -105,7 +105,7 @@ export class RespConnection implements Protocol {
   }
 
   static factory(context: RespContext) {
-    return (t: Transport, _seed: unknown, scope: Scope): Intent<RespConnection> => new RespConnection(context).waitCommand(t, 0, scope)
+    return (t: Transport, _seed: unknown, scope: Scope): Intent<RespConnection> => new RespConnection(context).#waitCommand(t, 0, scope)
   }
 
   bytesRead(t: Transport, _end: number, scope: Scope): Intent<RespConnection> {
@@ -113,7 +113,7 @@ export class RespConnection implements Protocol {
     // One view of everything buffered; argument spans index into it until the input is consumed.
     const data = t.input.view()
     this.args.data = data
-    const intent = this.parse(t, data, scope)
+    const intent = this.#parse(t, data, scope)
     this.args.release() // the view may outlive the input's storage: do not keep it
     return intent
   }
@@ -122,12 +122,12 @@ export class RespConnection implements Protocol {
     switch (reason.code) {
       case 'RS_ERR_LIMIT_REACHED':
         // A line longer than its bound, or (with a stream maxBufferSize below respMaxBufferSize) a command too large to hold.
-        return this.protocolError(
+        return this.#protocolError(
           t,
           this.phase === 'command' ? 'too big inline request' : this.phase === 'bulkHeader' ? 'too big bulk header' : 'command too large',
         )
       case 'RS_ERR_PROTOCOL': // only from Intent.reject(): answered like any malformed command
-        return this.protocolError(t, reason.message)
+        return this.#protocolError(t, reason.message)
       case 'RS_ERR_END_OF_STREAM':
       case 'RS_ERR_READ':
       case 'RS_ERR_TOO_SLOW':
@@ -144,14 +144,14 @@ export class RespConnection implements Protocol {
   }
 
   /** Executes every complete command in `data` (the input), then consumes them and says what is missing. */
-  private parse(t: Transport, data: Buffer, scope: Scope): Intent<RespConnection> {
+  #parse(t: Transport, data: Buffer, scope: Scope): Intent<RespConnection> {
     const limits = this.#context.limits
     const outputLimit = t.output.length + MAX_CALL_OUTPUT
     // Start of the first command not executed yet: everything before it is consumed on return.
     let pos = 0
     for (;;) {
       if (this.phase === 'command') {
-        if (pos === data.length || t.output.length >= outputLimit) return this.waitCommand(t, pos, scope)
+        if (pos === data.length || t.output.length >= outputLimit) return this.#waitCommand(t, pos, scope)
         // The common array header, `*<digits>\r\n`, is read in place; anything else takes the general path below.
         const digitsEnd = data[pos] === ASTERISK ? skipDigits(data, pos + 1) : -1
         if (
@@ -162,37 +162,37 @@ export class RespConnection implements Protocol {
           digitsEnd + 1 - pos <= limits.maxInlineLength
         ) {
           const count = decimal(data, pos + 1, digitsEnd)
-          if (count > limits.maxArguments) return this.protocolError(t, 'invalid multibulk length')
+          if (count > limits.maxArguments) return this.#protocolError(t, 'invalid multibulk length')
           pos = digitsEnd + 2
           if (count === 0) continue // an empty array is no command; Redis ignores it too
-          this.startArray(count, pos)
+          this.#startArray(count, pos)
         } else {
           const lf = data.indexOf(LF, pos)
-          if (lf < 0) return this.waitCommand(t, pos, scope)
+          if (lf < 0) return this.#waitCommand(t, pos, scope)
           // The stream's bound on the line we found ourselves too, so that a line too long gets
           // the same answer whether it arrived alone or after other commands in one read.
-          if (lf - pos > limits.maxInlineLength) return this.protocolError(t, 'too big inline request')
+          if (lf - pos > limits.maxInlineLength) return this.#protocolError(t, 'too big inline request')
           if (data[pos] === ASTERISK) {
             const count = parseLength(data, pos, lf)
-            if (count === null || count > limits.maxArguments) return this.protocolError(t, 'invalid multibulk length')
+            if (count === null || count > limits.maxArguments) return this.#protocolError(t, 'invalid multibulk length')
             pos = lf + 1
-            if (count > 0) this.startArray(count, pos)
+            if (count > 0) this.#startArray(count, pos)
             continue
           }
           // An inline command: words separated by spaces (telnet's form), CRLF or LF ended.
-          this.splitInline(data, pos, lf > pos && data[lf - 1] === CR ? lf - 1 : lf)
+          this.#splitInline(data, pos, lf > pos && data[lf - 1] === CR ? lf - 1 : lf)
           pos = lf + 1
-          if (this.args.count > 0) this.execute(t)
-          if (this.quit) return this.close(t)
+          if (this.args.count > 0) this.#execute(t)
+          if (this.quit) return this.#close(t)
           continue
         }
       }
-      const missing = this.parseArguments(t, data, pos, scope)
+      const missing = this.#parseArguments(t, data, pos, scope)
       if (missing !== null) return missing
       pos = this.at
       this.phase = 'command'
-      this.execute(t)
-      if (this.quit) return this.close(t)
+      this.#execute(t)
+      if (this.quit) return this.#close(t)
     }
   }
 
@@ -200,7 +200,7 @@ export class RespConnection implements Protocol {
    * Parses the current array's arguments from `at` on. Returns null once all are there, else
    * what to wait for (the input consumed up to `pos`, the command's start) or a protocol error.
    */
-  private parseArguments(t: Transport, data: Buffer, pos: number, scope: Scope): Intent<RespConnection> | null {
+  #parseArguments(t: Transport, data: Buffer, pos: number, scope: Scope): Intent<RespConnection> | null {
     const args = this.args
     const limits = this.#context.limits
     let at = this.at
@@ -216,26 +216,26 @@ export class RespConnection implements Protocol {
           const lf = data.indexOf(LF, at)
           if (lf < 0) {
             this.at = at
-            return this.suspend(t, pos, Intent.of(this).expectDelimiter(NEWLINE, { offset: at - pos, max: at - pos + MAX_BULK_HEADER }), scope)
+            return this.#suspend(t, pos, Intent.of(this).expectDelimiter(NEWLINE, { offset: at - pos, max: at - pos + MAX_BULK_HEADER }), scope)
           }
-          if (lf - at > MAX_BULK_HEADER) return this.protocolError(t, 'too big bulk header') // as the stream's bound says
-          if (data[at] !== DOLLAR) return this.protocolError(t, `expected '$', got '${String.fromCharCode(data[at] ?? 0)}'`)
+          if (lf - at > MAX_BULK_HEADER) return this.#protocolError(t, 'too big bulk header') // as the stream's bound says
+          if (data[at] !== DOLLAR) return this.#protocolError(t, `expected '$', got '${String.fromCharCode(data[at] ?? 0)}'`)
           const parsed = parseLength(data, at, lf)
-          if (parsed === null || parsed < 0) return this.protocolError(t, 'invalid bulk length')
+          if (parsed === null || parsed < 0) return this.#protocolError(t, 'invalid bulk length')
           length = parsed
           at = lf + 1
         }
-        if (length > limits.maxBulkLength) return this.protocolError(t, 'invalid bulk length')
-        if (this.commandBytes + length > limits.maxCommandBytes) return this.protocolError(t, 'command too large')
+        if (length > limits.maxBulkLength) return this.#protocolError(t, 'invalid bulk length')
+        if (this.commandBytes + length > limits.maxCommandBytes) return this.#protocolError(t, 'command too large')
         this.bulkLength = length
         this.phase = 'bulkBody'
       }
       const stop = at + this.bulkLength
       if (data.length < stop + 2) {
         this.at = at
-        return this.suspend(t, pos, Intent.of(this).expectBytes(stop + 2 - pos), scope)
+        return this.#suspend(t, pos, Intent.of(this).expectBytes(stop + 2 - pos), scope)
       }
-      if (data[stop] !== CR || data[stop + 1] !== LF) return this.protocolError(t, 'bulk string not followed by CRLF')
+      if (data[stop] !== CR || data[stop + 1] !== LF) return this.#protocolError(t, 'bulk string not followed by CRLF')
       args.push(at, stop)
       this.commandBytes += this.bulkLength
       at = stop + 2
@@ -246,30 +246,30 @@ export class RespConnection implements Protocol {
   }
 
   /** Wait for the next command's first line, the input consumed up to `pos`. */
-  private waitCommand(t: Transport, pos: number, scope: Scope): Intent<RespConnection> {
+  #waitCommand(t: Transport, pos: number, scope: Scope): Intent<RespConnection> {
     if (pos > 0) t.input.consume(pos)
     this.phase = 'command'
-    return this.idle(this.#nextCommand, scope)
+    return this.#idle(this.#nextCommand, scope)
   }
 
   /** Consumes the input up to `pos`, the start of the incomplete command, whose spans move with it. */
-  private suspend(t: Transport, pos: number, intent: Intent<RespConnection>, scope: Scope): Intent<RespConnection> {
+  #suspend(t: Transport, pos: number, intent: Intent<RespConnection>, scope: Scope): Intent<RespConnection> {
     if (pos > 0) {
       t.input.consume(pos)
       this.args.rebase(pos)
       this.at -= pos
     }
-    return this.idle(intent, scope)
+    return this.#idle(intent, scope)
   }
 
   /** With idleTimeout, every wait for input has the deadline: a client silent in the middle of a command is idle too. */
-  private idle(intent: Intent<RespConnection>, scope: Scope): Intent<RespConnection> {
+  #idle(intent: Intent<RespConnection>, scope: Scope): Intent<RespConnection> {
     const idle = this.#context.limits.idleTimeout
     return idle > 0 ? intent.deadline(scope.now() + idle) : intent
   }
 
   /** An array of `count` arguments starts; its first `$<length>` line is at `at`. */
-  private startArray(count: number, at: number): void {
+  #startArray(count: number, at: number): void {
     this.expected = count
     this.at = at
     this.commandBytes = 0
@@ -278,7 +278,7 @@ export class RespConnection implements Protocol {
   }
 
   /** The words of the inline command `data[start, end)`, separated by runs of spaces, become the arguments. */
-  private splitInline(data: Buffer, start: number, end: number): void {
+  #splitInline(data: Buffer, start: number, end: number): void {
     const args = this.args
     args.count = 0
     let word = -1 // start of the word being read, or -1 between words
@@ -294,7 +294,7 @@ export class RespConnection implements Protocol {
   }
 
   /** Runs the command in `args`; its reply goes straight into the output Buf. */
-  private execute(t: Transport): void {
+  #execute(t: Transport): void {
     const args = this.args
     if (args.is(0, 'QUIT')) {
       t.output.write(OK)
@@ -306,13 +306,13 @@ export class RespConnection implements Protocol {
   }
 
   /** Answer `-ERR Protocol error: …` and close, as Redis does. */
-  private protocolError(t: Transport, message: string): Intent<RespConnection> {
+  #protocolError(t: Transport, message: string): Intent<RespConnection> {
     writeError(t.output, `Protocol error: ${message}`)
     this.args.clear()
-    return this.close(t)
+    return this.#close(t)
   }
 
-  private close(t: Transport): Intent<RespConnection> {
+  #close(t: Transport): Intent<RespConnection> {
     this.phase = 'closing'
     t.input.consume(t.input.length) // nothing after QUIT or a protocol error is read
     return Intent.of(this).expectFlush()

@@ -10,6 +10,9 @@ const T = { timeout: 30_000 }
 const OUTPUT_ONLY = { compareEvents: false } as const
 const TEXT = 'Content-Type: text/plain; charset=utf-8\r\n'
 
+/** What the server reported to `onError` (kept here, so that nothing is printed). */
+const reported: unknown[] = []
+
 /** The demo routes plus a few that misbehave; no Date header, so that output is byte-exact. */
 function factory(limits: Partial<HttpLimits> = {}): Factory {
   const router = demoRouter()
@@ -18,7 +21,7 @@ function factory(limits: Partial<HttpLimits> = {}): Factory {
     })
     .get('/inject', () => ({ headers: { 'X-A': 'a\r\nSet-Cookie: x' } }))
     .route('PUT', '/', () => ({ status: 204 }))
-  return HttpConnection.factory({ handler: router.handle, limits, date: null })
+  return HttpConnection.factory({ handler: router.handle, limits, date: null, onError: (error) => reported.push(error) })
 }
 
 /** A response as the server writes it. */
@@ -227,9 +230,13 @@ describe('HTTP/1.1 server protocol: error answers', () => {
     answers('GET / HTTP/2.0\r\n\r\n', failure('505 HTTP Version Not Supported', 'HTTP/2.0 is not supported'))
   })
 
-  test('500 and a close when the handler throws or answers a header with CRLF in it', T, () => {
+  test('500 and a close when the handler throws or answers a header with CRLF in it, the error reported to onError', T, () => {
+    reported.length = 0
     answers('GET /boom HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n', failure('500 Internal Server Error', 'internal server error'))
+    assert.ok(reported.length > 0 && reported.every((e) => e instanceof Error && e.message === 'boom'))
+    reported.length = 0
     answers('GET /inject HTTP/1.1\r\nHost: x\r\n\r\n', failure('500 Internal Server Error', 'internal server error'))
+    assert.ok(reported.length > 0 && reported.every((e) => e instanceof Error && e.message !== 'boom'))
   })
 })
 

@@ -37,7 +37,7 @@ export function httpFactory(limits: Parameters<typeof HttpConnection.factory>[0]
   const router = demoRouter().get('/boom', () => {
     throw new Error('boom')
   })
-  return HttpConnection.factory({ handler: router.handle, limits, date: null })
+  return HttpConnection.factory({ handler: router.handle, limits, date: null, onError: null }) // /boom throws on purpose
 }
 
 /**

@@ -1,1 +1,0 @@
-export { Connection, handleAsync, type OpenOptions, open, type ReadUntilOptions, type WaitOptions } from './connection.js'

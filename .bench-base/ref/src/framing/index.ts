@@ -1,5 +1,0 @@
-export { fixed } from './fixed.js'
-export { expectFrame, type Framer, type Scan } from './framer.js'
-export { type LengthPrefixedOptions, lengthPrefixed } from './length-prefixed.js'
-export { type LinesOptions, lines } from './lines.js'
-export { type NetstringOptions, netstring } from './netstring.js'

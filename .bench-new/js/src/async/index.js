@@ -1,1 +1,0 @@
-export { Connection, handleAsync, open } from './connection.js';

@@ -21,7 +21,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
-import { makeCerts } from './certs.js'
+import { makeCerts } from '../../test/helpers/tls-certs.js'
 import type { Summary } from './kit.js'
 import { describeRuntime, ensureRuntimes, pickRuntimes, ROOT, type Runtime } from './runtimes.js'
 

@@ -1,6 +1,11 @@
 /**
  * Real-socket fixtures: a server that attaches a Stream to each connection, on 127.0.0.1 or a
- * Unix path in the temp directory, and a client protocol that sends a request and collects lines.
+ * Unix path in the temp directory, a client protocol that sends a request and collects lines, and
+ * raw `node:net` sockets to poke a server with.
+ *
+ * Shared by `test/` (through tsx, `rotor-stream` resolved to src) and the portable suite
+ * (scripts/runtimes, compiled, `rotor-stream` resolved to the installed package): only Node APIs
+ * that Bun and Deno provide, and only the package's public API.
  */
 import net from 'node:net'
 import os from 'node:os'
@@ -41,12 +46,14 @@ export async function listen<S>(
   factory: Factory<S>,
   options: StreamOptions & { seed?: S; prepare?: (socket: net.Socket) => void } = {},
 ): Promise<TestServer> {
+  const { seed, prepare, ...streamOptions } = options
   const accepted: Accepted[] = []
   const waiting: ((a: Accepted) => void)[] = []
   let taken = 0
-  const server = net.createServer((socket) => {
-    options.prepare?.(socket)
-    const connection = { socket, stream: Stream.attach(socket, factory, options.seed as S, options) }
+  // Stream.attach turns allowHalfOpen on; Bun and Deno only honour it when the server is made with it.
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    prepare?.(socket)
+    const connection = { socket, stream: Stream.attach(socket, factory, seed as S, streamOptions) }
     accepted.push(connection)
     const resolve = waiting.shift()
     if (resolve !== undefined) {
@@ -54,16 +61,15 @@ export async function listen<S>(
       resolve(connection)
     }
   })
-  const where = kind === 'tcp' ? { host: '127.0.0.1', port: 0 } : { path: unixPath() }
+  const unix = kind === 'unix' ? unixPath() : undefined
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(where, () => {
+    server.listen(unix === undefined ? { host: '127.0.0.1', port: 0 } : { path: unix }, () => {
       server.removeListener('error', reject)
       resolve()
     })
   })
-  const bound = server.address()
-  const address: Address = typeof bound === 'string' || bound === null ? { path: bound ?? '' } : { host: '127.0.0.1', port: bound.port }
+  const address: Address = unix === undefined ? { host: '127.0.0.1', port: (server.address() as net.AddressInfo).port } : { path: unix }
   return {
     server,
     address,
@@ -134,7 +140,10 @@ export class Collect implements Protocol {
   }
 }
 
-/** Counts `write()` calls and 'data' events on one socket, and the largest `writableLength` seen after a write. */
+/**
+ * Counts `write()` calls and 'data' events on one socket, and the largest `writableLength` seen
+ * after a write. Call it before the Stream is attached (`listen`'s `prepare`).
+ */
 export function countIo(socket: net.Socket): { writes: number; reads: number; maxWritable: number } {
   const counts = { writes: 0, reads: 0, maxWritable: 0 }
   const write = socket.write
@@ -148,4 +157,83 @@ export function countIo(socket: net.Socket): { writes: number; reads: number; ma
     counts.reads++
   })
   return counts
+}
+
+/** A TCP port on 127.0.0.1 that nobody listens on now (bound, then released). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as net.AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+/** A raw socket to `address`, connected. */
+export function rawConnect(address: Address): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = 'path' in address ? net.connect({ path: address.path }) : net.connect(address)
+    socket.once('connect', () => {
+      socket.removeListener('error', reject)
+      resolve(socket)
+    })
+    socket.once('error', reject)
+  })
+}
+
+/** Everything a raw socket receives until the peer closes (rejects after `ms`, with what came). */
+export function readAll(socket: net.Socket, ms = 5000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    const timer = setTimeout(
+      () => reject(new Error(`no close within ${ms} ms; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 200))}`)),
+      ms,
+    )
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+    socket.on('error', () => {})
+    socket.once('close', () => {
+      clearTimeout(timer)
+      resolve(Buffer.concat(chunks))
+    })
+    socket.resume()
+  })
+}
+
+/** Resolves when `socket` emits 'close' (at once if it is already closed); what arrives meanwhile is dropped. */
+export function closed(socket: net.Socket, ms = 5000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (socket.destroyed && socket.closed) return resolve()
+    socket.resume() // unread data would hold back 'end', and so 'close'
+    const timer = setTimeout(() => reject(new Error(`socket not closed within ${ms} ms`)), ms)
+    socket.once('close', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
+}
+
+/** A mute TCP server on 127.0.0.1: accepts and never says a word (a TLS client waits forever for its ServerHello). */
+export interface SilentServer {
+  readonly port: number
+  /** Every socket accepted so far. */
+  readonly accepted: net.Socket[]
+  /** Destroys the accepted sockets and closes the server. */
+  close(): Promise<void>
+}
+
+export async function silentServer(): Promise<SilentServer> {
+  const accepted: net.Socket[] = []
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {})
+    socket.resume() // read (and drop) what comes (a ClientHello), so that the client's hang-up is seen
+    accepted.push(socket)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    accepted,
+    async close() {
+      for (const socket of accepted) socket.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
 }

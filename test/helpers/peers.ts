@@ -1,6 +1,7 @@
 /**
  * Real peer binaries (redis-cli, redis-benchmark, curl, wrk): found on PATH, or the test is
  * skipped with a reason — unless CI is set, where a missing binary is a failure.
+ * `run` is shared with the portable suite (scripts/runtimes): Node, Bun and Deno run it.
  */
 import { execFile, execFileSync } from 'node:child_process'
 
@@ -25,11 +26,14 @@ export function needs(...names: string[]): { skip?: string } {
   return { skip: reason }
 }
 
-/** Runs a command to completion with a timeout; resolves with stdout, rejects on failure. */
+/**
+ * Runs a command to completion with a timeout (ms, default 30 s); resolves with stdout. Rejects on
+ * failure with the command and its stderr in the message, `stdout` and `stderr` on the error.
+ */
 export function run(command: string, args: string[], options: { timeout?: number; input?: string } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = execFile(command, args, { timeout: options.timeout ?? 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(Object.assign(err, { stdout, stderr }))
+      if (err) reject(Object.assign(err, { message: `${command} ${args.join(' ')}: ${err.message}\n${stderr}`, stdout, stderr }))
       else resolve(stdout)
     })
     if (options.input !== undefined) child.stdin?.end(options.input)

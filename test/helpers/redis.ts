@@ -1,21 +1,11 @@
 /** Starts a real `redis-server` for interop tests, on a loopback port or a Unix socket. */
 import { type ChildProcess, spawn } from 'node:child_process'
-import net from 'node:net'
 
 export interface RealRedis {
   readonly port: number
   readonly child: ChildProcess
   /** Stops it (SIGKILL when `hard`, as a crash) and waits for the exit. */
   stop(hard?: boolean): Promise<void>
-}
-
-/** A port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 /** Starts redis-server on `port` (and `unixPath`) without persistence; resolves once it accepts connections. */

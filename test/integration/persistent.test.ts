@@ -23,6 +23,7 @@ import {
   type Transport,
 } from 'rotor-stream'
 import { LineEcho } from '../../examples/line-echo.js'
+import { freePort } from '../helpers/net.js'
 import { activeBeyond } from '../helpers/resources.js'
 import { type TestCerts, testCerts, tlsUnavailable } from '../helpers/tls-certs.js'
 
@@ -115,15 +116,6 @@ function nextReply(seed: PingSeed): Promise<string> {
       resolve(seed.replies.at(-1) as string)
     }
   })
-}
-
-/** A port nothing listens on (listened on, then closed). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, LOCALHOST, resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 describe('Persistent: reconnecting', () => {
@@ -234,7 +226,7 @@ describe('Persistent: reconnecting', () => {
   })
 
   test('gives up when the policy says so, and stops by itself', TIMEOUT, async (t) => {
-    const port = await closedPort()
+    const port = await freePort()
     const seen: Array<[number, string | undefined]> = []
     const policy = (attempt: number, lastError: Error | undefined): number | null => {
       seen.push([attempt, (lastError?.cause as NodeJS.ErrnoException | undefined)?.code])
@@ -253,7 +245,7 @@ describe('Persistent: reconnecting', () => {
   })
 
   test('gives up with InvalidArgumentError when the policy returns a bad delay', TIMEOUT, async (t) => {
-    const port = await closedPort()
+    const port = await freePort()
     const client = new Persistent({ host: LOCALHOST, port }, Pinger.create, { seed: pingSeed(false), reconnect: () => Number.NaN })
     t.after(() => client.stop())
     const [reason] = await next<[Error | undefined]>(client, 'giveup')
@@ -334,7 +326,7 @@ describe('Persistent: wakeup and state', () => {
   })
 
   test('stop() while waiting clears the backoff timer', TIMEOUT, async (t) => {
-    const port = await closedPort()
+    const port = await freePort()
     const client = new Persistent({ host: LOCALHOST, port }, Pinger.create, { seed: pingSeed(false), reconnect: { initialDelay: 60_000, maxDelay: 60_000 } })
     t.after(() => client.stop())
     await next(client, 'waiting')

@@ -22,7 +22,7 @@ import {
 } from 'rotor-stream'
 import { LineEcho } from '../../examples/line-echo.js'
 import { Collect, countIo, listen } from '../helpers/net.js'
-import { Lines } from '../helpers/protocols.js'
+import { Lines, numbered } from '../helpers/protocols.js'
 import { activeResources, ResourceTracker } from '../helpers/resources.js'
 
 const T = { timeout: 20_000 }
@@ -35,11 +35,6 @@ before(() => {
 })
 
 after(() => tracker.disable())
-
-/** `n` numbered lines, each LF-terminated. */
-function numbered(n: number, prefix = 'line'): string {
-  return Array.from({ length: n }, (_, i) => `${prefix} ${i}\n`).join('')
-}
 
 for (const kind of ['tcp', 'unix'] as const) {
   describe(`LineEcho over ${kind}`, () => {

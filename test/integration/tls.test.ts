@@ -19,8 +19,10 @@ import {
   type Transport,
 } from 'rotor-stream'
 import { LineEcho } from '../../examples/line-echo.js'
+import { silentServer } from '../helpers/net.js'
 import { Exchange } from '../helpers/protocols.js'
 import { activeBeyond } from '../helpers/resources.js'
+import { connectErrorWith, serverTls } from '../helpers/tls.js'
 import { type TestCerts, testCerts, tlsUnavailable } from '../helpers/tls-certs.js'
 
 const TIMEOUT = { timeout: 10_000 }
@@ -47,39 +49,9 @@ async function exchange(address: Address, lines: readonly string[], options: Omi
   return ex.replies
 }
 
-function serverTls(extra: Partial<TlsServerOptions> = {}): TlsServerOptions {
-  return { key: certs.server.key, cert: certs.server.cert, ...extra }
-}
-
-/** Asserts a ConnectError whose cause carries Node's `code`. */
-function connectErrorWith(code: string): (err: unknown) => boolean {
-  return (err) => {
-    assert.ok(err instanceof ConnectError, `not a ConnectError: ${String(err)}`)
-    assert.equal(err.code, 'RS_ERR_CONNECT')
-    assert.equal((err.cause as NodeJS.ErrnoException).code, code)
-    return true
-  }
-}
-
-/** A TCP server that accepts and never says a word: a TLS client waits forever for its ServerHello. */
-async function silentServer(t: { after: (fn: () => Promise<unknown>) => void }): Promise<{ port: number; accepted: net.Socket[] }> {
-  const accepted: net.Socket[] = []
-  const silent = net.createServer((socket) => {
-    socket.on('error', () => {})
-    socket.resume() // read (and drop) the ClientHello, so that the client's hang-up is seen
-    accepted.push(socket)
-  })
-  await new Promise<void>((resolve) => silent.listen(0, LOCALHOST, resolve))
-  t.after(async () => {
-    for (const socket of accepted) socket.destroy()
-    await new Promise((resolve) => silent.close(resolve))
-  })
-  return { port: (silent.address() as net.AddressInfo).port, accepted }
-}
-
 describe('TLS server and client', { skip }, () => {
   test('runs LineEcho over TLS on TCP, verifying the server against the CA', TIMEOUT, async (t) => {
-    const server = await serve({ host: LOCALHOST, port: 0, tls: serverTls() }, LineEcho.create)
+    const server = await serve({ host: LOCALHOST, port: 0, tls: serverTls(certs) }, LineEcho.create)
     t.after(() => server.close({ timeout: 0 }))
     assert.deepEqual(await exchange(server.address, ['secret', 'lines'], { tls: { ca: certs.ca } }), ['secret', 'lines'])
     // The certificate names localhost too.
@@ -89,7 +61,7 @@ describe('TLS server and client', { skip }, () => {
 
   test('runs LineEcho over TLS on a Unix socket', TIMEOUT, async (t) => {
     const path = join(dir, 'tls.sock')
-    const server = await serve({ path, tls: serverTls() }, LineEcho.create)
+    const server = await serve({ path, tls: serverTls(certs) }, LineEcho.create)
     t.after(() => server.close({ timeout: 0 }))
     assert.deepEqual(await exchange({ path }, ['over', 'unix'], { tls: { ca: certs.ca } }), ['over', 'unix'])
   })
@@ -102,14 +74,14 @@ describe('TLS server and client', { skip }, () => {
   })
 
   test('refuses a certificate from an unknown CA', TIMEOUT, async (t) => {
-    const server = await serve({ host: LOCALHOST, port: 0, tls: serverTls() }, LineEcho.create)
+    const server = await serve({ host: LOCALHOST, port: 0, tls: serverTls(certs) }, LineEcho.create)
     t.after(() => server.close({ timeout: 0 }))
     await assert.rejects(exchange(server.address, ['x'], { tls: {} }), connectErrorWith('UNABLE_TO_VERIFY_LEAF_SIGNATURE'))
     await assert.rejects(exchange(server.address, ['x'], { tls: { ca: certs.selfSigned.cert } }), connectErrorWith('UNABLE_TO_VERIFY_LEAF_SIGNATURE'))
   })
 
   test('refuses a certificate for another name', TIMEOUT, async (t) => {
-    const server = await serve({ host: LOCALHOST, port: 0, tls: serverTls() }, LineEcho.create)
+    const server = await serve({ host: LOCALHOST, port: 0, tls: serverTls(certs) }, LineEcho.create)
     t.after(() => server.close({ timeout: 0 }))
     const options = { tls: { ca: certs.ca, servername: 'db.example.com' } }
     await assert.rejects(exchange(server.address, ['x'], options), connectErrorWith('ERR_TLS_CERT_ALTNAME_INVALID'))
@@ -121,7 +93,7 @@ describe('TLS server and client', { skip }, () => {
       created++
       return LineEcho.create(transport, seed, scope)
     }
-    const server = await serve({ host: LOCALHOST, port: 0, tls: serverTls({ ca: certs.ca, requestCert: true }) }, factory)
+    const server = await serve({ host: LOCALHOST, port: 0, tls: serverTls(certs, { ca: certs.ca, requestCert: true }) }, factory)
     t.after(() => server.close({ timeout: 0 }))
     const withCert = { tls: { ca: certs.ca, cert: certs.client.cert, key: certs.client.key } }
     assert.deepEqual(await exchange(server.address, ['client', 'auth'], withCert), ['client', 'auth'])
@@ -133,7 +105,7 @@ describe('TLS server and client', { skip }, () => {
   })
 
   test('a plain-text client does not disturb the TLS server', TIMEOUT, async (t) => {
-    const server = await serve({ host: LOCALHOST, port: 0, tls: serverTls() }, LineEcho.create)
+    const server = await serve({ host: LOCALHOST, port: 0, tls: serverTls(certs) }, LineEcho.create)
     t.after(() => server.close({ timeout: 0 }))
     const { port } = server.address as { port: number }
     const plain = net.connect(port, LOCALHOST)
@@ -144,7 +116,7 @@ describe('TLS server and client', { skip }, () => {
   })
 
   test('disconnects a client that never starts the handshake after handshakeTimeout', TIMEOUT, async (t) => {
-    const server = await serve({ host: LOCALHOST, port: 0, tls: serverTls({ handshakeTimeout: 100 }) }, LineEcho.create)
+    const server = await serve({ host: LOCALHOST, port: 0, tls: serverTls(certs, { handshakeTimeout: 100 }) }, LineEcho.create)
     t.after(() => server.close({ timeout: 0 }))
     const { port } = server.address as { port: number }
     const start = performance.now()
@@ -161,7 +133,9 @@ describe('TLS server and client', { skip }, () => {
 
 describe('TLS connect timeout', { skip }, () => {
   test('connectTls fails with a ConnectError when the handshake never completes', TIMEOUT, async (t) => {
-    const { port, accepted } = await silentServer(t)
+    const silent = await silentServer()
+    t.after(() => silent.close())
+    const { port, accepted } = silent
     const start = performance.now()
     await assert.rejects(connectTls({ host: LOCALHOST, port }, LineEcho.create, { tls: { ca: certs.ca }, connectTimeout: 150 }), (err) => {
       assert.ok(err instanceof ConnectError)
@@ -177,7 +151,9 @@ describe('TLS connect timeout', { skip }, () => {
   })
 
   test('Persistent reports the timeout and retries with backoff', TIMEOUT, async (t) => {
-    const { port, accepted } = await silentServer(t)
+    const silent = await silentServer()
+    t.after(() => silent.close())
+    const { port, accepted } = silent
     const client = new Persistent({ host: LOCALHOST, port }, LineEcho.create, {
       tls: { ca: certs.ca },
       connectTimeout: 100,

@@ -4,8 +4,9 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { RedisClient, ReplyError } from '../../examples/redis-client.js'
+import { freePort } from '../helpers/net.js'
 import { needs } from '../helpers/peers.js'
-import { freePort, type RealRedis, startRealRedis } from '../helpers/redis.js'
+import { type RealRedis, startRealRedis } from '../helpers/redis.js'
 
 const peer = needs('redis-server')
 

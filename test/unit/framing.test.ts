@@ -1,33 +1,11 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
-import { Buf, type Exception, expectFrame, type Framer, fixed, Intent, lengthPrefixed, lines, netstring, type Protocol, type Transport } from 'rotor-stream'
+import { Buf, type Framer, fixed, lengthPrefixed, lines, netstring } from 'rotor-stream'
 import { checkSplits, runScripted, splitAt } from 'rotor-stream/testing'
+import { frameEcho } from '../helpers/protocols.js'
 
 const T = { timeout: 30_000 }
-
-/** Echoes every frame, re-encoded with the same framer; records errors. */
-function echo(framer: Framer) {
-  class FrameEcho implements Protocol {
-    errors: string[] = []
-    bytesRead(t: Transport): Intent<FrameEcho> {
-      const scan = framer.scan(t.input)
-      if (scan.kind === 'frame') {
-        framer.encode(t.output, t.input.view(scan.start, scan.end))
-        t.input.consume(scan.size)
-      } else if (scan.kind === 'error') {
-        t.output.write(`ERR ${(scan.error as { code?: string }).code}\n`)
-        return Intent.done()
-      }
-      return expectFrame(Intent.of(this), framer, t.input)
-    }
-    exception(t: Transport, reason: Exception): Intent<FrameEcho> {
-      if (reason.code === 'RS_ERR_LIMIT_REACHED') t.output.write('ERR RS_ERR_LIMIT_REACHED\n')
-      return Intent.done()
-    }
-  }
-  return (t: Transport) => expectFrame(Intent.of(new FrameEcho()), framer, t.input)
-}
 
 /** Frames encoded with `framer`, concatenated. */
 function encodeAll(framer: Framer, payloads: (string | Uint8Array)[]): Buffer {
@@ -40,17 +18,17 @@ const OUTPUT_ONLY = { compareEvents: false, random: 200 } as const
 
 describe('framing', () => {
   test('lines: echoes LF and CRLF lines identically for every split', T, () => {
-    const run = checkSplits(echo(lines({ max: 10 })), 'ab\r\ncd\n\nxyz\r\n', OUTPUT_ONLY)
+    const run = checkSplits(frameEcho(lines({ max: 10 })), 'ab\r\ncd\n\nxyz\r\n', OUTPUT_ONLY)
     assert.equal(run.output.toString(), 'ab\ncd\n\nxyz\n')
   })
 
   test('lines: a line over max is a LimitReached, with or without its ending in sight', T, () => {
     for (const input of ['abcdefghijk\n', 'abcdefghijkl', 'abcdefghij\rk\n']) {
-      const run = checkSplits(echo(lines({ max: 10 })), input, OUTPUT_ONLY)
+      const run = checkSplits(frameEcho(lines({ max: 10 })), input, OUTPUT_ONLY)
       assert.equal(run.output.toString(), 'ERR RS_ERR_LIMIT_REACHED\n', JSON.stringify(input))
     }
     // Exactly max bytes, with CRLF: accepted.
-    assert.equal(runScripted(echo(lines({ max: 10 })), ['abcdefghij\r\n']).output.toString(), 'abcdefghij\n')
+    assert.equal(runScripted(frameEcho(lines({ max: 10 })), ['abcdefghij\r\n']).output.toString(), 'abcdefghij\n')
   })
 
   test('lines: encode writes CRLF when asked and refuses an embedded LF', T, () => {
@@ -65,7 +43,7 @@ describe('framing', () => {
       test(`lengthPrefixed ${lengthSize}/${endian}: round-trips frames over every split`, T, () => {
         const framer = lengthPrefixed({ lengthSize, endian, maxFrameLength: 200 })
         const input = encodeAll(framer, ['', 'a', 'hello', Buffer.alloc(200, 7)])
-        const run = checkSplits(echo(framer), input, { ...OUTPUT_ONLY, exhaustiveUpTo: 0, random: 100 })
+        const run = checkSplits(frameEcho(framer), input, { ...OUTPUT_ONLY, exhaustiveUpTo: 0, random: 100 })
         assert.deepEqual(run.output, input)
       })
     }
@@ -73,7 +51,7 @@ describe('framing', () => {
 
   test('lengthPrefixed: a declared length over maxFrameLength is refused before buffering it', T, () => {
     const framer = lengthPrefixed({ lengthSize: 4, maxFrameLength: 1000 })
-    const h = runScripted(echo(framer), [Buffer.from([0, 0, 0x10, 0])]).harness
+    const h = runScripted(frameEcho(framer), [Buffer.from([0, 0, 0x10, 0])]).harness
     assert.equal(h.output.toString(), 'ERR RS_ERR_LIMIT_REACHED\n')
     assert.equal(h.state, 'done')
   })
@@ -104,14 +82,14 @@ describe('framing', () => {
           input,
           cuts.map((c) => (input.length > 1 ? 1 + (c % (input.length - 1)) : 0)).sort((a, b) => a - b),
         )
-        assert.deepEqual(runScripted(echo(framer), chunks).output, input)
+        assert.deepEqual(runScripted(frameEcho(framer), chunks).output, input)
       }),
       { numRuns: 300 },
     )
   })
 
   test('fixed: cuts exact sizes and refuses a wrong-sized payload', T, () => {
-    const run = checkSplits(echo(fixed(3)), 'abcdefghi', OUTPUT_ONLY)
+    const run = checkSplits(frameEcho(fixed(3)), 'abcdefghi', OUTPUT_ONLY)
     assert.equal(run.output.toString(), 'abcdefghi')
     assert.throws(() => encodeAll(fixed(3), ['ab']), { code: 'RS_ERR_INVALID_ARG' })
   })
@@ -120,9 +98,9 @@ describe('framing', () => {
     const framer = netstring({ max: 100 })
     const input = encodeAll(framer, ['', 'hello world', 'a,b:c'])
     assert.equal(input.toString(), '0:,11:hello world,5:a,b:c,')
-    assert.deepEqual(checkSplits(echo(framer), input, OUTPUT_ONLY).output, input)
+    assert.deepEqual(checkSplits(frameEcho(framer), input, OUTPUT_ONLY).output, input)
     for (const bad of ['x:', '01:a,', '3:abc;', '101:', '1234']) {
-      const run = checkSplits(echo(framer), bad, OUTPUT_ONLY)
+      const run = checkSplits(frameEcho(framer), bad, OUTPUT_ONLY)
       assert.match(run.output.toString(), /^ERR RS_ERR_(PROTOCOL|LIMIT_REACHED)\n$/, bad)
     }
   })

@@ -9,9 +9,7 @@ import {
   codes,
   EndOfStreamError,
   type Exception,
-  expectFrame,
   type Factory,
-  type Framer,
   Intent,
   LimitReachedError,
   lengthPrefixed,
@@ -24,8 +22,8 @@ import {
 } from 'rotor-stream'
 import * as kit from 'rotor-stream/testing'
 import { checkSplits, Harness, runScripted, splits } from 'rotor-stream/testing'
+import { frameEcho, Lines, numbered } from '../../../test/helpers/protocols.js'
 import { describe, test } from '../kit.js'
-import { Lines, numbered } from './helpers.js'
 
 /** `<n>\n` then n bytes, answered with the bytes reversed: exact-size reads after a delimited one. */
 class Sized implements Protocol {
@@ -52,28 +50,6 @@ class Sized implements Protocol {
     t.output.write(`${reason.code}\n`)
     return Intent.done()
   }
-}
-
-/** Echoes every frame of `framer`; answers ERR <code> to an error. */
-function frameEcho(framer: Framer) {
-  const echo: Protocol = {
-    bytesRead(t: Transport): Intent<Protocol> {
-      const scan = framer.scan(t.input)
-      if (scan.kind === 'frame') {
-        framer.encode(t.output, t.input.view(scan.start, scan.end))
-        t.input.consume(scan.size)
-      } else if (scan.kind === 'error') {
-        t.output.write(`ERR ${(scan.error as { code?: string }).code}\n`)
-        return Intent.done()
-      }
-      return expectFrame(Intent.of(echo), framer, t.input)
-    },
-    exception(t: Transport, reason: Exception): Intent<Protocol> {
-      if (reason.code === 'RS_ERR_LIMIT_REACHED') t.output.write('ERR RS_ERR_LIMIT_REACHED\n')
-      return Intent.done()
-    },
-  }
-  return (t: Transport) => expectFrame(Intent.of(echo), framer, t.input)
 }
 
 describe('exports', () => {
@@ -134,7 +110,7 @@ describe('core (test kit)', () => {
   })
 
   test('limits: a line over max is LimitReached for every split, and the answer still goes out', () => {
-    const run = checkSplits(() => new Lines({ max: 8 }).read(), 'short\nmuch too long a line\n', { random: 200 })
+    const run = checkSplits(() => new Lines({ max: 8, tooLong: 'ERR too long\n' }).read(), 'short\nmuch too long a line\n', { random: 200 })
     assert.equal(run.output.toString(), 'short\nERR too long\n')
     assert.equal(run.state, 'done')
     assert.equal(run.exceptions[0]?.code, 'RS_ERR_LIMIT_REACHED')
@@ -148,14 +124,14 @@ describe('core (test kit)', () => {
   })
 
   test('deadlines: timeout() runs at the deadline, not before; the default ends with RS_ERR_TIMEOUT', () => {
-    const p = new Lines({ timeout: 1000 })
+    const p = new Lines({ timeout: 1000, idle: 'idle\n' })
     const h = new Harness(() => p.read())
     h.feed('a\n').advance(999)
-    assert.equal(p.timeouts, 0)
+    assert.equal(p.timeouts.length, 0)
     h.feed('b\n').advance(999) // every Intent got a fresh relative timeout
-    assert.equal(p.timeouts, 0)
+    assert.equal(p.timeouts.length, 0)
     h.advance(1)
-    assert.equal(p.timeouts, 1)
+    assert.equal(p.timeouts.length, 1)
     assert.equal(h.output.toString(), 'a\nb\nidle\n')
     const plain: Protocol = { bytesRead: () => Intent.done() }
     const h2 = new Harness(() => Intent.of(plain).expectBytes(1).deadline(500))

@@ -7,8 +7,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { type Address, ClosedError, type Exception, Intent, Persistent, type Protocol, type Server, serve, type Transport } from 'rotor-stream'
 import { LineEcho } from '../../../examples/line-echo.js'
+import { sleep, until } from '../../../test/helpers/wait.js'
 import { describe, test } from '../kit.js'
-import { sleep, until } from './helpers.js'
 
 /** Sends `ping <n>` on connect and on every wakeup; records the answers. */
 class Pinger implements Protocol {

@@ -7,8 +7,9 @@ import { execFileSync } from 'node:child_process'
 import os from 'node:os'
 import path from 'node:path'
 import { type RunningServer, startRedisServer } from '../../../examples/redis-server.js'
+import { rawConnect } from '../../../test/helpers/net.js'
+import { run } from '../../../test/helpers/peers.js'
 import { describe, test } from '../kit.js'
-import { exec, rawConnect } from './helpers.js'
 
 /** `skip` reason when a peer binary is missing (a failure under CI=true instead). */
 function needs(...names: string[]): string | false {
@@ -38,7 +39,7 @@ async function server(): Promise<RunningServer> {
 describe('RESP demo (examples/redis-server.ts)', () => {
   test('redis-cli runs a session of commands', { skip: needs('redis-cli'), timeout: 30_000 }, async () => {
     const { port } = await server()
-    const cli = (...args: string[]): Promise<string> => exec('redis-cli', ['-p', String(port), ...args], { timeout: 10_000 })
+    const cli = (...args: string[]): Promise<string> => run('redis-cli', ['-p', String(port), ...args], { timeout: 10_000 })
     assert.equal(await cli('PING'), 'PONG\n')
     assert.equal(await cli('SET', 'greeting', 'hello world'), 'OK\n')
     assert.equal(await cli('GET', 'greeting'), 'hello world\n')
@@ -58,7 +59,7 @@ describe('RESP demo (examples/redis-server.ts)', () => {
 
   test('redis-cli over the Unix socket pipes a script of commands', { skip: needs('redis-cli'), timeout: 30_000 }, async () => {
     await server()
-    assert.equal(await exec('redis-cli', ['-s', unixPath], { input: 'SET a 1\nINCR a\nGET a\n', timeout: 10_000 }), 'OK\n2\n2\n')
+    assert.equal(await run('redis-cli', ['-s', unixPath], { input: 'SET a 1\nINCR a\nGET a\n', timeout: 10_000 }), 'OK\n2\n2\n')
   })
 
   test('1000 pipelined PINGs in one write get 1000 PONGs', async () => {
@@ -90,7 +91,7 @@ describe('RESP demo (examples/redis-server.ts)', () => {
         ['-t', 'ping,set,get', '-n', '5000', '-c', '50', '-q'],
       ]
       for (const [i, args] of runs.entries()) {
-        const out = await exec('redis-benchmark', ['-p', String(port), ...args], { timeout: 100_000 })
+        const out = await run('redis-benchmark', ['-p', String(port), ...args], { timeout: 100_000 })
         const lines = out.split(/[\r\n]+/).filter((l) => /requests per second/.test(l))
         for (const name of i === 0 ? tests : ['PING_INLINE', 'PING_MBULK', 'SET', 'GET']) {
           assert.ok(

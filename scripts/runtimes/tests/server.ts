@@ -24,8 +24,10 @@ import {
   type Transport,
 } from 'rotor-stream'
 import { LineEcho } from '../../../examples/line-echo.js'
+import { closed, rawConnect, readAll } from '../../../test/helpers/net.js'
+import { sleep, until } from '../../../test/helpers/wait.js'
 import { describe, runtime, test } from '../kit.js'
-import { closed, exchange, rawConnect, readAll, selfCommand, sleep, until } from './helpers.js'
+import { exchange, selfCommand } from './helpers.js'
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'rs-rt-serve-'))
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }))

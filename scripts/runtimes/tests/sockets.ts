@@ -7,55 +7,54 @@ import diagnostics from 'node:diagnostics_channel'
 import net from 'node:net'
 import { ClosedError, ConnectError, connect, Intent, type Protocol, ReadError, Stream, type Transport } from 'rotor-stream'
 import { LineEcho } from '../../../examples/line-echo.js'
+import { Collect, closed, countIo, freePort, listen, rawConnect, readAll, unixPath } from '../../../test/helpers/net.js'
+import { Lines, numbered } from '../../../test/helpers/protocols.js'
+import { sleep, until } from '../../../test/helpers/wait.js'
 import { describe, test } from '../kit.js'
-import { Collect, closed, countWrites, Flood, Lines, listen, numbered, rawConnect, readAll, sleep, unixPath, until } from './helpers.js'
+import { Flood } from './helpers.js'
 
 for (const kind of ['tcp', 'unix'] as const) {
   describe(`sockets over ${kind}`, () => {
     test('LineEcho answers pipelined lines and closes after QUIT', async (t) => {
       const srv = await listen(kind, LineEcho.create)
       t.after(() => srv.close())
-      const { client, factory } = Collect.factory(`${numbered(20)}QUIT\n`)
+      const { client, factory } = Collect.factory({ request: `${numbered(20)}QUIT\n` })
       const stream = await connect(srv.address, factory)
       assert.equal(await stream.closed, undefined)
       assert.deepEqual(client.lines, [...numbered(20).split('\n').slice(0, 20), 'BYE'])
       assert.equal(client.exceptions[0]?.code, 'RS_ERR_END_OF_STREAM')
-      assert.equal(await (await srv.next()).closed, undefined)
+      assert.equal(await (await srv.next()).stream.closed, undefined)
     })
 
     test('answers all the requests of one read with one write', async (t) => {
-      let io: { writes: number } | undefined
-      let reads = 0
+      let io: ReturnType<typeof countIo> | undefined
       const srv = await listen(kind, LineEcho.create, {
         prepare: (socket) => {
-          io = countWrites(socket)
-          socket.prependListener('data', () => {
-            reads++
-          })
+          io = countIo(socket)
         },
       })
       t.after(() => srv.close())
-      const { client, factory } = Collect.factory(`${numbered(100, 'request')}QUIT\n`)
+      const { client, factory } = Collect.factory({ request: `${numbered(100, 'request')}QUIT\n` })
       await (await connect(srv.address, factory)).closed
       assert.equal(client.lines.length, 101)
-      assert.ok(io !== undefined && reads > 0)
-      assert.ok(io.writes <= reads, `${io.writes} writes for ${reads} reads`)
+      assert.ok(io !== undefined && io.reads > 0)
+      assert.ok(io.writes <= io.reads, `${io.writes} writes for ${io.reads} reads`)
     })
 
     test('half-close: the server answers after the client sent FIN mid-line', async (t) => {
       const p = new Lines()
       const srv = await listen(kind, p.factory)
       t.after(() => srv.close())
-      const { client, factory } = Collect.factory('whole\npartial', true)
+      const { client, factory } = Collect.factory({ request: 'whole\npartial', halfClose: true })
       const stream = await connect(srv.address, factory)
       assert.equal(await stream.closed, undefined)
       assert.deepEqual(client.lines, ['whole', 'eof partial'])
       assert.equal(p.exceptions[0]?.code, 'RS_ERR_END_OF_STREAM')
-      assert.equal(await (await srv.next()).closed, undefined)
+      assert.equal(await (await srv.next()).stream.closed, undefined)
     })
 
     test('limits: a line over max gets its answer, then the connection closes', async (t) => {
-      const srv = await listen(kind, () => new Lines({ max: 16 }).read())
+      const srv = await listen(kind, () => new Lines({ max: 16, tooLong: 'ERR too long\n' }).read())
       t.after(() => srv.close())
       const socket = await rawConnect(srv.address)
       socket.write(`ok\n${'x'.repeat(100)}\n`)
@@ -63,7 +62,7 @@ for (const kind of ['tcp', 'unix'] as const) {
     })
 
     test('deadlines: an idle connection is closed at its deadline', async (t) => {
-      const srv = await listen(kind, () => new Lines({ timeout: 200 }).read())
+      const srv = await listen(kind, () => new Lines({ timeout: 200, idle: 'idle\n' }).read())
       t.after(() => srv.close())
       const socket = await rawConnect(srv.address)
       const started = performance.now()
@@ -97,14 +96,14 @@ for (const kind of ['tcp', 'unix'] as const) {
       peer.write('x\n'.repeat(requests))
       await sleep(400)
       assert.ok(p.lines.length < requests, `answered all ${requests} while the peer read nothing`)
-      const server = srv.sockets[0] as net.Socket
+      const server = srv.accepted[0]?.socket as net.Socket
       assert.ok(server.writableLength < 1 << 20, `writableLength ${server.writableLength}`)
       peer.end()
       assert.equal((await readAll(peer, 20_000)).length, requests * 1001 + 'eof \n'.length)
     })
 
     test('connect() to nothing fails with a ConnectError carrying the cause', async () => {
-      const address = kind === 'tcp' ? { host: '127.0.0.1', port: await closedPort() } : { path: unixPath() }
+      const address = kind === 'tcp' ? { host: '127.0.0.1', port: await freePort() } : { path: unixPath() }
       const err = await connect(address, () => new Lines().read()).then(
         () => assert.fail('connected'),
         (e: unknown) => e,
@@ -120,7 +119,7 @@ for (const kind of ['tcp', 'unix'] as const) {
       t.after(() => srv.close())
       const peer = await rawConnect(srv.address)
       peer.on('error', () => {})
-      const stream = await srv.next()
+      const { stream } = await srv.next()
       stream.close()
       const reason = await stream.closed
       assert.ok(reason instanceof ClosedError)
@@ -137,7 +136,7 @@ describe('sockets over tcp', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     t.after(() => new Promise<void>((resolve) => server.close(() => resolve())))
     const { port } = server.address() as net.AddressInfo
-    const { client, factory } = Collect.factory('whole\npartial', true)
+    const { client, factory } = Collect.factory({ request: 'whole\npartial', halfClose: true })
     assert.equal(await (await connect({ host: '127.0.0.1', port }, factory)).closed, undefined)
     assert.deepEqual(client.lines, ['whole', 'eof partial'])
   })
@@ -165,7 +164,7 @@ describe('sockets over tcp', () => {
     await new Promise<void>((resolve) => peer.once('end', () => resolve()))
     assert.equal(got, 'goodbye\n')
     peer.end('after your FIN\n')
-    const stream = await srv.next()
+    const { stream } = await srv.next()
     assert.equal(await stream.closed, undefined)
     assert.deepEqual(seen, ['after your FIN'])
   })
@@ -180,7 +179,7 @@ describe('sockets over tcp', () => {
     const got = await new Promise<string>((resolve) => peer.once('data', (chunk: Buffer) => resolve(chunk.toString())))
     const started = performance.now()
     assert.equal(got, 'BYE\n')
-    assert.equal(await (await srv.next()).closed, undefined)
+    assert.equal(await (await srv.next()).stream.closed, undefined)
     const elapsed = performance.now() - started
     assert.ok(elapsed >= 150 && elapsed < 3000, `the server closed ${elapsed} ms after its last answer`)
   })
@@ -194,7 +193,7 @@ describe('sockets over tcp', () => {
       if (options.all === true) (callback as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: '127.0.0.1', family: 4 }])
       else callback(null, '127.0.0.1', 4)
     }
-    const { client, factory } = Collect.factory('QUIT\n')
+    const { client, factory } = Collect.factory({ request: 'QUIT\n' })
     const stream = await connect({ host: 'rotor-stream.invalid', port: (srv.address as { port: number }).port }, factory, { lookup })
     assert.equal(await stream.closed, undefined)
     assert.deepEqual(client.lines, ['BYE'])
@@ -208,7 +207,7 @@ describe('sockets over tcp', () => {
     const peer = await rawConnect(srv.address)
     if (typeof peer.resetAndDestroy !== 'function') throw new Error('socket.resetAndDestroy() is missing')
     peer.write('partial')
-    const stream = await srv.next()
+    const { stream } = await srv.next()
     await until(() => stream.input.length > 0, 'the partial line')
     peer.resetAndDestroy()
     const reason = await stream.closed
@@ -225,7 +224,7 @@ describe('sockets over tcp', () => {
     const srv = await listen('tcp', facts)
     t.after(() => srv.close())
     await (await connect(srv.address, facts)).closed
-    await (await srv.next()).closed
+    await (await srv.next()).stream.closed
     const port = (srv.address as { port: number }).port
     const client = seen.find((s) => s[1] === port)
     const server = seen.find((s) => s[3] === port)
@@ -249,18 +248,9 @@ describe('sockets over tcp', () => {
     })
     const srv = await listen('tcp', () => new Lines().read())
     t.after(() => srv.close())
-    const { factory } = Collect.factory('a\n', true)
+    const { factory } = Collect.factory({ request: 'a\n', halfClose: true })
     await (await connect(srv.address, factory)).closed
-    await (await srv.next()).closed
+    await (await srv.next()).stream.closed
     for (const name of names) assert.ok(seen.includes(name), `${name} in ${seen.join(',')}`)
   })
 })
-
-/** A TCP port nobody listens on (bound and released). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}

@@ -7,10 +7,14 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import tls from 'node:tls'
-import { ConnectError, connectTls, Intent, InvalidArgumentError, Persistent, type Protocol, serve, type TlsServerOptions, type Transport } from 'rotor-stream'
+import { ConnectError, connectTls, Intent, InvalidArgumentError, Persistent, type Protocol, serve, type Transport } from 'rotor-stream'
 import { LineEcho } from '../../../examples/line-echo.js'
+import { Collect, closed } from '../../../test/helpers/net.js'
+import { Lines } from '../../../test/helpers/protocols.js'
+import { connectErrorWith, serverTls } from '../../../test/helpers/tls.js'
+import { sleep, until } from '../../../test/helpers/wait.js'
 import { describe, test } from '../kit.js'
-import { Collect, closed, exchange, Flood, Lines, loadCerts, sleep, until } from './helpers.js'
+import { exchange, Flood, loadCerts } from './helpers.js'
 
 const HOST = '127.0.0.1'
 /** Deno's node:tls keeps reading the network while a TLSSocket is paused (readStop only stops delivery, data piles up inside). */
@@ -26,24 +30,9 @@ function tlsConnect(address: { host: string; port: number }): Promise<tls.TLSSoc
   })
 }
 
-function serverTls(extra: Partial<TlsServerOptions> = {}): TlsServerOptions {
-  const certs = loadCerts()
-  return { key: certs.server.key, cert: certs.server.cert, ...extra }
-}
-
-/** Rejects with a ConnectError whose cause has one of `codes`. */
-function connectErrorWith(...codes: string[]): (err: unknown) => true {
-  return (err) => {
-    assert.ok(err instanceof ConnectError, `not a ConnectError: ${String(err)}`)
-    const code = (err.cause as { code?: string } | undefined)?.code
-    assert.ok(code !== undefined && codes.includes(code), `cause code ${code}, expected ${codes.join(' or ')}: ${err.message}`)
-    return true
-  }
-}
-
 describe('TLS', () => {
   test('LineEcho over TLS on TCP, the server verified against the CA (by IP and by name)', async (t) => {
-    const server = await serve({ host: HOST, port: 0, tls: serverTls() }, LineEcho.create)
+    const server = await serve({ host: HOST, port: 0, tls: serverTls(loadCerts()) }, LineEcho.create)
     t.after(() => server.close({ timeout: 0 }))
     const ca = loadCerts().ca
     assert.deepEqual(await exchange(server.address, ['secret', 'lines'], { tls: { ca } }), ['secret', 'lines'])
@@ -53,16 +42,16 @@ describe('TLS', () => {
 
   test('LineEcho over TLS on a Unix socket', async (t) => {
     const where = path.join(os.tmpdir(), `rs-rt-tls-${process.pid}.sock`)
-    const server = await serve({ path: where, tls: serverTls() }, LineEcho.create)
+    const server = await serve({ path: where, tls: serverTls(loadCerts()) }, LineEcho.create)
     t.after(() => server.close({ timeout: 0 }))
     assert.deepEqual(await exchange({ path: where }, ['over', 'unix'], { tls: { ca: loadCerts().ca } }), ['over', 'unix'])
   })
 
   test('half-close over TLS: the server answers after the client ended its side', async (t) => {
     const p = new Lines()
-    const server = await serve({ host: HOST, port: 0, tls: serverTls() }, p.factory)
+    const server = await serve({ host: HOST, port: 0, tls: serverTls(loadCerts()) }, p.factory)
     t.after(() => server.close({ timeout: 0 }))
-    const { client, factory } = Collect.factory('whole\npartial', true)
+    const { client, factory } = Collect.factory({ request: 'whole\npartial', halfClose: true })
     const stream = await connectTls(server.address, factory, { tls: { ca: loadCerts().ca } })
     assert.equal(await stream.closed, undefined)
     assert.deepEqual(client.lines, ['whole', 'eof partial'])
@@ -77,7 +66,7 @@ describe('TLS', () => {
   })
 
   test('refuses a certificate from an unknown CA, and one for another name', async (t) => {
-    const server = await serve({ host: HOST, port: 0, tls: serverTls() }, LineEcho.create)
+    const server = await serve({ host: HOST, port: 0, tls: serverTls(loadCerts()) }, LineEcho.create)
     t.after(() => server.close({ timeout: 0 }))
     await assert.rejects(exchange(server.address, ['x'], { tls: {} }), connectErrorWith('UNABLE_TO_VERIFY_LEAF_SIGNATURE'))
     const options = { tls: { ca: loadCerts().ca, servername: 'db.example.com' } }
@@ -91,7 +80,7 @@ describe('TLS', () => {
       created++
       return LineEcho.create(tr, seed, scope)
     }
-    const server = await serve({ host: HOST, port: 0, tls: serverTls({ ca: certs.ca, requestCert: true }) }, factory)
+    const server = await serve({ host: HOST, port: 0, tls: serverTls(certs, { ca: certs.ca, requestCert: true }) }, factory)
     t.after(() => server.close({ timeout: 0 }))
     const withCert = { tls: { ca: certs.ca, cert: certs.client.cert, key: certs.client.key } }
     assert.deepEqual(await exchange(server.address, ['client', 'auth'], withCert), ['client', 'auth'])
@@ -101,7 +90,7 @@ describe('TLS', () => {
   })
 
   test('a client that never starts the handshake is disconnected after handshakeTimeout', async (t) => {
-    const server = await serve({ host: HOST, port: 0, tls: serverTls({ handshakeTimeout: 150 }) }, LineEcho.create)
+    const server = await serve({ host: HOST, port: 0, tls: serverTls(loadCerts(), { handshakeTimeout: 150 }) }, LineEcho.create)
     t.after(() => server.close({ timeout: 0 }))
     const { port } = server.address as { port: number }
     const started = performance.now()
@@ -114,7 +103,7 @@ describe('TLS', () => {
   })
 
   test('a plain-text client does not disturb the TLS server', async (t) => {
-    const server = await serve({ host: HOST, port: 0, tls: serverTls() }, LineEcho.create)
+    const server = await serve({ host: HOST, port: 0, tls: serverTls(loadCerts()) }, LineEcho.create)
     t.after(() => server.close({ timeout: 0 }))
     const { port } = server.address as { port: number }
     const plain = net.connect(port, HOST)
@@ -146,7 +135,7 @@ describe('TLS', () => {
 
   test('pushback over TLS, server side: while the protocol reads nothing, a flooding client is held back', { known: { deno: DENO_TLS_PAUSE } }, async (t) => {
     const sleeper: Protocol = { bytesRead: () => Intent.done() }
-    const server = await serve({ host: HOST, port: 0, tls: serverTls() }, () => Intent.of(sleeper).sleep())
+    const server = await serve({ host: HOST, port: 0, tls: serverTls(loadCerts()) }, () => Intent.of(sleeper).sleep())
     t.after(() => server.close({ timeout: 0 }))
     const peer = await tlsConnect(server.address as { host: string; port: number })
     t.after(() => peer.destroy())
@@ -166,7 +155,7 @@ describe('TLS', () => {
 
   test('pushback over TLS, client side: while the protocol reads nothing, a flooding server is held back', { known: { deno: DENO_TLS_PAUSE } }, async (t) => {
     const flood = new Flood(64 << 20, 64 << 10)
-    const server = await serve({ host: HOST, port: 0, tls: serverTls() }, () => Intent.of(flood).expectDelimiter('\n', { max: 10 }))
+    const server = await serve({ host: HOST, port: 0, tls: serverTls(loadCerts()) }, () => Intent.of(flood).expectDelimiter('\n', { max: 10 }))
     t.after(() => server.close({ timeout: 0 }))
     const sleeper: Protocol = { bytesRead: () => Intent.done() }
     const client = await connectTls(
@@ -184,7 +173,7 @@ describe('TLS', () => {
   })
 
   test('Persistent over TLS reconnects after the server restarts', async (t) => {
-    let server = await serve({ host: HOST, port: 0, tls: serverTls() }, LineEcho.create)
+    let server = await serve({ host: HOST, port: 0, tls: serverTls(loadCerts()) }, LineEcho.create)
     t.after(() => server.close({ timeout: 0 }))
     const address = server.address as { host: string; port: number }
     const answers: string[] = []
@@ -203,7 +192,7 @@ describe('TLS', () => {
     t.after(() => client.stop())
     await until(() => answers.length === 1, 'the first answer')
     await server.close({ timeout: 0 })
-    server = await serve({ host: HOST, port: address.port, tls: serverTls() }, LineEcho.create)
+    server = await serve({ host: HOST, port: address.port, tls: serverTls(loadCerts()) }, LineEcho.create)
     await until(() => answers.length === 2, 'the answer after the restart')
     assert.deepEqual(answers, ['ping', 'ping'])
   })

@@ -9,7 +9,8 @@
  */
 import { performance } from 'node:perf_hooks'
 import { RedisClient } from '../../../examples/redis-client.js'
-import { freePort, type RealRedis, startRealRedis } from '../../helpers/redis.js'
+import { freePort } from '../../helpers/net.js'
+import { type RealRedis, startRealRedis } from '../../helpers/redis.js'
 import { Problems, percentile, type ScenarioResult } from './metrics.js'
 
 type Outcome = Omit<ScenarioResult, 'ms' | 'rssMiB' | 'leaked'>

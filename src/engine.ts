@@ -81,8 +81,8 @@ export class Engine implements Transport, Scope {
   readonly #limits: Limits
 
   // --- The protocol and what it waits for ---------------------------------------------------------
-  /** The current protocol state; `null` until the factory returned and after the end. */
-  #protocol: Protocol | null = null
+  /** The current protocol state; `NO_PROTOCOL` until the factory returned and after the end. */
+  #protocol: Protocol = NO_PROTOCOL
   readonly #expect = new Expectation()
   /** Which handler is running, for `HandlerError`. */
   #handler = 'factory'
@@ -422,7 +422,7 @@ export class Engine implements Transport, Scope {
    * under the spin guard. Returns true: a handler ran.
    */
   #call(handler: 'bytesRead' | 'bytesFlushed' | 'timeout' | 'wakeup', end: number): boolean {
-    const protocol = this.#protocol as Protocol // set whenever an expectation is (see #take)
+    const protocol = this.#protocol
     this.#handler = handler
     this.#io.trace?.(handler === 'bytesRead' ? { handler, end } : { handler })
     let intent: Intent<Protocol>
@@ -472,7 +472,7 @@ export class Engine implements Transport, Scope {
   #exception(reason: Exception): Intent<Protocol> {
     if (channels.streamException.hasSubscribers) channels.streamException.publish({ stream: this, reason })
     this.#io.trace?.({ handler: 'exception', reason })
-    const protocol = this.#protocol as Protocol
+    const protocol = this.#protocol
     if (protocol.exception) return protocol.exception(this, reason, this)
     return defaultException(reason)
   }
@@ -589,10 +589,10 @@ export class Engine implements Transport, Scope {
   }
 
   /** Tells tracing and the protocol's `fatal` why the stream ended. */
-  #reportFatal(protocol: Protocol | null, reason: Error): void {
+  #reportFatal(protocol: Protocol, reason: Error): void {
     if (channels.streamFatal.hasSubscribers) channels.streamFatal.publish({ stream: this, reason })
     this.#io.trace?.({ handler: 'fatal', reason })
-    if (protocol?.fatal) {
+    if (protocol.fatal) {
       try {
         protocol.fatal(reason, this)
       } catch {
@@ -604,7 +604,7 @@ export class Engine implements Transport, Scope {
   #end(): void {
     this.#ended = true
     this.#limits.budget?.leave(this)
-    this.#protocol = null
+    this.#protocol = NO_PROTOCOL // the state may hold much: let it go
     this.#expect.clear()
     this.#wakeupPending = false
     this.#wakeupDeferred = false
@@ -618,6 +618,17 @@ export class Engine implements Transport, Scope {
     this.#io.setReading(false)
   }
 }
+
+/**
+ * The protocol before the factory returned and after the end. No handler can run then (the loop
+ * only runs with an expectation, which only a protocol's Intent sets), so it never answers;
+ * holding it instead of null spares every handler call a check.
+ */
+const NO_PROTOCOL: Protocol = Object.freeze({
+  bytesRead(): never {
+    throw new Error('no protocol: the stream has not started or has ended')
+  },
+})
 
 /** `Promise.withResolvers()`, which Node 20 lacks. */
 function withResolvers<T>(): { promise: Promise<T>; resolve: (value: T) => void } {

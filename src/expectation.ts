@@ -38,7 +38,7 @@ export class Expectation {
     this.kind = intent.kind
     this.n = intent.n
     if (intent.kind === Kind.Delimiter) {
-      this.delimiter = intent.delimiter as Buffer | number
+      this.delimiter = intent.delimiter
       this.delimiterLength = intent.delimiterLength
       this.offset = intent.offset
     }

@@ -90,7 +90,7 @@ export class Intent<P> implements IntentBuilder<P> {
   /** @internal Bytes wanted (Bytes), most bytes before the delimiter (Delimiter), unwritten bytes allowed (Flush). */
   n = 0
   /** @internal Delimiter bytes; only for Kind.Delimiter. */
-  delimiter: Buffer | number | null = null
+  delimiter: Buffer | number = 0
   /** @internal Length of the delimiter in bytes; only for Kind.Delimiter. */
   delimiterLength = 0
   /** @internal Where the delimiter search starts; only for Kind.Delimiter. */

@@ -307,15 +307,12 @@ export class Engine implements Transport, Scope {
     if (this.#ended) return
     const reason = new ReadError(cause)
     try {
-      this.#handler = 'exception'
-      const intent = checked(this.#exception(reason), this.#handler)
-      // Nothing can be read or written any more: only the choice between a clean and an abnormal
-      // end is left, so the answer is taken as an end whatever it asks for.
-      if (intent.kind === Kind.Done) this.#finish(undefined)
-      else this.#fail(intent.kind === Kind.Error && intent.error !== null ? intent.error : reason)
+      this.#deliver(reason) // taken as any answer is, so an end (done, error) is the protocol's choice
     } catch (err) {
       this.#fail(new HandlerError(this.#handler, err))
     }
+    // Nothing can be read or written any more: an answer that is not an end cannot be carried out.
+    this.#fail(reason)
   }
 
   /** Writing failed. @internal */

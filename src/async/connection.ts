@@ -16,6 +16,7 @@ import { Intent, toBuffer } from '../intent.js'
 import type { Factory, Protocol, Scope, Transport } from '../protocol.js'
 import { Stream, type StreamOptions } from '../stream.js'
 import type { TlsClientOptions } from '../tls.js'
+import { checkBytes, checkFunction, invalid as invalidArgument } from '../validate.js'
 
 /** Options of every wait: a timeout in ms and/or an `AbortSignal`. */
 export interface WaitOptions {
@@ -115,7 +116,7 @@ export class Connection {
   readExactly(n: number, options?: WaitOptions): Promise<Buffer> {
     // Not async: bytes already buffered are returned without a second promise layer.
     try {
-      if (!(Number.isSafeInteger(n) && n >= 0)) throw invalid('readExactly', 'n', n, 'a non-negative integer')
+      if (!(Number.isSafeInteger(n) && n >= 0)) throw invalidArgument('readExactly', 'n', 'a non-negative integer', n)
       if (options !== undefined) checkWaitOptions('readExactly', options)
       if (this.#busy) throw inProgress('readExactly')
       const signal = options?.signal
@@ -141,9 +142,9 @@ export class Connection {
     // Not async: a line already buffered (pipelined requests) costs one resolved promise.
     try {
       const needle = delimiter === this.#delimiter ? this.#needle : this.#convert(delimiter)
-      if (options === null || typeof options !== 'object') throw invalid('readUntil', 'options', options, 'an object with max')
+      if (options === null || typeof options !== 'object') throw invalidArgument('readUntil', 'options', 'an object with max', options)
       const max = options.max
-      if (!(Number.isSafeInteger(max) && max >= 0)) throw invalid('readUntil', 'options.max', max, 'a non-negative integer')
+      if (!(Number.isSafeInteger(max) && max >= 0)) throw invalidArgument('readUntil', 'options.max', 'a non-negative integer', max)
       checkWaitOptions('readUntil', options)
       if (this.#busy) throw inProgress('readUntil')
       const signal = options.signal
@@ -171,10 +172,10 @@ export class Connection {
 
   #convert(delimiter: Uint8Array | string): Buffer {
     if (typeof delimiter !== 'string' && !(delimiter instanceof Uint8Array)) {
-      throw invalid('readUntil', 'delimiter', delimiter, 'a non-empty string or Uint8Array')
+      throw invalidArgument('readUntil', 'delimiter', 'a non-empty string or Uint8Array', delimiter)
     }
     const needle = toBuffer(delimiter)
-    if (needle.length === 0) throw invalid('readUntil', 'delimiter', delimiter, 'a non-empty string or Uint8Array')
+    if (needle.length === 0) throw invalidArgument('readUntil', 'delimiter', 'a non-empty string or Uint8Array', delimiter)
     this.#delimiter = delimiter
     this.#needle = needle
     return needle
@@ -191,7 +192,7 @@ export class Connection {
    */
   async *frames(framer: Framer, options?: WaitOptions): AsyncGenerator<Buffer, void, undefined> {
     if (framer === null || typeof framer !== 'object' || typeof framer.scan !== 'function' || typeof framer.encode !== 'function') {
-      throw invalid('frames', 'framer', framer, 'a Framer (an object with scan and encode functions)')
+      throw invalidArgument('frames', 'framer', 'a Framer (an object with scan and encode functions)', framer)
     }
     if (options !== undefined) checkWaitOptions('frames', options)
     const waitOptions = options ?? NO_OPTIONS
@@ -224,7 +225,7 @@ export class Connection {
           break
         default:
           // A custom framer's bad answer would otherwise loop here forever.
-          throw invalid('frames', 'framer.scan(input).kind', (scan as { kind: unknown }).kind, "'frame', 'bytes', 'delimiter' or 'error'")
+          throw invalidArgument('frames', 'framer.scan(input).kind', "'frame', 'bytes', 'delimiter' or 'error'", (scan as { kind: unknown }).kind)
       }
       if (input.length === 0 && this.#bridge.ended) return
     }
@@ -236,7 +237,7 @@ export class Connection {
    * Throws `InvalidArgumentError` for other data, `ClosedError` once the connection is closed.
    */
   write(data: Uint8Array | string): void {
-    if (typeof data !== 'string' && !(data instanceof Uint8Array)) throw invalid('write', 'data', data, 'a string or Uint8Array')
+    checkBytes('write', 'data', data)
     this.#bridge.write(data)
   }
 
@@ -246,7 +247,7 @@ export class Connection {
    * while it waits), for a bad `n` or bad `options`, and with the signal's reason when aborted.
    */
   async flush(n = 0, options?: WaitOptions): Promise<void> {
-    if (!(Number.isSafeInteger(n) && n >= 0)) throw invalid('flush', 'n', n, 'a non-negative integer')
+    if (!(Number.isSafeInteger(n) && n >= 0)) throw invalidArgument('flush', 'n', 'a non-negative integer', n)
     if (options !== undefined) checkWaitOptions('flush', options)
     if (this.#busy) throw inProgress('flush')
     const waitOptions = options ?? NO_OPTIONS
@@ -266,7 +267,7 @@ export class Connection {
 
   /** Closes at once, dropping unwritten output. `reason`, if given, must be an `Error`. */
   destroy(reason?: Error): void {
-    if (reason !== undefined && !(reason instanceof Error)) throw invalid('destroy', 'reason', reason, 'an Error or undefined')
+    if (reason !== undefined && !(reason instanceof Error)) throw invalidArgument('destroy', 'reason', 'an Error or undefined', reason)
     this.#bridge.destroy(reason)
   }
 
@@ -288,12 +289,12 @@ const NO_OPTIONS: WaitOptions = Object.freeze({})
 
 /** Checks the `timeout` and `signal` of `options` (any object); throws `InvalidArgumentError`. */
 function checkWaitOptions(method: string, options: WaitOptions): void {
-  if (options === null || typeof options !== 'object') throw invalid(method, 'options', options, 'an object or undefined')
+  if (options === null || typeof options !== 'object') throw invalidArgument(method, 'options', 'an object or undefined', options)
   const { timeout, signal } = options
   if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
-    throw invalid(method, 'options.timeout', timeout, 'a number of ms >= 0 (Infinity for none)')
+    throw invalidArgument(method, 'options.timeout', 'a number of ms >= 0 (Infinity for none)', timeout)
   }
-  if (signal !== undefined && !isAbortSignal(signal)) throw invalid(method, 'options.signal', signal, 'an AbortSignal or undefined')
+  if (signal !== undefined && !isAbortSignal(signal)) throw invalidArgument(method, 'options.signal', 'an AbortSignal or undefined', signal)
 }
 
 /** Duck-typed, as Node checks signals: what the bridge uses of one (a polyfill's signal passes too). */
@@ -312,37 +313,12 @@ function inProgress(method: string): InvalidArgumentError {
   return new InvalidArgumentError(`${method}: another read is in progress; start the next read after the previous one settled`)
 }
 
-/** `method: name must be expected, got value`. */
-function invalid(method: string, name: string, value: unknown, expected: string): InvalidArgumentError {
-  return new InvalidArgumentError(`${method}: ${name} must be ${expected}, got ${describeValue(value)}`)
-}
-
-/** A value for an error message; never throws (no JSON of objects, no user `toString`). */
-function describeValue(value: unknown): string {
-  switch (typeof value) {
-    case 'string':
-      return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)
-    case 'number':
-    case 'boolean':
-    case 'undefined':
-      return String(value)
-    case 'bigint':
-      return `${value}n`
-    case 'symbol':
-      return 'a symbol'
-    case 'function':
-      return 'a function'
-  }
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  let name: unknown
-  try {
-    name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name
-  } catch {
-    // A Proxy may throw from any trap: the type is enough.
-  }
-  if (typeof name !== 'string' || name === '' || name === 'Object') return 'an object'
-  return `${/^[AEIO]/.test(name) ? 'an' : 'a'} ${name}`
+/**
+ * The shared `invalid` with the value before the expectation, the order `open()` below calls it
+ * in: `open()` is being changed on another branch (issue 13). Delete once it calls validate.ts.
+ */
+function invalid(where: string, name: string, value: unknown, expected: string): InvalidArgumentError {
+  return invalidArgument(where, name, expected, value)
 }
 
 const EMPTY = Buffer.alloc(0)
@@ -607,10 +583,8 @@ export async function open(address: Address, options: OpenOptions = {}): Promise
  * here, if given, is called first with the thrown value.
  */
 export function handleAsync(handler: (conn: Connection) => Promise<void> | void, onError?: (err: unknown) => void): Factory {
-  if (typeof handler !== 'function') throw new InvalidArgumentError(`handleAsync: handler must be a function, got ${describeValue(handler)}`)
-  if (onError !== undefined && typeof onError !== 'function') {
-    throw new InvalidArgumentError(`handleAsync: onError must be a function or undefined, got ${describeValue(onError)}`)
-  }
+  checkFunction('handleAsync', 'handler', handler)
+  if (onError !== undefined) checkFunction('handleAsync', 'onError', onError, 'a function or undefined')
   return (t: Transport, seed: unknown, scope: Scope) => {
     const bridge = new Bridge()
     const intent = bridge.factory(t, seed, scope)

@@ -235,14 +235,14 @@ const BAD_CALLS: BadCall[] = [
   [(c) => c.readExactly('3' as never), /^readExactly: n must be .*, got "3"$/],
   [(c) => c.readExactly(null as never), /^readExactly: n must be .*, got null$/],
   [(c) => c.readExactly(undefined as never), /^readExactly: n must be .*, got undefined$/],
-  [(c) => c.readExactly({} as never), /^readExactly: n must be .*, got an object$/],
+  [(c) => c.readExactly({} as never), /^readExactly: n must be .*, got an Object$/],
   [(c) => c.readExactly(1, null as never), /^readExactly: options must be an object or undefined, got null$/],
   [(c) => c.readExactly(1, 5 as never), /^readExactly: options must be .*, got 5$/],
   [(c) => c.readExactly(1, { timeout: -1 }), /^readExactly: options\.timeout must be .*, got -1$/],
   [(c) => c.readExactly(1, { timeout: Number.NaN }), /^readExactly: options\.timeout must be .*, got NaN$/],
   [(c) => c.readExactly(1, { timeout: '3' as never }), /^readExactly: options\.timeout must be .*, got "3"$/],
   [(c) => c.readExactly(1, { timeout: null as never }), /^readExactly: options\.timeout must be .*, got null$/],
-  [(c) => c.readExactly(1, { signal: {} as never }), /^readExactly: options\.signal must be an AbortSignal or undefined, got an object$/],
+  [(c) => c.readExactly(1, { signal: {} as never }), /^readExactly: options\.signal must be an AbortSignal or undefined, got an Object$/],
   [(c) => c.readExactly(1, { signal: null as never }), /^readExactly: options\.signal must be .*, got null$/],
   [(c) => c.readExactly(1, { signal: new AbortController() as never }), /^readExactly: options\.signal must be .*, got an AbortController$/],
   // readUntil(delimiter, options)
@@ -251,7 +251,7 @@ const BAD_CALLS: BadCall[] = [
   [(c) => c.readUntil(null as never, { max: 10 }), /^readUntil: delimiter must be .*, got null$/],
   [(c) => c.readUntil(undefined as never, { max: 10 }), /^readUntil: delimiter must be .*, got undefined$/],
   [(c) => c.readUntil(10 as never, { max: 10 }), /^readUntil: delimiter must be .*, got 10$/],
-  [(c) => c.readUntil([10] as never, { max: 10 }), /^readUntil: delimiter must be .*, got an array$/],
+  [(c) => c.readUntil([10] as never, { max: 10 }), /^readUntil: delimiter must be .*, got an Array$/],
   [(c) => c.readUntil('\n', undefined as never), /^readUntil: options must be an object with max, got undefined$/],
   [(c) => (c.readUntil as (d: string) => Promise<Buffer>)('\n'), /^readUntil: options must be .*, got undefined$/],
   [(c) => c.readUntil('\n', null as never), /^readUntil: options must be .*, got null$/],
@@ -267,8 +267,8 @@ const BAD_CALLS: BadCall[] = [
   // frames(framer, options)
   [(c) => c.frames(undefined as never).next(), /^frames: framer must be a Framer \(an object with scan and encode functions\), got undefined$/],
   [(c) => c.frames(null as never).next(), /^frames: framer must be .*, got null$/],
-  [(c) => c.frames({} as never).next(), /^frames: framer must be .*, got an object$/],
-  [(c) => c.frames({ scan: () => ({ kind: 'bytes', n: 1 }) } as never).next(), /^frames: framer must be .*, got an object$/],
+  [(c) => c.frames({} as never).next(), /^frames: framer must be .*, got an Object$/],
+  [(c) => c.frames({ scan: () => ({ kind: 'bytes', n: 1 }) } as never).next(), /^frames: framer must be .*, got an Object$/],
   [(c) => c.frames(LINES, null as never).next(), /^frames: options must be .*, got null$/],
   [(c) => c.frames(LINES, { timeout: Number.NaN }).next(), /^frames: options\.timeout must be .*, got NaN$/],
   [(c) => c.frames(LINES, { signal: 1 as never }).next(), /^frames: options\.signal must be .*, got 1$/],
@@ -283,11 +283,11 @@ const BAD_CALLS: BadCall[] = [
 
 /** Bad calls of the methods that do not return a promise: they throw. */
 const BAD_THROWS: BadCall[] = [
-  [(c) => c.write(undefined as never), /^write: data must be a string or Uint8Array, got undefined$/],
+  [(c) => c.write(undefined as never), /^write: data must be a string or a Uint8Array, got undefined$/],
   [(c) => c.write(null as never), /^write: data must be .*, got null$/],
   [(c) => c.write(5 as never), /^write: data must be .*, got 5$/],
-  [(c) => c.write({} as never), /^write: data must be .*, got an object$/],
-  [(c) => c.write([1, 2] as never), /^write: data must be .*, got an array$/],
+  [(c) => c.write({} as never), /^write: data must be .*, got an Object$/],
+  [(c) => c.write([1, 2] as never), /^write: data must be .*, got an Array$/],
   [(c) => c.destroy('bye' as never), /^destroy: reason must be an Error or undefined, got "bye"$/],
 ]
 

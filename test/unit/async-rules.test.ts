@@ -205,6 +205,56 @@ describe('async API: an aborted signal', () => {
   })
 })
 
+describe('async API: the end of the stream', () => {
+  test('end() while a read waits: the read rejects with RS_ERR_CLOSED once the stream has closed, and end() resolves', async () => {
+    const { h, conn, release } = await harnessed()
+    const read = conn.readExactly(5)
+    h.wakeup()
+    h.feed('ab')
+    const readFails = assert.rejects(read, { code: 'RS_ERR_CLOSED' })
+    const ended = conn.end()
+    assert.equal(conn.isClosed, false)
+    const late = assert.rejects(conn.readExactly(1), INVALID)
+    await turn(h)
+    await ended
+    await readFails
+    await late
+    assert.equal(h.closed, 'done')
+    assert.equal(conn.isClosed, true)
+    assert.equal(h.buffered, 2)
+    assert.throws(() => conn.write('x'), { code: 'RS_ERR_CLOSED' })
+    await assert.rejects(conn.readExactly(3), { code: 'RS_ERR_CLOSED' })
+    release()
+  })
+
+  test('after the peer ended: the waiting read rejects, later reads reject on a later turn, flush still works', async () => {
+    const { h, conn, release } = await harnessed()
+    const pending = conn.readExactly(3)
+    h.wakeup()
+    h.end()
+    await assert.rejects(pending, { code: 'RS_ERR_END_OF_STREAM' })
+    let outcome: unknown = 'pending'
+    void conn.readUntil('\n', { max: 10 }).then(
+      () => {
+        outcome = 'resolved'
+      },
+      (err: unknown) => {
+        outcome = err
+      },
+    )
+    await new Promise<void>((resolve) => process.nextTick(resolve))
+    assert.equal(outcome, 'pending')
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    assert.equal((outcome as { code?: unknown }).code, 'RS_ERR_END_OF_STREAM')
+    conn.write('bye')
+    const flushed = conn.flush()
+    h.wakeup()
+    await flushed
+    assert.equal(h.output.toString(), 'bye')
+    release()
+  })
+})
+
 /** `controller`'s signal, counting the abort listeners added to it and not removed. */
 function listenerCount(controller: AbortController): { signal: AbortSignal; abort: () => void; listeners: () => number } {
   const { signal } = controller

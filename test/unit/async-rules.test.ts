@@ -205,6 +205,56 @@ describe('async API: an aborted signal', () => {
   })
 })
 
+describe('async API: the end of the stream', () => {
+  test('end() while a read waits: the read rejects with RS_ERR_CLOSED once the stream has closed, and end() resolves', async () => {
+    const { h, conn, release } = await harnessed()
+    const read = conn.readExactly(5)
+    h.wakeup()
+    h.feed('ab')
+    const readFails = assert.rejects(read, { code: 'RS_ERR_CLOSED' })
+    const ended = conn.end()
+    assert.equal(conn.isClosed, false)
+    const late = assert.rejects(conn.readExactly(1), INVALID)
+    await turn(h)
+    await ended
+    await readFails
+    await late
+    assert.equal(h.state, 'done')
+    assert.equal(conn.isClosed, true)
+    assert.equal(h.buffered, 2)
+    assert.throws(() => conn.write('x'), { code: 'RS_ERR_CLOSED' })
+    await assert.rejects(conn.readExactly(3), { code: 'RS_ERR_CLOSED' })
+    release()
+  })
+
+  test('after the peer ended: the waiting read rejects, later reads reject on a later turn, flush still works', async () => {
+    const { h, conn, release } = await harnessed()
+    const pending = conn.readExactly(3)
+    h.wakeup()
+    h.end()
+    await assert.rejects(pending, { code: 'RS_ERR_END_OF_STREAM' })
+    let outcome: unknown = 'pending'
+    void conn.readUntil('\n', { max: 10 }).then(
+      () => {
+        outcome = 'resolved'
+      },
+      (err: unknown) => {
+        outcome = err
+      },
+    )
+    await new Promise<void>((resolve) => process.nextTick(resolve))
+    assert.equal(outcome, 'pending')
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    assert.equal((outcome as { code?: unknown }).code, 'RS_ERR_END_OF_STREAM')
+    conn.write('bye')
+    const flushed = conn.flush()
+    h.wakeup()
+    await flushed
+    assert.equal(h.output.toString(), 'bye')
+    release()
+  })
+})
+
 /** `controller`'s signal, counting the abort listeners added to it and not removed. */
 function listenerCount(controller: AbortController): { signal: AbortSignal; abort: () => void; listeners: () => number } {
   const { signal } = controller
@@ -235,14 +285,14 @@ const BAD_CALLS: BadCall[] = [
   [(c) => c.readExactly('3' as never), /^readExactly: n must be .*, got "3"$/],
   [(c) => c.readExactly(null as never), /^readExactly: n must be .*, got null$/],
   [(c) => c.readExactly(undefined as never), /^readExactly: n must be .*, got undefined$/],
-  [(c) => c.readExactly({} as never), /^readExactly: n must be .*, got an object$/],
+  [(c) => c.readExactly({} as never), /^readExactly: n must be .*, got an Object$/],
   [(c) => c.readExactly(1, null as never), /^readExactly: options must be an object or undefined, got null$/],
   [(c) => c.readExactly(1, 5 as never), /^readExactly: options must be .*, got 5$/],
   [(c) => c.readExactly(1, { timeout: -1 }), /^readExactly: options\.timeout must be .*, got -1$/],
   [(c) => c.readExactly(1, { timeout: Number.NaN }), /^readExactly: options\.timeout must be .*, got NaN$/],
   [(c) => c.readExactly(1, { timeout: '3' as never }), /^readExactly: options\.timeout must be .*, got "3"$/],
   [(c) => c.readExactly(1, { timeout: null as never }), /^readExactly: options\.timeout must be .*, got null$/],
-  [(c) => c.readExactly(1, { signal: {} as never }), /^readExactly: options\.signal must be an AbortSignal or undefined, got an object$/],
+  [(c) => c.readExactly(1, { signal: {} as never }), /^readExactly: options\.signal must be an AbortSignal or undefined, got an Object$/],
   [(c) => c.readExactly(1, { signal: null as never }), /^readExactly: options\.signal must be .*, got null$/],
   [(c) => c.readExactly(1, { signal: new AbortController() as never }), /^readExactly: options\.signal must be .*, got an AbortController$/],
   // readUntil(delimiter, options)
@@ -251,7 +301,7 @@ const BAD_CALLS: BadCall[] = [
   [(c) => c.readUntil(null as never, { max: 10 }), /^readUntil: delimiter must be .*, got null$/],
   [(c) => c.readUntil(undefined as never, { max: 10 }), /^readUntil: delimiter must be .*, got undefined$/],
   [(c) => c.readUntil(10 as never, { max: 10 }), /^readUntil: delimiter must be .*, got 10$/],
-  [(c) => c.readUntil([10] as never, { max: 10 }), /^readUntil: delimiter must be .*, got an array$/],
+  [(c) => c.readUntil([10] as never, { max: 10 }), /^readUntil: delimiter must be .*, got an Array$/],
   [(c) => c.readUntil('\n', undefined as never), /^readUntil: options must be an object with max, got undefined$/],
   [(c) => (c.readUntil as (d: string) => Promise<Buffer>)('\n'), /^readUntil: options must be .*, got undefined$/],
   [(c) => c.readUntil('\n', null as never), /^readUntil: options must be .*, got null$/],
@@ -267,8 +317,8 @@ const BAD_CALLS: BadCall[] = [
   // frames(framer, options)
   [(c) => c.frames(undefined as never).next(), /^frames: framer must be a Framer \(an object with scan and encode functions\), got undefined$/],
   [(c) => c.frames(null as never).next(), /^frames: framer must be .*, got null$/],
-  [(c) => c.frames({} as never).next(), /^frames: framer must be .*, got an object$/],
-  [(c) => c.frames({ scan: () => ({ kind: 'bytes', n: 1 }) } as never).next(), /^frames: framer must be .*, got an object$/],
+  [(c) => c.frames({} as never).next(), /^frames: framer must be .*, got an Object$/],
+  [(c) => c.frames({ scan: () => ({ kind: 'bytes', n: 1 }) } as never).next(), /^frames: framer must be .*, got an Object$/],
   [(c) => c.frames(LINES, null as never).next(), /^frames: options must be .*, got null$/],
   [(c) => c.frames(LINES, { timeout: Number.NaN }).next(), /^frames: options\.timeout must be .*, got NaN$/],
   [(c) => c.frames(LINES, { signal: 1 as never }).next(), /^frames: options\.signal must be .*, got 1$/],
@@ -283,11 +333,11 @@ const BAD_CALLS: BadCall[] = [
 
 /** Bad calls of the methods that do not return a promise: they throw. */
 const BAD_THROWS: BadCall[] = [
-  [(c) => c.write(undefined as never), /^write: data must be a string or Uint8Array, got undefined$/],
+  [(c) => c.write(undefined as never), /^write: data must be a string or a Uint8Array, got undefined$/],
   [(c) => c.write(null as never), /^write: data must be .*, got null$/],
   [(c) => c.write(5 as never), /^write: data must be .*, got 5$/],
-  [(c) => c.write({} as never), /^write: data must be .*, got an object$/],
-  [(c) => c.write([1, 2] as never), /^write: data must be .*, got an array$/],
+  [(c) => c.write({} as never), /^write: data must be .*, got an Object$/],
+  [(c) => c.write([1, 2] as never), /^write: data must be .*, got an Array$/],
   [(c) => c.destroy('bye' as never), /^destroy: reason must be an Error or undefined, got "bye"$/],
 ]
 

@@ -8,14 +8,15 @@
  * resolves. While no read waits, the bridge reads ahead up to READ_AHEAD bytes, then sleeps, so
  * nothing more is read from the socket (backpressure).
  */
+
+import type { Address } from '../address.js'
 import type { Buf } from '../buf.js'
-import { type Address, connect } from '../connect.js'
+import { type ClientOptions, startClient } from '../connect.js'
 import { ClosedError, EndOfStreamError, type Exception, HandlerError, InvalidArgumentError, TimeoutError } from '../errors.js'
 import type { Framer } from '../framing/framer.js'
 import { Intent, toBuffer } from '../intent.js'
 import type { Factory, Protocol, Scope, Transport } from '../protocol.js'
-import { Stream, type StreamOptions } from '../stream.js'
-import type { TlsClientOptions } from '../tls.js'
+import { Stream } from '../stream.js'
 
 /** Options of every wait: a timeout in ms and/or an `AbortSignal`. */
 export interface WaitOptions {
@@ -37,13 +38,8 @@ export interface ReadUntilOptions extends WaitOptions {
   max: number
 }
 
-/** Options of {@link open}. */
-export interface OpenOptions extends StreamOptions {
-  /** Give up connecting after this many ms. @default 1000 */
-  connectTimeout?: number
-  /** Connect with TLS (the server's certificate is verified). */
-  tls?: TlsClientOptions
-}
+/** Options of {@link open}: those of every client (`connectTimeout`, `tls`, `lookup` and the stream options). */
+export type OpenOptions = ClientOptions
 
 /** What a wait asks the engine for. */
 type WaitKind = 'bytes' | 'delimiter' | 'flush'
@@ -583,12 +579,12 @@ export class Bridge implements Protocol {
 /**
  * Opens a connection for use with `await`: TCP `{ host, port }` or Unix `{ path }`, with TLS
  * when `tls` is given. Rejects with a `ConnectError` like `connect()`, and with an
- * `InvalidArgumentError` for a bad address or bad options.
+ * `InvalidArgumentError` for a bad address or bad options: the same checks and messages as
+ * `connect()`, naming `open`.
  */
-export async function open(address: Address, options: OpenOptions = {}): Promise<Connection> {
-  if (options === null || typeof options !== 'object') throw invalid('open', 'options', options, 'an object or undefined')
+export async function open(address: Address, options?: OpenOptions): Promise<Connection> {
   const bridge = new Bridge()
-  const stream = await connect(address, bridge.factory, options)
+  const stream = await startClient('open', address, bridge.factory, options)
   bridge.attach(stream)
   return new Connection(bridge)
 }

@@ -14,7 +14,6 @@ import { after, before, describe, test } from 'node:test'
 import { inspect } from 'node:util'
 import {
   type Address,
-  BACKOFF_DEFAULTS,
   Buf,
   backoffDelay,
   backoffOptions,
@@ -383,7 +382,7 @@ describe('backoffOptions and backoffDelay', () => {
   test('backoffDelay checks the attempt, the options and the random source', T, () => {
     const options = backoffOptions()
     rejectsAll('attempt', [undefined, 0, ...BAD_POSITIVE], (attempt) => backoffDelay(attempt as number, options), 'attempt')
-    rejectsAll('options', [undefined, ...BAD_OPTIONS, {}, { ...BACKOFF_DEFAULTS, jitter: 2 }], (o) => backoffDelay(1, o as never), 'options')
+    rejectsAll('options', [undefined, ...BAD_OPTIONS, {}, { ...backoffOptions(), jitter: 2 }], (o) => backoffDelay(1, o as never), 'options')
     rejectsAll('random', BAD_FUNCTIONS, (random) => backoffDelay(1, options, random as () => number), 'random')
     rejectsAll('random()', [-0.1, 1, 2, Number.NaN, '0.5'], (r) => backoffDelay(1, options, () => r as number), 'random')
   })

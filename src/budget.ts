@@ -13,6 +13,7 @@ export interface BudgetMember {
  * What a member waits for, as it tells the budget: `input` (it wants to read), `output` (its
  * peer must read what it wrote first: pushed back, or waiting for a flush), `other` (it sleeps,
  * or its input has ended).
+ * @internal
  */
 export type BudgetWait = 'input' | 'output' | 'other'
 

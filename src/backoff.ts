@@ -33,17 +33,19 @@ export interface BackoffOptions {
  */
 export type ReconnectPolicy = (attempt: number, lastError: Error | undefined) => number | null
 
-/** Defaults of {@link BackoffOptions}. */
-export const BACKOFF_DEFAULTS: Readonly<Required<BackoffOptions>> = Object.freeze({
-  initialDelay: 200,
-  maxDelay: 30_000,
-  factor: 2,
-  jitter: 0.2,
-})
+/** Default of {@link BackoffOptions.initialDelay}, in ms. */
+const DEFAULT_INITIAL_DELAY = 200
+/** Default of {@link BackoffOptions.maxDelay}, in ms (or `initialDelay` if that is longer). */
+const DEFAULT_MAX_DELAY = 30_000
+/** Default of {@link BackoffOptions.factor}. */
+const DEFAULT_FACTOR = 2
+/** Default of {@link BackoffOptions.jitter}. */
+const DEFAULT_JITTER = 0.2
 
 /**
  * Merges `options` (an object, or undefined for the defaults) over the defaults and validates
- * them; throws `InvalidArgumentError` (`RS_ERR_INVALID_ARG`) naming the option.
+ * them; throws `InvalidArgumentError` (`RS_ERR_INVALID_ARG`) naming the option. `backoffOptions()`
+ * is the defaults: `{ initialDelay: 200, maxDelay: 30000, factor: 2, jitter: 0.2 }`.
  */
 export function backoffOptions(options?: BackoffOptions): Readonly<Required<BackoffOptions>> {
   return checkBackoff('backoffOptions', 'options', checkOptions('backoffOptions', 'options', options), false)
@@ -54,15 +56,15 @@ export function backoffOptions(options?: BackoffOptions): Readonly<Required<Back
  * there (validated options, as `backoffDelay` takes); otherwise missing ones are defaulted.
  */
 function checkBackoff(where: string, name: string, options: BackoffOptions, complete: boolean): Readonly<Required<BackoffOptions>> {
-  const given = (key: keyof BackoffOptions): unknown => (options[key] === undefined && !complete ? BACKOFF_DEFAULTS[key] : options[key])
-  const initialDelay = checkMs(where, `${name}.initialDelay`, given('initialDelay'))
+  const or = (value: number | undefined, fallback: number): number | undefined => (value === undefined && !complete ? fallback : value)
+  const initialDelay = checkMs(where, `${name}.initialDelay`, or(options.initialDelay, DEFAULT_INITIAL_DELAY))
   // Only a maxDelay that was given can be too short: the default one grows with initialDelay.
-  const maxDelay = options.maxDelay === undefined && !complete ? Math.max(BACKOFF_DEFAULTS.maxDelay, initialDelay) : options.maxDelay
+  const maxDelay = or(options.maxDelay, Math.max(DEFAULT_MAX_DELAY, initialDelay))
   return Object.freeze({
     initialDelay,
     maxDelay: checkMs(where, `${name}.maxDelay`, maxDelay, { min: initialDelay }),
-    factor: checkNumber(where, `${name}.factor`, given('factor'), { min: 1 }),
-    jitter: checkNumber(where, `${name}.jitter`, given('jitter'), { min: 0, max: 1 }),
+    factor: checkNumber(where, `${name}.factor`, or(options.factor, DEFAULT_FACTOR), { min: 1 }),
+    jitter: checkNumber(where, `${name}.jitter`, or(options.jitter, DEFAULT_JITTER), { min: 0, max: 1 }),
   })
 }
 

@@ -1,6 +1,9 @@
 import { InvalidArgumentError } from './errors.js'
 
-/** What the budget needs of a stream: a way to make it re-check its reading. */
+/**
+ * What the budget needs of a stream: a way to make it re-check its reading. Implemented by the
+ * engine; not part of the package's API (not exported from the index).
+ */
 export interface BudgetMember {
   /** Re-evaluates whether to read, after the budget's state changed. @internal */
   budgetChanged(): void
@@ -10,11 +13,13 @@ export interface BudgetMember {
  * What a member waits for, as it tells the budget: `input` (it wants to read), `output` (its
  * peer must read what it wrote first: pushed back, or waiting for a flush), `other` (it sleeps,
  * or its input has ended).
+ * @internal
  */
 export type BudgetWait = 'input' | 'output' | 'other'
 
 /** What a member reported last. */
 interface Holding {
+  readonly member: BudgetMember
   input: number
   output: number
   wait: BudgetWait
@@ -96,7 +101,7 @@ export class MemoryBudget {
   update(member: BudgetMember, input: number, output: number, wait: BudgetWait): boolean {
     let holding = this.#members.get(member)
     if (holding === undefined) {
-      holding = { input: 0, output: 0, wait: 'other', granted: 0 }
+      holding = { member, input: 0, output: 0, wait: 'other', granted: 0 }
       this.#members.set(member, holding)
     }
     this.#used += counted(input, wait) - counted(holding.input, holding.wait)
@@ -147,24 +152,19 @@ export class MemoryBudget {
     if (previous !== null && previous !== next && previous !== caller && this.#members.get(previous)?.wait === 'input') this.#tell(previous)
   }
 
-  /** Stamps `member` as granted now, for the order among equals. */
-  #granted(member: BudgetMember | null): BudgetMember | null {
-    if (member !== null) (this.#members.get(member) as Holding).granted = ++this.#grants
-    return member
+  /** Stamps the picked member as granted now, for the order among equals, and returns it. */
+  #granted(picked: Holding | null): BudgetMember | null {
+    if (picked === null) return null
+    picked.granted = ++this.#grants
+    return picked.member
   }
 
   /** The reader holding the most input, the least recently granted among equals; null if none waits for input. */
-  #pick(): BudgetMember | null {
-    let best: BudgetMember | null = null
-    let most = -1
-    let when = 0
-    for (const [member, holding] of this.#members) {
+  #pick(): Holding | null {
+    let best: Holding | null = null
+    for (const holding of this.#members.values()) {
       if (holding.wait !== 'input') continue
-      if (holding.input > most || (holding.input === most && holding.granted < when)) {
-        best = member
-        most = holding.input
-        when = holding.granted
-      }
+      if (best === null || holding.input > best.input || (holding.input === best.input && holding.granted < best.granted)) best = holding
     }
     return best
   }

@@ -5,23 +5,17 @@
  */
 import net from 'node:net'
 import tls from 'node:tls'
-import { ConnectError, InvalidArgumentError, TimeoutError } from './errors.js'
-import { checkInteger, checkMs, checkObject, checkString, checkUnixPath, describeValue } from './validate.js'
+import { type Address, describeAddress } from './address.js'
+import { ConnectError, TimeoutError } from './errors.js'
 
-/** Where to connect or listen: TCP `{ host, port }` or a Unix socket `{ path }`. */
-export type Address = { host: string; port: number } | { path: string }
-
-/** Default connect timeout in ms (the Rust crate's choice). */
-export const DEFAULT_CONNECT_TIMEOUT = 1000
-
-/** What {@link dial} needs. @internal */
+/** What {@link dial} needs: client options validated by `clientSettings()`. @internal */
 export interface DialOptions {
   /** ms until the connection, including the TLS handshake, must be up. */
   connectTimeout: number
-  /** Options from `tlsClientOptions()`; plain TCP or Unix without. */
-  tls?: tls.ConnectionOptions | undefined
-  /** Host name resolution, called on every dial. @default dns.lookup */
-  lookup?: net.LookupFunction | undefined
+  /** Options from `tlsClientOptions()`; plain TCP or Unix when undefined. */
+  tls: tls.ConnectionOptions | undefined
+  /** Host name resolution, called on every dial; `net.connect`'s own (`dns.lookup`) when undefined. */
+  lookup: net.LookupFunction | undefined
 }
 
 /** A connection being established. @internal */
@@ -73,35 +67,4 @@ export function dial(address: Address, options: DialOptions): Dial {
     socket.once('close', onClose)
   })
   return { socket, ready }
-}
-
-/** Validates a `connectTimeout` option given to `where`: a whole number of ms within 1..2^31-1. @internal */
-export function checkConnectTimeout(where: string, value: unknown): number {
-  return value === undefined ? DEFAULT_CONNECT_TIMEOUT : checkMs(where, 'options.connectTimeout', value, { min: 1 })
-}
-
-/**
- * Checks a `{ host, port }` or `{ path }` address given to `where`, including a Unix path's
- * length; throws `InvalidArgumentError`. Returns a copy with only those fields.
- * @internal
- */
-export function checkAddress(where: string, address: unknown): Address {
-  const { host, port, path } = checkObject<{ host?: unknown; port?: unknown; path?: unknown }>(where, 'address', address, '{ host, port } or { path }')
-  if (path !== undefined) {
-    // Which one would be used is not obvious to the reader of the call: refuse to guess.
-    if (host !== undefined || port !== undefined) {
-      throw new InvalidArgumentError(
-        `${where}: address must be either { host, port } or { path }, not both, got path ${describeValue(path)} with ${port !== undefined ? `port ${describeValue(port)}` : `host ${describeValue(host)}`}`,
-      )
-    }
-    return { path: checkUnixPath(where, 'address.path', path) }
-  }
-  if (host === undefined && port === undefined)
-    throw new InvalidArgumentError(`${where}: address must be { host, port } or { path }, got ${describeValue(address)} with neither`)
-  return { host: checkString(where, 'address.host', host), port: checkInteger(where, 'address.port', port, { min: 1, max: 65535 }) }
-}
-
-/** `host:port` or the Unix path, for messages. @internal */
-export function describeAddress(address: Address): string {
-  return 'path' in address ? address.path : `${address.host}:${address.port}`
 }

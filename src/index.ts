@@ -1,8 +1,18 @@
+export type { Address } from './address.js'
 export { Connection, handleAsync, type OpenOptions, open, type ReadUntilOptions, type WaitOptions } from './async/index.js'
-export { BACKOFF_DEFAULTS, type BackoffOptions, backoffDelay, backoffOptions, type ReconnectPolicy } from './backoff.js'
-export { type BudgetMember, MemoryBudget } from './budget.js'
+export { type BackoffOptions, backoffDelay, backoffOptions, type ReconnectPolicy } from './backoff.js'
+export { MemoryBudget } from './budget.js'
 export { Buf } from './buf.js'
-export { type Address, type ConnectOptions, type ConnectTlsOptions, connect, connectTls, DEFAULT_CONNECT_TIMEOUT } from './connect.js'
+export {
+  type ClientOptions,
+  type ConnectOptions,
+  type ConnectTlsOptions,
+  connect,
+  connectTls,
+  DEFAULT_CONNECT_TIMEOUT,
+  type OptionsArgument,
+  type SeedOption,
+} from './connect.js'
 export {
   type ClientConnectMessage,
   type ClientReconnectMessage,

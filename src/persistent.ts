@@ -9,19 +9,16 @@
  */
 
 import { EventEmitter, once } from 'node:events'
-import type { LookupFunction } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import type tls from 'node:tls'
+import { type Address, checkAddress, describeAddress } from './address.js'
 import { type BackoffOptions, type ReconnectPolicy, reconnectPolicy } from './backoff.js'
+import { type ClientSettings, type ConnectOptions, clientSettings, type OptionsArgument } from './connect.js'
 import { MAX_TIMER } from './deadline.js'
 import { channels } from './diagnostics.js'
-import type { Address } from './dial.js'
-import { checkAddress, checkConnectTimeout, type Dial, describeAddress, dial } from './dial.js'
+import { type Dial, dial } from './dial.js'
 import { ClosedError, ConnectError, InvalidArgumentError } from './errors.js'
-import { type StreamOptions, StreamSettings } from './limits.js'
 import type { Factory } from './protocol.js'
 import { Stream } from './stream.js'
-import { type TlsClientOptions, tlsClientOptions } from './tls.js'
 import { checkFunction, checkMs, checkOptions } from './validate.js'
 
 /**
@@ -32,10 +29,11 @@ import { checkFunction, checkMs, checkOptions } from './validate.js'
  */
 export type PersistentState = 'connecting' | 'connected' | 'waiting' | 'stopped'
 
-/** Options of a {@link Persistent}. Stream options apply to every connection. */
-export interface PersistentOptions<S = unknown> extends StreamOptions {
-  /** Give up one attempt after this many ms, TLS handshake included: a whole number within 1..2^31-1. @default 1000 */
-  connectTimeout?: number
+/**
+ * Options of a {@link Persistent}: those of {@link connect} (each applies to every connection
+ * attempt; `seed` is passed to the factory on every connection), and how to reconnect.
+ */
+export type PersistentOptions<S = unknown> = ConnectOptions<S> & {
   /**
    * How long to wait before each reconnect: backoff options, or a function
    * `(attempt, lastError) => delay in ms | null` where `null` gives up (state `stopped`, event `giveup`).
@@ -49,14 +47,8 @@ export interface PersistentOptions<S = unknown> extends StreamOptions {
    * @default 5000
    */
   stableAfter?: number
-  /** Connect with TLS; the server's certificate is verified (give `ca` for a private one). */
-  tls?: TlsClientOptions
-  /** Host name resolution, a function like `dns.lookup`, called on every attempt. @default dns.lookup */
-  lookup?: LookupFunction
   /** Source of randomness for the jitter, returning [0, 1). @default Math.random */
   random?: () => number
-  /** Passed to the factory as `seed` on every connection. */
-  seed?: S
 }
 
 /** Events of a {@link Persistent} and their arguments. */
@@ -74,6 +66,7 @@ export type PersistentEvents = {
   giveup: [reason: Error | undefined]
 }
 
+/** Default of {@link PersistentOptions.stableAfter}, in ms. */
 const DEFAULT_STABLE_AFTER = 5000
 
 /**
@@ -92,13 +85,11 @@ const DEFAULT_STABLE_AFTER = 5000
 export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
   readonly #address: Address
   readonly #factory: Factory<S>
-  readonly #seed: S
-  readonly #streamOptions: StreamSettings
-  readonly #connectTimeout: number
+  /** `undefined` only if `S` admits it: the constructor's type requires a seed otherwise. */
+  readonly #seed: S | undefined
+  readonly #settings: ClientSettings
   readonly #stableAfter: number
   readonly #policy: ReconnectPolicy
-  readonly #tls: tls.ConnectionOptions | undefined
-  readonly #lookup: LookupFunction | undefined
   #state: PersistentState = 'connecting'
   /** The attempt under way; non-null exactly in state `connecting`. */
   #dial: Dial | null = null
@@ -115,22 +106,22 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
   /** The `stop()` in progress or done. */
   #stopping: Promise<void> | null = null
 
-  /** Validates everything (throwing `InvalidArgumentError`) and starts the first attempt. */
-  constructor(address: Address, factory: Factory<S>, options?: PersistentOptions<S>) {
+  /**
+   * Validates everything (throwing `InvalidArgumentError`) and starts the first attempt. The
+   * options, with their `seed`, are required when the factory's seed type does not admit `undefined`.
+   */
+  constructor(address: Address, factory: Factory<S>, ...[options]: OptionsArgument<PersistentOptions<S>, S>) {
     super()
     const where = 'Persistent'
     this.#address = checkAddress(where, address)
     this.#factory = checkFunction(where, 'factory', factory, 'a function (transport, seed, scope) => Intent')
-    const o = checkOptions<PersistentOptions<S>>(where, 'options', options)
+    const o = checkOptions<PersistentOptions & { seed?: S }>(where, 'options', options)
     const random =
       o.random === undefined ? Math.random : checkFunction<() => number>(where, 'options.random', o.random, 'a function returning a number within [0, 1)')
-    this.#seed = o.seed as S
-    this.#streamOptions = new StreamSettings(o, where)
-    this.#connectTimeout = checkConnectTimeout(where, o.connectTimeout)
+    this.#seed = o.seed
+    this.#settings = clientSettings(where, o)
     this.#stableAfter = o.stableAfter === undefined ? DEFAULT_STABLE_AFTER : checkMs(where, 'options.stableAfter', o.stableAfter)
     this.#policy = reconnectPolicy(o.reconnect, random, where)
-    this.#tls = o.tls === undefined ? undefined : tlsClientOptions(where, 'options.tls', o.tls)
-    this.#lookup = o.lookup === undefined ? undefined : checkFunction<LookupFunction>(where, 'options.lookup', o.lookup, 'a function like dns.lookup')
     this.#connect()
   }
 
@@ -204,7 +195,7 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
     this.#state = 'connecting'
     let attempt: Dial
     try {
-      attempt = dial(this.#address, { connectTimeout: this.#connectTimeout, tls: this.#tls, lookup: this.#lookup })
+      attempt = dial(this.#address, this.#settings.dial)
     } catch (err) {
       // Options were validated, but a synchronous throw from net/tls must not escape a timer.
       this.#retry(new ConnectError(`connect to ${describeAddress(this.#address)} failed: ${errorMessage(err)}`, { cause: err }))
@@ -229,7 +220,7 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
     this.#dial = null
     // Stream options were validated in the constructor, so attach does not throw; a throwing
     // factory ends only this stream (HandlerError), which then counts as a failed attempt.
-    const stream = Stream.attach(socket, this.#factory, this.#seed, this.#streamOptions)
+    const stream = Stream.attach(socket, this.#factory, this.#seed, this.#settings.stream)
     this.#stream = stream
     this.#state = 'connected'
     this.#connectedAt = performance.now()

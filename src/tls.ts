@@ -64,7 +64,7 @@ export interface TlsClientOptions {
   rejectUnauthorized?: boolean
 }
 
-/** Default TLS handshake timeout on the server side, in ms. */
+/** Default of {@link TlsServerOptions.handshakeTimeout}, in ms. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000
 
 /**
@@ -112,26 +112,47 @@ export function tlsClientOptions(where: string, name: string, options: TlsClient
   }
 }
 
-/** PEM text or a Buffer, not empty. */
-function isPemItem(value: unknown): value is string | Buffer {
-  return (typeof value === 'string' || value instanceof Uint8Array) && value.length > 0
+/**
+ * PEM text or bytes, not empty, as `tls` takes them: bytes that are not a Buffer become a Buffer
+ * over the same memory (PEM is read as text, and `String()` of a Uint8Array is a list of numbers).
+ * `null` for anything else.
+ */
+function pemItem(value: unknown): string | Buffer | null {
+  if (typeof value === 'string') return value.length > 0 ? value : null
+  if (!(value instanceof Uint8Array) || value.length === 0) return null
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
 }
 
-/** `cert` or `ca`: PEM text, a Buffer, or a non-empty array of them. */
+/** A private key item: PEM text or bytes, or `{ pem, passphrase? }` (copied); `null` for anything else. */
+function keyItem(value: unknown): string | Buffer | tls.KeyObject | null {
+  const pem = pemItem(value)
+  if (pem !== null) return pem
+  if (typeof value !== 'object' || value === null || !('pem' in value)) return null
+  const keyPem = pemItem(value.pem)
+  const passphrase = 'passphrase' in value ? value.passphrase : undefined
+  if (keyPem === null || !(passphrase === undefined || typeof passphrase === 'string')) return null
+  return passphrase === undefined ? { pem: keyPem } : { pem: keyPem, passphrase }
+}
+
+/** `cert` or `ca`: PEM text, bytes, or a non-empty array of them. */
 function checkPem(where: string, name: string, value: unknown, what: string): PemMaterial {
-  if (isPemItem(value) || (Array.isArray(value) && value.length > 0 && value.every(isPemItem))) return value as PemMaterial
+  const one = pemItem(value)
+  if (one !== null) return one
+  if (Array.isArray(value) && value.length > 0) {
+    const items = value.map(pemItem)
+    if (items.every((item) => item !== null)) return items
+  }
   throw invalid(where, name, `${what} in PEM: text, a Buffer, or a non-empty array of them`, value)
 }
 
-/** `key`: PEM text, a Buffer, or a non-empty array of them or of `{ pem, passphrase? }`. */
+/** `key`: PEM text, bytes, or a non-empty array of them or of `{ pem, passphrase? }`. */
 function checkKey(where: string, name: string, value: unknown, what: string): KeyMaterial {
-  const isItem = (item: unknown): boolean =>
-    isPemItem(item) ||
-    (typeof item === 'object' &&
-      item !== null &&
-      isPemItem((item as { pem?: unknown }).pem) &&
-      ((item as { passphrase?: unknown }).passphrase === undefined || typeof (item as { passphrase?: unknown }).passphrase === 'string'))
-  if (isPemItem(value) || (Array.isArray(value) && value.length > 0 && value.every(isItem))) return value as KeyMaterial
+  const one = pemItem(value)
+  if (one !== null) return one
+  if (Array.isArray(value) && value.length > 0) {
+    const items = value.map(keyItem)
+    if (items.every((item) => item !== null)) return items
+  }
   throw invalid(where, name, `${what} in PEM: text, a Buffer, or a non-empty array of them or of { pem, passphrase }`, value)
 }
 
@@ -139,7 +160,7 @@ function checkKey(where: string, name: string, value: unknown, what: string): Ke
 function checkMaterial(where: string, material: tls.SecureContextOptions, side: 'server' | 'client'): void {
   try {
     // OpenSSL skips CA entries it cannot parse, which would surface later as "unable to verify".
-    if (material.ca !== undefined) checkCertificates(material.ca as PemMaterial, 'ca')
+    if (material.ca !== undefined) parseCertificates(material.ca, 'ca')
     tls.createSecureContext(material)
     if (!secureContextValidates()) checkKeyPair(material)
   } catch (err) {
@@ -149,13 +170,19 @@ function checkMaterial(where: string, material: tls.SecureContextOptions, side: 
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
 
-/** Parses every certificate in `pem`; throws if there is none or one does not parse. */
-function checkCertificates(pem: PemMaterial, option: string): void {
+/**
+ * Parses every certificate in `pem`; throws if an item holds none or one does not parse.
+ * Returns the first certificate of each item: the leaf of a chain.
+ */
+function parseCertificates(pem: PemMaterial, option: string): X509Certificate[] {
+  const leaves: X509Certificate[] = []
   for (const item of Array.isArray(pem) ? pem : [pem]) {
-    const blocks = String(item).match(PEM_CERTIFICATE)
-    if (blocks === null) throw new Error(`tls.${option} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`)
-    for (const block of blocks) new X509Certificate(block)
+    const [first, ...others] = String(item).match(PEM_CERTIFICATE) ?? []
+    if (first === undefined) throw new Error(`tls.${option} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`)
+    leaves.push(new X509Certificate(first))
+    for (const block of others) new X509Certificate(block)
   }
+  return leaves
 }
 
 let contextValidates: boolean | undefined
@@ -180,12 +207,11 @@ function secureContextValidates(): boolean {
 /** The key and the certificate parse, and each certificate's leaf has its private key among the keys. */
 function checkKeyPair(material: tls.SecureContextOptions): void {
   if (material.cert === undefined || material.key === undefined) return
-  checkCertificates(material.cert as PemMaterial, 'cert')
+  const leaves = parseCertificates(material.cert, 'cert')
   const keys = (Array.isArray(material.key) ? material.key : [material.key]).map((item: string | Buffer | tls.KeyObject) =>
     typeof item === 'string' || Buffer.isBuffer(item) ? createPrivateKey(item) : createPrivateKey({ key: item.pem, passphrase: item.passphrase }),
   )
-  for (const item of Array.isArray(material.cert) ? material.cert : [material.cert]) {
-    const leaf = new X509Certificate((String(item).match(PEM_CERTIFICATE) as RegExpMatchArray)[0])
+  for (const leaf of leaves) {
     if (!keys.some((key) => leaf.checkPrivateKey(key))) throw new Error(`the private key does not match the certificate ${leaf.subject} (key values mismatch)`)
   }
 }

@@ -7,15 +7,15 @@
  * resolved promise — and only otherwise hands the bridge a wait; `bytesRead` copies the bytes and
  * resolves. While no read waits, the bridge reads ahead, then sleeps (backpressure).
  */
+
+import type { Address } from '../address.js'
 import type { Buf } from '../buf.js'
-import { type Address, connect } from '../connect.js'
-import { EndOfStreamError, HandlerError, type InvalidArgumentError } from '../errors.js'
+import { type ClientOptions, startClient } from '../connect.js'
+import { EndOfStreamError, HandlerError } from '../errors.js'
 import type { Framer } from '../framing/framer.js'
 import { toBuffer } from '../intent.js'
-import type { StreamOptions } from '../limits.js'
 import type { Factory, Scope, Transport } from '../protocol.js'
-import type { TlsClientOptions } from '../tls.js'
-import { checkBytes, checkFunction, invalid as invalidArgument } from '../validate.js'
+import { checkBytes, checkFunction, invalid } from '../validate.js'
 import { abortReason, Bridge, inProgress, takeCopy } from './bridge.js'
 
 /** Options of every wait: a timeout in ms and/or an `AbortSignal`. */
@@ -38,13 +38,8 @@ export interface ReadUntilOptions extends WaitOptions {
   max: number
 }
 
-/** Options of {@link open}. */
-export interface OpenOptions extends StreamOptions {
-  /** Give up connecting after this many ms. @default 1000 */
-  connectTimeout?: number
-  /** Connect with TLS (the server's certificate is verified). */
-  tls?: TlsClientOptions
-}
+/** Options of {@link open}: those of every client (`connectTimeout`, `tls`, `lookup` and the stream options). */
+export type OpenOptions = ClientOptions
 
 /**
  * A connection used with `await`. One read at a time: while a `readExactly`, `readUntil`,
@@ -106,7 +101,7 @@ export class Connection {
   readExactly(n: number, options?: WaitOptions): Promise<Buffer> {
     // Not async: bytes already buffered are returned without a second promise layer.
     try {
-      if (!(Number.isSafeInteger(n) && n >= 0)) throw invalidArgument('readExactly', 'n', 'a non-negative integer', n)
+      if (!(Number.isSafeInteger(n) && n >= 0)) throw invalid('readExactly', 'n', 'a non-negative integer', n)
       if (options !== undefined) checkWaitOptions('readExactly', options)
       if (this.#busy) throw inProgress('readExactly')
       const signal = options?.signal
@@ -132,9 +127,9 @@ export class Connection {
     // Not async: a line already buffered (pipelined requests) costs one resolved promise.
     try {
       const needle = delimiter === this.#delimiter ? this.#needle : this.#convert(delimiter)
-      if (options === null || typeof options !== 'object') throw invalidArgument('readUntil', 'options', 'an object with max', options)
+      if (options === null || typeof options !== 'object') throw invalid('readUntil', 'options', 'an object with max', options)
       const max = options.max
-      if (!(Number.isSafeInteger(max) && max >= 0)) throw invalidArgument('readUntil', 'options.max', 'a non-negative integer', max)
+      if (!(Number.isSafeInteger(max) && max >= 0)) throw invalid('readUntil', 'options.max', 'a non-negative integer', max)
       checkWaitOptions('readUntil', options)
       if (this.#busy) throw inProgress('readUntil')
       const signal = options.signal
@@ -162,10 +157,10 @@ export class Connection {
 
   #convert(delimiter: Uint8Array | string): Buffer {
     if (typeof delimiter !== 'string' && !(delimiter instanceof Uint8Array)) {
-      throw invalidArgument('readUntil', 'delimiter', 'a non-empty string or Uint8Array', delimiter)
+      throw invalid('readUntil', 'delimiter', 'a non-empty string or Uint8Array', delimiter)
     }
     const needle = toBuffer(delimiter)
-    if (needle.length === 0) throw invalidArgument('readUntil', 'delimiter', 'a non-empty string or Uint8Array', delimiter)
+    if (needle.length === 0) throw invalid('readUntil', 'delimiter', 'a non-empty string or Uint8Array', delimiter)
     this.#delimiter = delimiter
     this.#needle = needle
     return needle
@@ -182,7 +177,7 @@ export class Connection {
    */
   async *frames(framer: Framer, options?: WaitOptions): AsyncGenerator<Buffer, void, undefined> {
     if (framer === null || typeof framer !== 'object' || typeof framer.scan !== 'function' || typeof framer.encode !== 'function') {
-      throw invalidArgument('frames', 'framer', 'a Framer (an object with scan and encode functions)', framer)
+      throw invalid('frames', 'framer', 'a Framer (an object with scan and encode functions)', framer)
     }
     if (options !== undefined) checkWaitOptions('frames', options)
     const waitOptions = options ?? NO_OPTIONS
@@ -215,7 +210,7 @@ export class Connection {
           break
         default:
           // A custom framer's bad answer would otherwise loop here forever.
-          throw invalidArgument('frames', 'framer.scan(input).kind', "'frame', 'bytes', 'delimiter' or 'error'", (scan as { kind: unknown }).kind)
+          throw invalid('frames', 'framer.scan(input).kind', "'frame', 'bytes', 'delimiter' or 'error'", (scan as { kind: unknown }).kind)
       }
       if (input.length === 0 && this.#bridge.isEnded) return
     }
@@ -237,7 +232,7 @@ export class Connection {
    * while it waits), for a bad `n` or bad `options`, and with the signal's reason when aborted.
    */
   async flush(n = 0, options?: WaitOptions): Promise<void> {
-    if (!(Number.isSafeInteger(n) && n >= 0)) throw invalidArgument('flush', 'n', 'a non-negative integer', n)
+    if (!(Number.isSafeInteger(n) && n >= 0)) throw invalid('flush', 'n', 'a non-negative integer', n)
     if (options !== undefined) checkWaitOptions('flush', options)
     if (this.#busy) throw inProgress('flush')
     const waitOptions = options ?? NO_OPTIONS
@@ -257,7 +252,7 @@ export class Connection {
 
   /** Closes at once, dropping unwritten output. `reason`, if given, must be an `Error`. */
   destroy(reason?: Error): void {
-    if (reason !== undefined && !(reason instanceof Error)) throw invalidArgument('destroy', 'reason', 'an Error or undefined', reason)
+    if (reason !== undefined && !(reason instanceof Error)) throw invalid('destroy', 'reason', 'an Error or undefined', reason)
     this.#bridge.destroy(reason)
   }
 
@@ -279,12 +274,12 @@ const NO_OPTIONS: WaitOptions = Object.freeze({})
 
 /** Checks the `timeout` and `signal` of `options` (any object); throws `InvalidArgumentError`. */
 function checkWaitOptions(method: string, options: WaitOptions): void {
-  if (options === null || typeof options !== 'object') throw invalidArgument(method, 'options', 'an object or undefined', options)
+  if (options === null || typeof options !== 'object') throw invalid(method, 'options', 'an object or undefined', options)
   const { timeout, signal } = options
   if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
-    throw invalidArgument(method, 'options.timeout', 'a number of ms >= 0 (Infinity for none)', timeout)
+    throw invalid(method, 'options.timeout', 'a number of ms >= 0 (Infinity for none)', timeout)
   }
-  if (signal !== undefined && !isAbortSignal(signal)) throw invalidArgument(method, 'options.signal', 'an AbortSignal or undefined', signal)
+  if (signal !== undefined && !isAbortSignal(signal)) throw invalid(method, 'options.signal', 'an AbortSignal or undefined', signal)
 }
 
 /** Duck-typed, as Node checks signals: what the bridge uses of one (a polyfill's signal passes too). */
@@ -292,14 +287,6 @@ function isAbortSignal(value: unknown): value is AbortSignal {
   if (value === null || typeof value !== 'object') return false
   const signal = value as Partial<AbortSignal>
   return typeof signal.aborted === 'boolean' && typeof signal.addEventListener === 'function' && typeof signal.removeEventListener === 'function'
-}
-
-/**
- * The shared `invalid` with the value before the expectation, the order `open()` below calls it
- * in: `open()` is being changed on another branch (issue 13). Delete once it calls validate.ts.
- */
-function invalid(where: string, name: string, value: unknown, expected: string): InvalidArgumentError {
-  return invalidArgument(where, name, expected, value)
 }
 
 const EMPTY = Buffer.alloc(0)
@@ -312,12 +299,12 @@ function search(input: Buf, needle: Buffer, from: number): number {
 /**
  * Opens a connection for use with `await`: TCP `{ host, port }` or Unix `{ path }`, with TLS
  * when `tls` is given. Rejects with a `ConnectError` like `connect()`, and with an
- * `InvalidArgumentError` for a bad address or bad options.
+ * `InvalidArgumentError` for a bad address or bad options: the same checks and messages as
+ * `connect()`, naming `open`.
  */
-export async function open(address: Address, options: OpenOptions = {}): Promise<Connection> {
-  if (options === null || typeof options !== 'object') throw invalid('open', 'options', options, 'an object or undefined')
+export async function open(address: Address, options?: OpenOptions): Promise<Connection> {
   const bridge = new Bridge()
-  await connect(address, bridge.factory, options)
+  await startClient('open', address, bridge.factory, options)
   return new Connection(bridge)
 }
 

@@ -376,17 +376,19 @@ describe('Persistent: wakeup and state', () => {
 
   test('throws InvalidArgumentError for bad arguments', () => {
     const ok: Address = { host: LOCALHOST, port: 1 }
+    // Pinger needs a seed: its options, with the seed, are required.
+    const seed = pingSeed(false)
     const cases: Array<() => unknown> = [
-      () => new Persistent({ host: LOCALHOST, port: 0 }, Pinger.create),
-      () => new Persistent({ host: '', port: 1 }, Pinger.create),
-      () => new Persistent({ path: '' }, Pinger.create),
+      () => new Persistent({ host: LOCALHOST, port: 0 }, Pinger.create, { seed }),
+      () => new Persistent({ host: '', port: 1 }, Pinger.create, { seed }),
+      () => new Persistent({ path: '' }, Pinger.create, { seed }),
       () => new Persistent(ok, 'nope' as never),
-      () => new Persistent(ok, Pinger.create, { connectTimeout: 0 }),
-      () => new Persistent(ok, Pinger.create, { reconnect: { factor: 0 } }),
-      () => new Persistent(ok, Pinger.create, { stableAfter: -1 }),
-      () => new Persistent(ok, Pinger.create, { lingerTimeout: -1 }),
-      () => new Persistent(ok, Pinger.create, { tls: { cert: 'x' } }),
-      () => new Persistent(ok, Pinger.create, { tls: { ca: 'not a certificate' } }),
+      () => new Persistent(ok, Pinger.create, { seed, connectTimeout: 0 }),
+      () => new Persistent(ok, Pinger.create, { seed, reconnect: { factor: 0 } }),
+      () => new Persistent(ok, Pinger.create, { seed, stableAfter: -1 }),
+      () => new Persistent(ok, Pinger.create, { seed, lingerTimeout: -1 }),
+      () => new Persistent(ok, Pinger.create, { seed, tls: { cert: 'x' } }),
+      () => new Persistent(ok, Pinger.create, { seed, tls: { ca: 'not a certificate' } }),
     ]
     for (const make of cases) assert.throws(make, (err) => err instanceof InvalidArgumentError && err.code === 'RS_ERR_INVALID_ARG', String(make))
   })

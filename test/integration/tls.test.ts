@@ -66,6 +66,17 @@ describe('TLS server and client', { skip }, () => {
     assert.deepEqual(await exchange({ path }, ['over', 'unix'], { tls: { ca: certs.ca } }), ['over', 'unix'])
   })
 
+  test('takes keys, certificates and CAs as plain Uint8Arrays, not only Buffers', TIMEOUT, async (t) => {
+    // A Uint8Array that is not a Buffer (the types say Buffer; JavaScript callers pass any bytes):
+    // String() of one is a list of numbers, not PEM, so the CA was once refused as holding no certificate.
+    const bytes = (pem: string | Buffer): Uint8Array => new Uint8Array(Buffer.from(pem))
+    const tls = { key: bytes(certs.server.key), cert: [bytes(certs.server.cert)], ca: bytes(certs.ca), requestCert: true }
+    const server = await serve({ host: LOCALHOST, port: 0, tls: tls as TlsServerOptions }, LineEcho.create)
+    t.after(() => server.close({ timeout: 0 }))
+    const client = { ca: [bytes(certs.ca)], cert: bytes(certs.client.cert), key: [{ pem: bytes(certs.client.key) }] }
+    assert.deepEqual(await exchange(server.address, ['as', 'bytes'], { tls: client as ConnectTlsOptions['tls'] }), ['as', 'bytes'])
+  })
+
   test('refuses a self-signed certificate unless it is given as the CA', TIMEOUT, async (t) => {
     const server = await serve({ host: LOCALHOST, port: 0, tls: { key: certs.selfSigned.key, cert: certs.selfSigned.cert } }, LineEcho.create)
     t.after(() => server.close({ timeout: 0 }))

@@ -14,7 +14,6 @@ import { after, before, describe, test } from 'node:test'
 import { inspect } from 'node:util'
 import {
   type Address,
-  BACKOFF_DEFAULTS,
   Buf,
   backoffDelay,
   backoffOptions,
@@ -27,6 +26,7 @@ import {
   lengthPrefixed,
   lines,
   netstring,
+  type OpenOptions,
   open,
   Persistent,
   type Protocol,
@@ -86,6 +86,10 @@ function cleanup(result: unknown): void {
 }
 
 function ignore(): void {}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
 
 /** What a call threw, or NOTHING. */
 const NOTHING = Symbol('nothing thrown')
@@ -378,7 +382,7 @@ describe('backoffOptions and backoffDelay', () => {
   test('backoffDelay checks the attempt, the options and the random source', T, () => {
     const options = backoffOptions()
     rejectsAll('attempt', [undefined, 0, ...BAD_POSITIVE], (attempt) => backoffDelay(attempt as number, options), 'attempt')
-    rejectsAll('options', [undefined, ...BAD_OPTIONS, {}, { ...BACKOFF_DEFAULTS, jitter: 2 }], (o) => backoffDelay(1, o as never), 'options')
+    rejectsAll('options', [undefined, ...BAD_OPTIONS, {}, { ...backoffOptions(), jitter: 2 }], (o) => backoffDelay(1, o as never), 'options')
     rejectsAll('random', BAD_FUNCTIONS, (random) => backoffDelay(1, options, random as () => number), 'random')
     rejectsAll('random()', [-0.1, 1, 2, Number.NaN, '0.5'], (r) => backoffDelay(1, options, () => r as number), 'random')
   })
@@ -523,6 +527,96 @@ describe('clients and servers', () => {
       await assert.rejects(open(bad as Address), (err: unknown) => err instanceof InvalidArgumentError && err.message.includes(argument), label(bad))
     }
     await assert.rejects(open(address, { connectTimeout: -1 }), (err: unknown) => err instanceof InvalidArgumentError && err.message.includes('connectTimeout'))
+  })
+
+  /** Bad client options, each alone: connect, connectTls, open and Persistent check them in one place. */
+  const BAD_CLIENT_OPTIONS: unknown[] = [
+    ...BAD_OPTIONS,
+    ...[0, ...BAD_MS].map((connectTimeout) => ({ connectTimeout })),
+    ...[null, 1, 'yes', true].map((tls) => ({ tls })),
+    { tls: { servername: '' } },
+    { tls: { ca: 1 } },
+    { tls: { cert: 'x' } },
+    { tls: { ca: 'not a certificate' } },
+    { tls: { rejectUnauthorized: 'no' } },
+    ...[null, 1, 'dns', {}].map((lookup) => ({ lookup })),
+    { lingerTimeout: -1 },
+    { noDelay: 'yes' },
+    { maxBufferSize: 0 },
+    { outputHighWaterMark: 1.5 },
+    { minRate: {} },
+    { onError: 1 },
+  ]
+
+  /** The message of the InvalidArgumentError that `call` throws or rejects with. */
+  async function refusal(what: string, call: () => unknown): Promise<string> {
+    let result: unknown
+    try {
+      result = call()
+      await result
+    } catch (err) {
+      assert.ok(err instanceof InvalidArgumentError, `${what}: failed with ${String(err)}`)
+      return err.message
+    }
+    cleanup(result)
+    return assert.fail(`${what}: accepted`)
+  }
+
+  test('open and Persistent refuse the same addresses and client options as connect, with the same messages', T, async () => {
+    const cases: Array<[string, unknown, unknown]> = [
+      ...BAD_ADDRESSES.map(([bad]): [string, unknown, unknown] => [`address ${label(bad)}`, bad, undefined]),
+      ...BAD_CLIENT_OPTIONS.map((bad): [string, unknown, unknown] => [`options ${label(bad)}`, address, bad]),
+    ]
+    for (const [what, at, options] of cases) {
+      const message = await refusal(`connect, ${what}`, () => connect(at as Address, sleeper, options as never))
+      assert.match(message, /^connect: /)
+      const rest = message.slice('connect'.length)
+      assert.equal(await refusal(`open, ${what}`, () => open(at as Address, options as never)), `open${rest}`)
+      assert.equal(await refusal(`Persistent, ${what}`, () => new Persistent(at as Address, sleeper, options as never)), `Persistent${rest}`)
+      // connectTls needs `tls`: the same options with `tls: {}` under them.
+      const tlsOptions = options === undefined ? { tls: {} } : isRecord(options) ? { tls: {}, ...options } : options
+      assert.equal(await refusal(`connectTls, ${what}`, () => connectTls(at as Address, sleeper, tlsOptions as never)), `connectTls${rest}`)
+    }
+  })
+
+  test('open uses the lookup it is given, like connect', T, async () => {
+    const { port } = address as { port: number }
+    const looked: string[] = []
+    const lookup: OpenOptions['lookup'] = (host, options, callback) => {
+      looked.push(host)
+      if (options.all === true) callback(null, [{ address: LOCALHOST, family: 4 }])
+      else callback(null, LOCALHOST, 4)
+    }
+    const conn = await open({ host: 'rotor-stream.invalid', port }, { lookup })
+    assert.deepEqual(looked, ['rotor-stream.invalid'])
+    assert.equal(conn.remoteAddress, LOCALHOST)
+    conn.destroy()
+    const stream = await connect({ host: 'rotor-stream.invalid', port }, sleeper, { lookup })
+    assert.deepEqual(looked, ['rotor-stream.invalid', 'rotor-stream.invalid'])
+    stream.close()
+    await stream.closed
+  })
+
+  test('a factory that needs a seed makes the options and their seed required (a type check)', T, () => {
+    /** A factory written for a seed: `seed.greeting` must never be read from undefined. */
+    const greeter = (_t: unknown, seed: { greeting: string }) => Intent.of({ bytesRead: () => Intent.done(), greeting: seed.greeting }).sleep()
+    const bad = { path: '' }
+    // Each call is refused at run time for its address; the comments are what tsc checks.
+    // @ts-expect-error -- no options, so no seed
+    assertInvalid('connect', () => connect(bad, greeter), 'address.path')
+    // @ts-expect-error -- options without the seed
+    assertInvalid('connect', () => connect(bad, greeter, { connectTimeout: 1 }), 'address.path')
+    // @ts-expect-error -- options without the seed
+    assertInvalid('connectTls', () => connectTls(bad, greeter, { tls: {} }), 'address.path')
+    // @ts-expect-error -- no options, so no seed
+    assertInvalid('Persistent', () => new Persistent(bad, greeter), 'address.path')
+    // @ts-expect-error -- a seed of the wrong type
+    assertInvalid('Persistent', () => new Persistent(bad, greeter, { seed: 1 }), 'address.path')
+    assertInvalid('connect', () => connect(bad, greeter, { seed: { greeting: 'hi' } }), 'address.path')
+    assertInvalid('Persistent', () => new Persistent(bad, greeter, { seed: { greeting: 'hi' }, stableAfter: 0 }), 'address.path')
+    // A factory that takes no seed, or admits undefined, needs no options.
+    assertInvalid('connect', () => connect(bad, sleeper), 'address.path')
+    assertInvalid('Persistent', () => new Persistent(bad, (_t, seed: string | undefined) => Intent.of({ seed, ...quiet }).sleep()), 'address.path')
   })
 
   test('Persistent: address, factory and every option', T, () => {

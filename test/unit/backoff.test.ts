@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { BACKOFF_DEFAULTS, backoffDelay, backoffOptions, InvalidArgumentError } from 'rotor-stream'
+import { backoffDelay, backoffOptions, InvalidArgumentError } from 'rotor-stream'
 import { reconnectPolicy } from '../../src/backoff.js'
 
 const NO_JITTER = () => 0
@@ -8,9 +8,15 @@ const MAX_JITTER = () => 1 - Number.EPSILON
 
 describe('backoffOptions', () => {
   test('defaults to 200 ms doubling up to 30 s with 20 % jitter', () => {
-    assert.deepEqual(BACKOFF_DEFAULTS, { initialDelay: 200, maxDelay: 30_000, factor: 2, jitter: 0.2 })
-    assert.deepEqual(backoffOptions(), BACKOFF_DEFAULTS)
-    assert.deepEqual(backoffOptions({ initialDelay: 10, jitter: undefined }), { ...BACKOFF_DEFAULTS, initialDelay: 10 })
+    const defaults = { initialDelay: 200, maxDelay: 30_000, factor: 2, jitter: 0.2 }
+    assert.deepEqual(backoffOptions(), defaults)
+    assert.ok(Object.isFrozen(backoffOptions()))
+    assert.deepEqual(backoffOptions({ initialDelay: 10, jitter: undefined }), { ...defaults, initialDelay: 10 })
+    assert.deepEqual(
+      backoffOptions({ initialDelay: 60_000 }),
+      { ...defaults, initialDelay: 60_000, maxDelay: 60_000 },
+      'the default maxDelay grows with initialDelay',
+    )
   })
 
   test('rejects each invalid option with RS_ERR_INVALID_ARG', () => {

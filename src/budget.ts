@@ -3,6 +3,7 @@ import { InvalidArgumentError } from './errors.js'
 /**
  * What the budget needs of a stream: a way to make it re-check its reading. Implemented by the
  * engine; not part of the package's API (not exported from the index).
+ * @internal
  */
 export interface BudgetMember {
   /** Re-evaluates whether to read, after the budget's state changed. @internal */

@@ -55,11 +55,19 @@ export {
   type Scan,
 } from './framing/index.js'
 export { type DelimiterOptions, Intent, type IntentBuilder, type MinRate } from './intent.js'
-export { LIMIT_DEFAULTS, SLEEP_READ_LIMIT, type StreamLimits, type StreamOptions } from './limits.js'
+export {
+  DEFAULT_LINGER_TIMEOUT,
+  DEFAULT_MAX_BUFFER_SIZE,
+  DEFAULT_OUTPUT_HIGH_WATER_MARK,
+  SLEEP_READ_LIMIT,
+  type StreamLimits,
+  type StreamOptions,
+} from './limits.js'
 export { Persistent, type PersistentEvents, type PersistentOptions, type PersistentState } from './persistent.js'
 export type { Factory, Protocol, Scope, Transport } from './protocol.js'
 export {
   type CloseOptions,
+  DEFAULT_BACKLOG,
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_MAX_CONNECTIONS,
   type ListenAddress,

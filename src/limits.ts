@@ -43,13 +43,10 @@ export interface StreamLimits {
   budget?: MemoryBudget | null
 }
 
-/** Defaults of {@link StreamLimits}. */
-export const LIMIT_DEFAULTS: Readonly<Required<StreamLimits>> = Object.freeze({
-  maxBufferSize: 16 * 1024 * 1024,
-  outputHighWaterMark: 1024 * 1024,
-  minRate: null,
-  budget: null,
-})
+/** Default of {@link StreamLimits.maxBufferSize}, in bytes (16 MiB). */
+export const DEFAULT_MAX_BUFFER_SIZE = 16 * 1024 * 1024
+/** Default of {@link StreamLimits.outputHighWaterMark}, in bytes (1 MiB). */
+export const DEFAULT_OUTPUT_HIGH_WATER_MARK = 1024 * 1024
 
 /**
  * While the protocol sleeps, input is still read (so that the peer's FIN or reset is noticed at
@@ -75,9 +72,9 @@ export class Limits {
    */
   constructor(options: StreamLimits | undefined, where = 'stream options') {
     const { maxBufferSize, outputHighWaterMark, minRate, budget } = checkOptions<StreamLimits>(where, 'options', options)
-    this.maxBufferSize = maxBufferSize === undefined ? LIMIT_DEFAULTS.maxBufferSize : checkInteger(where, 'options.maxBufferSize', maxBufferSize, { min: 1 })
+    this.maxBufferSize = maxBufferSize === undefined ? DEFAULT_MAX_BUFFER_SIZE : checkInteger(where, 'options.maxBufferSize', maxBufferSize, { min: 1 })
     this.outputHighWaterMark =
-      outputHighWaterMark === undefined ? LIMIT_DEFAULTS.outputHighWaterMark : checkInteger(where, 'options.outputHighWaterMark', outputHighWaterMark)
+      outputHighWaterMark === undefined ? DEFAULT_OUTPUT_HIGH_WATER_MARK : checkInteger(where, 'options.outputHighWaterMark', outputHighWaterMark)
     if (budget !== undefined && budget !== null && !(budget instanceof MemoryBudget)) throw invalid(where, 'options.budget', 'a MemoryBudget or null', budget)
     this.minRate = minRate === undefined || minRate === null ? null : checkMinRate(where, 'options.minRate', minRate)
     this.budget = budget ?? null
@@ -114,8 +111,8 @@ export function printHandlerError(error: HandlerError, stream: Stream): void {
   console.error(`rotor-stream: ${error.code} in ${error.handler}${peer}: ${cause.stack ?? String(cause)}`)
 }
 
-/** Defaults of the options {@link StreamOptions} adds to the limits. */
-export const STREAM_DEFAULTS = Object.freeze({ lingerTimeout: 2000, noDelay: true, onError: printHandlerError })
+/** Default of {@link StreamOptions.lingerTimeout}, in ms. */
+export const DEFAULT_LINGER_TIMEOUT = 2000
 
 /** After `Intent.done()`, a peer gets this long (ms) to read our last output before the socket is destroyed. */
 export const FLUSH_ON_DONE_TIMEOUT = 30_000
@@ -140,8 +137,8 @@ export class StreamSettings extends Limits {
   /** Throws `InvalidArgumentError`, naming `where` (the function `options` were given to). */
   constructor(options: StreamOptions | undefined, where: string) {
     super(options, where) // checks that options is an object, or undefined
-    const { lingerTimeout = STREAM_DEFAULTS.lingerTimeout, noDelay = STREAM_DEFAULTS.noDelay, onError = STREAM_DEFAULTS.onError } = options ?? {}
-    this.lingerTimeout = checkMs(where, 'options.lingerTimeout', lingerTimeout)
+    const { lingerTimeout, noDelay = true, onError = printHandlerError } = options ?? {}
+    this.lingerTimeout = lingerTimeout === undefined ? DEFAULT_LINGER_TIMEOUT : checkMs(where, 'options.lingerTimeout', lingerTimeout)
     this.noDelay = checkBoolean(where, 'options.noDelay', noDelay)
     if (onError !== null && typeof onError !== 'function') throw invalid(where, 'options.onError', 'a function or null', onError)
     this.onError = onError

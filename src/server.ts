@@ -62,7 +62,7 @@ export interface ServerOptions extends StreamOptions {
    * @default no budget
    */
   maxBufferedBytes?: number
-  /** Length of the kernel's queue of connections not yet accepted, an integer within 1..2^31-1. @default 511 */
+  /** Length of the kernel's queue of connections not yet accepted, an integer within 1..2^31-1. @default {@link DEFAULT_BACKLOG} (511) */
   backlog?: number
 }
 
@@ -84,6 +84,8 @@ export interface CloseOptions {
 export const DEFAULT_MAX_CONNECTIONS = 10_000
 /** Default of {@link CloseOptions.timeout}, in ms. */
 export const DEFAULT_CLOSE_TIMEOUT = 5000
+/** Default of {@link ServerOptions.backlog}: Node's own. */
+export const DEFAULT_BACKLOG = 511
 /** A socket file that neither accepts nor refuses within this many ms is taken as live, not stale. */
 const STALE_PROBE_TIMEOUT = 1000
 
@@ -115,7 +117,7 @@ export function serve<S>(options: ServeOptions, factory: Factory<S>, seed?: S): 
   const maxConnections =
     options.maxConnections === undefined ? DEFAULT_MAX_CONNECTIONS : checkInteger('serve', 'options.maxConnections', options.maxConnections, { min: 1 })
   // Node hands the backlog to listen(2) as a C int.
-  const backlog = options.backlog === undefined ? 511 : checkInteger('serve', 'options.backlog', options.backlog, { min: 1, max: 2 ** 31 - 1 })
+  const backlog = options.backlog === undefined ? DEFAULT_BACKLOG : checkInteger('serve', 'options.backlog', options.backlog, { min: 1, max: 2 ** 31 - 1 })
   const tlsOptions = options.tls === undefined ? null : tlsServerOptions('serve', 'options.tls', options.tls)
   // The type only: MemoryBudget checks the range.
   if (options.maxBufferedBytes !== undefined && typeof options.maxBufferedBytes !== 'number') {

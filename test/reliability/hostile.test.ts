@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { LIMIT_DEFAULTS } from 'rotor-stream'
+import { DEFAULT_OUTPUT_HIGH_WATER_MARK } from 'rotor-stream'
 import { Harness } from 'rotor-stream/testing'
 import { demoRouter, HttpConnection } from '../../examples/http-server.js'
 import { neverReads, oversized, slowDrip, slowloris } from './lib/hostile.js'
@@ -49,7 +49,7 @@ describe('output per call of the RESP and HTTP servers (bugs found by the never-
     h.stall() // the peer does not read
     h.feed(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${value.length}\r\n${value}\r\n${'*2\r\n$3\r\nGET\r\n$1\r\nk\r\n'.repeat(1000)}`)
     // Before the fix one bytesRead answered all 1,000 GETs: 100 MB for a peer that reads nothing.
-    assert.ok(h.unwritten <= LIMIT_DEFAULTS.outputHighWaterMark + 64 * 1024 + value.length, `${h.unwritten} bytes unwritten`)
+    assert.ok(h.unwritten <= DEFAULT_OUTPUT_HIGH_WATER_MARK + 64 * 1024 + value.length, `${h.unwritten} bytes unwritten`)
     assert.equal(h.isReading, false)
     h.drain() // the peer reads again: every answer arrives, in order
     const reply = `$${value.length}\r\n${value}\r\n`
@@ -63,7 +63,7 @@ describe('output per call of the RESP and HTTP servers (bugs found by the never-
     const h = new Harness(HttpConnection.factory({ handler: demoRouter().get('/big', () => ({ body })).handle, date: null }))
     h.stall()
     h.feed('GET /big HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(1000))
-    assert.ok(h.unwritten <= LIMIT_DEFAULTS.outputHighWaterMark + 64 * 1024 + body.length + 100, `${h.unwritten} bytes unwritten`)
+    assert.ok(h.unwritten <= DEFAULT_OUTPUT_HIGH_WATER_MARK + 64 * 1024 + body.length + 100, `${h.unwritten} bytes unwritten`)
     assert.equal(h.isReading, false)
     h.drain()
     const answer = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`

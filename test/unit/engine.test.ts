@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { Buf, type Exception, Intent, LIMIT_DEFAULTS, LimitReachedError, type Protocol, type Transport } from 'rotor-stream'
+import { Buf, DEFAULT_MAX_BUFFER_SIZE, type Exception, Intent, LimitReachedError, type Protocol, type Transport } from 'rotor-stream'
 import { checkSplits, Harness, runScripted, splitAt } from 'rotor-stream/testing'
 import { Lines } from '../helpers/protocols.js'
 
@@ -193,7 +193,7 @@ describe('limits (semantics 3 and 4)', () => {
   })
 
   test('reports expectBytes above the default maxBufferSize of 16 MiB', T, () => {
-    assert.equal(LIMIT_DEFAULTS.maxBufferSize, 16 * 1024 * 1024)
+    assert.equal(DEFAULT_MAX_BUFFER_SIZE, 16 * 1024 * 1024)
     const p = new Lines()
     const h = new Harness(() => Intent.of(p).expectBytes(16 * 1024 * 1024 + 1))
     const reason = p.exceptions[0]

@@ -4,7 +4,7 @@
  * read. Each scenario checks its own expectations and counts what went wrong.
  */
 import { performance } from 'node:perf_hooks'
-import { type Factory, LIMIT_DEFAULTS, type MinRate, type Server, serve } from 'rotor-stream'
+import { DEFAULT_OUTPUT_HIGH_WATER_MARK, type Factory, type MinRate, type Server, serve } from 'rotor-stream'
 import { demoRouter, HTTP_DEFAULTS, HttpConnection } from '../../../examples/http-server.js'
 import { LineEcho, MAX_LINE } from '../../../examples/line-echo.js'
 import { RESP_DEFAULTS } from '../../../examples/redis/resp-server.js'
@@ -398,7 +398,7 @@ export async function neverReads(options: NeverReadsOptions): Promise<Outcome> {
   const problems = new Problems()
   // Pushback is checked before each protocol call, and one call may add up to 64 KiB plus one
   // answer (the servers' per-call bound); the input may hold a large request (the SET).
-  const perStream = LIMIT_DEFAULTS.outputHighWaterMark + 2 * options.answerSize + 2 * READ_SIZE
+  const perStream = DEFAULT_OUTPUT_HIGH_WATER_MARK + 2 * options.answerSize + 2 * READ_SIZE
   let peak = 0
   let bytesLost = 0
   // 1. A protocol with a read deadline: the deadline ends the stalled stream.

@@ -37,7 +37,17 @@ export interface DelimiterOptions {
  * The first half of an Intent: the next state is chosen, the expectation is not yet.
  * Exactly one `expect…` or `sleep` call must follow.
  */
+/** Type-only mark of a builder (no value exists at run time): see {@link IntentBuilder}. */
+declare const builder: unique symbol
+
 export interface IntentBuilder<P> {
+  /**
+   * Type-only. A builder has no expectation yet; the `Intent` its `expect…` methods return has
+   * one and no `expect…` methods, so that an expectation is not set twice by accident
+   * (`Intent.of(s).expectBytes(4).expectFlush()`). Keep the builder to set a new one on the same
+   * object later (an Intent reused across requests).
+   */
+  readonly [builder]: true
   /** Wait until at least `n` bytes (a non-negative safe integer) are buffered; `bytesRead` then gets `end = n`. */
   expectBytes(n: number): Intent<P>
   /**
@@ -77,13 +87,18 @@ export interface IntentBuilder<P> {
  *
  * The stream copies an Intent when a handler returns it, so a protocol may keep one and return
  * it again, with a new deadline or expectation: a hot loop then allocates no Intent per request.
+ * An Intent's expectation is set once for the type checker (no `expect…` on what `expectBytes`
+ * returned); keep the builder from `Intent.of()` to set a new one on the same object.
  *
  * ```ts
- * #next = Intent.of(this).expectDelimiter('\n', { max: 1024 })
- * bytesRead(t, end, scope) { ...; return this.#next.deadline(scope.now() + 30_000) }
+ * #line = Intent.of(this).expectDelimiter('\n', { max: 1024 })  // the same expectation each time
+ * bytesRead(t, end, scope) { ...; return this.#line.deadline(scope.now() + 30_000) }
+ *
+ * #next = Intent.of(this)  // a builder: a new expectation each time
+ * bytesRead(t, end) { ...; return this.#next.expectBytes(length) }
  * ```
  */
-export class Intent<P> implements IntentBuilder<P> {
+export class Intent<P> {
   /** @internal */ kind: Kind = Kind.Pending
   /** @internal The next protocol state; `undefined` for done and error. */
   readonly state: P
@@ -118,7 +133,7 @@ export class Intent<P> implements IntentBuilder<P> {
     // The engine calls the state's handlers: catch a missing state here, not as a HandlerError later.
     if (state === null || (typeof state !== 'object' && typeof state !== 'function'))
       throw invalid('Intent.of', 'state', "an object (the protocol's next state)", state)
-    return new Intent(state)
+    return Intent.#builder(new Intent(state))
   }
 
   /** Ends the stream cleanly: buffered output is flushed, then the socket is closed. */
@@ -146,47 +161,63 @@ export class Intent<P> implements IntentBuilder<P> {
     return intent
   }
 
-  expectBytes(n: number): Intent<P> {
-    if (!(Number.isSafeInteger(n) && n >= 0)) throw invalid('Intent.expectBytes', 'n', 'a non-negative integer', n)
-    this.kind = Kind.Bytes
-    this.n = n
-    return this
+  /**
+   * A builder and its Intent are one object (an Intent allocated per request is the cost to keep
+   * down); only their types differ. These two are the one place where they meet.
+   */
+  static #builder<P>(intent: Intent<P>): IntentBuilder<P> {
+    return intent as unknown as IntentBuilder<P>
+  }
+  static #intent<P>(builder: IntentBuilder<P>): Intent<P> {
+    return builder as unknown as Intent<P>
   }
 
-  expectDelimiter(delimiter: Uint8Array | string, options: DelimiterOptions): Intent<P> {
+  expectBytes(this: IntentBuilder<P>, n: number): Intent<P> {
+    if (!(Number.isSafeInteger(n) && n >= 0)) throw invalid('Intent.expectBytes', 'n', 'a non-negative integer', n)
+    const intent = Intent.#intent(this)
+    intent.kind = Kind.Bytes
+    intent.n = n
+    return intent
+  }
+
+  expectDelimiter(this: IntentBuilder<P>, delimiter: Uint8Array | string, options: DelimiterOptions): Intent<P> {
     const bytes = toBuffer(delimiter, 'Intent.expectDelimiter')
     if (typeof options !== 'object' || options === null) throw invalid('Intent.expectDelimiter', 'options', 'an object { max, offset? }', options)
     const { max, offset = 0 } = options
     if (!(Number.isSafeInteger(max) && max >= 0)) throw invalid('Intent.expectDelimiter', 'options.max', 'a non-negative integer', max)
     if (!(Number.isSafeInteger(offset) && offset >= 0)) throw invalid('Intent.expectDelimiter', 'options.offset', 'a non-negative integer', offset)
-    this.kind = Kind.Delimiter
+    const intent = Intent.#intent(this)
+    intent.kind = Kind.Delimiter
     // A one-byte delimiter is searched as a number: Buffer#indexOf then runs a plain memchr.
-    this.delimiter = bytes.length === 1 ? (bytes[0] as number) : bytes
-    this.delimiterLength = bytes.length
-    this.n = max
-    this.offset = offset
-    return this
+    intent.delimiter = bytes.length === 1 ? (bytes[0] as number) : bytes
+    intent.delimiterLength = bytes.length
+    intent.n = max
+    intent.offset = offset
+    return intent
   }
 
-  expectFlush(n = 0): Intent<P> {
+  expectFlush(this: IntentBuilder<P>, n = 0): Intent<P> {
     if (!(Number.isSafeInteger(n) && n >= 0)) throw invalid('Intent.expectFlush', 'n', 'a non-negative integer', n)
-    this.kind = Kind.Flush
-    this.n = n
-    return this
+    const intent = Intent.#intent(this)
+    intent.kind = Kind.Flush
+    intent.n = n
+    return intent
   }
 
-  sleep(): Intent<P> {
-    this.kind = Kind.Sleep
-    return this
+  sleep(this: IntentBuilder<P>): Intent<P> {
+    const intent = Intent.#intent(this)
+    intent.kind = Kind.Sleep
+    return intent
   }
 
-  reject(error: ProtocolError | LimitReachedError): Intent<P> {
+  reject(this: IntentBuilder<P>, error: ProtocolError | LimitReachedError): Intent<P> {
     if (!(error instanceof ProtocolError || error instanceof LimitReachedError)) {
       throw invalid('reject', 'error', 'a ProtocolError or a LimitReachedError', error)
     }
-    this.kind = Kind.Reject
-    this.error = error
-    return this
+    const intent = Intent.#intent(this)
+    intent.kind = Kind.Reject
+    intent.error = error
+    return intent
   }
 
   /**

@@ -11,7 +11,7 @@
 import type { Buf } from '../buf.js'
 import { Engine } from '../engine.js'
 import { ClosedError, EndOfStreamError, type Exception, InvalidArgumentError, TimeoutError } from '../errors.js'
-import { Intent } from '../intent.js'
+import { Intent, type IntentBuilder } from '../intent.js'
 import type { Factory, Protocol, Scope, Transport } from '../protocol.js'
 import type { WaitOptions } from './connection.js'
 
@@ -141,9 +141,11 @@ export class Bridge implements Protocol {
   /** A flush of written output is scheduled (`#flushNow` on the next tick). */
   #flushScheduled = false
   /** Expectation of the pending wait; one per bridge, reset for each wait (the engine copies it). */
-  readonly #waitIntent: Intent<Bridge> = Intent.of<Bridge>(this).sleep()
+  readonly #wait: IntentBuilder<Bridge> = Intent.of<Bridge>(this)
+  /** The same object as `#wait`, as the Intent handlers return. */
+  readonly #waitIntent: Intent<Bridge> = this.#wait.sleep()
   /** Expectation while idle: any byte more than is buffered (see READ_AHEAD); no rate check, nobody waits. */
-  readonly #readAhead: Intent<Bridge> = Intent.of<Bridge>(this).expectBytes(1).minRate(null)
+  readonly #readAhead: IntentBuilder<Bridge> = Intent.of<Bridge>(this)
   readonly #sleep: Intent<Bridge> = Intent.of<Bridge>(this).sleep()
   /** Resolvers of `finish()`, called once the stream has closed. */
   #onClosed: Array<() => void> = []
@@ -186,7 +188,7 @@ export class Bridge implements Protocol {
   readBytes(n: number, options: WaitOptions): Promise<Buffer> {
     const refused = this.#refuse('bytes', options)
     if (refused !== null) return refused
-    this.#waitIntent.expectBytes(n)
+    this.#wait.expectBytes(n)
     return this.#begin('bytes', true, 0, options) as Promise<Buffer>
   }
 
@@ -197,7 +199,7 @@ export class Bridge implements Protocol {
   readDelimited(needle: Buffer, max: number, offset: number, options: WaitOptions): Promise<Buffer> {
     const refused = this.#refuse('delimiter', options)
     if (refused !== null) return refused
-    this.#waitIntent.expectDelimiter(needle, { max, offset })
+    this.#wait.expectDelimiter(needle, { max, offset })
     return this.#begin('delimiter', true, needle.length, options) as Promise<Buffer>
   }
 
@@ -205,7 +207,7 @@ export class Bridge implements Protocol {
   waitBytes(n: number, options: WaitOptions): Promise<void> {
     const refused = this.#refuse('bytes', options)
     if (refused !== null) return refused
-    this.#waitIntent.expectBytes(n)
+    this.#wait.expectBytes(n)
     return this.#begin('bytes', false, 0, options) as Promise<void>
   }
 
@@ -213,7 +215,7 @@ export class Bridge implements Protocol {
   waitDelimiter(needle: Buffer, max: number, options: WaitOptions): Promise<void> {
     const refused = this.#refuse('delimiter', options)
     if (refused !== null) return refused
-    this.#waitIntent.expectDelimiter(needle, { max, offset: 0 })
+    this.#wait.expectDelimiter(needle, { max, offset: 0 })
     return this.#begin('delimiter', false, 0, options) as Promise<void>
   }
 
@@ -221,7 +223,7 @@ export class Bridge implements Protocol {
   waitFlush(n: number, options: WaitOptions): Promise<void> {
     const refused = this.#refuse('flush', options)
     if (refused !== null) return refused
-    this.#waitIntent.expectFlush(n)
+    this.#wait.expectFlush(n)
     return this.#begin('flush', false, 0, options) as Promise<void>
   }
 
@@ -362,7 +364,7 @@ export class Bridge implements Protocol {
       case 'idle': {
         const buffered = this.input.length
         if (this.#input !== 'open' || buffered >= READ_AHEAD) return this.#sleep
-        return this.#readAhead.expectBytes(buffered + 1)
+        return this.#readAhead.expectBytes(buffered + 1).minRate(null)
       }
       case 'finishing':
         return Intent.done()

@@ -85,3 +85,19 @@ describe('Intent', () => {
     assertInvalid(() => Intent.of(state).sleep().timeout(Number.NaN), /timeout: ms must be a number of ms >= 0 .*, got NaN/)
   })
 })
+
+describe('an expectation is set once per Intent, by its builder', () => {
+  test('the Intent an expect… method returns has no expect… methods for the type checker', () => {
+    const state = {}
+    const intent = Intent.of(state).expectBytes(4)
+    // @ts-expect-error an Intent's expectation is set: a second expect… is a mistake the types catch
+    intent.expectFlush()
+    // @ts-expect-error the same for sleep() after an expectation
+    Intent.of(state).expectDelimiter('\n', { max: 10 }).sleep()
+    // The builder kept from Intent.of() sets a new expectation on the same object.
+    const builder = Intent.of(state)
+    const first = builder.expectBytes(1)
+    const second = builder.expectFlush(0)
+    assert.equal(first, second)
+  })
+})

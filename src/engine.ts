@@ -25,10 +25,8 @@ import { invalid, isError } from './validate.js'
  * fired, the socket closed...), so whoever makes an engine gives its I/O a reference to it.
  */
 export interface StreamIO {
-  readonly remoteAddress: string | undefined
-  readonly remotePort: number | undefined
-  readonly localAddress: string | undefined
-  readonly localPort: number | undefined
+  /** Where the connection runs between: a socket is one. */
+  readonly endpoints: Endpoints
   /** The real (or virtual) clock, in ms. */
   clock(): number
   /** Send `data` (the engine gives it away); returns the bytes still unwritten after it, as `unwritten()` would. */
@@ -57,6 +55,14 @@ export interface StreamIO {
   reportError(error: HandlerError): void
   /** Observer of every handler call, for the test kit. Absent costs one property check per call. */
   readonly trace?: (call: HandlerCall) => void
+}
+
+/** The two ends of a connection, as a `net.Socket` reports them. */
+export interface Endpoints {
+  readonly remoteAddress?: string | undefined
+  readonly remotePort?: number | undefined
+  readonly localAddress?: string | undefined
+  readonly localPort?: number | undefined
 }
 
 /** One handler call, as the engine reports it to a tracing I/O: the handler and its argument. */
@@ -146,16 +152,16 @@ export class Engine implements Transport, Scope {
   // --- Transport and Scope (the engine is both, so a stream allocates neither) ----------------------
 
   get remoteAddress(): string | undefined {
-    return this.#io.remoteAddress
+    return this.#io.endpoints.remoteAddress
   }
   get remotePort(): number | undefined {
-    return this.#io.remotePort
+    return this.#io.endpoints.remotePort
   }
   get localAddress(): string | undefined {
-    return this.#io.localAddress
+    return this.#io.endpoints.localAddress
   }
   get localPort(): number | undefined {
-    return this.#io.localPort
+    return this.#io.endpoints.localPort
   }
 
   /**

@@ -64,7 +64,7 @@ export {
   type StreamOptions,
 } from './limits.js'
 export { Persistent, type PersistentEvents, type PersistentOptions, type PersistentState } from './persistent.js'
-export type { Factory, Protocol, Scope, Transport } from './protocol.js'
+export type { Factory, Protocol, Scope, SeedArgument, Transport } from './protocol.js'
 export {
   type CloseOptions,
   DEFAULT_BACKLOG,

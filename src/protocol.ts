@@ -102,3 +102,10 @@ export interface Protocol {
  * `seed` is whatever the caller of `Stream.attach`/`connect`/`serve` passed.
  */
 export type Factory<S = unknown> = (transport: Transport, seed: S, scope: Scope) => Intent<Protocol>
+
+/**
+ * The `seed` argument after a factory (`serve`, `Stream.attach`): optional when the factory's
+ * seed type admits `undefined`, required otherwise, so that a factory never gets `undefined`
+ * for a seed its type promises.
+ */
+export type SeedArgument<S> = undefined extends S ? [seed?: S] : [seed: S]

@@ -19,7 +19,7 @@ import { MemoryBudget } from './budget.js'
 import { channels } from './diagnostics.js'
 import { ClosedError, InvalidArgumentError, ListenError } from './errors.js'
 import { type StreamOptions, StreamSettings } from './limits.js'
-import type { Factory } from './protocol.js'
+import type { Factory, SeedArgument } from './protocol.js'
 import { Stream } from './stream.js'
 import { type TlsServerOptions, tlsServerOptions } from './tls.js'
 import { checkFunction, checkInteger, checkMs, checkObject, checkOptions, checkString, checkUnixPath, describeValue, invalid } from './validate.js'
@@ -105,7 +105,7 @@ const STALE_PROBE_TIMEOUT = 1000
  * Under `node:cluster`, call it in every worker with the same address: the workers share the
  * listening socket, and each worker's `maxConnections` applies to that worker.
  */
-export function serve<S>(options: ServeOptions, factory: Factory<S>, seed?: S): Promise<Server> {
+export function serve<S>(options: ServeOptions, factory: Factory<S>, ...[seed]: SeedArgument<S>): Promise<Server> {
   checkServeArguments(options, factory)
   // Which API a function is for is never guessed from how it was declared (a bound or down-compiled
   // async function looks like any other): the async API is asked for with handleAsync(). An

@@ -35,6 +35,8 @@ export class Stream extends Engine {
     checkFunction('Stream.attach', 'factory', factory, 'a function (transport, seed, scope) => Intent')
     const stream = new Stream(socket, StreamSettings.of(options, 'Stream.attach'))
     if (channels.streamOpen.hasSubscribers) channels.streamOpen.publish({ stream })
+    // The low-level entry: serve, connect and Persistent require a seed by their types where the
+    // factory needs one (SeedArgument, SeedOption); here the caller vouches for it.
     stream.start(factory, seed as S)
     return stream
   }
@@ -134,17 +136,8 @@ class SocketIO extends DeadlineTimer implements StreamIO {
     this[kIO].#onClose()
   }
 
-  get remoteAddress(): string | undefined {
-    return this.#socket.remoteAddress
-  }
-  get remotePort(): number | undefined {
-    return this.#socket.remotePort
-  }
-  get localAddress(): string | undefined {
-    return this.#socket.localAddress
-  }
-  get localPort(): number | undefined {
-    return this.#socket.localPort
+  get endpoints(): Socket {
+    return this.#socket
   }
 
   clock(): number {

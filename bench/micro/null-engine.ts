@@ -9,10 +9,7 @@ import type { Factory } from '../../src/protocol.js'
 
 /** The I/O that does nothing but count. */
 class NullIO implements StreamIO {
-  readonly remoteAddress = undefined
-  readonly remotePort = undefined
-  readonly localAddress = undefined
-  readonly localPort = undefined
+  readonly endpoints = {}
   /** Bytes written so far. */
   written = 0
   /** Times reading was switched on or off (each is a socket pause()/resume() on a real stream). */

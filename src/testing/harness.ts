@@ -1,4 +1,4 @@
-import { Engine, type HandlerCall, type StreamIO } from '../engine.js'
+import { type Endpoints, Engine, type HandlerCall, type StreamIO } from '../engine.js'
 import type { Exception, HandlerError } from '../errors.js'
 import { Limits, type StreamLimits } from '../limits.js'
 import type { Factory } from '../protocol.js'
@@ -185,10 +185,7 @@ const MAX_FIRINGS = 100_000
  * as a socket would report them in later microtasks.
  */
 class ScriptedIO implements StreamIO {
-  readonly remoteAddress: string
-  readonly remotePort = 40000
-  readonly localAddress = '127.0.0.1'
-  readonly localPort = 7
+  readonly endpoints: Endpoints
   /** The engine this I/O serves: set by `bind()`, right after the engine is made. */
   #engine!: Engine
   readonly events: HandlerCall[] = []
@@ -214,7 +211,7 @@ class ScriptedIO implements StreamIO {
 
   constructor(now: number, remoteAddress: string) {
     this.time = now
-    this.remoteAddress = remoteAddress
+    this.endpoints = { remoteAddress, remotePort: 40000, localAddress: '127.0.0.1', localPort: 7 }
   }
 
   bind(engine: Engine): void {

@@ -1012,3 +1012,20 @@ describe('no argument ever makes the library throw a TypeError', () => {
     }
   })
 })
+
+describe('serve() requires a seed by its types when the factory needs one', () => {
+  test('a factory whose seed type excludes undefined cannot be served without one', () => {
+    const needsSeed = (_t: unknown, seed: { greeting: string }) => {
+      void seed.greeting
+      return Intent.done()
+    }
+    // Type-level only: neither call runs (serve would listen).
+    const check = (): void => {
+      // @ts-expect-error the factory needs a seed, so serve() does too
+      void serve({ port: 0 }, needsSeed)
+      void serve({ port: 0 }, needsSeed, { greeting: 'hi' })
+      void serve({ port: 0 }, () => Intent.done())
+    }
+    assert.equal(typeof check, 'function')
+  })
+})

@@ -136,24 +136,30 @@ function keyItem(value: unknown): string | Buffer | tls.KeyObject | null {
 
 /** `cert` or `ca`: PEM text, bytes, or a non-empty array of them. */
 function checkPem(where: string, name: string, value: unknown, what: string): PemMaterial {
-  const one = pemItem(value)
-  if (one !== null) return one
-  if (Array.isArray(value) && value.length > 0) {
-    const items = value.map(pemItem)
-    if (items.every((item) => item !== null)) return items
-  }
-  throw invalid(where, name, `${what} in PEM: text, a Buffer, or a non-empty array of them`, value)
+  const material = pemOrList(value, pemItem)
+  if (material === null) throw invalid(where, name, `${what} in PEM: text, a Buffer, or a non-empty array of them`, value)
+  return material
 }
 
 /** `key`: PEM text, bytes, or a non-empty array of them or of `{ pem, passphrase? }`. */
 function checkKey(where: string, name: string, value: unknown, what: string): KeyMaterial {
+  const material = pemOrList(value, keyItem)
+  if (material === null) throw invalid(where, name, `${what} in PEM: text, a Buffer, or a non-empty array of them or of { pem, passphrase }`, value)
+  return material
+}
+
+/** `value` as one PEM item, or as a non-empty array of what `item` accepts; null if neither. */
+function pemOrList<T>(value: unknown, item: (value: unknown) => T | null): string | Buffer | T[] | null {
   const one = pemItem(value)
   if (one !== null) return one
-  if (Array.isArray(value) && value.length > 0) {
-    const items = value.map(keyItem)
-    if (items.every((item) => item !== null)) return items
+  if (!Array.isArray(value) || value.length === 0) return null
+  const items: T[] = []
+  for (const element of value) {
+    const checked = item(element)
+    if (checked === null) return null
+    items.push(checked)
   }
-  throw invalid(where, name, `${what} in PEM: text, a Buffer, or a non-empty array of them or of { pem, passphrase }`, value)
+  return items
 }
 
 /** Builds a secure context once, so bad material fails at creation with a clear message. */

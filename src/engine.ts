@@ -9,68 +9,18 @@
  * output of the round in one write, then decides whether to read and when to wake up.
  */
 import { Buf } from './buf.js'
+import { withResolvers } from './deferred.js'
 import { channels } from './diagnostics.js'
 import { ClosedError, EndOfStreamError, type Exception, HandlerError, LimitReachedError, ReadError, TimeoutError, TooSlowError, WriteError } from './errors.js'
 import { Expectation, TOO_LONG } from './expectation.js'
 import { Intent, Kind } from './intent.js'
+import type { StreamIO } from './io.js'
 import { type Limits, SLEEP_READ_LIMIT } from './limits.js'
 import type { Factory, Protocol, Scope, Transport } from './protocol.js'
+import { checked, defaultException, NO_PROTOCOL, writeAfterHalfClose } from './protocol-rules.js'
 import { RateWindow } from './rate-window.js'
 import { SpinGuard } from './spin-guard.js'
 import { invalid, isError } from './validate.js'
-
-/**
- * What the engine needs from below. Every method carries out a decision; none decides. The
- * engine reports back through its `on…` methods (data arrived, output written, the timer
- * fired, the socket closed...), so whoever makes an engine gives its I/O a reference to it.
- */
-export interface StreamIO {
-  /** Where the connection runs between: a socket is one. */
-  readonly endpoints: Endpoints
-  /** The real (or virtual) clock, in ms. */
-  clock(): number
-  /** Send `data` (the engine gives it away); returns the bytes still unwritten after it, as `unwritten()` would. */
-  write(data: Buffer): number
-  /** Bytes handed to `write` that have not reached the kernel yet. */
-  unwritten(): number
-  /** Start or stop reading; called after every round with the wanted state. */
-  setReading(on: boolean): void
-  /** Call `onTimer()` at absolute time `deadline`; NaN cancels. */
-  armTimer(deadline: number): void
-  /**
-   * Call `onWakeup()` soon (a microtask), outside the current call stack; with `later`, call
-   * `onDeferredWakeup()` on a later turn of the event loop instead (after I/O of other streams).
-   */
-  scheduleWakeup(later: boolean): void
-  /** Send FIN once what was written is flushed; reading goes on. Called at most once. */
-  halfClose(): void
-  /**
-   * The protocol finished: flush what was written, then close, and call `onClosed()` once
-   * closed. Called once. `reason` is undefined for a clean end, else the error the stream ends with.
-   */
-  finish(reason: Error | undefined): void
-  /** Close at once, dropping unwritten output, and call `onClosed()` once closed. Called once, before `fatal` runs. */
-  destroy(reason: Error): void
-  /** A handler threw (a bug in the protocol): make it visible (the `onError` option). */
-  reportError(error: HandlerError): void
-  /** Observer of every handler call, for the test kit. Absent costs one property check per call. */
-  readonly trace?: (call: HandlerCall) => void
-}
-
-/** The two ends of a connection, as a `net.Socket` reports them. */
-export interface Endpoints {
-  readonly remoteAddress?: string | undefined
-  readonly remotePort?: number | undefined
-  readonly localAddress?: string | undefined
-  readonly localPort?: number | undefined
-}
-
-/** One handler call, as the engine reports it to a tracing I/O: the handler and its argument. */
-export type HandlerCall =
-  | { readonly handler: 'bytesRead'; readonly end: number }
-  | { readonly handler: 'bytesFlushed' | 'timeout' | 'wakeup' }
-  | { readonly handler: 'exception'; readonly reason: Exception }
-  | { readonly handler: 'fatal'; readonly reason: Error }
 
 /**
  * The state machine runner: the `Transport` and `Scope` a protocol's handlers receive, and what
@@ -620,57 +570,4 @@ export class Engine implements Transport, Scope {
     }
     this.#io.setReading(false)
   }
-}
-
-/**
- * The protocol before the factory returned and after the end. No handler can run then (the loop
- * only runs with an expectation, which only a protocol's Intent sets), so it never answers;
- * holding it instead of null spares every handler call a check.
- */
-const NO_PROTOCOL: Protocol = Object.freeze({
-  bytesRead(): never {
-    throw new Error('no protocol: the stream has not started or has ended')
-  },
-})
-
-/** `Promise.withResolvers()`, which Node 20 lacks. */
-function withResolvers<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void // the executor runs at once
-  const promise = new Promise<T>((r) => {
-    resolve = r
-  })
-  return { promise, resolve }
-}
-
-/** Throws unless a handler returned an Intent. */
-function checked(intent: Intent<Protocol>, handler: string): Intent<Protocol> {
-  if (!(intent instanceof Intent)) {
-    const promise = typeof (intent as { then?: unknown } | null)?.then === 'function'
-    const hint = promise ? ' (a Promise: for an async connection handler, pass handleAsync(handler) instead of a factory)' : ''
-    throw new TypeError(`${handler} returned ${String(intent)}, not an Intent${hint}`)
-  }
-  return intent
-}
-
-/**
- * What `exception` does when the protocol has no handler: end cleanly at end of stream; after
- * bad input (a limit, a malformed frame) flush the answers already written for the good input
- * before it, then end with the reason, so that the outcome never depends on how TCP split the
- * input; after a read error or a too slow peer, end at once.
- */
-function defaultException(reason: Exception): Intent<Protocol> {
-  switch (reason.code) {
-    case 'RS_ERR_END_OF_STREAM':
-      return Intent.done()
-    case 'RS_ERR_LIMIT_REACHED':
-    case 'RS_ERR_PROTOCOL':
-      return Intent.error(reason, { flush: true })
-    default:
-      return Intent.error(reason)
-  }
-}
-
-/** The cause of the `WriteError` for output written after `halfClose()` (Node's code for it). */
-function writeAfterHalfClose(): Error {
-  return Object.assign(new Error('output written after halfClose(): the write side is closed'), { code: 'ERR_STREAM_WRITE_AFTER_END' })
 }

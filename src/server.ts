@@ -16,6 +16,7 @@ import { dirname } from 'node:path'
 import tls from 'node:tls'
 import type { Address } from './address.js'
 import { MemoryBudget } from './budget.js'
+import { withResolvers } from './deferred.js'
 import { channels } from './diagnostics.js'
 import { ClosedError, InvalidArgumentError, ListenError } from './errors.js'
 import { type StreamOptions, StreamSettings } from './limits.js'
@@ -330,13 +331,7 @@ export class Server {
 
   #whenEmpty(): Promise<void> {
     if (this.connections === 0) return Promise.resolve()
-    if (this.#empty === null) {
-      let resolve!: () => void
-      const promise = new Promise<void>((r) => {
-        resolve = r
-      })
-      this.#empty = { promise, resolve }
-    }
+    this.#empty ??= withResolvers<void>()
     return this.#empty.promise
   }
 }

@@ -3,7 +3,8 @@
  * (and complete at once), reads are fed by hand, timers are never armed. Socket costs are left
  * out on purpose: they are the same for every implementation and hide what the protocol spends.
  */
-import { Engine, type StreamIO } from '../../src/engine.js'
+import { Engine } from '../../src/engine.js'
+import type { StreamIO } from '../../src/io.js'
 import { Limits } from '../../src/limits.js'
 import type { Factory } from '../../src/protocol.js'
 

@@ -1,10 +1,11 @@
-import { type Endpoints, Engine, type HandlerCall, type StreamIO } from '../engine.js'
+import { Engine } from '../engine.js'
 import type { Exception, HandlerError } from '../errors.js'
+import type { Endpoints, HandlerCall, StreamIO } from '../io.js'
 import { Limits, type StreamLimits } from '../limits.js'
 import type { Factory } from '../protocol.js'
 import { checkBytes, checkFunction, checkNumber, checkOptions, checkString } from '../validate.js'
 
-export type { HandlerCall } from '../engine.js'
+export type { HandlerCall } from '../io.js'
 
 /** Options of a {@link Harness}. */
 export interface HarnessOptions<S = unknown> extends StreamLimits {

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 
 const ROOT = new URL('..', import.meta.url).pathname
 /** Node flags that let a benchmark process load the TypeScript sources as the package. */
-export const NODE_TS = ['--conditions=source', '--import', 'tsx']
+export const NODE_TS = ['--conditions=rotor-stream-source', '--import', 'tsx']
 /**
  * Servers and load generators run the JavaScript tsc emits (what users run), from here; with
  * BENCH_TSX=1 they run the sources through tsx instead (quicker to iterate, but tsx's esbuild

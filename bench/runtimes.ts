@@ -4,8 +4,8 @@
  * under the same load generators (bench/line-echo/client.ts on the Node running this script,
  * redis-benchmark). A real redis-server runs beside them as the yardstick of the RESP table.
  *
- *     node --conditions=source --import tsx bench/runtimes.ts
- *     RUNTIMES=node22,bun ROUNDS=3 node --conditions=source --import tsx bench/runtimes.ts
+ *     node --conditions=rotor-stream-source --import tsx bench/runtimes.ts
+ *     RUNTIMES=node22,bun ROUNDS=3 node --conditions=rotor-stream-source --import tsx bench/runtimes.ts
  *
  * Servers on core 0, load on core 1 (taskset), loopback only; all servers stay up and the
  * measured runs alternate between them (bench/lib.ts `alternate`, warm-up first). Server CPU per
@@ -212,8 +212,8 @@ function render(sections: string[], build: string, labels: ReadonlyMap<string, s
     '## Reproduce',
     '',
     '```sh',
-    'node --conditions=source --import tsx bench/runtimes.ts                  # all runtimes, ~3 min',
-    'RUNTIMES=node20,bun ROUNDS=5 node --conditions=source --import tsx bench/runtimes.ts',
+    'node --conditions=rotor-stream-source --import tsx bench/runtimes.ts                  # all runtimes, ~3 min',
+    'RUNTIMES=node20,bun ROUNDS=5 node --conditions=rotor-stream-source --import tsx bench/runtimes.ts',
     '```',
     '',
   ].join('\n')

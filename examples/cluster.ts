@@ -4,7 +4,7 @@
  * workers share the listening socket (on Linux the primary accepts and hands connections out
  * round-robin). Nothing in the server knows it is clustered.
  *
- *     npx tsx --conditions=source examples/cluster.ts --workers 2 --port 7000
+ *     npx tsx --conditions=rotor-stream-source examples/cluster.ts --workers 2 --port 7000
  *     printf 'hello\nQUIT\n' | nc 127.0.0.1 7000
  *
  * Flags: `--workers N` (default: one per CPU), `--port P` (0 picks a free port, shared by all

@@ -1,7 +1,7 @@
 /**
  * A tiny HTTP/1.0 client (the Rust crate's "fetch" example): one GET, prints the body.
  *
- *     npx tsx --conditions=source examples/fetch.ts http://127.0.0.1:8000/
+ *     npx tsx --conditions=rotor-stream-source examples/fetch.ts http://127.0.0.1:8000/
  *
  * It shows the client side of the same machinery: write the request in the factory, wait for
  * the response head, then either exactly Content-Length bytes or everything until the server

@@ -3,8 +3,8 @@
  * chunked coding or by the server closing, and keep-alive: requests run one after another on
  * one connection, and a new connection is opened only when the server closed the last one.
  *
- *     npx tsx --conditions=source examples/http-client.ts http://127.0.0.1:8080/ http://127.0.0.1:8080/
- *     npx tsx --conditions=source examples/http-client.ts --data 'hi there' http://127.0.0.1:8080/echo
+ *     npx tsx --conditions=rotor-stream-source examples/http-client.ts http://127.0.0.1:8080/ http://127.0.0.1:8080/
+ *     npx tsx --conditions=rotor-stream-source examples/http-client.ts --data 'hi there' http://127.0.0.1:8080/echo
  *
  * How requests reach the state machine: `request()` appends to a {@link RequestQueue} and calls
  * the live connection's notifier (`scope.notifier()`). That runs the protocol's `wakeup` handler,

@@ -2,7 +2,7 @@
  * An HTTP/1.1 server on rotor-stream: keep-alive, pipelining, request bodies with Content-Length
  * or the chunked transfer coding, and the answers a server owes a bad or slow client.
  *
- *     npx tsx --conditions=source examples/http-server.ts --port 8080
+ *     npx tsx --conditions=rotor-stream-source examples/http-server.ts --port 8080
  *     curl http://127.0.0.1:8080/ http://127.0.0.1:8080/        # two requests, one connection
  *     curl --data 'hi there' http://127.0.0.1:8080/echo
  *     curl -H 'Transfer-Encoding: chunked' --data-binary @README.md http://127.0.0.1:8080/echo

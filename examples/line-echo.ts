@@ -2,7 +2,7 @@
  * Line echo: the smallest useful request-reply protocol, and the subject of `bench/line-echo`.
  * Each LF-terminated line comes back as it was; `QUIT` says goodbye and closes once flushed.
  *
- *     npx tsx --conditions=source examples/line-echo.ts --port 7000
+ *     npx tsx --conditions=rotor-stream-source examples/line-echo.ts --port 7000
  */
 import { type Exception, Intent, type Protocol, type Scope, type Transport } from 'rotor-stream'
 

@@ -2,7 +2,7 @@
  * The demo: an in-memory Redis-compatible (RESP2) server built on rotor-stream.
  *
  *     npm start                                   # 127.0.0.1:6380
- *     npx tsx --conditions=source examples/redis-server.ts --port 6390 --unix /tmp/rs.sock
+ *     npx tsx --conditions=rotor-stream-source examples/redis-server.ts --port 6390 --unix /tmp/rs.sock
  *     redis-cli -p 6380 set hello world
  *     redis-benchmark -p 6380 -t ping,set,get -n 100000 -P 32 -q
  *

@@ -1,7 +1,7 @@
 /**
  * An HTTP/1.0 "hello world" server, one request per connection, as in the Rust crate's example.
  *
- *     npx tsx --conditions=source examples/serve.ts --port 8000
+ *     npx tsx --conditions=rotor-stream-source examples/serve.ts --port 8000
  *     curl -0 http://127.0.0.1:8000/
  *
  * It shows the whole shape of a protocol: wait for the request head with a bounded delimiter

@@ -2,7 +2,7 @@
  * A tracing subscriber: logs every connection's life from the library's diagnostics channels,
  * while the line-echo server runs. Nothing is published (or costs anything) until subscribed.
  *
- *     npx tsx --conditions=source examples/tracing.ts      # then: printf 'hi\nQUIT\n' | nc 127.0.0.1 7002
+ *     npx tsx --conditions=rotor-stream-source examples/tracing.ts      # then: printf 'hi\nQUIT\n' | nc 127.0.0.1 7002
  */
 import diagnostics from 'node:diagnostics_channel'
 import { pathToFileURL } from 'node:url'

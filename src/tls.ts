@@ -84,7 +84,7 @@ export function tlsServerOptions(where: string, name: string, options: TlsServer
   const requestCert = o.requestCert === undefined ? false : checkBoolean(where, `${name}.requestCert`, o.requestCert)
   const rejectUnauthorized = o.rejectUnauthorized === undefined ? true : checkBoolean(where, `${name}.rejectUnauthorized`, o.rejectUnauthorized)
   const material = { key, cert, ...(ca !== undefined && { ca }) }
-  checkMaterial(where, material, 'server')
+  checkMaterial(where, name, material, 'server')
   return { ...material, requestCert, rejectUnauthorized, handshakeTimeout, allowHalfOpen: true }
 }
 
@@ -104,7 +104,7 @@ export function tlsClientOptions(where: string, name: string, options: TlsClient
     )
   }
   const material = { ...(ca !== undefined && { ca }), ...(cert !== undefined && { cert }), ...(key !== undefined && { key }) }
-  if (Object.keys(material).length > 0) checkMaterial(where, material, 'client')
+  if (Object.keys(material).length > 0) checkMaterial(where, name, material, 'client')
   return {
     ...material,
     ...(o.servername !== undefined && { servername: checkString(where, `${name}.servername`, o.servername) }),
@@ -148,6 +148,21 @@ function checkKey(where: string, name: string, value: unknown, what: string): Ke
   return material
 }
 
+/**
+ * Throws unless every item is PEM text (a `-----BEGIN` line): a file name given where its
+ * contents belong would otherwise fail deep in OpenSSL ("no start line"), naming no option.
+ */
+function checkPemText(where: string, name: string, material: KeyMaterial): void {
+  for (const entry of Array.isArray(material) ? material : [material]) {
+    const item = typeof entry === 'object' && 'pem' in entry ? entry.pem : entry
+    if (item.includes('-----BEGIN ')) continue
+    const text = typeof item === 'string' ? item : item.subarray(0, 200).toString('latin1')
+    const path = typeof item === 'string' && item.length < 4096 && !item.includes('\n')
+    const hint = path ? ` (a file name? pass its contents: readFileSync(${JSON.stringify(item)}))` : ''
+    throw invalid(where, name, `PEM contents, text with a -----BEGIN line${hint}`, text)
+  }
+}
+
 /** `value` as one PEM item, or as a non-empty array of what `item` accepts; null if neither. */
 function pemOrList<T>(value: unknown, item: (value: unknown) => T | null): string | Buffer | T[] | null {
   const one = pemItem(value)
@@ -163,7 +178,12 @@ function pemOrList<T>(value: unknown, item: (value: unknown) => T | null): strin
 }
 
 /** Builds a secure context once, so bad material fails at creation with a clear message. */
-function checkMaterial(where: string, material: tls.SecureContextOptions, side: 'server' | 'client'): void {
+function checkMaterial(where: string, name: string, material: Pick<tls.SecureContextOptions, 'ca' | 'cert' | 'key'>, side: 'server' | 'client'): void {
+  // After every option's shape is checked: a wrong type is named before a wrong content.
+  for (const option of ['key', 'cert', 'ca'] as const) {
+    const value = material[option]
+    if (value !== undefined) checkPemText(where, `${name}.${option}`, value)
+  }
   try {
     // OpenSSL skips CA entries it cannot parse, which would surface later as "unable to verify".
     if (material.ca !== undefined) parseCertificates(material.ca, 'ca')

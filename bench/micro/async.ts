@@ -6,7 +6,7 @@
  * setImmediate flush of the async path are all counted. Also counts reading on/off switches per
  * round (each is a socket pause()/resume() on a real stream).
  *
- *     node --conditions=source --import tsx bench/micro/async.ts
+ *     node --conditions=rotor-stream-source --import tsx bench/micro/async.ts
  *
  * On a noisy machine the ratio to the state machine (same process, same rounds) is steadier than
  * either time.

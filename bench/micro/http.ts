@@ -5,7 +5,7 @@
  * copies a fixed answer (bench/http/server.ts's `hand`). Socket costs are left out on purpose:
  * they are the same for every server, and they hide what the protocol itself spends.
  *
- *     node --conditions=source --import tsx bench/micro/http.ts      # ROUNDS, REPEAT knobs
+ *     node --conditions=rotor-stream-source --import tsx bench/micro/http.ts      # ROUNDS, REPEAT knobs
  */
 import { demoRouter, HttpConnection } from '../../examples/http-server.js'
 import { NullEngine } from './null-engine.js'

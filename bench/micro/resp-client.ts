@@ -4,7 +4,7 @@
  * parsing, one promise per batch), on the e2e workload: 32 SETs issued together, their 32
  * `+OK` replies in one read, then the 32 GETs and their 16-byte bulk replies in one read.
  *
- *     node --conditions=source --import tsx bench/micro/resp-client.ts
+ *     node --conditions=rotor-stream-source --import tsx bench/micro/resp-client.ts
  *
  * Knobs: BATCHES (per run, 2,000), REPEAT (runs, best kept, 15), BATCH (commands per batch, 32),
  * ONLY (`rotor` or `hand`: run one side, e.g. under `--cpu-prof` or `--trace-gc`).

@@ -4,7 +4,7 @@
  * 2,048 keys, `-r`), on the engine,
  * against the parse-and-execute loop of bench/resp/hand-server.ts fed the same reads.
  *
- *     node --conditions=source --import tsx bench/micro/resp-server.ts [test...]
+ *     node --conditions=rotor-stream-source --import tsx bench/micro/resp-server.ts [test...]
  *
  * Times are CPU time (process.cpuUsage), not wall time: on a shared machine a descheduled run
  * would otherwise count time it did not run. Knobs: ROUNDS (reads per run, 20000), REPEAT (runs, best kept, 10).

@@ -1,7 +1,7 @@
 /**
  * The guide's key-value server with async/await, on the same engine and limits.
  *
- *     npx tsx --conditions=source examples/kv/async.ts   # listens on 127.0.0.1:7071
+ *     npx tsx --conditions=rotor-stream-source examples/kv/async.ts   # listens on 127.0.0.1:7071
  */
 import { pathToFileURL } from 'node:url'
 import { type Connection, handleAsync, RotorStreamError, serve } from 'rotor-stream'

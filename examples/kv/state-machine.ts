@@ -1,7 +1,7 @@
 /**
  * The guide's key-value server as a state machine.
  *
- *     npx tsx --conditions=source examples/kv/state-machine.ts   # listens on 127.0.0.1:7070
+ *     npx tsx --conditions=rotor-stream-source examples/kv/state-machine.ts   # listens on 127.0.0.1:7070
  *     printf 'SET a 1\nGET a\nQUIT\n' | nc 127.0.0.1 7070
  */
 import { pathToFileURL } from 'node:url'

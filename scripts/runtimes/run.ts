@@ -60,11 +60,19 @@ function prepare(): string {
 }
 
 function install(tmp: string): void {
-  const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], { cwd: ROOT, encoding: 'utf8' })) as {
-    filename: string
-  }[]
+  // As `npm publish` would: the prepack script builds the JavaScript the tarball ships.
+  const packed = JSON.parse(
+    execFileSync('npm', ['pack', '--json', '--loglevel=error', '--pack-destination', tmp], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  ) as { filename: string; files: { path: string }[] }[]
   const tarball = packed[0]?.filename
   if (tarball === undefined) throw new Error('npm pack made no tarball')
+  const shipped = new Set(packed[0]?.files.map((file) => file.path))
+  const missing = SHIPPED.filter((file) => !shipped.has(file))
+  if (missing.length > 0) throw new Error(`npm pack left out ${missing.join(', ')}`)
   writeFileSync(path.join(tmp, 'package.json'), `${JSON.stringify({ name: 'rotor-stream-runtime-suite', private: true, type: 'module' }, null, 2)}\n`)
   // The package has no dependencies: the tarball installs offline.
   execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error', `./${path.basename(tarball)}`], {
@@ -72,16 +80,73 @@ function install(tmp: string): void {
     stdio: ['ignore', 'ignore', 'inherit'],
   })
   checkTypes(tmp)
+  runPlainConsumer(tmp)
   cpSync(path.join(ROOT, 'dist/runtimes'), path.join(tmp, 'suite'), { recursive: true })
   mkdirSync(path.join(tmp, 'certs'))
   makeCerts(path.join(tmp, 'certs'))
   const installed = JSON.parse(readFileSync(path.join(tmp, 'node_modules/rotor-stream/package.json'), 'utf8')) as { version: string }
-  console.log(`rotor-stream ${installed.version} packed (${path.basename(tarball)}), installed in ${tmp}, its types checked by a strict consumer`)
+  console.log(
+    `rotor-stream ${installed.version} packed (${path.basename(tarball)}, ${shipped.size} files), installed in ${tmp}, run by a plain .mjs consumer, its types checked by a strict consumer`,
+  )
+}
+
+/** Files the tarball must hold: the built entry points and their types, the license, the changelog. */
+const SHIPPED = [
+  'dist/src/index.js',
+  'dist/src/index.d.ts',
+  'dist/src/testing/index.js',
+  'dist/src/testing/index.d.ts',
+  'LICENSE',
+  'CHANGELOG.md',
+  'README.md',
+  'package.json',
+]
+
+/**
+ * The package runs for a plain JavaScript consumer: an `.mjs` file imports both entry points,
+ * serves a line echo, talks to it over a socket and checks the answer. It runs with
+ * `--conditions=source`, a condition name other tools set: the package must not resolve to its
+ * TypeScript sources for it (its own condition is `rotor-stream-source`).
+ */
+function runPlainConsumer(tmp: string): void {
+  const consumer = [
+    "import net from 'node:net'",
+    "import { Intent, serve } from 'rotor-stream'",
+    "import { checkSplits } from 'rotor-stream/testing'",
+    'const echo = {',
+    '  bytesRead(t, end) {',
+    '    t.output.write(t.input.view(0, end + 1))',
+    '    t.input.consume(end + 1)',
+    "    return Intent.of(echo).expectDelimiter('\\n', { max: 100 })",
+    '  },',
+    '}',
+    "const line = () => Intent.of(echo).expectDelimiter('\\n', { max: 100 })",
+    "if (checkSplits(line, 'a\\nb\\n').output.toString() !== 'a\\nb\\n') throw new Error('checkSplits: wrong output')",
+    "const server = await serve({ host: '127.0.0.1', port: 0 }, line)",
+    'const answer = await new Promise((resolve, reject) => {',
+    '  const socket = net.connect(server.address.port, server.address.host)',
+    "  let got = ''",
+    "  socket.on('data', (chunk) => { got += chunk; if (got === 'hello\\n') { socket.end(); resolve(got) } })",
+    "  socket.on('error', reject)",
+    "  socket.write('hello\\n')",
+    '})',
+    'await server.close()',
+    "if (answer !== 'hello\\n') throw new Error('echo: ' + JSON.stringify(answer))",
+    "console.log('plain consumer ok')",
+    '',
+  ].join('\n')
+  writeFileSync(path.join(tmp, 'consumer.mjs'), consumer)
+  try {
+    execFileSync(process.execPath, ['--conditions=source', 'consumer.mjs'], { cwd: tmp, encoding: 'utf8', stdio: 'pipe', timeout: 30_000 })
+  } catch (err) {
+    const { stdout = '', stderr = '' } = err as { stdout?: string; stderr?: string }
+    throw new Error(`a plain .mjs consumer of the installed package failed:\n${stdout}${stderr}`)
+  }
 }
 
 /**
  * The published types work for a consumer: a strict TypeScript file importing both entry points
- * from the installed package type-checks (through "exports" → "types", no `source` condition).
+ * from the installed package type-checks (through "exports" → "types", no `rotor-stream-source` condition).
  */
 function checkTypes(tmp: string): void {
   const consumer = [

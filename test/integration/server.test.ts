@@ -188,7 +188,7 @@ describe('serve() over TCP', () => {
       t.skip('the checkout is not readable by the unprivileged user this test runs the listen as')
       return
     }
-    const child = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', code], {
+    const child = spawnSync(process.execPath, ['--conditions=rotor-stream-source', '--import', 'tsx', '--input-type=module', '-e', code], {
       ...asNobody,
       cwd: ROOT,
       encoding: 'utf8',
@@ -380,7 +380,7 @@ describe('examples/cluster.ts', () => {
   test('serves line echo from 2 workers on one port and shuts down on SIGTERM', { timeout: 30_000 }, async () => {
     const child = spawn(
       process.execPath,
-      ['--conditions=source', '--import', 'tsx', 'examples/cluster.ts', '--workers', '2', '--port', '0', '--host', '127.0.0.1'],
+      ['--conditions=rotor-stream-source', '--import', 'tsx', 'examples/cluster.ts', '--workers', '2', '--port', '0', '--host', '127.0.0.1'],
       {
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'inherit'],

@@ -213,10 +213,29 @@ describe('TLS connect timeout', { skip }, () => {
 describe('TLS material', { skip }, () => {
   test('unusable key or certificate throws InvalidArgumentError at serve()', () => {
     const cases: Array<[TlsServerOptions, RegExp, string | undefined]> = [
-      [{ key: 'not a key', cert: certs.server.cert }, /unusable TLS server key, certificate or CA/, 'ERR_OSSL_UNSUPPORTED'],
-      [{ key: certs.server.key, cert: 'not a certificate' }, /unusable TLS server key, certificate or CA/, 'ERR_OSSL_PEM_NO_START_LINE'],
+      [{ key: 'not a key', cert: certs.server.cert }, /options\.tls\.key must be PEM contents, text with a -----BEGIN line/, undefined],
+      [{ key: certs.server.key, cert: 'not a certificate' }, /options\.tls\.cert must be PEM contents/, undefined],
+      // A file name where its contents belong: the message names the option and says what to do.
+      [{ key: './server-key.pem', cert: certs.server.cert }, /options\.tls\.key must be PEM contents.*readFileSync\("\.\/server-key\.pem"\)/, undefined],
+      [
+        { key: certs.server.key, cert: ['/etc/ssl/server.crt'] },
+        /options\.tls\.cert must be PEM contents.*readFileSync\("\/etc\/ssl\/server\.crt"\)/,
+        undefined,
+      ],
+      [
+        { key: [{ pem: 'key.pem', passphrase: 'x' }], cert: certs.server.cert },
+        /options\.tls\.key must be PEM contents.*readFileSync\("key\.pem"\)/,
+        undefined,
+      ],
+      [{ key: Buffer.from('not pem'), cert: certs.server.cert }, /options\.tls\.key must be PEM contents, text with a -----BEGIN line, got/, undefined],
+      // PEM that OpenSSL cannot use still reaches it, and its error is the cause.
+      [
+        { key: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n', cert: certs.server.cert },
+        /unusable TLS server key, certificate or CA/,
+        undefined,
+      ],
       [{ key: certs.client.key, cert: certs.server.cert }, /key values mismatch/, undefined],
-      [{ key: certs.server.key, cert: certs.server.cert, ca: 'garbage' }, /tls\.ca holds no PEM certificate/, undefined],
+      [{ key: certs.server.key, cert: certs.server.cert, ca: 'garbage' }, /options\.tls\.ca must be PEM contents/, undefined],
       [{ key: '', cert: certs.server.cert }, /options\.tls\.key must be the server's private key in PEM/, undefined],
       [{ key: certs.server.key, cert: [] }, /options\.tls\.cert must be the server's certificate chain in PEM/, undefined],
       [{ key: certs.server.key, cert: certs.server.cert, handshakeTimeout: 0 }, /tls\.handshakeTimeout must be an integer number of ms/, undefined],

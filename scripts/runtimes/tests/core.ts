@@ -72,7 +72,7 @@ describe('exports', () => {
     }
     for (const name of ['Harness', 'checkSplits', 'runScripted', 'splits', 'splitAt', 'describeSplit', 'prng'])
       assert.ok(name in kit, `testing exports ${name}`)
-    // Resolved through "exports" → default → dist (never the "source" condition's TypeScript).
+    // Resolved through "exports" → default → dist (never the "rotor-stream-source" condition's TypeScript).
     for (const [specifier, file] of [
       ['rotor-stream', '/node_modules/rotor-stream/dist/src/index.js'],
       ['rotor-stream/testing', '/node_modules/rotor-stream/dist/src/testing/index.js'],

@@ -19,7 +19,9 @@ const CLIENT = fileURLToPath(new URL('./load-client.ts', import.meta.url))
 /** Runs the generator with `request`; resolves with its report. */
 function generate(request: LoadRequest, timeout: number): Promise<LoadReport> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', CLIENT, JSON.stringify(request)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, ['--conditions=rotor-stream-source', '--import', 'tsx', CLIENT, JSON.stringify(request)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let out = ''
     let err = ''
     child.stdout.setEncoding('utf8').on('data', (text: string) => {

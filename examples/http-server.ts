@@ -7,7 +7,8 @@
  *     curl --data 'hi there' http://127.0.0.1:8080/echo
  *     curl -H 'Transfer-Encoding: chunked' --data-binary @README.md http://127.0.0.1:8080/echo
  *
- * Flags: --host (127.0.0.1), --port (8080; 0 picks a free one), --path (a Unix socket instead).
+ * Flags (examples/cli.ts): --host (127.0.0.1), --port (8080; 0 picks a free one), --unix PATH (a Unix
+ * socket instead of TCP); unknown flags are refused. Prints `listening on host:port` (or the path).
  *
  * How the protocol reads: like the RESP server, one `bytesRead` call parses everything that is
  * buffered — ten pipelined requests in one read are ten answers in one write — and returns an
@@ -27,8 +28,8 @@
  * | the handler throws or answers a bad header     | 500, close, `onError` (stderr by default) |
  */
 import { pathToFileURL } from 'node:url'
-import { parseArgs } from 'node:util'
 import { type Buf, type Exception, type Factory, Intent, type Protocol, type Scope, type Server, serve, TimeoutError, type Transport } from 'rotor-stream'
+import { formatAddress, parseFlags } from './cli.js'
 import { ChunkedDecoder } from './http/chunked.js'
 import { isKeepAlive, parseRequestHead, type RequestHead, requestFraming } from './http/parse.js'
 import { type ConnectionField, httpDate, ResponseWriter } from './http/response.js'
@@ -427,11 +428,9 @@ export async function startHttpServer(options: HttpServerOptions = {}): Promise<
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '8080' }, path: { type: 'string' } },
-  })
-  const running = await startHttpServer({ host: values.host, port: Number(values.port), path: values.path })
-  console.log(`listening ${values.path ?? running.port}`)
+  const flags = parseFlags({ file: 'examples/http-server.ts', port: 8080, unix: true })
+  const running = await startHttpServer({ host: flags.host, port: flags.port, path: flags.unix })
+  console.log(`listening on ${formatAddress(running.server.address)}`)
   const stop = (): void => {
     void running.close().then(() => process.exit(0))
   }

@@ -3,8 +3,13 @@
  * Each LF-terminated line comes back as it was; `QUIT` says goodbye and closes once flushed.
  *
  *     npx tsx --conditions=rotor-stream-source examples/line-echo.ts --port 7000
+ *     printf 'hello\nQUIT\n' | nc 127.0.0.1 7000
+ *
+ * Flags (examples/cli.ts): --host, --port (7000; 0 picks a free one), --unix PATH (instead of TCP).
  */
+import { pathToFileURL } from 'node:url'
 import { type Exception, Intent, type Protocol, type Scope, type Transport } from 'rotor-stream'
+import { runServer } from './cli.js'
 
 const LF = 0x0a
 const LINE_END = Buffer.from([LF])
@@ -68,4 +73,8 @@ export class LineEcho implements Protocol {
     t.output.write(reply)
     return Intent.of(this).expectFlush()
   }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await runServer({ file: 'examples/line-echo.ts', port: 7000 }, LineEcho.create, 'line echo')
 }

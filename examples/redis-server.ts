@@ -6,13 +6,13 @@
  *     redis-cli -p 6380 set hello world
  *     redis-benchmark -p 6380 -t ping,set,get -n 100000 -P 32 -q
  *
- * Flags (or environment): --host (HOST, 127.0.0.1), --port (PORT, 6380; 0 picks a free one),
- * --unix (UNIX_PATH, also listen on that Unix socket), --max-bulk (MAX_BULK, bytes).
- * Prints `listening <port>` and the addresses, stops cleanly on SIGINT and SIGTERM.
+ * Flags (examples/cli.ts): --host (or $HOST, 127.0.0.1), --port (or $PORT, 6380; 0 picks a free
+ * one), --unix PATH (also listen on that Unix socket), --max-bulk BYTES; unknown flags are refused.
+ * Prints `listening on host:port` (and the socket path), stops cleanly on SIGINT and SIGTERM.
  */
 import { pathToFileURL } from 'node:url'
-import { parseArgs } from 'node:util'
 import { type Server, serve } from 'rotor-stream'
+import { formatAddress, parseFlags } from './cli.js'
 import { Keyspace } from './redis/keyspace.js'
 import { RESP_DEFAULTS, RespConnection, respMaxBufferSize } from './redis/resp-server.js'
 
@@ -62,22 +62,17 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      host: { type: 'string', default: process.env.HOST ?? '127.0.0.1' },
-      port: { type: 'string', default: process.env.PORT ?? '6380' },
-      unix: { type: 'string', default: process.env.UNIX_PATH },
-      'max-bulk': { type: 'string', default: process.env.MAX_BULK },
-    },
-  })
+  const flags = parseFlags({ file: 'examples/redis-server.ts', port: 6380, unix: true, flags: { 'max-bulk': 'BYTES' } })
+  const maxBulk = flags.values['max-bulk']
   const server = await startRedisServer({
-    host: values.host,
-    port: Number(values.port),
-    unix: values.unix,
-    maxBulkLength: values['max-bulk'] === undefined ? undefined : Number(values['max-bulk']),
+    host: flags.host,
+    port: flags.port,
+    unix: flags.unix,
+    maxBulkLength: maxBulk === undefined ? undefined : Number(maxBulk),
   })
-  console.log(`listening ${server.port}`)
-  console.log(`rotor-stream RESP server on ${values.host}:${server.port}${server.unix ? ` and ${server.unix}` : ''} (try: redis-cli -p ${server.port} ping)`)
+  const where = formatAddress({ host: flags.host, port: server.port })
+  console.log(`listening on ${where}${server.unix === undefined ? '' : ` and ${server.unix}`}`)
+  console.log(`rotor-stream RESP server (try: redis-cli -h ${flags.host} -p ${server.port} ping)`)
   const stop = (signal: string): void => {
     console.log(`${signal}: shutting down`)
     void server.close().then(() => process.exit(0))

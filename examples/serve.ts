@@ -4,13 +4,15 @@
  *     npx tsx --conditions=rotor-stream-source examples/serve.ts --port 8000
  *     curl -0 http://127.0.0.1:8000/
  *
+ * Flags (examples/cli.ts): --host, --port (8000), --unix PATH (instead of TCP).
+ *
  * It shows the whole shape of a protocol: wait for the request head with a bounded delimiter
  * and a deadline, answer (including the error answers 400, 408 and 431), flush, close.
  */
 import net from 'node:net'
 import { pathToFileURL } from 'node:url'
-import { parseArgs } from 'node:util'
 import { type Exception, Intent, type Protocol, type Scope, Stream, type Transport } from 'rotor-stream'
+import { formatAddress, parseFlags } from './cli.js'
 
 const HEAD_END = Buffer.from('\r\n\r\n')
 /** Largest request head (request line and headers) we accept, in bytes; larger gets 431. */
@@ -70,12 +72,19 @@ export class HelloHttp implements Protocol {
 }
 
 function main(): void {
-  const { values } = parseArgs({ options: { port: { type: 'string', default: '8000' }, host: { type: 'string', default: '127.0.0.1' } } })
+  const flags = parseFlags({ file: 'examples/serve.ts', port: 8000, unix: true })
   const server = net.createServer({ allowHalfOpen: true }, (socket) => Stream.attach(socket, HelloHttp.create))
-  server.listen(Number(values.port), values.host, () => {
-    const address = server.address() as net.AddressInfo
-    console.log(`HTTP/1.0 hello server listening on http://${address.address}:${address.port}/`)
-  })
+  const listening = (): void => {
+    const bound = server.address()
+    if (typeof bound === 'string' || bound === null) {
+      console.log(`listening on ${String(bound)} (try: curl -0 --unix-socket ${String(bound)} http://localhost/)`)
+      return
+    }
+    const where = formatAddress({ host: bound.address, port: bound.port })
+    console.log(`listening on ${where} (try: curl -0 http://${where}/)`)
+  }
+  if (flags.unix !== undefined) server.listen(flags.unix, listening)
+  else server.listen(flags.port, flags.host, listening)
   const stop = (): void => {
     server.close()
     process.exit(0)

@@ -6,7 +6,8 @@
  */
 import diagnostics from 'node:diagnostics_channel'
 import { pathToFileURL } from 'node:url'
-import { type ServerAcceptMessage, type StreamCloseMessage, type StreamExceptionMessage, serve } from 'rotor-stream'
+import type { ServerAcceptMessage, StreamCloseMessage, StreamExceptionMessage } from 'rotor-stream'
+import { runServer } from './cli.js'
 import { LineEcho } from './line-echo.js'
 
 /** The message type of each channel subscribed here, as the library declares it. */
@@ -48,7 +49,5 @@ function errorCode(error: Error): string | undefined {
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   traceConnections()
-  const server = await serve({ host: '127.0.0.1', port: Number(process.env.PORT ?? 7002) }, LineEcho.create)
-  console.log('line echo with tracing on', server.address)
-  process.once('SIGINT', () => void server.close({ timeout: 0 }))
+  await runServer({ file: 'examples/tracing.ts', port: 7002 }, LineEcho.create, 'line echo with tracing')
 }

@@ -69,7 +69,7 @@ export async function http(): Promise<ScenarioResult> {
   let results: Map<string, Run[]>
   try {
     for (const s of SUBJECTS) {
-      const server = await launch(s.label, s.command, { ready: /^listening (\d+)/ })
+      const server = await launch(s.label, s.command, { ready: /^listening (?:on \S+:)?(\d+)/ })
       servers.set(s.label, server)
       await check(server)
     }

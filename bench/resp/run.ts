@@ -61,7 +61,7 @@ export async function respServer(): Promise<ScenarioResult> {
   const servers = new Map<Subject, ServerProcess>()
   const results = new Map<string, RespRun[]>()
   try {
-    servers.set('rotor', await launch('rotor RESP', nodeScript('examples/redis-server.ts', ['--port', '0']), { ready: /^listening (\d+)/ }))
+    servers.set('rotor', await launch('rotor RESP', nodeScript('examples/redis-server.ts', ['--port', '0']), { ready: /^listening on \S+:(\d+)/ }))
     servers.set('hand', await launch('hand RESP', nodeScript('bench/resp/hand-server.ts'), { ready: /^listening (\d+)/ }))
     servers.set('redis', await launchRedisServer(await freePort()))
     for (const test of TESTS) {

@@ -4,7 +4,8 @@
  *     npx tsx --conditions=rotor-stream-source examples/kv/async.ts   # listens on 127.0.0.1:7071
  */
 import { pathToFileURL } from 'node:url'
-import { type Connection, handleAsync, RotorStreamError, serve } from 'rotor-stream'
+import { type Connection, handleAsync, RotorStreamError } from 'rotor-stream'
+import { runServer } from '../cli.js'
 import { apply, MAX_LINE } from './store.js'
 
 /** A client silent this long (ms) is disconnected. */
@@ -32,7 +33,5 @@ export function kvHandler(store: Map<string, string>) {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const server = await serve({ host: '127.0.0.1', port: Number(process.env.PORT ?? 7071) }, handleAsync(kvHandler(new Map())))
-  console.log('key-value server (async) on', server.address)
-  process.once('SIGINT', () => void server.close())
+  await runServer({ file: 'examples/kv/async.ts', port: 7071 }, handleAsync(kvHandler(new Map())), 'key-value server, async')
 }

@@ -5,7 +5,8 @@
  *     printf 'SET a 1\nGET a\nQUIT\n' | nc 127.0.0.1 7070
  */
 import { pathToFileURL } from 'node:url'
-import { type Exception, Intent, type Protocol, type Scope, serve, type Transport } from 'rotor-stream'
+import { type Exception, Intent, type Protocol, type Scope, type Transport } from 'rotor-stream'
+import { runServer } from '../cli.js'
 import { apply, MAX_LINE } from './store.js'
 
 const LF = Buffer.from('\n')
@@ -64,7 +65,5 @@ export class KvConnection implements Protocol {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const server = await serve({ host: '127.0.0.1', port: Number(process.env.PORT ?? 7070) }, KvConnection.factory(new Map()))
-  console.log('key-value server (state machine) on', server.address)
-  process.once('SIGINT', () => void server.close())
+  await runServer({ file: 'examples/kv/state-machine.ts', port: 7070 }, KvConnection.factory(new Map()), 'key-value server, state machine')
 }

@@ -7,6 +7,7 @@
  * List elements are latin1 strings. Any byte sequence is a key, a value or an element.
  */
 import { type Args, parseInteger } from './args.js'
+import type { Command, CommandContext } from './command.js'
 import { Deque } from './deque.js'
 import { Dict, type DictEntry } from './dict.js'
 import { NULL_BULK, OK, PONG, type Reply, writeArrayHeader, writeBulk, writeBulkArray, writeBulkBytes, writeError, writeInteger } from './reply.js'
@@ -31,15 +32,6 @@ const SYNTAX = 'ERR syntax error'
 /** Expiry: no expiry set. */
 const NEVER = Number.POSITIVE_INFINITY
 
-type Handler = (ks: Keyspace, args: Args, out: Reply) => void
-interface Command {
-  /** Upper-case name. */
-  name: string
-  /** Argument count including the name; negative means "at least -arity" (Redis' convention). */
-  arity: number
-  run: Handler
-}
-
 export class Keyspace {
   readonly #data = new Dict<Entry>()
   /** Clock for expiry, ms (injectable for tests). */
@@ -54,7 +46,7 @@ export class Keyspace {
   }
 
   /** Runs the command in `args` (argument 0 is its name, in any case) and writes its reply. */
-  execute(args: Args, out: Reply): void {
+  execute(args: Args, out: Reply, ctx: CommandContext = { db: this, resp: 2 }): void {
     const command = findCommand(args)
     if (command === undefined) {
       const shown = args.string(0).slice(0, 128)
@@ -67,7 +59,7 @@ export class Keyspace {
       writeError(out, `ERR wrong number of arguments for '${command.name.toLowerCase()}' command`)
       return
     }
-    command.run(this, args, out)
+    command.run(ctx, args, out)
   }
 
   /** The live entry whose key is argument `i` of `a`, dropping it if it expired. */
@@ -328,16 +320,16 @@ const COMMANDS: readonly Command[] = [
   {
     name: 'GET',
     arity: 2,
-    run: (ks, a, out) => {
+    run: ({ db: ks }, a, out) => {
       const v = getString(ks, a, out)
       if (v !== undefined) writeValue(out, v)
     },
   },
-  { name: 'SET', arity: -3, run: set },
+  { name: 'SET', arity: -3, run: (ctx, a, out) => set(ctx.db, a, out) },
   {
     name: 'DEL',
     arity: -2,
-    run: (ks, a, out) =>
+    run: ({ db: ks }, a, out) =>
       writeInteger(
         out,
         countKeys(a, (i) => ks.delete(a, i)),
@@ -346,7 +338,7 @@ const COMMANDS: readonly Command[] = [
   {
     name: 'UNLINK',
     arity: -2,
-    run: (ks, a, out) =>
+    run: ({ db: ks }, a, out) =>
       writeInteger(
         out,
         countKeys(a, (i) => ks.delete(a, i)),
@@ -355,18 +347,18 @@ const COMMANDS: readonly Command[] = [
   {
     name: 'EXISTS',
     arity: -2,
-    run: (ks, a, out) =>
+    run: ({ db: ks }, a, out) =>
       writeInteger(
         out,
         countKeys(a, (i) => ks.find(a, i) !== undefined),
       ),
   },
-  { name: 'INCR', arity: 2, run: (ks, a, out) => incrBy(ks, a, 1, out) },
-  { name: 'DECR', arity: 2, run: (ks, a, out) => incrBy(ks, a, -1, out) },
+  { name: 'INCR', arity: 2, run: ({ db: ks }, a, out) => incrBy(ks, a, 1, out) },
+  { name: 'DECR', arity: 2, run: ({ db: ks }, a, out) => incrBy(ks, a, -1, out) },
   {
     name: 'INCRBY',
     arity: 3,
-    run: (ks, a, out) => {
+    run: ({ db: ks }, a, out) => {
       const d = a.integer(2)
       d === null ? writeError(out, NOT_INTEGER) : incrBy(ks, a, d, out)
     },
@@ -374,7 +366,7 @@ const COMMANDS: readonly Command[] = [
   {
     name: 'DECRBY',
     arity: 3,
-    run: (ks, a, out) => {
+    run: ({ db: ks }, a, out) => {
       const d = a.integer(2)
       d === null ? writeError(out, NOT_INTEGER) : incrBy(ks, a, -d, out)
     },
@@ -382,7 +374,7 @@ const COMMANDS: readonly Command[] = [
   {
     name: 'MGET',
     arity: -2,
-    run: (ks, a, out) => {
+    run: ({ db: ks }, a, out) => {
       writeArrayHeader(out, a.count - 1)
       for (let i = 1; i < a.count; i++) {
         const e = ks.find(a, i)
@@ -393,32 +385,32 @@ const COMMANDS: readonly Command[] = [
   {
     name: 'MSET',
     arity: -3,
-    run: (ks, a, out) => {
+    run: ({ db: ks }, a, out) => {
       if (a.count % 2 === 0) return void writeError(out, "ERR wrong number of arguments for 'mset' command")
       for (let i = 1; i < a.count; i += 2) ks.setString(a, i, i + 1, NEVER)
       out.write(OK)
     },
   },
-  { name: 'EXPIRE', arity: 3, run: (ks, a, out) => expire(ks, a, out, 1000) },
-  { name: 'PEXPIRE', arity: 3, run: (ks, a, out) => expire(ks, a, out, 1) },
-  { name: 'TTL', arity: 2, run: (ks, a, out) => ttl(ks, a, out, 1000) },
-  { name: 'PTTL', arity: 2, run: (ks, a, out) => ttl(ks, a, out, 1) },
+  { name: 'EXPIRE', arity: 3, run: ({ db: ks }, a, out) => expire(ks, a, out, 1000) },
+  { name: 'PEXPIRE', arity: 3, run: ({ db: ks }, a, out) => expire(ks, a, out, 1) },
+  { name: 'TTL', arity: 2, run: ({ db: ks }, a, out) => ttl(ks, a, out, 1000) },
+  { name: 'PTTL', arity: 2, run: ({ db: ks }, a, out) => ttl(ks, a, out, 1) },
   {
     name: 'PERSIST',
     arity: 2,
-    run: (ks, a, out) => {
+    run: ({ db: ks }, a, out) => {
       const e = ks.find(a, 1)
       if (e === undefined || e.expireAt === NEVER) return void writeInteger(out, 0)
       e.expireAt = NEVER
       writeInteger(out, 1)
     },
   },
-  { name: 'TYPE', arity: 2, run: (ks, a, out) => out.write(`+${ks.find(a, 1)?.kind ?? 'none'}\r\n`) },
-  { name: 'DBSIZE', arity: 1, run: (ks, _a, out) => writeInteger(out, ks.size) },
+  { name: 'TYPE', arity: 2, run: ({ db: ks }, a, out) => out.write(`+${ks.find(a, 1)?.kind ?? 'none'}\r\n`) },
+  { name: 'DBSIZE', arity: 1, run: ({ db: ks }, _a, out) => writeInteger(out, ks.size) },
   {
     name: 'FLUSHALL',
     arity: -1,
-    run: (ks, _a, out) => {
+    run: ({ db: ks }, _a, out) => {
       ks.clear()
       out.write(OK)
     },
@@ -426,33 +418,33 @@ const COMMANDS: readonly Command[] = [
   {
     name: 'FLUSHDB',
     arity: -1,
-    run: (ks, _a, out) => {
+    run: ({ db: ks }, _a, out) => {
       ks.clear()
       out.write(OK)
     },
   },
-  { name: 'LPUSH', arity: -3, run: (ks, a, out) => push(ks, a, out, true) },
-  { name: 'RPUSH', arity: -3, run: (ks, a, out) => push(ks, a, out, false) },
-  { name: 'LPOP', arity: -2, run: (ks, a, out) => pop(ks, a, out, true) },
-  { name: 'RPOP', arity: -2, run: (ks, a, out) => pop(ks, a, out, false) },
+  { name: 'LPUSH', arity: -3, run: ({ db: ks }, a, out) => push(ks, a, out, true) },
+  { name: 'RPUSH', arity: -3, run: ({ db: ks }, a, out) => push(ks, a, out, false) },
+  { name: 'LPOP', arity: -2, run: ({ db: ks }, a, out) => pop(ks, a, out, true) },
+  { name: 'RPOP', arity: -2, run: ({ db: ks }, a, out) => pop(ks, a, out, false) },
   {
     name: 'LLEN',
     arity: 2,
-    run: (ks, a, out) => {
+    run: ({ db: ks }, a, out) => {
       const l = getList(ks, a, out, false)
       if (l !== undefined) writeInteger(out, l?.length ?? 0)
     },
   },
-  { name: 'LRANGE', arity: 4, run: range },
+  { name: 'LRANGE', arity: 4, run: (ctx, a, out) => range(ctx.db, a, out) },
   { name: 'SELECT', arity: 2, run: (_ks, a, out) => (a.string(1) === '0' ? out.write(OK) : writeError(out, 'ERR DB index is out of range')) },
   { name: 'COMMAND', arity: -1, run: (_ks, a, out) => (a.is(1, 'COUNT') ? writeInteger(out, COMMANDS.length) : writeArrayHeader(out, 0)) },
-  { name: 'CONFIG', arity: -2, run: config },
-  { name: 'HELLO', arity: -1, run: hello },
-  { name: 'CLIENT', arity: -2, run: client },
+  { name: 'CONFIG', arity: -2, run: (ctx, a, out) => config(ctx.db, a, out) },
+  { name: 'HELLO', arity: -1, run: (ctx, a, out) => hello(ctx.db, a, out) },
+  { name: 'CLIENT', arity: -2, run: (ctx, a, out) => client(ctx.db, a, out) },
   {
     name: 'INFO',
     arity: -1,
-    run: (ks, _a, out) => writeBulk(out, `# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\n# Keyspace\r\ndb0:keys=${ks.size},expires=0\r\n`),
+    run: ({ db: ks }, _a, out) => writeBulk(out, `# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\n# Keyspace\r\ndb0:keys=${ks.size},expires=0\r\n`),
   },
 ]
 

@@ -1,5 +1,5 @@
 /**
- * RESP2 reply encoders. Replies are appended to the connection's output Buf; all replies of one
+ * RESP2 and RESP3 reply encoders. Replies are appended to the connection's output Buf; all replies of one
  * round leave in one socket write. String values are stored as bytes (`writeBulkBytes`); list
  * elements as latin1 strings (one char per byte), written back as latin1, so binary data round-trips.
  */
@@ -55,4 +55,39 @@ export function writeArrayHeader(out: Reply, length: number): void {
 export function writeBulkArray(out: Reply, values: readonly (string | null | undefined)[]): void {
   writeArrayHeader(out, values.length)
   for (const value of values) writeBulk(out, value)
+}
+
+// RESP3-aware replies: each takes the connection's version and falls back to RESP2's shape
+// (what Redis does for a RESP2 client): a map is a flat array of key, value, key, value…, a set
+// an array, a double a bulk string, a boolean an integer, a null the null bulk or null array.
+
+/** A map of `pairs` key-value pairs follows (RESP3 `%`; RESP2: an array of 2 × pairs). */
+export function writeMapHeader(out: Reply, resp: 2 | 3, pairs: number): void {
+  out.write(resp === 3 ? `%${pairs}\r\n` : `*${pairs * 2}\r\n`)
+}
+
+/** A set of `size` elements follows (RESP3 `~`; RESP2: an array). */
+export function writeSetHeader(out: Reply, resp: 2 | 3, size: number): void {
+  out.write(resp === 3 ? `~${size}\r\n` : `*${size}\r\n`)
+}
+
+/** An out-of-band push message of `length` elements follows (RESP3 `>`; RESP2: an array). */
+export function writePushHeader(out: Reply, resp: 2 | 3, length: number): void {
+  out.write(resp === 3 ? `>${length}\r\n` : `*${length}\r\n`)
+}
+
+/** The null reply: RESP3 `_`; RESP2 the null bulk string (`array`: the null array, as Redis uses for some commands). */
+export function writeNull(out: Reply, resp: 2 | 3, array = false): void {
+  out.write(resp === 3 ? '_\r\n' : array ? NULL_ARRAY : NULL_BULK)
+}
+
+/** A double: RESP3 `,`; RESP2 a bulk string of the same text. `text` is Redis' formatting of the value. */
+export function writeDouble(out: Reply, resp: 2 | 3, text: string): void {
+  if (resp === 3) out.write(`,${text}\r\n`)
+  else writeBulk(out, text)
+}
+
+/** A boolean: RESP3 `#t`/`#f`; RESP2 the integer 1 or 0. */
+export function writeBoolean(out: Reply, resp: 2 | 3, value: boolean): void {
+  out.write(resp === 3 ? (value ? '#t\r\n' : '#f\r\n') : value ? ':1\r\n' : ':0\r\n')
 }

@@ -309,7 +309,7 @@ function client(_ks: Keyspace, a: Args, out: Reply): void {
   out.write(OK) // SETNAME, SETINFO, NO-EVICT, REPLY ON, ...: accepted and ignored
 }
 
-const COMMANDS: readonly Command[] = [
+export const DATA_COMMANDS: readonly Command[] = [
   {
     name: 'PING',
     arity: -1,
@@ -437,7 +437,7 @@ const COMMANDS: readonly Command[] = [
   },
   { name: 'LRANGE', arity: 4, run: (ctx, a, out) => range(ctx.db, a, out) },
   { name: 'SELECT', arity: 2, run: (_ks, a, out) => (a.string(1) === '0' ? out.write(OK) : writeError(out, 'ERR DB index is out of range')) },
-  { name: 'COMMAND', arity: -1, run: (_ks, a, out) => (a.is(1, 'COUNT') ? writeInteger(out, COMMANDS.length) : writeArrayHeader(out, 0)) },
+  { name: 'COMMAND', arity: -1, run: (_ks, a, out) => (a.is(1, 'COUNT') ? writeInteger(out, DATA_COMMANDS.length) : writeArrayHeader(out, 0)) },
   { name: 'CONFIG', arity: -2, run: (ctx, a, out) => config(ctx.db, a, out) },
   { name: 'HELLO', arity: -1, run: (ctx, a, out) => hello(ctx.db, a, out) },
   { name: 'CLIENT', arity: -2, run: (ctx, a, out) => client(ctx.db, a, out) },
@@ -455,7 +455,7 @@ const MAX_NAME = 15
  * matched on its bytes, case-folded, with no string made; most slots hold one command.
  */
 const BY_NAME: (Command[] | null)[] = Array.from({ length: (MAX_NAME + 1) << 5 }, () => null) // filled, not sparse: a fast array
-for (const command of COMMANDS) {
+for (const command of DATA_COMMANDS) {
   const slot = (command.name.length << 5) | (command.name.charCodeAt(0) & 0x1f)
   BY_NAME[slot] ??= []
   BY_NAME[slot].push(command)

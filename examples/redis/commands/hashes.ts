@@ -23,11 +23,9 @@ function hashAt(ks: Keyspace, a: Args, out: Reply): HashEntry | undefined | null
   return null
 }
 
-/** The hash at argument 1, created empty when missing (the caller adds a field before replying). */
-function hashForWrite(ks: Keyspace, a: Args, out: Reply): HashEntry | null {
-  const entry = hashAt(ks, a, out)
-  if (entry === null) return null
-  return entry ?? ks.setHash(a, 1, new OrderedDict<HashField>(), true)
+/** A new empty hash at argument 1 (the caller adds a field before replying); storing it is the change onTouch hears of. */
+function newHash(ks: Keyspace, a: Args): HashEntry {
+  return ks.setHash(a, 1, new OrderedDict<HashField>(), true)
 }
 
 function field(entry: HashEntry, a: Args, i: number): HashField | undefined {
@@ -49,13 +47,14 @@ function setField(entry: HashEntry, a: Args, i: number, value: string): boolean 
 /** HSET and HMSET: field-value pairs from argument 2 on. */
 function hset(ks: Keyspace, a: Args, out: Reply, command: string): void {
   if (a.count % 2 !== 0) return void writeError(out, wrongArguments(command))
-  const entry = hashForWrite(ks, a, out)
-  if (entry === null) return
+  const existing = hashAt(ks, a, out)
+  if (existing === null) return
+  const entry = existing ?? newHash(ks, a)
   // Like Redis, a long field or value turns the hash into a hashtable before anything is added.
   for (let i = 2; i < a.count && entry.isListpack; i++) if (a.length(i) > LISTPACK_VALUE) entry.isListpack = false
   let added = 0
   for (let i = 2; i < a.count; i += 2) if (setField(entry, a, i, a.string(i + 1))) added++
-  ks.touched(entry.key)
+  if (existing !== undefined) ks.touched(entry.key)
   if (command === 'hmset') out.write(OK)
   else writeInteger(out, added)
 }
@@ -92,10 +91,10 @@ function hincrby(ks: Keyspace, a: Args, out: Reply): void {
   }
   const sum = current + delta
   if (sum < INT64_MIN || sum > INT64_MAX) return void writeError(out, OVERFLOW)
-  const entry = existing ?? (hashForWrite(ks, a, out) as HashEntry)
+  const entry = existing ?? newHash(ks, a)
   const text = sum.toString()
   setField(entry, a, 2, text)
-  ks.touched(entry.key)
+  if (existing !== undefined) ks.touched(entry.key)
   out.write(`:${text}\r\n`)
 }
 
@@ -110,10 +109,10 @@ function hincrbyfloat(ks: Keyspace, a: Args, out: Reply): void {
   if (current === null) return void writeError(out, 'ERR hash value is not a float')
   const sum = addLongDouble(current, delta)
   if (sum === null) return void writeError(out, NAN_OR_INFINITY)
-  const entry = existing ?? (hashForWrite(ks, a, out) as HashEntry)
+  const entry = existing ?? newHash(ks, a)
   const text = formatLongDouble(sum)
   setField(entry, a, 2, text)
-  ks.touched(entry.key)
+  if (existing !== undefined) ks.touched(entry.key)
   writeBulk(out, text)
 }
 
@@ -140,10 +139,10 @@ export const HASH_COMMANDS: readonly Command[] = [
       const existing = hashAt(ks, a, out)
       if (existing === null) return
       if (existing !== undefined && field(existing, a, 2) !== undefined) return void writeInteger(out, 0)
-      const entry = existing ?? (hashForWrite(ks, a, out) as HashEntry)
+      const entry = existing ?? newHash(ks, a)
       if (a.length(2) > LISTPACK_VALUE || a.length(3) > LISTPACK_VALUE) entry.isListpack = false
       setField(entry, a, 2, a.string(3))
-      ks.touched(entry.key)
+      if (existing !== undefined) ks.touched(entry.key)
       writeInteger(out, 1)
     },
   },

@@ -76,7 +76,7 @@ function sadd(ks: Keyspace, a: Args, out: Reply): void {
   let added = 0
   for (let i = 2; i < a.count; i++) if (member(entry, a, i) === undefined && addMember(set, a.string(i))) added++
   entry.isIntset = set.isIntset
-  ks.touched(entry.key)
+  if (existing !== undefined && added > 0) ks.touched(entry.key)
   writeInteger(out, added)
 }
 
@@ -227,7 +227,7 @@ function smove({ db: ks }: CommandContext, a: Args, out: Reply): void {
   const set: Members = { table: target.value, isIntset: target.isIntset }
   addMember(set, m.key)
   target.isIntset = set.isIntset
-  ks.touched(target.key)
+  if (destination !== undefined) ks.touched(target.key)
   writeInteger(out, 1)
 }
 

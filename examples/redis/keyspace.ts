@@ -77,12 +77,16 @@ export class Keyspace {
   /**
    * Called after every change of a key (value, expiry, deletion, either key of a RENAME) with
    * the key as a latin1 string, and with null when the whole database is cleared; the session
-   * layer uses it for WATCH. Null costs nothing. Expiry-driven deletion calls it too.
+   * layer uses it for WATCH. Null costs nothing. Expiry-driven deletion calls it too (also from
+   * `sweep`, in the middle of a walk of the table: the callback must not change this keyspace).
    */
   onTouch: ((key: string | null) => void) | null = null
+  /** The context `execute` runs commands in when given none: this database, RESP2 (made once, not per command). */
+  readonly #context: CommandContext
 
   constructor(now: () => number = Date.now) {
     this.now = now
+    this.#context = { db: this, resp: 2 }
   }
 
   /** Number of keys, expired ones not yet removed included (as Redis' DBSIZE). */
@@ -99,7 +103,7 @@ export class Keyspace {
    * Runs the command in `args` (argument 0 is its name, in any case) and writes its reply.
    * INTERIM: the connection layer's dispatcher replaces this (and commands/interim-server.ts).
    */
-  execute(args: Args, out: Reply, ctx: CommandContext = { db: this, resp: 2 }): void {
+  execute(args: Args, out: Reply, ctx: CommandContext = this.#context): void {
     const command = findCommand(args) ?? INTERIM_SERVER_TABLE.find(args)
     if (command === undefined) {
       const shown = args.string(0).slice(0, 128)

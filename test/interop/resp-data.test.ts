@@ -376,6 +376,33 @@ const SCRIPT: readonly Line[] = [
   'SET only x',
   'RANDOMKEY',
   'FLUSHDB',
+  // option combinations
+  'SET k v',
+  'GETEX k EX 10 EX 20',
+  'TTL k',
+  'GETEX k KEEPTTL',
+  'SET k v PERSIST',
+  'GETEX k EX 10 PX 100',
+  'SET k v NX XX',
+  'SET k v XX NX',
+  'SET k v GET GET',
+  'EXPIRE k 10 NX NX',
+  'SPOP k 1 2',
+  'SRANDMEMBER k 1 2',
+  'OBJECT ENCODING k extra',
+  'OBJECT HELP extra',
+  'OBJECT',
+  'OBJECT HELP',
+  'GETRANGE k 0 1 2',
+  // binary keys and values
+  ['SET', 'b\x00\r\n\xff', 'v\x00\r\n\xfe'],
+  ['GET', 'b\x00\r\n\xff'],
+  ['HSET', 'bh', '\x00', '\xff'],
+  ['HGETALL', 'bh'],
+  ['SADD', 'bs', '\r\n'],
+  ['SMEMBERS', 'bs'],
+  ['~', 'KEYS', 'b?'],
+  ['KEYS', 'b\x00*'],
   // arity and unknown commands
   'GET',
   'GET a b',
@@ -509,6 +536,39 @@ async function overSocket(port: number, resp: 2 | 3): Promise<string[]> {
   return replies.slice(prelude.length)
 }
 
+/** Bulk strings of a flat reply (an array of bulk strings, or SCAN's second element), in order. */
+function bulks(reply: string): string[] {
+  const out: string[] = []
+  const data = Buffer.from(reply, 'latin1')
+  for (let at = 0; at < data.length; ) {
+    const lf = data.indexOf(0x0a, at)
+    if (data[at] === 0x24) {
+      const n = Number(data.toString('latin1', at + 1, lf - 1))
+      out.push(data.toString('latin1', lf + 1, lf + 1 + n))
+      at = lf + 1 + n + 2
+    } else {
+      at = lf + 1
+    }
+  }
+  return out
+}
+
+/** Walks SCAN / HSCAN / SSCAN (`prefix`: the command and its key) to the end; returns the elements and the number of calls. */
+async function walk(port: number, prefix: readonly string[], options: readonly string[]): Promise<{ elements: string[]; calls: number }> {
+  const elements: string[] = []
+  let cursor = '0'
+  let calls = 0
+  do {
+    const [reply] = await runScript(port, [[...prefix, cursor, ...options]])
+    const [next, ...rest] = bulks(reply as string)
+    cursor = next as string
+    elements.push(...rest)
+    calls++
+    assert.ok(calls < 10_000)
+  } while (cursor !== '0')
+  return { elements, calls }
+}
+
 describe('data commands: examples/redis-server.ts against redis-server, byte for byte', { ...needs('redis-server') }, () => {
   let real: RealRedis
   let demo: RunningServer
@@ -529,6 +589,46 @@ describe('data commands: examples/redis-server.ts against redis-server, byte for
     const commands = scriptSteps().map((s) => s.args)
     compare(await overSocket(real.port, 3), runInProcess(commands, 3), 'RESP3 in process')
     compare(await overSocket(real.port, 2), runInProcess(commands, 2), 'RESP2 in process')
+  })
+
+  test('walks large keyspaces, hashes and sets with SCAN, HSCAN and SSCAN to the same elements as Redis, in several calls', { timeout: 60_000 }, async () => {
+    const setup: string[][] = [['FLUSHALL']]
+    for (let i = 0; i < 2000; i += 100) setup.push(['MSET', ...Array.from({ length: 100 }, (_, k) => [`key:${i + k}`, 'v']).flat()])
+    setup.push(['HSET', 'hash', ...Array.from({ length: 1000 }, (_, i) => [`f${i}`, `${i}`]).flat()])
+    setup.push(['SADD', 'set', ...Array.from({ length: 1000 }, (_, i) => `m${i}`)])
+    setup.push(['SADD', 'ints', ...Array.from({ length: 600 }, (_, i) => String(i * 7 - 2000))])
+    setup.push(['SADD', 'smallints', '5', '-3', '12'])
+    setup.push(['HSET', 'small', 'b', '2', 'a', '1'])
+    const queries = [
+      ['OBJECT', 'ENCODING', 'hash'],
+      ['OBJECT', 'ENCODING', 'set'],
+      ['OBJECT', 'ENCODING', 'ints'],
+      ['OBJECT', 'ENCODING', 'smallints'],
+      ['SSCAN', 'smallints', '0'],
+      ['HSCAN', 'small', '0', 'COUNT', '1'],
+      ['DBSIZE'],
+    ]
+    for (const port of [real.port, demo.port]) await runScript(port, setup)
+    const [expected, actual] = await Promise.all([runScript(real.port, queries), runScript(demo.port, queries)])
+    assert.deepEqual(actual, expected)
+    for (const [prefix, options] of [
+      [['SCAN'], ['COUNT', '100']],
+      [['SCAN'], ['MATCH', 'key:1*', 'COUNT', '50']],
+      [['SCAN'], ['TYPE', 'hash']],
+      [
+        ['HSCAN', 'hash'],
+        ['COUNT', '50'],
+      ],
+      [['SSCAN', 'set'], []],
+      [
+        ['SSCAN', 'ints'],
+        ['MATCH', '-*'],
+      ],
+    ] as const) {
+      const [want, got] = await Promise.all([walk(real.port, prefix, options), walk(demo.port, prefix, options)])
+      assert.deepEqual(got.elements.slice().sort(), want.elements.slice().sort(), prefix.join(' '))
+      if (prefix[0] !== 'SCAN' || options[0] === 'COUNT') assert.ok(got.calls > 1, `${prefix.join(' ')} took ${got.calls} calls`)
+    }
   })
 
   test('answers the script in RESP3 exactly as Redis does over the socket (once the demo speaks HELLO 3)', { timeout: 30_000 }, async (t) => {

@@ -151,7 +151,11 @@ export class Keyspace {
     for (let k = 0; k < text.length; k++) value[k] = text.charCodeAt(k)
   }
 
-  /** Stores `value` (kept, not copied) as the string at the key in argument `i`, replacing whatever was there. */
+  /**
+   * Stores `value` (kept, not copied) as the string at the key in argument `i`, replacing whatever
+   * was there. `value` must be the only view of its ArrayBuffer (not a pooled Buffer): APPEND grows
+   * a value into the room after it.
+   */
   setBytes(a: Args, i: number, value: Uint8Array, expireAt: number, encoding: StringEncoding): void {
     const old = this.#lookup(a, i)
     this.#put(old, { key: old?.key ?? a.string(i), hash: 0, next: null, kind: 'string', value, expireAt, encoding })

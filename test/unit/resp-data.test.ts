@@ -280,6 +280,13 @@ describe('data commands', () => {
     assert.equal(r2(db, 'GET', 'p'), '$4\r\n\0\0ab\r\n')
     r2(db, 'SET', 'a', '12')
     assert.equal(r2(db, 'OBJECT', 'ENCODING', 'a'), '$3\r\nint\r\n')
+    // Values made by INCRBYFLOAT own their bytes: appending to one leaves the next one alone.
+    r2(db, 'INCRBYFLOAT', 'f1', '1.5')
+    r2(db, 'INCRBYFLOAT', 'f2', '2.5')
+    r2(db, 'APPEND', 'f1', 'xxxxxxxx')
+    assert.equal(r2(db, 'MGET', 'f1', 'f2'), '*2\r\n$11\r\n1.5xxxxxxxx\r\n$3\r\n2.5\r\n')
+    const f2 = db.take(argsOf(['X', 'f2']), 1)
+    assert.ok(f2?.kind === 'string' && f2.value.buffer.byteLength === 3, 'not a view of Buffer.from’s shared pool')
   })
 
   test('walks a large hash and a large set with HSCAN and SSCAN cursors, every element once', T, () => {

@@ -153,13 +153,17 @@ function incrByArgument(ks: Keyspace, a: Args, out: Reply, negate: boolean): voi
 function incrByFloat(ks: Keyspace, a: Args, out: Reply): void {
   const entry = stringAt(ks, a, 1, out)
   if (entry === null) return
-  const current = entry === undefined ? parseLongDouble('0') : parseLongDouble(Buffer.from(entry.value).toString('latin1'))
+  const current =
+    entry === undefined ? parseLongDouble('0') : parseLongDouble(Buffer.from(entry.value.buffer, entry.value.byteOffset, entry.value.length).toString('latin1'))
   const increment = parseLongDouble(a.string(2))
   if (current === null || increment === null) return void writeError(out, NOT_FLOAT)
   const sum = addLongDouble(current, increment)
   if (sum === null) return void writeError(out, NAN_OR_INFINITY)
   const text = formatLongDouble(sum)
-  ks.setBytes(a, 1, Buffer.from(text, 'latin1'), entry?.expireAt ?? NEVER, 'string')
+  // Its own bytes, not Buffer.from's: a small Buffer is a view of a shared pool, which APPEND would grow into.
+  const value = new Uint8Array(text.length)
+  for (let k = 0; k < text.length; k++) value[k] = text.charCodeAt(k)
+  ks.setBytes(a, 1, value, entry?.expireAt ?? NEVER, 'string')
   writeBulk(out, text)
 }
 

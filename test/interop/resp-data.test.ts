@@ -14,7 +14,7 @@ import { Args } from '../../examples/redis/args.js'
 import { Keyspace } from '../../examples/redis/keyspace.js'
 import { type RunningServer, startRedisServer } from '../../examples/redis-server.js'
 import { freePort } from '../helpers/net.js'
-import { needs } from '../helpers/peers.js'
+import { needs, run } from '../helpers/peers.js'
 import { type RealRedis, startRealRedis } from '../helpers/redis.js'
 
 /** One command of the script: its arguments, and whether its reply is compared unordered. */
@@ -629,6 +629,23 @@ describe('data commands: examples/redis-server.ts against redis-server, byte for
       assert.deepEqual(got.elements.slice().sort(), want.elements.slice().sort(), prefix.join(' '))
       if (prefix[0] !== 'SCAN' || options[0] === 'COUNT') assert.ok(got.calls > 1, `${prefix.join(' ')} took ${got.calls} calls`)
     }
+  })
+
+  test('redis-cli --scan and --bigkeys report the same keys and summary as against redis-server', { ...needs('redis-cli'), timeout: 60_000 }, async () => {
+    const setup: string[][] = [['FLUSHALL'], ['MSET', 'a', '1', 'bb', '22', 'ccc', 'x'.repeat(100)], ['RPUSH', 'l', 'x', 'y', 'z'], ['RPUSH', 'l2', 'x']]
+    setup.push(['HSET', 'h', 'f', 'v'], ['HSET', 'h2', ...Array.from({ length: 300 }, (_, i) => [`f${i}`, 'v']).flat()])
+    setup.push(['SADD', 's', '1', '2'], ['SADD', 's2', 'a', 'b', 'c'])
+    for (let i = 0; i < 300; i++) setup.push(['SET', `bulk:${i}`, 'v'.repeat(i % 7)])
+    const cli = (port: number, ...args: string[]) => run('redis-cli', ['-p', String(port), ...args], { timeout: 20_000 })
+    const summary = (text: string) => text.slice(text.indexOf('-------- summary'))
+    for (const port of [real.port, demo.port]) await runScript(port, setup)
+    for (const args of [['--scan'], ['--scan', '--pattern', 'bulk:1*'], ['--scan', '--pattern', 'bulk:[12]?']]) {
+      const [want, got] = await Promise.all([cli(real.port, ...args), cli(demo.port, ...args)])
+      assert.deepEqual(got.split('\n').sort(), want.split('\n').sort(), args.join(' '))
+    }
+    const [want, got] = await Promise.all([cli(real.port, '--bigkeys'), cli(demo.port, '--bigkeys')])
+    assert.ok(want.includes('-------- summary'), want)
+    assert.equal(summary(got), summary(want))
   })
 
   test('answers the script in RESP3 exactly as Redis does over the socket (once the demo speaks HELLO 3)', { timeout: 30_000 }, async (t) => {

@@ -9,7 +9,7 @@ import type { Command, CommandContext } from '../command.js'
 import { Dict, type DictEntry } from '../dict.js'
 import type { Keyspace, SetEntry, SetMember } from '../keyspace.js'
 import { type Reply, writeArrayHeader, writeBulk, writeError, writeInteger, writeNull, writeSetHeader } from '../reply.js'
-import { MUST_BE_POSITIVE, NOT_INTEGER, WRONGTYPE } from './errors.js'
+import { MUST_BE_POSITIVE, NOT_INTEGER, SYNTAX, WRONGTYPE } from './errors.js'
 import { sscan } from './scan.js'
 
 /** Redis' set-max-intset-entries. */
@@ -154,8 +154,38 @@ function combineStore({ db: ks }: CommandContext, a: Args, out: Reply, op: Opera
   writeInteger(out, result.table.size)
 }
 
+/** SINTERCARD numkeys key [key ...] [LIMIT limit]: the size of the intersection, counting stopped at `limit` (0: none). */
+function sintercard({ db: ks }: CommandContext, a: Args, out: Reply): void {
+  const keys = a.integer(1)
+  if (keys === null || keys < 1) return void writeError(out, 'ERR numkeys should be greater than 0')
+  if (keys > a.count - 2) return void writeError(out, "ERR Number of keys can't be greater than number of args")
+  let limit = 0
+  for (let i = 2 + keys; i < a.count; i++) {
+    if (!a.is(i, 'LIMIT') || i + 1 >= a.count) return void writeError(out, SYNTAX)
+    const n = a.integer(++i)
+    if (n === null || n < 0) return void writeError(out, "ERR LIMIT can't be negative")
+    limit = n
+  }
+  const sets: SetEntry[] = []
+  let empty = false
+  for (let i = 2; i < 2 + keys; i++) {
+    const entry = setAt(ks, a, i, out)
+    if (entry === null) return
+    if (entry === undefined) empty = true
+    else sets.push(entry)
+  }
+  if (empty) return void writeInteger(out, 0)
+  sets.sort((x, y) => x.value.size - y.value.size)
+  const [smallest, ...others] = sets
+  let n = 0
+  smallest?.value.forEach((m) => {
+    if ((limit === 0 || n < limit) && others.every((s) => s.value.find(m.key) !== undefined)) n++
+  })
+  writeInteger(out, n)
+}
+
 function spop({ db: ks, resp }: CommandContext, a: Args, out: Reply): void {
-  if (a.count > 3) return void writeError(out, 'ERR syntax error')
+  if (a.count > 3) return void writeError(out, SYNTAX)
   const hasCount = a.count === 3
   const count = hasCount ? a.integer(2) : 1
   if (count === null || count < 0) return void writeError(out, MUST_BE_POSITIVE)
@@ -187,7 +217,7 @@ function spop({ db: ks, resp }: CommandContext, a: Args, out: Reply): void {
 }
 
 function srandmember({ db: ks, resp }: CommandContext, a: Args, out: Reply): void {
-  if (a.count > 3) return void writeError(out, 'ERR syntax error')
+  if (a.count > 3) return void writeError(out, SYNTAX)
   const hasCount = a.count === 3
   const count = hasCount ? a.integer(2) : 1
   if (count === null) return void writeError(out, NOT_INTEGER)
@@ -277,5 +307,6 @@ export const SET_COMMANDS: readonly Command[] = [
   { name: 'SUNIONSTORE', arity: -3, run: (ctx, a, out) => combineStore(ctx, a, out, 'union') },
   { name: 'SDIFFSTORE', arity: -3, run: (ctx, a, out) => combineStore(ctx, a, out, 'diff') },
   { name: 'SMOVE', arity: 4, run: smove },
+  { name: 'SINTERCARD', arity: -3, run: sintercard },
   { name: 'SSCAN', arity: -3, run: sscan },
 ]

@@ -41,53 +41,85 @@ const change: fc.Arbitrary<Change> = fc.oneof(
   { weight: 2, arbitrary: fc.double({ min: 0.1, max: 1, noNaN: true }).map((share): Change => ({ kind: 'remove', share })) },
 )
 
-describe('SCAN under concurrent writes (property)', () => {
-  test('returns every key present throughout at least once, however the table grows and shrinks between calls', T, () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: 300 }),
-        fc.integer({ min: 0, max: 600 }),
-        fc.array(fc.tuple(fc.integer({ min: 1, max: 30 }), change), { maxLength: 60 }),
-        (stable, transient, steps) => {
-          const db = new Keyspace()
-          const stableKeys = Array.from({ length: stable }, (_, i) => `stable:${i}`)
-          for (const key of stableKeys) run(db, 'SET', key, 'v')
-          let added = 0
-          const live = new Set<string>()
-          const add = (count: number): void => {
-            for (let i = 0; i < count; i++) {
-              const key = `t:${added++}`
-              run(db, 'SET', key, 'v')
-              live.add(key)
+/** What a scan walks: the keyspace (SCAN), a hash (HSCAN) or a set (SSCAN); how to add and remove elements. */
+interface Target {
+  readonly name: string
+  add(db: Keyspace, names: string[]): void
+  remove(db: Keyspace, names: string[]): void
+  /** One call: the next cursor and the elements (keys, fields or members) it returned. */
+  scan(db: Keyspace, cursor: string, count: number): { cursor: string; keys: string[] }
+}
+
+const TARGETS: readonly Target[] = [
+  {
+    name: 'SCAN',
+    add: (db, names) => void run(db, 'MSET', ...names.flatMap((n) => [n, 'v'])),
+    remove: (db, names) => void run(db, 'DEL', ...names),
+    scan: (db, cursor, count) => parseScan(run(db, 'SCAN', cursor, 'COUNT', String(count))),
+  },
+  {
+    name: 'HSCAN',
+    add: (db, names) => void run(db, 'HSET', 'h', ...names.flatMap((n) => [n, 'v'])),
+    remove: (db, names) => void run(db, 'HDEL', 'h', ...names),
+    scan: (db, cursor, count) => {
+      const reply = parseScan(run(db, 'HSCAN', 'h', cursor, 'COUNT', String(count)))
+      return { cursor: reply.cursor, keys: reply.keys.filter((_, i) => i % 2 === 0) }
+    },
+  },
+  {
+    name: 'SSCAN',
+    add: (db, names) => void run(db, 'SADD', 's', ...names),
+    remove: (db, names) => void run(db, 'SREM', 's', ...names),
+    scan: (db, cursor, count) => parseScan(run(db, 'SSCAN', 's', cursor, 'COUNT', String(count))),
+  },
+]
+
+describe('SCAN, HSCAN and SSCAN under concurrent writes (property)', () => {
+  for (const target of TARGETS) {
+    test(`${target.name} returns every element present throughout at least once, however the table grows and shrinks between calls`, T, () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 0, max: 300 }),
+          fc.integer({ min: 0, max: 600 }),
+          fc.array(fc.tuple(fc.integer({ min: 1, max: 30 }), change), { maxLength: 60 }),
+          (stable, transient, steps) => {
+            const db = new Keyspace()
+            const stableNames = Array.from({ length: stable }, (_, i) => `stable:${i}`)
+            if (stable > 0) target.add(db, stableNames)
+            let added = 0
+            const live = new Set<string>()
+            const add = (count: number): void => {
+              const names = Array.from({ length: count }, () => `t:${added++}`)
+              for (const name of names) live.add(name)
+              if (names.length > 0) target.add(db, names)
             }
-          }
-          add(transient)
-          const seen = new Set<string>()
-          let cursor = '0'
-          let calls = 0
-          // Each step: one SCAN call, then a change; once the steps run out, plain SCAN calls until the walk ends.
-          do {
-            const step = steps[calls]
-            const count = step?.[0] ?? 10
-            const reply = parseScan(run(db, 'SCAN', cursor, 'COUNT', String(count)))
-            for (const key of reply.keys) seen.add(key)
-            cursor = reply.cursor
-            const c = step?.[1]
-            if (c?.kind === 'add') add(c.count)
-            if (c?.kind === 'remove') {
-              const victims = [...live].slice(0, Math.ceil(live.size * c.share))
-              for (const key of victims) live.delete(key)
-              if (victims.length > 0) run(db, 'DEL', ...victims)
-            }
-            calls++
-            assert.ok(calls < 100_000, 'the walk ends')
-          } while (cursor !== '0')
-          for (const key of stableKeys) assert.ok(seen.has(key), `${key} was returned`)
-        },
-      ),
-      { numRuns: 150 },
-    )
-  })
+            add(transient)
+            const seen = new Set<string>()
+            let cursor = '0'
+            let calls = 0
+            // Each step: one scan call, then a change; once the steps run out, plain calls until the walk ends.
+            do {
+              const step = steps[calls]
+              const reply = target.scan(db, cursor, step?.[0] ?? 10)
+              for (const key of reply.keys) seen.add(key)
+              cursor = reply.cursor
+              const c = step?.[1]
+              if (c?.kind === 'add') add(c.count)
+              if (c?.kind === 'remove') {
+                const victims = [...live].slice(0, Math.ceil(live.size * c.share))
+                for (const name of victims) live.delete(name)
+                if (victims.length > 0) target.remove(db, victims)
+              }
+              calls++
+              assert.ok(calls < 100_000, 'the walk ends')
+            } while (cursor !== '0')
+            for (const name of stableNames) assert.ok(seen.has(name), `${name} was returned`)
+          },
+        ),
+        { numRuns: 100 },
+      )
+    })
+  }
 
   test('a Dict walk visits each bucket once when the table does not change, and grows and shrinks by powers of two', T, () => {
     const dict = new Dict<DictEntry>()

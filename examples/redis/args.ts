@@ -79,24 +79,57 @@ export class Args {
     return true
   }
 
-  /** Argument `i` parsed as a strict decimal integer (no spaces, no '+', no leading zeros), as Redis' string2ll; null if not one. */
+  /**
+   * Argument `i` parsed as a strict decimal int64 (no spaces, no '+', no leading zeros, no "-0"), as Redis'
+   * string2ll; null if not one. Exact up to 2^53 in magnitude, the nearest double beyond (`bigint` is exact).
+   */
   integer(i: number): number | null {
     return i < this.count ? parseInteger(this.data, this.starts[i] as number, this.ends[i] as number) : null
   }
+
+  /** Argument `i` as an exact int64 (the slow path of 64-bit arithmetic); null if not one. */
+  bigint(i: number): bigint | null {
+    return i < this.count ? parseBigInteger(this.data, this.starts[i] as number, this.ends[i] as number) : null
+  }
 }
 
-/** Parses `bytes[start, end)` as a strict decimal integer (see `Args.integer`); null if not one or not a safe integer. */
+/** The int64 range, Redis' long long. */
+export const INT64_MIN = -(2n ** 63n)
+export const INT64_MAX = 2n ** 63n - 1n
+
+/**
+ * Parses `bytes[start, end)` as a strict decimal int64 (see `Args.integer`): null if not one.
+ * Safe integers (all up to 16 digits) take the fast path; longer ones are checked exactly.
+ */
 export function parseInteger(bytes: Uint8Array, start: number, end: number): number | null {
   const negative = bytes[start] === 0x2d
   const first = negative ? start + 1 : start
   if (first >= end || end - start > MAX_INTEGER_LENGTH) return null
-  if (bytes[first] === 0x30 && end - first > 1) return null // leading zero
+  const lead = bytes[first] as number
+  if (lead === 0x30 && (end - first > 1 || negative)) return null // leading zero, or "-0"
   let n = 0
   for (let k = first; k < end; k++) {
     const digit = (bytes[k] as number) - 0x30
     if (digit < 0 || digit > 9) return null
     n = n * 10 + digit
   }
-  if (!Number.isSafeInteger(n)) return null
-  return negative ? -n : n
+  if (Number.isSafeInteger(n)) return negative ? -n : n
+  const exact = parseBigInteger(bytes, start, end)
+  return exact === null ? null : Number(exact)
+}
+
+/** Parses `bytes[start, end)` as a strict decimal int64, exactly; null if not one or out of range. */
+export function parseBigInteger(bytes: Uint8Array, start: number, end: number): bigint | null {
+  const negative = bytes[start] === 0x2d
+  const first = negative ? start + 1 : start
+  if (first >= end || end - start > MAX_INTEGER_LENGTH) return null
+  if (bytes[first] === 0x30 && (end - first > 1 || negative)) return null
+  for (let k = first; k < end; k++) {
+    const c = bytes[k] as number
+    if (c < 0x30 || c > 0x39) return null
+  }
+  let text = ''
+  for (let k = start; k < end; k++) text += String.fromCharCode(bytes[k] as number)
+  const n = BigInt(text)
+  return n < INT64_MIN || n > INT64_MAX ? null : n
 }

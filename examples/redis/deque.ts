@@ -46,6 +46,11 @@ export class Deque<T> {
     return this.#items[(this.#head + index) & (this.#items.length - 1)]
   }
 
+  /** Replaces the element at `index` (0 <= index < length). */
+  set(index: number, value: T): void {
+    this.#items[(this.#head + index) & (this.#items.length - 1)] = value
+  }
+
   /** Elements `from..to` inclusive, clamped. */
   slice(from: number, to: number): T[] {
     const out: T[] = []

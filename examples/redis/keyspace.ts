@@ -1,53 +1,110 @@
 /**
- * The in-memory data of the RESP server: strings and lists with expiry, and the commands on them.
+ * One database of the RESP server: keys with expiry, holding strings, lists, hashes or sets.
+ * The commands on it live in ./commands/ (one file per data type) and are listed in
+ * `DATA_COMMANDS`, re-exported here.
+ *
  * Keys are latin1 strings (one char per byte), looked up by their bytes in the input (`Dict`):
  * only a key stored for the first time is made into a string. String values are kept as bytes,
  * each in its own Uint8Array, so that a SET over a value of the same length copies the new bytes
  * in place and allocates nothing (making a string of them cost more than the rest of a SET).
- * List elements are latin1 strings. Any byte sequence is a key, a value or an element.
+ * List elements, hash fields and values, set members are latin1 strings. Any byte sequence is a
+ * key, a value or an element.
  */
-import { type Args, parseInteger } from './args.js'
-import type { Command, CommandContext } from './command.js'
-import { Deque } from './deque.js'
-import { Dict, type DictEntry } from './dict.js'
-import { NULL_BULK, OK, PONG, type Reply, writeArrayHeader, writeBulk, writeBulkArray, writeBulkBytes, writeError, writeInteger } from './reply.js'
+import type { Args } from './args.js'
+import type { CommandContext } from './command.js'
+import { INTERIM_SERVER_TABLE } from './commands/interim-server.js'
+import { findCommand } from './commands/table.js'
+import type { Deque } from './deque.js'
+import { Dict, type DictEntry, type OrderedDict, type OrderedEntry } from './dict.js'
+import { type Reply, writeError } from './reply.js'
 
-interface StringEntry extends DictEntry {
+export { DATA_COMMANDS, findCommand } from './commands/table.js'
+
+/** Expiry: no expiry set. */
+export const NEVER = Number.POSITIVE_INFINITY
+
+interface EntryBase extends DictEntry {
+  /** Expiry time on the keyspace's clock, ms, or NEVER. Change it through `Keyspace.setExpiry` (it counts them). */
+  expireAt: number
+}
+export interface StringEntry extends EntryBase {
   kind: 'string'
   /** The value's bytes, exactly as long as the value; overwritten in place by a value of the same length. */
   value: Uint8Array
-  /** Expiry time on the keyspace's clock, ms, or NEVER. */
-  expireAt: number
+  /**
+   * How Redis would have encoded the value (OBJECT ENCODING): 'value' by the value itself (int,
+   * embstr or raw, as SET does), 'string' never int (INCRBYFLOAT's result), 'raw' once changed
+   * in place (APPEND, SETRANGE).
+   */
+  encoding: StringEncoding
 }
-interface ListEntry extends DictEntry {
+export interface ListEntry extends EntryBase {
   kind: 'list'
+  /** Never empty while stored: the command that empties it deletes the key. */
   value: Deque<string>
-  expireAt: number
 }
-type Entry = StringEntry | ListEntry
-
-const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value'
-const NOT_INTEGER = 'ERR value is not an integer or out of range'
-const SYNTAX = 'ERR syntax error'
-/** Expiry: no expiry set. */
-const NEVER = Number.POSITIVE_INFINITY
+export type StringEncoding = 'value' | 'string' | 'raw'
+/** A field of a hash, its value a latin1 string. */
+export interface HashField extends OrderedEntry {
+  value: string
+}
+export interface HashEntry extends EntryBase {
+  kind: 'hash'
+  /** Fields in insertion order (as Redis' listpack keeps them). Never empty while stored. */
+  value: OrderedDict<HashField>
+  /** Still small enough for Redis' listpack encoding (128 fields of 64 bytes); once false, stays false, as in Redis. */
+  isListpack: boolean
+}
+/** A member of a set: only its key. */
+export type SetMember = DictEntry
+export interface SetEntry extends EntryBase {
+  kind: 'set'
+  /** Never empty while stored. */
+  value: Dict<SetMember>
+  /** Only integers so far, at most 512 (Redis' intset encoding: members answered in numeric order); once false, stays false. */
+  isIntset: boolean
+}
+/** What a key holds. */
+export type StoredEntry = StringEntry | ListEntry | HashEntry | SetEntry
+type Entry = StoredEntry
 
 export class Keyspace {
   readonly #data = new Dict<Entry>()
+  /** Keys with an expiry (INFO's `expires`). */
+  #expires = 0
   /** Clock for expiry, ms (injectable for tests). */
   readonly now: () => number
+  /**
+   * Called after every change of a key (value, expiry, deletion, either key of a RENAME) with
+   * the key as a latin1 string, and with null when the whole database is cleared; the session
+   * layer uses it for WATCH. Null costs nothing. Expiry-driven deletion calls it too (also from
+   * `sweep`, in the middle of a walk of the table: the callback must not change this keyspace).
+   */
+  onTouch: ((key: string | null) => void) | null = null
+  /** The context `execute` runs commands in when given none: this database, RESP2 (made once, not per command). */
+  readonly #context: CommandContext
 
   constructor(now: () => number = Date.now) {
     this.now = now
+    this.#context = { db: this, resp: 2 }
   }
 
+  /** Number of keys, expired ones not yet removed included (as Redis' DBSIZE). */
   get size(): number {
     return this.#data.size
   }
 
-  /** Runs the command in `args` (argument 0 is its name, in any case) and writes its reply. */
-  execute(args: Args, out: Reply, ctx: CommandContext = { db: this, resp: 2 }): void {
-    const command = findCommand(args)
+  /** Number of keys with an expiry. */
+  get expires(): number {
+    return this.#expires
+  }
+
+  /**
+   * Runs the command in `args` (argument 0 is its name, in any case) and writes its reply.
+   * INTERIM: the connection layer's dispatcher replaces this (and commands/interim-server.ts).
+   */
+  execute(args: Args, out: Reply, ctx: CommandContext = this.#context): void {
+    const command = findCommand(args) ?? INTERIM_SERVER_TABLE.find(args)
     if (command === undefined) {
       const shown = args.string(0).slice(0, 128)
       const rest: string[] = []
@@ -67,7 +124,17 @@ export class Keyspace {
     const entry = this.#data.findBytes(a.data, a.starts[i] as number, a.ends[i] as number)
     // Keys without expiry (most) cost no clock read.
     if (entry !== undefined && entry.expireAt !== NEVER && entry.expireAt <= this.now()) {
-      this.#data.delete(entry)
+      this.#remove(entry)
+      return undefined
+    }
+    return entry
+  }
+
+  /** The live entry whose key is `key` (latin1), dropping it if it expired. */
+  findKey(key: string): Entry | undefined {
+    const entry = this.#data.find(key)
+    if (entry !== undefined && entry.expireAt !== NEVER && entry.expireAt <= this.now()) {
+      this.#remove(entry)
       return undefined
     }
     return entry
@@ -84,391 +151,175 @@ export class Keyspace {
     for (let k = 0; k < text.length; k++) value[k] = text.charCodeAt(k)
   }
 
-  /** Creates an empty list at the key in argument `i`, replacing whatever was there. */
-  createList(a: Args, i: number): Deque<string> {
-    const old = this.#data.findBytes(a.data, a.starts[i] as number, a.ends[i] as number)
-    const value = new Deque<string>()
+  /**
+   * Stores `value` (kept, not copied) as the string at the key in argument `i`, replacing whatever
+   * was there. `value` must be the only view of its ArrayBuffer (not a pooled Buffer): APPEND grows
+   * a value into the room after it.
+   */
+  setBytes(a: Args, i: number, value: Uint8Array, expireAt: number, encoding: StringEncoding): void {
+    const old = this.#lookup(a, i)
+    this.#put(old, { key: old?.key ?? a.string(i), hash: 0, next: null, kind: 'string', value, expireAt, encoding })
+  }
+
+  /** Stores `value` (kept, not copied) as the list at the key in argument `i`, replacing whatever was there, no expiry. */
+  setList(a: Args, i: number, value: Deque<string>): void {
+    const old = this.#lookup(a, i)
     this.#put(old, { key: old?.key ?? a.string(i), hash: 0, next: null, kind: 'list', value, expireAt: NEVER })
-    return value
+  }
+
+  /** Stores `value` as the hash at the key in argument `i`, replacing whatever was there, no expiry. */
+  setHash(a: Args, i: number, value: OrderedDict<HashField>, isListpack: boolean): HashEntry {
+    const old = this.#lookup(a, i)
+    const entry: HashEntry = { key: old?.key ?? a.string(i), hash: 0, next: null, kind: 'hash', value, expireAt: NEVER, isListpack }
+    this.#put(old, entry)
+    return entry
+  }
+
+  /** Stores `value` as the set at the key in argument `i`, replacing whatever was there, no expiry. */
+  setSet(a: Args, i: number, value: Dict<SetMember>, isIntset: boolean): SetEntry {
+    const old = this.#lookup(a, i)
+    const entry: SetEntry = { key: old?.key ?? a.string(i), hash: 0, next: null, kind: 'set', value, expireAt: NEVER, isIntset }
+    this.#put(old, entry)
+    return entry
+  }
+
+  /** Sets the expiry of `entry` (a stored entry), ms on `now()`'s clock or NEVER. */
+  setExpiry(entry: Entry, expireAt: number): void {
+    this.#countExpiry(entry.expireAt, expireAt)
+    entry.expireAt = expireAt
+    this.touched(entry.key)
+  }
+
+  /** Says that the value of the key `key` changed in place (a list pushed, a hash field set…). */
+  touched(key: string): void {
+    if (this.onTouch !== null) this.onTouch(key)
   }
 
   /** Removes the live key in argument `i`; false if there was none. */
   delete(a: Args, i: number): boolean {
     const entry = this.find(a, i)
     if (entry === undefined) return false
-    this.#data.delete(entry)
+    this.#remove(entry)
     return true
+  }
+
+  /** Removes `entry`, a stored entry (found by `find`). */
+  deleteEntry(entry: Entry): void {
+    this.#remove(entry)
+  }
+
+  /** Removes and returns the live entry of the key in argument `i` (MOVE, RENAME); the entry keeps its expiry. */
+  take(a: Args, i: number): StoredEntry | undefined {
+    const entry = this.find(a, i)
+    if (entry !== undefined) this.#remove(entry)
+    return entry
+  }
+
+  /** Inserts `entry` (taken from another keyspace) unless its key exists here; false then. */
+  adopt(entry: StoredEntry): boolean {
+    if (this.findKey(entry.key) !== undefined) return false
+    entry.next = null
+    this.#data.insert(entry)
+    if (entry.expireAt !== NEVER) this.#expires++
+    this.touched(entry.key)
+    return true
+  }
+
+  /** Stores `entry` under the key in argument `i` (RENAME's destination), replacing whatever was there. */
+  adoptAs(a: Args, i: number, entry: StoredEntry): void {
+    const old = this.#lookup(a, i)
+    this.#put(old, { ...entry, key: old?.key ?? a.string(i), hash: 0, next: null })
+  }
+
+  /** A live key picked at random, or undefined when none is found (RANDOMKEY). */
+  randomKey(): Entry | undefined {
+    // Like Redis, give up after a bounded number of draws that only find expired keys.
+    for (let tries = 0; tries < 100 && this.#data.size > 0; tries++) {
+      const entry = this.#data.random() as Entry
+      if (entry.expireAt === NEVER || entry.expireAt > this.now()) return entry
+      this.#remove(entry)
+    }
+    return undefined
+  }
+
+  /** One step of SCAN over the table (see `Dict.scan`): adds the entries of one bucket to `found`. */
+  scanStep(cursor: number, found: Entry[]): number {
+    return this.#data.scan(cursor, (e) => found.push(e))
+  }
+
+  /** Calls `visit` for every key, expired ones included; `visit` must not change the keyspace. */
+  forEach(visit: (entry: Entry) => void): void {
+    this.#data.forEach(visit)
+  }
+
+  /** Is `entry` past its expiry (not yet removed)? */
+  isExpired(entry: Entry): boolean {
+    return entry.expireAt !== NEVER && entry.expireAt <= this.now()
   }
 
   clear(): void {
     this.#data.clear()
+    this.#expires = 0
+    if (this.onTouch !== null) this.onTouch(null)
   }
 
   /** Removes expired keys from up to `budget` buckets; called periodically so unread expired keys do not pile up. */
   sweep(budget = 100): number {
     const now = this.now()
-    return this.#data.sweep(budget, (entry) => entry.expireAt <= now)
+    return this.#data.sweep(budget, (entry) => {
+      if (entry.expireAt > now) return false
+      this.#expires--
+      this.touched(entry.key)
+      return true
+    })
   }
 
   /** Makes the key in argument `i` a string of `n` bytes, replacing whatever was there; returns the bytes, for the caller to fill. */
   #storeString(a: Args, i: number, n: number, expireAt: number): Uint8Array {
-    const old = this.#data.findBytes(a.data, a.starts[i] as number, a.ends[i] as number)
+    const old = this.#lookup(a, i)
     if (old?.kind === 'string') {
       // Overwriting a string (what SET mostly does) reuses the entry, and the bytes too when the length is the same.
       if (old.value.length !== n) old.value = new Uint8Array(n)
+      if (old.expireAt !== expireAt) this.#countExpiry(old.expireAt, expireAt)
       old.expireAt = expireAt
+      old.encoding = 'value'
+      if (this.onTouch !== null) this.onTouch(old.key)
       return old.value
     }
     const value = new Uint8Array(n)
-    this.#put(old, { key: old?.key ?? a.string(i), hash: 0, next: null, kind: 'string', value, expireAt })
+    this.#put(old, { key: old?.key ?? a.string(i), hash: 0, next: null, kind: 'string', value, expireAt, encoding: 'value' })
     return value
+  }
+
+  /** The entry of the key in argument `i`, expired or not (it is about to be replaced). */
+  #lookup(a: Args, i: number): Entry | undefined {
+    return this.#data.findBytes(a.data, a.starts[i] as number, a.ends[i] as number)
   }
 
   /** Puts `entry` in place of `old` (same key), or adds it. */
   #put(old: Entry | undefined, entry: Entry): void {
-    if (old === undefined) this.#data.insert(entry)
-    else this.#data.replace(old, entry)
-  }
-}
-
-function getString(ks: Keyspace, a: Args, out: Reply): Uint8Array | null | undefined {
-  const entry = ks.find(a, 1)
-  if (entry === undefined) return null
-  if (entry.kind !== 'string') {
-    writeError(out, WRONGTYPE)
-    return undefined
-  }
-  return entry.value
-}
-
-function incrBy(ks: Keyspace, a: Args, delta: number, out: Reply): void {
-  const entry = ks.find(a, 1)
-  if (entry !== undefined && entry.kind !== 'string') return void writeError(out, WRONGTYPE)
-  // A stored value is an integer as strictly as an argument is (`Args.integer`).
-  const current = entry === undefined ? 0 : parseInteger(entry.value, 0, entry.value.length)
-  if (current === null) return void writeError(out, NOT_INTEGER)
-  const next = current + delta
-  if (!Number.isSafeInteger(next)) return void writeError(out, 'ERR increment or decrement would overflow')
-  ks.setText(a, 1, String(next), entry?.expireAt ?? NEVER)
-  writeInteger(out, next)
-}
-
-function getList(ks: Keyspace, a: Args, out: Reply, create: boolean): Deque<string> | null | undefined {
-  const entry = ks.find(a, 1)
-  if (entry === undefined) return create ? ks.createList(a, 1) : null
-  if (entry.kind !== 'list') {
-    writeError(out, WRONGTYPE)
-    return undefined
-  }
-  return entry.value
-}
-
-function push(ks: Keyspace, a: Args, out: Reply, left: boolean): void {
-  const list = getList(ks, a, out, true)
-  if (!list) return
-  for (let i = 2; i < a.count; i++) {
-    if (left) list.pushFront(a.string(i))
-    else list.pushBack(a.string(i))
-  }
-  writeInteger(out, list.length)
-}
-
-function pop(ks: Keyspace, a: Args, out: Reply, left: boolean): void {
-  if (a.count > 3) return void writeError(out, SYNTAX)
-  const list = getList(ks, a, out, false)
-  if (list === undefined) return
-  const count = a.count > 2 ? a.integer(2) : null
-  if (a.count > 2 && (count === null || count < 0)) return void writeError(out, 'ERR value is out of range, must be positive')
-  if (list === null) return void out.write(count === null ? NULL_BULK : '*-1\r\n')
-  const taken: string[] = []
-  for (let i = 0; i < (count ?? 1) && list.length > 0; i++) taken.push((left ? list.popFront() : list.popBack()) as string)
-  if (list.length === 0) ks.delete(a, 1)
-  if (count === null) writeBulk(out, taken[0])
-  else writeBulkArray(out, taken)
-}
-
-function expire(ks: Keyspace, a: Args, out: Reply, unit: number): void {
-  const amount = a.integer(2)
-  if (amount === null) return void writeError(out, NOT_INTEGER)
-  const entry = ks.find(a, 1)
-  if (entry === undefined) return void writeInteger(out, 0)
-  if (amount <= 0) ks.delete(a, 1)
-  else entry.expireAt = ks.now() + amount * unit
-  writeInteger(out, 1)
-}
-
-function ttl(ks: Keyspace, a: Args, out: Reply, unit: number): void {
-  const entry = ks.find(a, 1)
-  if (entry === undefined) return void writeInteger(out, -2)
-  if (entry.expireAt === NEVER) return void writeInteger(out, -1)
-  writeInteger(out, Math.max(0, Math.round((entry.expireAt - ks.now()) / unit)))
-}
-
-function set(ks: Keyspace, a: Args, out: Reply): void {
-  if (a.count === 3) {
-    ks.setString(a, 1, 2, NEVER) // plain SET, what clients send most
-    out.write(OK)
-    return
-  }
-  let expireAt = NEVER
-  let keepTtl = false
-  let condition: 'NX' | 'XX' | null = null
-  let returnOld = false
-  for (let i = 3; i < a.count; i++) {
-    if (a.is(i, 'NX') || a.is(i, 'XX')) {
-      const option = a.is(i, 'NX') ? 'NX' : 'XX'
-      if (condition !== null && condition !== option) return void writeError(out, SYNTAX)
-      condition = option
-    } else if (a.is(i, 'EX') || a.is(i, 'PX') || a.is(i, 'EXAT') || a.is(i, 'PXAT')) {
-      const option = a.string(i).toUpperCase()
-      const amount = a.integer(++i)
-      if (amount === null) return void writeError(out, i >= a.count ? SYNTAX : NOT_INTEGER)
-      if (amount <= 0) return void writeError(out, "ERR invalid expire time in 'set' command")
-      if (expireAt !== NEVER || keepTtl) return void writeError(out, SYNTAX)
-      expireAt = option === 'EX' ? ks.now() + amount * 1000 : option === 'PX' ? ks.now() + amount : option === 'EXAT' ? amount * 1000 : amount
-    } else if (a.is(i, 'KEEPTTL')) {
-      if (expireAt !== NEVER) return void writeError(out, SYNTAX)
-      keepTtl = true
-    } else if (a.is(i, 'GET')) {
-      returnOld = true
+    if (old === undefined) {
+      this.#data.insert(entry)
+      this.#countExpiry(NEVER, entry.expireAt)
     } else {
-      return void writeError(out, SYNTAX)
+      this.#data.replace(old, entry)
+      this.#countExpiry(old.expireAt, entry.expireAt)
+    }
+    if (this.onTouch !== null) this.onTouch(entry.key)
+  }
+
+  #remove(entry: Entry): void {
+    this.#data.delete(entry)
+    if (entry.expireAt !== NEVER) this.#expires--
+    if (this.onTouch !== null) this.onTouch(entry.key)
+  }
+
+  /** Keeps `#expires` right when an expiry changes from `before` to `after`. */
+  #countExpiry(before: number, after: number): void {
+    if (before === NEVER) {
+      if (after !== NEVER) this.#expires++
+    } else if (after === NEVER) {
+      this.#expires--
     }
   }
-  const old = ks.find(a, 1)
-  if (returnOld && old !== undefined && old.kind !== 'string') return void writeError(out, WRONGTYPE)
-  const oldValue = old?.kind === 'string' ? old.value : null
-  if ((condition === 'NX' && old !== undefined) || (condition === 'XX' && old === undefined)) {
-    if (returnOld) writeValue(out, oldValue)
-    else out.write(NULL_BULK)
-    return
-  }
-  // The old value is answered before the new one is stored: it may be overwritten in place.
-  if (returnOld) writeValue(out, oldValue)
-  else out.write(OK)
-  ks.setString(a, 1, 2, keepTtl && old !== undefined ? old.expireAt : expireAt)
-}
-
-/** A stored string value as a bulk string, or the null bulk. */
-function writeValue(out: Reply, value: Uint8Array | null): void {
-  if (value === null) out.write(NULL_BULK)
-  else writeBulkBytes(out, value)
-}
-
-function range(ks: Keyspace, a: Args, out: Reply): void {
-  const start = a.integer(2)
-  const stop = a.integer(3)
-  if (start === null || stop === null) return void writeError(out, NOT_INTEGER)
-  const list = getList(ks, a, out, false)
-  if (list === undefined) return
-  if (list === null) return void writeArrayHeader(out, 0)
-  const n = list.length
-  const from = Math.max(0, start < 0 ? n + start : start)
-  const to = Math.min(n - 1, stop < 0 ? n + stop : stop)
-  writeBulkArray(out, list.slice(from, to))
-}
-
-/** Counts the keys among arguments 1.. for which `test` holds. */
-function countKeys(a: Args, test: (i: number) => boolean): number {
-  let n = 0
-  for (let i = 1; i < a.count; i++) if (test(i)) n++
-  return n
-}
-
-/** CONFIG GET answers for what clients and redis-benchmark ask at start-up. */
-const CONFIG: Record<string, string> = { save: '', appendonly: 'no', databases: '1', maxmemory: '0', timeout: '0' }
-
-function config(_ks: Keyspace, a: Args, out: Reply): void {
-  if (a.is(1, 'GET')) {
-    const pairs: string[] = []
-    for (let i = 2; i < a.count; i++) {
-      const pattern = a.string(i).toLowerCase()
-      for (const [name, value] of Object.entries(CONFIG)) {
-        if (pattern === '*' || pattern === name) pairs.push(name, value)
-      }
-    }
-    return void writeBulkArray(out, pairs)
-  }
-  if (a.is(1, 'SET') || a.is(1, 'RESETSTAT')) return void out.write(OK)
-  writeError(out, `ERR unknown subcommand '${a.string(1)}'`)
-}
-
-function hello(_ks: Keyspace, a: Args, out: Reply): void {
-  if (a.count > 1 && a.string(1) !== '2') return void writeError(out, 'NOPROTO unsupported protocol version')
-  const fields: (string | number)[] = ['server', 'redis', 'version', '7.0.0', 'proto', 2, 'id', 1, 'mode', 'standalone', 'role', 'master']
-  writeArrayHeader(out, fields.length + 2)
-  for (const f of fields) typeof f === 'number' ? writeInteger(out, f) : writeBulk(out, f)
-  writeBulk(out, 'modules')
-  writeArrayHeader(out, 0)
-}
-
-function client(_ks: Keyspace, a: Args, out: Reply): void {
-  if (a.is(1, 'GETNAME')) return void writeBulk(out, null)
-  if (a.is(1, 'ID')) return void writeInteger(out, 1)
-  if (a.is(1, 'INFO') || a.is(1, 'LIST')) return void writeBulk(out, 'id=1 addr=? name= db=0\n')
-  out.write(OK) // SETNAME, SETINFO, NO-EVICT, REPLY ON, ...: accepted and ignored
-}
-
-export const DATA_COMMANDS: readonly Command[] = [
-  {
-    name: 'PING',
-    arity: -1,
-    run: (_ks, a, out) =>
-      a.count > 2 ? writeError(out, "ERR wrong number of arguments for 'ping' command") : a.count === 2 ? writeBulkBytes(out, a.view(1)) : out.write(PONG),
-  },
-  { name: 'ECHO', arity: 2, run: (_ks, a, out) => writeBulkBytes(out, a.view(1)) },
-  {
-    name: 'GET',
-    arity: 2,
-    run: ({ db: ks }, a, out) => {
-      const v = getString(ks, a, out)
-      if (v !== undefined) writeValue(out, v)
-    },
-  },
-  { name: 'SET', arity: -3, run: (ctx, a, out) => set(ctx.db, a, out) },
-  {
-    name: 'DEL',
-    arity: -2,
-    run: ({ db: ks }, a, out) =>
-      writeInteger(
-        out,
-        countKeys(a, (i) => ks.delete(a, i)),
-      ),
-  },
-  {
-    name: 'UNLINK',
-    arity: -2,
-    run: ({ db: ks }, a, out) =>
-      writeInteger(
-        out,
-        countKeys(a, (i) => ks.delete(a, i)),
-      ),
-  },
-  {
-    name: 'EXISTS',
-    arity: -2,
-    run: ({ db: ks }, a, out) =>
-      writeInteger(
-        out,
-        countKeys(a, (i) => ks.find(a, i) !== undefined),
-      ),
-  },
-  { name: 'INCR', arity: 2, run: ({ db: ks }, a, out) => incrBy(ks, a, 1, out) },
-  { name: 'DECR', arity: 2, run: ({ db: ks }, a, out) => incrBy(ks, a, -1, out) },
-  {
-    name: 'INCRBY',
-    arity: 3,
-    run: ({ db: ks }, a, out) => {
-      const d = a.integer(2)
-      d === null ? writeError(out, NOT_INTEGER) : incrBy(ks, a, d, out)
-    },
-  },
-  {
-    name: 'DECRBY',
-    arity: 3,
-    run: ({ db: ks }, a, out) => {
-      const d = a.integer(2)
-      d === null ? writeError(out, NOT_INTEGER) : incrBy(ks, a, -d, out)
-    },
-  },
-  {
-    name: 'MGET',
-    arity: -2,
-    run: ({ db: ks }, a, out) => {
-      writeArrayHeader(out, a.count - 1)
-      for (let i = 1; i < a.count; i++) {
-        const e = ks.find(a, i)
-        writeValue(out, e?.kind === 'string' ? e.value : null)
-      }
-    },
-  },
-  {
-    name: 'MSET',
-    arity: -3,
-    run: ({ db: ks }, a, out) => {
-      if (a.count % 2 === 0) return void writeError(out, "ERR wrong number of arguments for 'mset' command")
-      for (let i = 1; i < a.count; i += 2) ks.setString(a, i, i + 1, NEVER)
-      out.write(OK)
-    },
-  },
-  { name: 'EXPIRE', arity: 3, run: ({ db: ks }, a, out) => expire(ks, a, out, 1000) },
-  { name: 'PEXPIRE', arity: 3, run: ({ db: ks }, a, out) => expire(ks, a, out, 1) },
-  { name: 'TTL', arity: 2, run: ({ db: ks }, a, out) => ttl(ks, a, out, 1000) },
-  { name: 'PTTL', arity: 2, run: ({ db: ks }, a, out) => ttl(ks, a, out, 1) },
-  {
-    name: 'PERSIST',
-    arity: 2,
-    run: ({ db: ks }, a, out) => {
-      const e = ks.find(a, 1)
-      if (e === undefined || e.expireAt === NEVER) return void writeInteger(out, 0)
-      e.expireAt = NEVER
-      writeInteger(out, 1)
-    },
-  },
-  { name: 'TYPE', arity: 2, run: ({ db: ks }, a, out) => out.write(`+${ks.find(a, 1)?.kind ?? 'none'}\r\n`) },
-  { name: 'DBSIZE', arity: 1, run: ({ db: ks }, _a, out) => writeInteger(out, ks.size) },
-  {
-    name: 'FLUSHALL',
-    arity: -1,
-    run: ({ db: ks }, _a, out) => {
-      ks.clear()
-      out.write(OK)
-    },
-  },
-  {
-    name: 'FLUSHDB',
-    arity: -1,
-    run: ({ db: ks }, _a, out) => {
-      ks.clear()
-      out.write(OK)
-    },
-  },
-  { name: 'LPUSH', arity: -3, run: ({ db: ks }, a, out) => push(ks, a, out, true) },
-  { name: 'RPUSH', arity: -3, run: ({ db: ks }, a, out) => push(ks, a, out, false) },
-  { name: 'LPOP', arity: -2, run: ({ db: ks }, a, out) => pop(ks, a, out, true) },
-  { name: 'RPOP', arity: -2, run: ({ db: ks }, a, out) => pop(ks, a, out, false) },
-  {
-    name: 'LLEN',
-    arity: 2,
-    run: ({ db: ks }, a, out) => {
-      const l = getList(ks, a, out, false)
-      if (l !== undefined) writeInteger(out, l?.length ?? 0)
-    },
-  },
-  { name: 'LRANGE', arity: 4, run: (ctx, a, out) => range(ctx.db, a, out) },
-  { name: 'SELECT', arity: 2, run: (_ks, a, out) => (a.string(1) === '0' ? out.write(OK) : writeError(out, 'ERR DB index is out of range')) },
-  { name: 'COMMAND', arity: -1, run: (_ks, a, out) => (a.is(1, 'COUNT') ? writeInteger(out, DATA_COMMANDS.length) : writeArrayHeader(out, 0)) },
-  { name: 'CONFIG', arity: -2, run: (ctx, a, out) => config(ctx.db, a, out) },
-  { name: 'HELLO', arity: -1, run: (ctx, a, out) => hello(ctx.db, a, out) },
-  { name: 'CLIENT', arity: -2, run: (ctx, a, out) => client(ctx.db, a, out) },
-  {
-    name: 'INFO',
-    arity: -1,
-    run: ({ db: ks }, _a, out) => writeBulk(out, `# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\n# Keyspace\r\ndb0:keys=${ks.size},expires=0\r\n`),
-  },
-]
-
-/** Longest command name, bytes. */
-const MAX_NAME = 15
-/**
- * Commands by name length and first letter (`(length << 5) | (letter & 0x1f)`): the name is
- * matched on its bytes, case-folded, with no string made; most slots hold one command.
- */
-const BY_NAME: (Command[] | null)[] = Array.from({ length: (MAX_NAME + 1) << 5 }, () => null) // filled, not sparse: a fast array
-for (const command of DATA_COMMANDS) {
-  const slot = (command.name.length << 5) | (command.name.charCodeAt(0) & 0x1f)
-  BY_NAME[slot] ??= []
-  BY_NAME[slot].push(command)
-}
-
-function findCommand(a: Args): Command | undefined {
-  const n = a.length(0)
-  if (n === 0 || n > MAX_NAME) return undefined
-  const candidates = BY_NAME[(n << 5) | ((a.data[a.starts[0] as number] as number) & 0x1f)]
-  if (candidates === null || candidates === undefined) return undefined
-  for (let i = 0; i < candidates.length; i++) {
-    const command = candidates[i] as Command
-    if (a.is(0, command.name)) return command
-  }
-  return undefined
 }

@@ -136,7 +136,7 @@ export class RespConnection implements Protocol {
     this.args.data = data
     const session = this.session
     session.isRunning = true
-    session.lastActive = scope.now()
+    session.lastActive = session.server.now() // one clock read per read, not per command
     const intent = this.#parse(t, data, scope)
     session.isRunning = false
     this.args.release() // the view may outlive the input's storage: do not keep it

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { type RunningServer, startRedisServer } from '../../examples/redis-server.js'
 import { freePort } from '../helpers/net.js'
-import { needs } from '../helpers/peers.js'
+import { needs, run } from '../helpers/peers.js'
 import { type RealRedis, startRealRedis } from '../helpers/redis.js'
 import { encode, RawConnection } from './resp-session-client.js'
 
@@ -266,6 +266,8 @@ const SCENARIOS: Record<string, Step[]> = {
     ['HELLO', '3'],
     ['CONFIG', 'GET', 'databases'],
     ['COMMAND', 'INFO', 'nosuch'],
+    ['COMMAND', 'DOCS', 'nosuch'],
+    ['CLIENT', 'GETNAME'],
     ['PING'],
     ['RESET'],
     ['PING'],
@@ -311,6 +313,24 @@ describe('the demo server and the real redis-server give identical replies', { .
       assert.deepEqual(actual, expected)
     })
   }
+
+  test('redis-cli -n 1, -3 and a piped script print the same for both', { ...needs('redis-cli'), timeout: 30_000 }, async () => {
+    const cli = async (port: number, args: string[], input?: string): Promise<string> =>
+      (await run('redis-cli', ['-p', String(port), ...args], { timeout: 10_000, ...(input === undefined ? {} : { input }) })).replace(
+        /^id( |\n)\d+$/m,
+        'id<id>',
+      )
+    const session = async (port: number): Promise<string[]> => [
+      await cli(port, ['-n', '1', 'SET', 'in-one', 'v']),
+      await cli(port, ['-n', '1', 'GET', 'in-one']),
+      await cli(port, ['GET', 'in-one']),
+      await cli(port, ['-3', 'HELLO', '3']),
+      await cli(port, ['-3', 'CONFIG', 'GET', 'databases']),
+      await cli(port, ['-n', '1'], 'MULTI\nINCR n\nINCR n\nEXEC\nCLIENT SETNAME "not allowed"\nECHO "a\\tb"\n'),
+      await cli(port, ['FLUSHALL']),
+    ]
+    assert.deepEqual(await session(demo.port), await session(real.port))
+  })
 
   test('WATCH broken by a SET from another connection', {
     timeout: 20_000,

@@ -128,19 +128,20 @@ function executeSlow(s: Session, entry: Entry, full: string, a: Args, out: Reply
   if (s.resp === 2 && s.subscriptions > 0 && (entry.flags & IN_SUBSCRIBED) === 0) {
     return void reject(s, `ERR Can't execute '${full}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`, out)
   }
+  // CLIENT REPLY OFF or SKIP: this command's reply (+QUEUED included) goes nowhere.
+  let sink = out
+  if (s.isReplyOff || s.skipReplies > 0) {
+    sink = NO_REPLY
+    if (s.skipReplies > 0) s.skipReplies--
+  }
   if (s.multi !== null && (entry.flags & NO_QUEUE) === 0) {
     s.multi.push(queue(a))
-    out.write('+QUEUED\r\n')
-    return
+    sink.write('+QUEUED\r\n')
+  } else {
+    s.lastCommand = full
+    entry.run(s, a, sink)
   }
-  s.lastCommand = full
-  if (s.isReplyOff || s.skipReplies > 0) {
-    if (s.skipReplies > 0) s.skipReplies--
-    entry.run(s, a, NO_REPLY)
-    s.update()
-    return
-  }
-  entry.run(s, a, out)
+  s.update()
 }
 
 /** Where suppressed replies go (CLIENT REPLY OFF / SKIP). */

@@ -236,6 +236,48 @@ describe('RESP server sessions: connections sharing a server', () => {
   })
 })
 
+describe('RESP server sessions: server commands', () => {
+  test('refuses scripting by name, and answers INFO keyspace per database, COMMAND COUNT and CONFIG GET', T, () => {
+    const run = checkSplits(
+      fresh(),
+      command('EVAL', 'return 1', '0') +
+        command('FUNCTION', 'LIST') +
+        command('SET', 'a', '1') +
+        command('SELECT', '9') +
+        command('SET', 'b', '1') +
+        command('SET', 'c', '1') +
+        command('INFO', 'keyspace') +
+        command('COMMAND', 'COUNT') +
+        command('CONFIG', 'GET', 'data*'),
+      { random: 50, ...OUTPUT_ONLY },
+    )
+    const lines = run.output.toString().split('\r\n')
+    assert.match(lines[0] ?? '', /^-ERR EVAL is not supported: this server has no scripting engine/)
+    assert.match(lines[1] ?? '', /^-ERR FUNCTION is not supported/)
+    assert.equal(
+      run.output.toString().split('+OK\r\n').at(-1)?.split('\r\n:')[0],
+      '$54\r\n# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\ndb9:keys=2,expires=0,avg_ttl=0\r\n',
+    )
+    assert.ok(Number(/\r\n:(\d+)\r\n\*2\r\n\$9\r\ndatabases\r\n\$2\r\n16\r\n$/.exec(run.output.toString())?.[1]) > 40)
+  })
+
+  test('CLIENT REPLY OFF drops every reply, +QUEUED included, until CLIENT REPLY ON', T, () => {
+    const run = checkSplits(
+      fresh(),
+      command('CLIENT', 'REPLY', 'OFF') +
+        command('PING') +
+        command('MULTI') +
+        command('PING') +
+        command('EXEC') +
+        command('NOSUCH') +
+        command('CLIENT', 'REPLY', 'ON') +
+        command('PING'),
+      { random: 50, ...OUTPUT_ONLY },
+    )
+    assert.equal(run.output.toString(), '+OK\r\n+PONG\r\n')
+  })
+})
+
 describe('inline splitting and glob patterns', () => {
   const words = (line: string): string[] | null => {
     const a = new Args()

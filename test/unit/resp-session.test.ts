@@ -256,7 +256,7 @@ describe('RESP server sessions: server commands', () => {
     assert.match(lines[1] ?? '', /^-ERR FUNCTION is not supported/)
     assert.equal(
       run.output.toString().split('+OK\r\n').at(-1)?.split('\r\n:')[0],
-      '$54\r\n# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\ndb9:keys=2,expires=0,avg_ttl=0\r\n',
+      '$76\r\n# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\ndb9:keys=2,expires=0,avg_ttl=0\r\n',
     )
     assert.ok(Number(/\r\n:(\d+)\r\n\*2\r\n\$9\r\ndatabases\r\n\$2\r\n16\r\n$/.exec(run.output.toString())?.[1]) > 40)
   })

@@ -277,6 +277,7 @@ function exec(s: Session, _a: Args, out: Reply): void {
   const queued = s.multi
   if (queued === null) return void writeError(out, 'ERR EXEC without MULTI')
   const failed = s.multiFailed
+  s.checkWatchedExpiry()
   const dirty = s.isDirty
   s.discard()
   if (failed) return void writeError(out, 'EXECABORT Transaction discarded because of previous errors.')

@@ -9,6 +9,7 @@
  */
 import type { CommandContext, RespVersion } from './command.js'
 import type { Keyspace } from './keyspace.js'
+import { hasKey } from './keyspace-hooks.js'
 import type { Subscriber } from './pubsub.js'
 import type { Reply } from './reply.js'
 import type { Client, ServerState } from './server-state.js'
@@ -52,8 +53,8 @@ export class Session implements CommandContext, Client, Subscriber {
   multi: Queued[] | null = null
   /** A command could not be queued: EXEC answers EXECABORT. */
   multiFailed = false
-  /** Watched keys as `db` index and latin1 key; null when none. */
-  watched: { db: number; key: string }[] | null = null
+  /** Watched keys as `db` index and latin1 key, and whether the key existed then; null when none. */
+  watched: { db: number; key: string; existed: boolean }[] | null = null
   /** A watched key was modified since WATCH: EXEC answers the null array. */
   isDirty = false
 
@@ -119,8 +120,17 @@ export class Session implements CommandContext, Client, Subscriber {
   watch(key: string): void {
     this.watched ??= []
     if (this.watched.some((w) => w.db === this.dbIndex && w.key === key)) return
-    this.watched.push({ db: this.dbIndex, key })
+    this.watched.push({ db: this.dbIndex, key, existed: hasKey(this.db, key) })
     this.server.watch(this, this.dbIndex, key)
+  }
+
+  /**
+   * EXEC's last check (Redis 7): a watched key that existed at WATCH and is gone now expired
+   * meanwhile (any other removal touched it already), which breaks the transaction too.
+   */
+  checkWatchedExpiry(): void {
+    if (this.watched === null || this.isDirty) return
+    for (const w of this.watched) if (w.existed && !hasKey(this.server.databases[w.db] as Keyspace, w.key)) this.isDirty = true
   }
 
   /** Leaves MULTI and forgets the watched keys (DISCARD, EXEC, RESET). */

@@ -19,6 +19,8 @@ interface Step {
   on?: number
   send?: readonly string[] | { raw: string }
   replies?: number
+  /** Wait this long (ms) before the step: only to let a key's TTL pass. */
+  wait?: number
 }
 
 /** Commands on connection 0, one reply each. */
@@ -33,6 +35,7 @@ async function play(port: number, steps: readonly Step[]): Promise<string[]> {
       const on = step.on ?? 0
       while (connections.length <= on) connections.push(await RawConnection.open(port))
       const c = connections[on] as RawConnection
+      if (step.wait !== undefined) await new Promise((resolve) => setTimeout(resolve, step.wait))
       if (step.send !== undefined) c.send('raw' in step.send ? step.send.raw : encode(step.send))
       transcript.push(`${on}> ${(await c.replies(step.replies ?? (step.send === undefined ? 0 : 1))).replace(/(\$2\r\nid\r\n:)\d+/g, '$1<id>')}`)
     }
@@ -162,6 +165,11 @@ const SCENARIOS: Record<string, Step[]> = {
     ...seq(['SET', 'w', '1'], ['WATCH', 'w']),
     { on: 1, send: ['FLUSHALL'] },
     ...seq(['MULTI'], ['PING'], ['EXEC']),
+  ],
+  'WATCH broken by the key expiring': [
+    ...seq(['SET', 'ttl', 'v', 'PX', '20'], ['WATCH', 'ttl'], ['WATCH', 'never-existed']),
+    { send: ['MULTI'], wait: 100 },
+    ...seq(['PING'], ['EXEC'], ['WATCH', 'never-existed'], ['MULTI'], ['PING'], ['EXEC']),
   ],
   'pub/sub in RESP2: subscribed mode, messages, pattern messages, PUBSUB': [
     { send: ['SUBSCRIBE', 'a', 'b'], replies: 2 },

@@ -133,6 +133,16 @@ describe('RESP server sessions: connections sharing a server', () => {
     assert.equal(a.takeOutput().toString(), '+OK\r\n+QUEUED\r\n_\r\n')
   })
 
+  test('WATCH is broken by the watched key expiring, not by a key that never existed', T, () => {
+    let now = 1000
+    const server = new ServerState({ now: () => now })
+    const a = new Harness(shared(server))
+    a.feed(command('SET', 'k', 'v', 'PX', '10') + command('WATCH', 'k') + command('WATCH', 'none'))
+    now += 10
+    a.feed(command('MULTI') + command('PING') + command('EXEC') + command('WATCH', 'none') + command('MULTI') + command('PING') + command('EXEC'))
+    assert.equal(a.takeOutput().toString(), '+OK\r\n+OK\r\n+OK\r\n+OK\r\n+QUEUED\r\n*-1\r\n+OK\r\n+OK\r\n+QUEUED\r\n*1\r\n+PONG\r\n')
+  })
+
   test('WATCH in one connection is broken by MOVE in another, and not by a touch of another db', T, () => {
     const server = new ServerState()
     const a = new Harness(shared(server))

@@ -46,11 +46,12 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const state = new ServerState({ pubsub: options.pubsub })
   const limits = { ...RESP_DEFAULTS, maxBulkLength: options.maxBulkLength ?? RESP_DEFAULTS.maxBulkLength }
   const factory = RespConnection.factory({ server: state, limits })
+  const unixFactory = RespConnection.factory({ server: state, limits, unixPath: options.unix })
   // Both listeners share the databases, as one Redis answers on its port and its unixsocket.
   // A command is parsed in place: the input must be able to hold the largest one the limits allow.
   const maxBufferSize = respMaxBufferSize(limits)
   const servers: Server[] = [await serve({ host: options.host ?? '127.0.0.1', port: options.port ?? 6380, maxBufferSize }, factory)]
-  if (options.unix !== undefined) servers.push(await serve({ path: options.unix, maxBufferSize }, factory))
+  if (options.unix !== undefined) servers.push(await serve({ path: options.unix, maxBufferSize }, unixFactory))
   const sweeper = setInterval(() => {
     for (const db of state.databases) db.sweep()
   }, SWEEP_INTERVAL)

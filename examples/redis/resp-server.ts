@@ -72,11 +72,13 @@ const DELIVERY_LOW_WATER = 64 * 1024
 export interface RespContext {
   readonly server: ServerState
   readonly limits: RespLimits
+  /** The Unix socket path this listener serves, if it is one: CLIENT LIST shows it as the address (a Unix peer has none). */
+  readonly unixPath?: string
 }
 
 /** The address as Redis prints it in CLIENT LIST: `ip:port`, `[ipv6]:port`, or `path:0` for a Unix socket. */
-function formatEndpoint(address: string | undefined, port: number | undefined): string {
-  if (address === undefined) return '?:0'
+function formatEndpoint(address: string | undefined, port: number | undefined, unixPath: string | undefined): string {
+  if (address === undefined || address === '') return `${unixPath ?? '?'}:0`
   return `${address.includes(':') ? `[${address}]` : address}:${port ?? 0}`
 }
 
@@ -120,7 +122,12 @@ export class RespConnection implements Protocol {
   constructor(context: RespContext, t: Transport, scope: Scope) {
     this.#context = context
     this.#nextCommand = Intent.of(this).expectDelimiter(NEWLINE, { max: context.limits.maxInlineLength })
-    const endpoint = { addr: formatEndpoint(t.remoteAddress, t.remotePort), laddr: formatEndpoint(t.localAddress, t.localPort) }
+    const unix = context.unixPath
+    const endpoint = {
+      addr: formatEndpoint(t.remoteAddress, t.remotePort, unix),
+      laddr: formatEndpoint(t.localAddress, t.localPort, unix),
+      isUnix: unix !== undefined,
+    }
     const notify = scope.notifier()
     this.session = context.server.register((id) => new Session(id, context.server, t.output, endpoint, notify))
   }

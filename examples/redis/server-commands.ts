@@ -180,6 +180,7 @@ function flushall(s: Session, a: Args, out: Reply): void {
 export function clientLine(c: Session, now: number): string {
   let flags = ''
   if (c.subscriptions > 0) flags += 'P'
+  if (c.endpoint.isUnix) flags += 'U'
   if (c.multi !== null) flags += 'x'
   if (c.isDirty) flags += 'd'
   const seconds = (ms: number): number => Math.max(0, Math.floor(ms / 1000))

@@ -25,6 +25,8 @@ export interface Queued {
 export interface Endpoint {
   readonly addr: string
   readonly laddr: string
+  /** Connected through a Unix socket (flag U in CLIENT LIST). */
+  readonly isUnix: boolean
 }
 
 export class Session implements CommandContext, Client, Subscriber {

@@ -77,9 +77,11 @@ export class RawConnection {
     socket.on('error', () => {})
   }
 
-  static open(port: number): Promise<RawConnection> {
+  /** Connects to 127.0.0.1:`where`, or to the Unix socket at path `where`. */
+  static open(where: number | string): Promise<RawConnection> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect(port, '127.0.0.1', () => resolve(new RawConnection(socket)))
+      const done = (): void => resolve(new RawConnection(socket))
+      const socket = typeof where === 'number' ? net.connect(where, '127.0.0.1', done) : net.connect(where, done)
       socket.once('error', reject)
     })
   }

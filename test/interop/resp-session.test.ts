@@ -5,6 +5,8 @@
  * the server started): `id` in HELLO and CLIENT ID replies is masked.
  */
 import assert from 'node:assert/strict'
+import os from 'node:os'
+import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { type RunningServer, startRedisServer } from '../../examples/redis-server.js'
 import { freePort } from '../helpers/net.js'
@@ -305,9 +307,11 @@ const SCENARIOS: Record<string, Step[]> = {
 describe('the demo server and the real redis-server give identical replies', { ...peer, timeout: 120_000 }, () => {
   let real: RealRedis
   let demo: RunningServer
+  const realUnix = path.join(os.tmpdir(), `rotor-session-real-${process.pid}.sock`)
+  const demoUnix = path.join(os.tmpdir(), `rotor-session-demo-${process.pid}.sock`)
   before(async () => {
-    real = await startRealRedis(await freePort())
-    demo = await startRedisServer({ port: 0 })
+    real = await startRealRedis(await freePort(), realUnix)
+    demo = await startRedisServer({ port: 0, unix: demoUnix })
   })
   after(async () => {
     await demo?.close()
@@ -321,6 +325,23 @@ describe('the demo server and the real redis-server give identical replies', { .
       assert.deepEqual(actual, expected)
     })
   }
+
+  test('CLIENT INFO over a Unix socket shows its path as both addresses, and flag U', { timeout: 20_000 }, async () => {
+    const info = async (where: string): Promise<string> => {
+      const c = await RawConnection.open(where)
+      try {
+        c.send(encode(['CLIENT', 'INFO']))
+        const line = (await c.replies(1)).split('\r\n')[1] ?? ''
+        return line
+          .replaceAll(where, '<path>')
+          .replace(/(^| )(id|fd|qbuf|qbuf-free|argv-mem|rbs|rbp|tot-mem)=-?\d+/g, '$1$2=n')
+          .replace(/ lib-name= lib-ver=/, '')
+      } finally {
+        c.close()
+      }
+    }
+    assert.deepEqual(await info(demoUnix), await info(realUnix))
+  })
 
   test('redis-cli -n 1, -3 and a piped script print the same for both', { ...needs('redis-cli'), timeout: 30_000 }, async () => {
     const cli = async (port: number, args: string[], input?: string): Promise<string> =>

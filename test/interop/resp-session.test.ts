@@ -326,6 +326,56 @@ describe('the demo server and the real redis-server give identical replies', { .
     })
   }
 
+  test('glob patterns select the same channels (PUBSUB CHANNELS, sorted: the order is the table order)', { timeout: 20_000 }, async () => {
+    const channels = ['h]', 'h]llo', 'hello', 'hallo', 'hllo', 'heeello', 'h*llo', 'h[llo', 'a-b', 'x\\y', 'news.1', 'news.22', '']
+    const patterns = [
+      '*',
+      'h?llo',
+      'h*llo',
+      'h[ae]llo',
+      'h[^e]llo',
+      'h[a-e]*',
+      'h[e-a]llo',
+      'h\\*llo',
+      'h\\[llo',
+      'h[\\[]llo',
+      'news.??',
+      'news.[0-9]',
+      '[a-c]-?',
+      'x\\\\y',
+      '[',
+      'h[',
+      '*.*',
+      'h[a-]llo',
+      'h[a-]',
+      '*a*l*',
+      '*o',
+    ]
+    const select = async (port: number): Promise<string[][]> => {
+      const sub = await RawConnection.open(port)
+      const query = await RawConnection.open(port)
+      try {
+        sub.send(encode(['SUBSCRIBE', ...channels]))
+        await sub.replies(channels.length)
+        const found: string[][] = []
+        for (const pattern of patterns) {
+          query.send(encode(['PUBSUB', 'CHANNELS', pattern]))
+          found.push(
+            (await query.replies(1))
+              .split('\r\n')
+              .filter((_, i) => i > 0 && i % 2 === 0)
+              .sort(),
+          )
+        }
+        return found
+      } finally {
+        sub.close()
+        query.close()
+      }
+    }
+    assert.deepEqual(await select(demo.port), await select(real.port))
+  })
+
   test('CLIENT INFO over a Unix socket shows its path as both addresses, and flag U', { timeout: 20_000 }, async () => {
     const info = async (where: string): Promise<string> => {
       const c = await RawConnection.open(where)

@@ -322,7 +322,8 @@ describe('inline splitting and glob patterns', () => {
 
   test('matches glob patterns as Redis', T, () => {
     const cases: [string, string, boolean][] = [
-      ['*', '', true],
+      ['*', '', false], // as Redis: an empty subject matches only an empty pattern
+      ['', '', true],
       ['h?llo', 'hello', true],
       ['h?llo', 'hllo', false],
       ['h*llo', 'heeeello', true],
@@ -338,7 +339,19 @@ describe('inline splitting and glob patterns', () => {
       ['a*b*c', 'aXXbYY', false],
       ['[abc', 'b', true],
       [`${'*'.repeat(50)}x`, 'y'.repeat(60), false],
+      ['h[a-]llo', 'h]', true], // as Redis: a-] is a range, and the class, unterminated, takes the rest
+      ['h[a-]llo', 'h]llo', false],
+      ['h*llo*', 'hllo', true],
+      ['*a', 'a', true],
     ]
     for (const [pattern, subject, expected] of cases) assert.equal(globMatch(pattern, subject), expected, `${pattern} ~ ${subject}`)
+  })
+
+  test('stays fast on patterns of many stars against long subjects (no exponential retries)', T, () => {
+    const started = process.cpuUsage()
+    assert.equal(globMatch(`${'*a'.repeat(40)}b`, 'a'.repeat(5000)), false)
+    assert.equal(globMatch('*'.repeat(5000) + 'b'.repeat(3), 'b'.repeat(3)), true)
+    const used = process.cpuUsage(started)
+    assert.ok(used.user + used.system < 5_000_000, 'under 5 s of CPU') // exponential would take years
   })
 })

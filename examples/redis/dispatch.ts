@@ -135,8 +135,15 @@ function executeSlow(s: Session, entry: Entry, full: string, a: Args, out: Reply
     if (s.skipReplies > 0) s.skipReplies--
   }
   if (s.multi !== null && (entry.flags & NO_QUEUE) === 0) {
-    s.multi.push(queue(a))
-    sink.write('+QUEUED\r\n')
+    const q = queue(a)
+    s.multiBytes += q.data.length
+    if (s.multiBytes > s.server.maxQueuedBytes) {
+      s.multiFailed = true
+      writeError(sink, `ERR the transaction would queue more than ${s.server.maxQueuedBytes} bytes`)
+    } else {
+      s.multi.push(q)
+      sink.write('+QUEUED\r\n')
+    }
   } else {
     s.lastCommand = full
     entry.run(s, a, sink)
@@ -257,6 +264,7 @@ function multi(s: Session, _a: Args, out: Reply): void {
   if (s.multi !== null) return void writeError(out, 'ERR MULTI calls can not be nested')
   s.multi = []
   s.multiFailed = false
+  s.multiBytes = 0
   s.update()
   out.write(OK)
 }

@@ -27,6 +27,12 @@ export interface ServerOptions {
   /** Clock of the keyspaces (expiry) and of the client registry (age, idle), ms. @default Date.now */
   now?: () => number
   pubsub?: Partial<PubSubLimits>
+  /**
+   * Most bytes of arguments one transaction may queue (Redis has no such bound; a demo that holds
+   * what a peer sends keeps it finite): past it a command is refused and EXEC answers EXECABORT.
+   * @default 67108864 (64 MiB)
+   */
+  maxQueuedBytes?: number
 }
 
 export class ServerState {
@@ -34,9 +40,12 @@ export class ServerState {
   readonly clients = new Map<number, Client>()
   readonly pubsub = new PubSub()
   readonly pubsubLimits: PubSubLimits
+  readonly maxQueuedBytes: number
   readonly now: () => number
   /** Watchers per database: key → clients watching it. */
   readonly #watched: Map<string, Set<Client>>[]
+  /** Each database index's touch hook, made once (the hook is set and cleared as watchers come and go). */
+  readonly #touchers: ((key: string | null) => void)[]
   #nextId = 1
 
   constructor(options: ServerOptions = {}) {
@@ -44,7 +53,9 @@ export class ServerState {
     const now = this.now
     this.databases = Array.from({ length: DATABASES }, () => new Keyspace(now))
     this.#watched = Array.from({ length: DATABASES }, () => new Map())
+    this.#touchers = Array.from({ length: DATABASES }, (_, db) => (key: string | null) => this.touch(db, key))
     this.pubsubLimits = { ...PUBSUB_DEFAULTS, ...options.pubsub }
+    this.maxQueuedBytes = options.maxQueuedBytes ?? 64 * 1024 * 1024
   }
 
   /** Registers a new connection; returns its id (1, 2, …: never reused). */
@@ -131,6 +142,6 @@ export class ServerState {
   /** Sets or clears the touch hook of database `db`, to match whether anyone watches it. */
   #hook(db: number): void {
     const h = hooks(this.databases[db] as Keyspace)
-    h.onTouch = (this.#watched[db] as Map<string, Set<Client>>).size === 0 ? null : (key) => this.touch(db, key)
+    h.onTouch = (this.#watched[db] as Map<string, Set<Client>>).size === 0 ? null : (this.#touchers[db] ?? null)
   }
 }

@@ -55,8 +55,10 @@ export class Session implements CommandContext, Client, Subscriber {
   multi: Queued[] | null = null
   /** A command could not be queued: EXEC answers EXECABORT. */
   multiFailed = false
-  /** Watched keys as `db` index and latin1 key, and whether the key existed then; null when none. */
-  watched: { db: number; key: string; existed: boolean }[] | null = null
+  /** Bytes of arguments queued since MULTI, against `ServerState.maxQueuedBytes`. */
+  multiBytes = 0
+  /** Watched keys by `<db>:<key>`: the db index, the latin1 key, whether the key existed then; null when none. */
+  watched: Map<string, { db: number; key: string; existed: boolean }> | null = null
   /** A watched key was modified since WATCH: EXEC answers the null array. */
   isDirty = false
 
@@ -120,9 +122,10 @@ export class Session implements CommandContext, Client, Subscriber {
   }
 
   watch(key: string): void {
-    this.watched ??= []
-    if (this.watched.some((w) => w.db === this.dbIndex && w.key === key)) return
-    this.watched.push({ db: this.dbIndex, key, existed: hasKey(this.db, key) })
+    this.watched ??= new Map()
+    const id = `${this.dbIndex}:${key}`
+    if (this.watched.has(id)) return
+    this.watched.set(id, { db: this.dbIndex, key, existed: hasKey(this.db, key) })
     this.server.watch(this, this.dbIndex, key)
   }
 
@@ -132,19 +135,20 @@ export class Session implements CommandContext, Client, Subscriber {
    */
   checkWatchedExpiry(): void {
     if (this.watched === null || this.isDirty) return
-    for (const w of this.watched) if (w.existed && !hasKey(this.server.databases[w.db] as Keyspace, w.key)) this.isDirty = true
+    for (const w of this.watched.values()) if (w.existed && !hasKey(this.server.databases[w.db] as Keyspace, w.key)) this.isDirty = true
   }
 
   /** Leaves MULTI and forgets the watched keys (DISCARD, EXEC, RESET). */
   discard(): void {
     this.multi = null
     this.multiFailed = false
+    this.multiBytes = 0
     this.unwatchAll()
     this.update()
   }
 
   unwatchAll(): void {
-    if (this.watched !== null) for (const w of this.watched) this.server.unwatch(this, w.db, w.key)
+    if (this.watched !== null) for (const w of this.watched.values()) this.server.unwatch(this, w.db, w.key)
     this.watched = null
     this.isDirty = false
   }

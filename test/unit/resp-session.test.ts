@@ -133,6 +133,24 @@ describe('RESP server sessions: connections sharing a server', () => {
     assert.equal(a.takeOutput().toString(), '+OK\r\n+QUEUED\r\n_\r\n')
   })
 
+  test('WATCH of 65,536 keys costs linear time, and a transaction cannot queue past maxQueuedBytes', T, () => {
+    const server = new ServerState({ maxQueuedBytes: 1000 })
+    const a = new Harness(shared(server))
+    const keys = Array.from({ length: 65_535 }, (_, i) => `key${i}`)
+    const started = process.cpuUsage()
+    a.feed(command('WATCH', ...keys) + command('WATCH', ...keys))
+    const used = process.cpuUsage(started)
+    assert.ok(used.user + used.system < 10_000_000, 'under 10 s of CPU') // quadratic: minutes
+    a.feed(
+      command('UNWATCH') + command('MULTI') + command('SET', 'k', 'x'.repeat(600)) + command('SET', 'k', 'y'.repeat(600)) + command('PING') + command('EXEC'),
+    )
+    assert.equal(
+      a.takeOutput().toString(),
+      '+OK\r\n+OK\r\n+OK\r\n+OK\r\n+QUEUED\r\n-ERR the transaction would queue more than 1000 bytes\r\n' +
+        '-ERR the transaction would queue more than 1000 bytes\r\n-EXECABORT Transaction discarded because of previous errors.\r\n',
+    )
+  })
+
   test('WATCH is broken by the watched key expiring, not by a key that never existed', T, () => {
     let now = 1000
     const server = new ServerState({ now: () => now })

@@ -111,6 +111,7 @@ export function execute(s: Session, a: Args, out: Reply): void {
     if (sub.arity > 0 ? a.count !== sub.arity : a.count < -sub.arity) return void rejectArity(s, sub.full, false, out)
     full = sub.full
   }
+  s.commands++
   if (s.isSlow) return void executeSlow(s, entry, full, a, out)
   s.lastCommand = full
   entry.run(s, a, out)

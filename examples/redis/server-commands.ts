@@ -196,7 +196,7 @@ export function clientLine(c: Session, now: number): string {
 const CLIENT_TYPES = ['NORMAL', 'MASTER', 'REPLICA', 'SLAVE', 'PUBSUB']
 
 function clientList(s: Session, a: Args, out: Reply): void {
-  let clients = [...s.server.clients.values()] as Session[]
+  let clients = [...s.server.clients.values()]
   if (a.count === 4 && isWord(a, 2, 'TYPE')) {
     const type = a.string(3).toUpperCase()
     if (!CLIENT_TYPES.includes(type)) return void writeError(out, `ERR Unknown client type '${a.string(3)}'`)
@@ -218,7 +218,7 @@ function clientList(s: Session, a: Args, out: Reply): void {
 
 /** CLIENT KILL addr (old form, +OK) or CLIENT KILL <filter> <value> ... (the number killed). */
 function clientKill(s: Session, a: Args, out: Reply): void {
-  const clients = [...s.server.clients.values()] as Session[]
+  const clients = [...s.server.clients.values()]
   if (a.count === 3) {
     const addr = a.string(2)
     const victim = clients.find((c) => c.endpoint.addr === addr)
@@ -370,7 +370,7 @@ function info(s: Session, a: Args, out: Reply): void {
     clients: () => [
       `connected_clients:${s.server.clients.size}`,
       'blocked_clients:0',
-      `pubsub_clients:${[...s.server.clients.values()].filter((c) => (c as Session).subscriptions > 0).length}`,
+      `pubsub_clients:${[...s.server.clients.values()].filter((c) => c.subscriptions > 0).length}`,
     ],
     memory: () => [
       `used_memory:${process.memoryUsage().heapUsed}`,
@@ -379,7 +379,12 @@ function info(s: Session, a: Args, out: Reply): void {
       'maxmemory_policy:noeviction',
     ],
     persistence: () => ['loading:0', 'rdb_changes_since_last_save:0', 'aof_enabled:0'],
-    stats: () => [`pubsub_channels:${s.server.pubsub.channels.size}`, `pubsub_patterns:${s.server.pubsub.patterns.size}`],
+    stats: () => [
+      `total_connections_received:${s.server.connectionsReceived}`,
+      `total_commands_processed:${[...s.server.clients.values()].reduce((n, c) => n + c.commands, s.server.closedCommands)}`,
+      `pubsub_channels:${s.server.pubsub.channels.size}`,
+      `pubsub_patterns:${s.server.pubsub.patterns.size}`,
+    ],
     replication: () => ['role:master', 'connected_slaves:0'],
     keyspace: () => s.server.databases.flatMap((db, i) => (db.size > 0 ? [`db${i}:keys=${db.size},expires=0,avg_ttl=0`] : [])),
   }

@@ -9,19 +9,10 @@
 import { Keyspace } from './keyspace.js'
 import { hasKey, hooks } from './keyspace-hooks.js'
 import { PUBSUB_DEFAULTS, PubSub, type PubSubLimits } from './pubsub.js'
+import type { Session } from './session.js'
 
 /** Number of databases (Redis' `databases` default). */
 export const DATABASES = 16
-
-/** A connection as the server sees it (implemented by Session). */
-export interface Client {
-  readonly id: number
-  /** A key this client watches was modified: its EXEC must fail. */
-  touched(): void
-  /** The database at `index` is now another Keyspace (SWAPDB). */
-  rebind(index: number): void
-  readonly dbIndex: number
-}
 
 export interface ServerOptions {
   /** Clock of the keyspaces (expiry) and of the client registry (age, idle), ms. @default Date.now */
@@ -37,16 +28,23 @@ export interface ServerOptions {
 
 export class ServerState {
   readonly databases: Keyspace[]
-  readonly clients = new Map<number, Client>()
+  readonly clients = new Map<number, Session>()
   readonly pubsub = new PubSub()
   readonly pubsubLimits: PubSubLimits
   readonly maxQueuedBytes: number
+  /** Commands run by connections that have closed (INFO adds the live ones). */
+  closedCommands = 0
   readonly now: () => number
   /** Watchers per database: key → clients watching it. */
-  readonly #watched: Map<string, Set<Client>>[]
+  readonly #watched: Map<string, Set<Session>>[]
   /** Each database index's touch hook, made once (the hook is set and cleared as watchers come and go). */
   readonly #touchers: ((key: string | null) => void)[]
   #nextId = 1
+
+  /** Connections accepted since the start (INFO's total_connections_received). */
+  get connectionsReceived(): number {
+    return this.#nextId - 1
+  }
 
   constructor(options: ServerOptions = {}) {
     this.now = options.now ?? Date.now
@@ -59,19 +57,19 @@ export class ServerState {
   }
 
   /** Registers a new connection; returns its id (1, 2, …: never reused). */
-  register<C extends Client>(client: (id: number) => C): C {
+  register(client: (id: number) => Session): Session {
     const c = client(this.#nextId++)
     this.clients.set(c.id, c)
     return c
   }
 
-  unregister(c: Client): void {
+  unregister(c: Session): void {
     this.clients.delete(c.id)
   }
 
   /** `c` watches `key` of database `db`. */
-  watch(c: Client, db: number, key: string): void {
-    const table = this.#watched[db] as Map<string, Set<Client>>
+  watch(c: Session, db: number, key: string): void {
+    const table = this.#watched[db] as Map<string, Set<Session>>
     let set = table.get(key)
     if (set === undefined) {
       set = new Set()
@@ -81,8 +79,8 @@ export class ServerState {
     this.#hook(db)
   }
 
-  unwatch(c: Client, db: number, key: string): void {
-    const table = this.#watched[db] as Map<string, Set<Client>>
+  unwatch(c: Session, db: number, key: string): void {
+    const table = this.#watched[db] as Map<string, Set<Session>>
     const set = table.get(key)
     if (set === undefined) return
     set.delete(c)
@@ -92,7 +90,7 @@ export class ServerState {
 
   /** Every watcher of `key` in database `db` (null: of every key of it) must fail its EXEC. */
   touch(db: number, key: string | null): void {
-    const table = this.#watched[db] as Map<string, Set<Client>>
+    const table = this.#watched[db] as Map<string, Set<Session>>
     if (key === null) {
       for (const set of table.values()) for (const c of set) c.touched()
     } else {
@@ -106,7 +104,7 @@ export class ServerState {
    * SWAPDB: watching a key that exists nowhere is not broken by emptying a database).
    */
   touchExisting(db: number, other: number | null): void {
-    const table = this.#watched[db] as Map<string, Set<Client>>
+    const table = this.#watched[db] as Map<string, Set<Session>>
     for (const [key, set] of table) {
       const exists = hasKey(this.databases[db] as Keyspace, key) || (other !== null && hasKey(this.databases[other] as Keyspace, key))
       if (exists) for (const c of set) c.touched()
@@ -142,6 +140,6 @@ export class ServerState {
   /** Sets or clears the touch hook of database `db`, to match whether anyone watches it. */
   #hook(db: number): void {
     const h = hooks(this.databases[db] as Keyspace)
-    h.onTouch = (this.#watched[db] as Map<string, Set<Client>>).size === 0 ? null : (this.#touchers[db] ?? null)
+    h.onTouch = (this.#watched[db] as Map<string, Set<Session>>).size === 0 ? null : (this.#touchers[db] ?? null)
   }
 }

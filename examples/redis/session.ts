@@ -12,7 +12,7 @@ import type { Keyspace } from './keyspace.js'
 import { hasKey } from './keyspace-hooks.js'
 import type { Subscriber } from './pubsub.js'
 import type { Reply } from './reply.js'
-import type { Client, ServerState } from './server-state.js'
+import type { ServerState } from './server-state.js'
 
 /** A command queued by MULTI: its arguments copied out of the input (one buffer, with spans). */
 export interface Queued {
@@ -29,7 +29,7 @@ export interface Endpoint {
   readonly isUnix: boolean
 }
 
-export class Session implements CommandContext, Client, Subscriber {
+export class Session implements CommandContext, Subscriber {
   readonly id: number
   readonly server: ServerState
   /** The connection's output Buf: replies that must not be suppressed (CLIENT REPLY ON), messages to self. */
@@ -42,6 +42,8 @@ export class Session implements CommandContext, Client, Subscriber {
   lastActive: number
   /** Name of the last command run, lower case (`client|list` for a subcommand), for CLIENT LIST. */
   lastCommand = 'NULL'
+  /** Commands this connection ran (INFO's total_commands_processed sums them). */
+  commands = 0
 
   db: Keyspace
   dbIndex = 0
@@ -203,5 +205,7 @@ export class Session implements CommandContext, Client, Subscriber {
     this.pending.length = 0
     this.pendingBytes = 0
     this.server.unregister(this)
+    this.server.closedCommands += this.commands
+    this.commands = 0
   }
 }

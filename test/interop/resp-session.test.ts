@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { prng } from 'rotor-stream/testing'
 import { type RunningServer, startRedisServer } from '../../examples/redis-server.js'
 import { freePort } from '../helpers/net.js'
 import { needs, run } from '../helpers/peers.js'
@@ -387,6 +388,29 @@ describe('the demo server and the real redis-server give identical replies', { .
       }
     }
     assert.deepEqual(await select(demo.port), await select(real.port))
+  })
+
+  test('400 random inline lines of quotes, escapes and whitespace split the same (or are refused the same)', { timeout: 60_000 }, async () => {
+    const random = prng(15)
+    const pieces = ['a', 'b', ' ', '  ', '\t', '"', "'", '\\', 'x', '4', 'f', 'n', 't', '\\x4', '\\"', "\\'", '\\n', 'Z']
+    const lines = Array.from({ length: 400 }, () =>
+      Array.from({ length: 1 + Math.floor(random() * 12) }, () => pieces[Math.floor(random() * pieces.length)]).join(''),
+    )
+    // PUBSUB NUMSUB answers every word it got, decoded: a mirror of the split.
+    const answers = async (port: number): Promise<string[]> => {
+      const out: string[] = []
+      for (const line of lines) {
+        const c = await RawConnection.open(port)
+        try {
+          c.send(`PUBSUB NUMSUB ${line}\r\nPING\r\n`)
+          out.push(`${line} => ${await c.replies(2)}`)
+        } finally {
+          c.close()
+        }
+      }
+      return out
+    }
+    assert.deepEqual(await answers(demo.port), await answers(real.port))
   })
 
   test('CLIENT INFO over a Unix socket shows its path as both addresses, and flag U', { timeout: 20_000 }, async () => {

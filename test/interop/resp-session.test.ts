@@ -413,6 +413,33 @@ describe('the demo server and the real redis-server give identical replies', { .
     assert.deepEqual(await answers(demo.port), await answers(real.port))
   })
 
+  test('300 random glob patterns select the same of 40 random channels', { timeout: 60_000 }, async () => {
+    const random = prng(7)
+    const pick = (alphabet: string, max: number): string =>
+      Array.from({ length: 1 + Math.floor(random() * max) }, () => alphabet[Math.floor(random() * alphabet.length)]).join('')
+    const channels = [...new Set(Array.from({ length: 40 }, () => pick('ab]-\\^[*?', 5)))]
+    const patterns = Array.from({ length: 300 }, () => pick('ab*?[]^-\\', 7))
+    const select = async (port: number): Promise<string[]> => {
+      const sub = await RawConnection.open(port)
+      const query = await RawConnection.open(port)
+      try {
+        sub.send(encode(['SUBSCRIBE', ...channels]))
+        await sub.replies(channels.length)
+        const found: string[] = []
+        for (const pattern of patterns) {
+          query.send(encode(['PUBSUB', 'CHANNELS', pattern]))
+          const names = (await query.replies(1)).split('\r\n').filter((_, i) => i > 0 && i % 2 === 0)
+          found.push(`${pattern} => ${JSON.stringify(names.sort())}`)
+        }
+        return found
+      } finally {
+        sub.close()
+        query.close()
+      }
+    }
+    assert.deepEqual(await select(demo.port), await select(real.port))
+  })
+
   test('CLIENT INFO over a Unix socket shows its path as both addresses, and flag U', { timeout: 20_000 }, async () => {
     const info = async (where: string): Promise<string> => {
       const c = await RawConnection.open(where)

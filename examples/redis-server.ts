@@ -1,5 +1,6 @@
 /**
- * The demo: an in-memory Redis-compatible (RESP2) server built on rotor-stream.
+ * The demo: an in-memory Redis-compatible server built on rotor-stream: RESP2 and RESP3 (HELLO 3),
+ * 16 databases, transactions (MULTI/EXEC/WATCH), pub/sub, CLIENT, inline commands with quotes.
  *
  *     npm start                                   # 127.0.0.1:6380
  *     npx tsx --conditions=rotor-stream-source examples/redis-server.ts --port 6390 --unix /tmp/rs.sock
@@ -13,8 +14,9 @@
 import { pathToFileURL } from 'node:url'
 import { type Server, serve } from 'rotor-stream'
 import { formatAddress, parseFlags } from './cli.js'
-import { Keyspace } from './redis/keyspace.js'
+import type { PubSubLimits } from './redis/pubsub.js'
 import { RESP_DEFAULTS, RespConnection, respMaxBufferSize } from './redis/resp-server.js'
+import { ServerState } from './redis/server-state.js'
 
 /** How often expired keys nobody reads are swept, ms. */
 const SWEEP_INTERVAL = 100
@@ -26,33 +28,39 @@ export interface RedisServerOptions {
   port?: number
   unix?: string
   maxBulkLength?: number
+  /** Output limits of a subscriber that does not read (Redis' client-output-buffer-limit pubsub). @default 32 MiB hard, 8 MiB for 60 s soft */
+  pubsub?: Partial<PubSubLimits>
 }
 
 /** A running server: its listeners and how to stop it. */
 export interface RunningServer {
   readonly port: number
   readonly unix: string | undefined
-  readonly keyspace: Keyspace
+  /** The databases, clients and subscriptions. */
+  readonly state: ServerState
   close(): Promise<void>
 }
 
 /** Starts the server; resolves once it listens (TCP, and the Unix socket if asked). */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RunningServer> {
-  const keyspace = new Keyspace()
+  const state = new ServerState({ pubsub: options.pubsub })
   const limits = { ...RESP_DEFAULTS, maxBulkLength: options.maxBulkLength ?? RESP_DEFAULTS.maxBulkLength }
-  const factory = RespConnection.factory({ keyspace, limits })
-  // Both listeners share one keyspace, as one Redis answers on its port and its unixsocket.
+  const factory = RespConnection.factory({ server: state, limits })
+  const unixFactory = RespConnection.factory({ server: state, limits, unixPath: options.unix })
+  // Both listeners share the databases, as one Redis answers on its port and its unixsocket.
   // A command is parsed in place: the input must be able to hold the largest one the limits allow.
   const maxBufferSize = respMaxBufferSize(limits)
   const servers: Server[] = [await serve({ host: options.host ?? '127.0.0.1', port: options.port ?? 6380, maxBufferSize }, factory)]
-  if (options.unix !== undefined) servers.push(await serve({ path: options.unix, maxBufferSize }, factory))
-  const sweeper = setInterval(() => keyspace.sweep(), SWEEP_INTERVAL)
+  if (options.unix !== undefined) servers.push(await serve({ path: options.unix, maxBufferSize }, unixFactory))
+  const sweeper = setInterval(() => {
+    for (const db of state.databases) db.sweep()
+  }, SWEEP_INTERVAL)
   sweeper.unref()
   const address = servers[0]?.address
   return {
     port: address !== undefined && 'port' in address ? address.port : 0,
     unix: options.unix,
-    keyspace,
+    state,
     async close() {
       clearInterval(sweeper)
       // Clients idle on a kept-alive connection never end by themselves: give them a moment.

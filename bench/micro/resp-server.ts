@@ -10,8 +10,8 @@
  * would otherwise count time it did not run. Knobs: ROUNDS (reads per run, 20000), REPEAT (runs, best kept, 10).
  */
 
-import { Keyspace } from '../../examples/redis/keyspace.js'
 import { RESP_DEFAULTS, RespConnection } from '../../examples/redis/resp-server.js'
+import { ServerState } from '../../examples/redis/server-state.js'
 import { data, parseRead } from '../resp/hand-resp.js'
 import { NullEngine } from './null-engine.js'
 
@@ -44,9 +44,8 @@ function chunks(test: string): Buffer[] {
 }
 
 function engineRun(test: string): number {
-  const keyspace = new Keyspace()
   const engine = new NullEngine()
-  engine.begin(RespConnection.factory({ keyspace, limits: RESP_DEFAULTS }))
+  engine.begin(RespConnection.factory({ server: new ServerState(), limits: RESP_DEFAULTS }))
   for (const read of chunks(test.replace('get', 'set'))) engine.feed(read) // GET finds its keys
   const reads = chunks(test)
   const started = cpuNow()

@@ -27,3 +27,37 @@ export interface Command<C extends CommandContext = CommandContext> {
   readonly arity: number
   readonly run: Handler<C>
 }
+
+/** A subcommand of a container command (CLIENT GETNAME): checked by the dispatcher before the command runs. */
+export interface Subcommand {
+  /** Upper-case name. */
+  readonly name: string
+  /** Arity counting the container's name too (CLIENT GETNAME: 2), as in Redis' command table. */
+  readonly arity: number
+}
+
+/** Runs even inside MULTI instead of being queued (MULTI, EXEC, DISCARD, WATCH, QUIT, RESET). */
+export const NO_QUEUE = 1
+/** Allowed to a RESP2 connection in subscribed mode ((P)(UN)SUBSCRIBE, PING, QUIT, RESET). */
+export const IN_SUBSCRIBED = 2
+
+/** A server command: a command with, optionally, subcommands and the flags above. */
+export interface ServerCommand<C extends CommandContext = CommandContext> extends Command<C> {
+  readonly subcommands?: readonly Subcommand[]
+  readonly flags?: number
+}
+
+/**
+ * Is argument `i` the upper-case word `word` (letters, digits, `-`, `:`…), in any case? Unlike
+ * `Args.is`, which folds every byte and so only compares letters, this folds only a–z.
+ */
+export function isWord(a: Args, i: number, word: string): boolean {
+  if (i >= a.count || a.length(i) !== word.length) return false
+  const data = a.data
+  const start = a.starts[i] as number
+  for (let k = 0; k < word.length; k++) {
+    const c = data[start + k] as number
+    if ((c >= 0x61 && c <= 0x7a ? c - 0x20 : c) !== word.charCodeAt(k)) return false
+  }
+  return true
+}

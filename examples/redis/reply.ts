@@ -91,3 +91,14 @@ export function writeDouble(out: Reply, resp: 2 | 3, text: string): void {
 export function writeBoolean(out: Reply, resp: 2 | 3, value: boolean): void {
   out.write(resp === 3 ? (value ? '#t\r\n' : '#f\r\n') : value ? ':1\r\n' : ':0\r\n')
 }
+
+/** Text for a human (INFO, CLIENT LIST): RESP3 the verbatim string `=<n>\r\ntxt:…`; RESP2 a bulk string. `text` is latin1. */
+export function writeVerbatim(out: Reply, resp: 2 | 3, text: string): void {
+  if (resp === 3) {
+    out.write(`=${text.length + 4}\r\ntxt:`)
+    out.write(text, 'latin1')
+    out.write(CRLF)
+  } else {
+    writeBulk(out, text)
+  }
+}

@@ -1,6 +1,8 @@
 /**
- * The RESP2 server protocol: parses requests (arrays of bulk strings, or inline commands),
- * hands each complete command to a `Keyspace`, writes the replies.
+ * The RESP server protocol: parses requests (arrays of bulk strings, or inline commands), hands
+ * each complete command to the dispatcher with the connection's `Session`, writes the replies
+ * (RESP2, or RESP3 after `HELLO 3`), and delivers pub/sub messages published by other
+ * connections (`wakeup`), bounded like Redis' `client-output-buffer-limit pubsub`.
  *
  * One `bytesRead` call parses everything that is buffered — 32 pipelined commands arriving in
  * one read are executed in one call and their replies leave in one write — and then returns an
@@ -15,12 +17,14 @@
  */
 import { type Exception, Intent, type Protocol, type Scope, type Transport } from 'rotor-stream'
 import { Args } from './args.js'
-import type { Keyspace } from './keyspace.js'
-import { OK, writeError } from './reply.js'
+import { execute } from './dispatch.js'
+import { splitPlain, splitQuoted } from './inline.js'
+import { writeError } from './reply.js'
+import type { ServerState } from './server-state.js'
+import { Session } from './session.js'
 
 const CR = 0x0d
 const LF = 0x0a
-const SPACE = 0x20
 const NEWLINE = Buffer.from('\n')
 /** Longest `$<length>` line: '$' + up to 20 digits + CRLF, with room to spare. */
 const MAX_BULK_HEADER = 32
@@ -58,10 +62,24 @@ export const RESP_DEFAULTS: Readonly<RespLimits> = Object.freeze({
   idleTimeout: 0,
 })
 
-/** What a connection shares with the others: the data and the limits. */
+/**
+ * Messages for a subscriber are moved into its output only once the previous ones are down to
+ * this many unwritten bytes: what it has not read stays counted (and bounded) in its queue.
+ */
+const DELIVERY_LOW_WATER = 64 * 1024
+
+/** What a connection shares with the others: the databases, clients and subscriptions, and the limits. */
 export interface RespContext {
-  readonly keyspace: Keyspace
+  readonly server: ServerState
   readonly limits: RespLimits
+  /** The Unix socket path this listener serves, if it is one: CLIENT LIST shows it as the address (a Unix peer has none). */
+  readonly unixPath?: string
+}
+
+/** The address as Redis prints it in CLIENT LIST: `ip:port`, `[ipv6]:port`, or `path:0` for a Unix socket. */
+function formatEndpoint(address: string | undefined, port: number | undefined, unixPath: string | undefined): string {
+  if (address === undefined || address === '') return `${unixPath ?? '?'}:0`
+  return `${address.includes(':') ? `[${address}]` : address}:${port ?? 0}`
 }
 
 /**
@@ -73,7 +91,7 @@ export function respMaxBufferSize(limits: RespLimits): number {
   return limits.maxCommandBytes + limits.maxArguments * (MAX_BULK_HEADER + 3) + limits.maxInlineLength + 1
 }
 
-/** One connection speaking RESP2. */
+/** One connection speaking RESP2 or RESP3. */
 export class RespConnection implements Protocol {
   /**
    * `command`: at the start of a command (array header or inline line).
@@ -93,19 +111,29 @@ export class RespConnection implements Protocol {
   bulkLength = 0
   /** Bytes of arguments in the current command, against maxCommandBytes. */
   commandBytes = 0
-  /** Set by QUIT: close once the replies are flushed. */
-  quit = false
+  /** Messages were moved into the output: waiting for them to flush before moving more (see DELIVERY_LOW_WATER). */
+  isDelivering = false
+  /** The connection's state between commands, shared with the dispatcher and the server's registries. */
+  readonly session: Session
   readonly #context: RespContext
   /** The Intent of the 'command' phase, returned again after every read (the stream copies it): no allocation per read. */
   readonly #nextCommand: Intent<RespConnection>
 
-  constructor(context: RespContext) {
+  constructor(context: RespContext, t: Transport, scope: Scope) {
     this.#context = context
     this.#nextCommand = Intent.of(this).expectDelimiter(NEWLINE, { max: context.limits.maxInlineLength })
+    const unix = context.unixPath
+    const endpoint = {
+      addr: formatEndpoint(t.remoteAddress, t.remotePort, unix),
+      laddr: formatEndpoint(t.localAddress, t.localPort, unix),
+      isUnix: unix !== undefined,
+    }
+    const notify = scope.notifier()
+    this.session = context.server.register((id) => new Session(id, context.server, t.output, endpoint, notify))
   }
 
   static factory(context: RespContext) {
-    return (t: Transport, _seed: unknown, scope: Scope): Intent<RespConnection> => new RespConnection(context).#waitCommand(t, 0, scope)
+    return (t: Transport, _seed: unknown, scope: Scope): Intent<RespConnection> => new RespConnection(context, t, scope).#waitCommand(t, 0, scope)
   }
 
   bytesRead(t: Transport, _end: number, scope: Scope): Intent<RespConnection> {
@@ -113,9 +141,35 @@ export class RespConnection implements Protocol {
     // One view of everything buffered; argument spans index into it until the input is consumed.
     const data = t.input.view()
     this.args.data = data
+    const session = this.session
+    session.isRunning = true
+    session.lastActive = session.server.now() // one clock read per read, not per command
     const intent = this.#parse(t, data, scope)
+    session.isRunning = false
     this.args.release() // the view may outlive the input's storage: do not keep it
     return intent
+  }
+
+  /** A message for this subscriber was queued, or the connection must close (output limit, CLIENT KILL). */
+  wakeup(t: Transport, scope: Scope): Intent<RespConnection> {
+    if (this.session.isKilled) return this.#drop('client output limit reached or killed')
+    if (this.phase === 'closing') return Intent.of(this).expectFlush()
+    if (this.isDelivering || this.session.pending.length === 0) return this.#resume(scope)
+    return this.#deliver(t)
+  }
+
+  bytesFlushed(t: Transport, scope: Scope): Intent<RespConnection> {
+    if (this.phase === 'closing') return this.#done()
+    // The messages moved into the output are (nearly) written: move the next ones, or read on.
+    this.isDelivering = false
+    this.session.inFlight = 0
+    if (this.session.isKilled) return this.#drop('client output limit reached or killed')
+    if (this.session.pending.length > 0) return this.#deliver(t)
+    return this.#resume(scope)
+  }
+
+  fatal(): void {
+    this.session.close()
   }
 
   exception(t: Transport, reason: Exception): Intent<RespConnection> {
@@ -131,16 +185,45 @@ export class RespConnection implements Protocol {
       case 'RS_ERR_END_OF_STREAM':
       case 'RS_ERR_READ':
       case 'RS_ERR_TOO_SLOW':
-        return Intent.done()
+        return this.#done()
     }
   }
 
   timeout(): Intent<RespConnection> {
-    return Intent.done() // idle client (only with idleTimeout set), as Redis' `timeout` setting
+    return this.#done() // idle client (only with idleTimeout set), as Redis' `timeout` setting
   }
 
-  bytesFlushed(): Intent<RespConnection> {
+  /** Moves the queued messages into the output and waits for them to flush before reading on. */
+  #deliver(t: Transport): Intent<RespConnection> {
+    this.session.flushPending(t.output)
+    this.isDelivering = true
+    return Intent.of(this).expectFlush(DELIVERY_LOW_WATER)
+  }
+
+  /** What the connection waited for before a delivery: the next command, or the rest of the one begun. */
+  #resume(scope: Scope): Intent<RespConnection> {
+    switch (this.phase) {
+      case 'command':
+        return this.#idle(this.#nextCommand, scope)
+      case 'bulkHeader':
+        return this.#idle(Intent.of(this).expectDelimiter(NEWLINE, { offset: this.at, max: this.at + MAX_BULK_HEADER }), scope)
+      case 'bulkBody':
+        return this.#idle(Intent.of(this).expectBytes(this.at + this.bulkLength + 2), scope)
+      case 'closing':
+        return Intent.of(this).expectFlush()
+    }
+  }
+
+  /** The clean end: leave the registries, flush, close. */
+  #done(): Intent<RespConnection> {
+    this.session.close()
     return Intent.done()
+  }
+
+  /** Closes at once, dropping unsent output (an HTTP request, a subscriber over its limit); `fatal` leaves the registries. */
+  #drop(why: string): Intent<RespConnection> {
+    this.phase = 'closing'
+    return Intent.error(new Error(why))
   }
 
   /** Executes every complete command in `data` (the input), then consumes them and says what is missing. */
@@ -179,11 +262,16 @@ export class RespConnection implements Protocol {
             if (count > 0) this.#startArray(count, pos)
             continue
           }
-          // An inline command: words separated by spaces (telnet's form), CRLF or LF ended.
-          this.#splitInline(data, pos, lf > pos && data[lf - 1] === CR ? lf - 1 : lf)
+          // An inline command: words separated by whitespace (telnet's form, redis-cli's quotes), CRLF or LF ended.
+          const end = lf > pos && data[lf - 1] === CR ? lf - 1 : lf
+          if (!splitPlain(data, pos, end, this.args) && !splitQuoted(data, pos, end, this.args)) {
+            return this.#protocolError(t, 'unbalanced quotes in request')
+          }
           pos = lf + 1
           if (this.args.count > 0) this.#execute(t)
-          if (this.quit) return this.#close(t)
+          this.args.data = data // a quoted line ran on its own decoded bytes
+          if (this.session.isDropped) return this.#drop('HTTP request on the RESP port')
+          if (this.session.isQuitting) return this.#close(t)
           continue
         }
       }
@@ -192,7 +280,8 @@ export class RespConnection implements Protocol {
       pos = this.at
       this.phase = 'command'
       this.#execute(t)
-      if (this.quit) return this.#close(t)
+      if (this.session.isDropped) return this.#drop('HTTP request on the RESP port')
+      if (this.session.isQuitting) return this.#close(t)
     }
   }
 
@@ -277,32 +366,10 @@ export class RespConnection implements Protocol {
     this.phase = 'bulkHeader'
   }
 
-  /** The words of the inline command `data[start, end)`, separated by runs of spaces, become the arguments. */
-  #splitInline(data: Buffer, start: number, end: number): void {
-    const args = this.args
-    args.count = 0
-    let word = -1 // start of the word being read, or -1 between words
-    for (let i = start; i < end; i++) {
-      if (data[i] === SPACE) {
-        if (word >= 0) args.push(word, i)
-        word = -1
-      } else if (word < 0) {
-        word = i
-      }
-    }
-    if (word >= 0) args.push(word, end)
-  }
-
   /** Runs the command in `args`; its reply goes straight into the output Buf. */
   #execute(t: Transport): void {
-    const args = this.args
-    if (args.is(0, 'QUIT')) {
-      t.output.write(OK)
-      this.quit = true
-    } else {
-      this.#context.keyspace.execute(args, t.output)
-    }
-    args.clear()
+    execute(this.session, this.args, t.output)
+    this.args.clear()
   }
 
   /** Answer `-ERR Protocol error: …` and close, as Redis does. */

@@ -3,15 +3,15 @@ import { describe, test } from 'node:test'
 import type { Factory } from 'rotor-stream'
 import { checkSplits, Harness, runScripted } from 'rotor-stream/testing'
 import { Dict, type DictEntry } from '../../examples/redis/dict.js'
-import { Keyspace } from '../../examples/redis/keyspace.js'
 import { RESP_DEFAULTS, RespConnection, type RespContext, type RespLimits, respMaxBufferSize } from '../../examples/redis/resp-server.js'
+import { ServerState } from '../../examples/redis/server-state.js'
 
 const T = { timeout: 30_000 }
 
-/** A factory whose every connection gets a fresh keyspace, so that each split run starts empty. */
+/** A factory whose every connection gets fresh databases, so that each split run starts empty. */
 function factory(limits: Partial<RespLimits> = {}, now = () => 1_000_000): Factory {
   return (t, seed, scope) => {
-    const context: RespContext = { keyspace: new Keyspace(now), limits: { ...RESP_DEFAULTS, ...limits } }
+    const context: RespContext = { server: new ServerState({ now }), limits: { ...RESP_DEFAULTS, ...limits } }
     return RespConnection.factory(context)(t, seed, scope)
   }
 }
@@ -42,7 +42,7 @@ describe('RESP server protocol', () => {
     assert.equal(
       run.output.toString(),
       '+PONG\r\n+PONG\r\n+OK\r\n$1\r\nv\r\n:1\r\n:42\r\n:2\r\n*2\r\n$1\r\nb\r\n$1\r\na\r\n*2\r\n$1\r\nv\r\n$-1\r\n' +
-        "-ERR unknown command 'NOSUCH', with args beginning with: 'x'\r\n+OK\r\n",
+        "-ERR unknown command 'NOSUCH', with args beginning with: 'x' \r\n+OK\r\n",
     )
     assert.equal(run.state, 'done')
   })

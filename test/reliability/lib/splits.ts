@@ -11,8 +11,8 @@ import fc from 'fast-check'
 import type { Factory } from 'rotor-stream'
 import { type Run, runScripted } from 'rotor-stream/testing'
 import { demoRouter, HttpConnection } from '../../../examples/http-server.js'
-import { Keyspace } from '../../../examples/redis/keyspace.js'
 import { RESP_DEFAULTS, RespConnection, type RespLimits } from '../../../examples/redis/resp-server.js'
+import { ServerState } from '../../../examples/redis/server-state.js'
 import { coreStream, cutAt, encodeCore, encodeHttp, encodeResp, hostileBytes, httpSession, mutate, mutation, respSession } from './inputs.js'
 import type { ScenarioResult } from './metrics.js'
 import { FramedEcho } from './protocols.js'
@@ -27,9 +27,10 @@ export interface PropertyOptions {
 
 type Outcome = Omit<ScenarioResult, 'ms' | 'rssMiB' | 'leaked'>
 
-/** The RESP server with a fresh keyspace per connection and a frozen clock. */
+/** The RESP server with fresh databases per connection and a frozen clock. */
 export function respFactory(limits: Partial<RespLimits> = {}): Factory {
-  return (t, seed, scope) => RespConnection.factory({ keyspace: new Keyspace(() => 1_000_000), limits: { ...RESP_DEFAULTS, ...limits } })(t, seed, scope)
+  return (t, seed, scope) =>
+    RespConnection.factory({ server: new ServerState({ now: () => 1_000_000 }), limits: { ...RESP_DEFAULTS, ...limits } })(t, seed, scope)
 }
 
 /** The demo HTTP server without a Date header (byte-exact output), plus a route that throws. */

@@ -9,6 +9,7 @@
  */
 import { Args } from './args.js'
 import { type Command, IN_SUBSCRIBED, isWord, NO_QUEUE, type ServerCommand, type Subcommand } from './command.js'
+import { unknownCommand } from './commands/errors.js'
 import { DATA_COMMANDS } from './keyspace.js'
 import { PUBSUB_COMMANDS } from './pubsub-commands.js'
 import { EMPTY_ARRAY, OK, type Reply, writeArrayHeader, writeBulk, writeError, writeInteger, writeMapHeader, writeNull } from './reply.js'
@@ -170,13 +171,6 @@ function rejectArity(s: Session, full: string, isExec: boolean, out: Reply): voi
     return
   }
   reject(s, `ERR ${message}`, out)
-}
-
-/** Redis' text: the name and the first arguments, quoted, up to 128 characters of arguments. */
-function unknownCommand(a: Args): string {
-  let args = ''
-  for (let i = 1; i < a.count && args.length < 128; i++) args += `'${a.string(i).slice(0, 128 - args.length)}' `
-  return `ERR unknown command '${a.string(0).slice(0, 128)}', with args beginning with: ${args}`
 }
 
 function argsOf(words: readonly string[]): Args {

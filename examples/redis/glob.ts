@@ -1,5 +1,5 @@
 /**
- * Redis' glob patterns (PSUBSCRIBE, PUBSUB CHANNELS, CONFIG GET): `*` any run of bytes, `?` one
+ * Redis' glob patterns (KEYS, SCAN MATCH, PSUBSCRIBE, PUBSUB CHANNELS, CONFIG GET): `*` any run of bytes, `?` one
  * byte, `[abc]`, `[^abc]`, `[a-z]` a class, `\x` the byte x literally. Pattern and subject are
  * latin1 strings (one char per byte). A `[` without its `]` takes the rest of the pattern as the
  * class, as Redis does.

@@ -12,7 +12,7 @@
  */
 import type { Args } from './args.js'
 import type { CommandContext } from './command.js'
-import { INTERIM_SERVER_TABLE } from './commands/interim-server.js'
+import { unknownCommand } from './commands/errors.js'
 import { findCommand } from './commands/table.js'
 import type { Deque } from './deque.js'
 import { Dict, type DictEntry, type OrderedDict, type OrderedEntry } from './dict.js'
@@ -100,16 +100,14 @@ export class Keyspace {
   }
 
   /**
-   * Runs the command in `args` (argument 0 is its name, in any case) and writes its reply.
-   * INTERIM: the connection layer's dispatcher replaces this (and commands/interim-server.ts).
+   * Runs the data command in `args` (argument 0 is its name, in any case) on this database and
+   * writes its reply: for tests and embedding. Connections go through dispatch.ts, which adds
+   * the server commands (sessions, transactions, pub/sub).
    */
   execute(args: Args, out: Reply, ctx: CommandContext = this.#context): void {
-    const command = findCommand(args) ?? INTERIM_SERVER_TABLE.find(args)
+    const command = findCommand(args)
     if (command === undefined) {
-      const shown = args.string(0).slice(0, 128)
-      const rest: string[] = []
-      for (let i = 1; i < Math.min(args.count, 4); i++) rest.push(`'${args.string(i).slice(0, 64)}'`)
-      writeError(out, `ERR unknown command '${shown}', with args beginning with: ${rest.join(' ')}`)
+      writeError(out, unknownCommand(args))
       return
     }
     if (command.arity > 0 ? args.count !== command.arity : args.count < -command.arity) {

@@ -8,7 +8,7 @@ import os from 'node:os'
 import type { Args } from './args.js'
 import { IN_SUBSCRIBED, isWord, NO_QUEUE, type ServerCommand } from './command.js'
 import { globMatch } from './glob.js'
-import { moveKey } from './keyspace-hooks.js'
+import type { Keyspace } from './keyspace.js'
 import { unsubscribeAll } from './pubsub-commands.js'
 import {
   OK,
@@ -150,12 +150,19 @@ function move(s: Session, a: Args, out: Reply): void {
   const dst = s.server.databases[index]
   if (dst === undefined) return
   const moved = moveKey(s.db, dst, a, 1)
-  if (moved === 1) {
+  if (moved) {
     const key = a.string(1)
     s.server.touch(s.dbIndex, key)
     s.server.touch(index, key)
   }
-  writeInteger(out, moved)
+  writeInteger(out, moved ? 1 : 0)
+}
+
+/** Moves the key in argument `i` from `src` to `dst`; false if `src` has no such key or `dst` has it already. */
+function moveKey(src: Keyspace, dst: Keyspace, a: Args, i: number): boolean {
+  if (src.find(a, i) === undefined || dst.findKey(a.string(i)) !== undefined) return false
+  const entry = src.take(a, i)
+  return entry !== undefined && dst.adopt(entry)
 }
 
 function swapdb(s: Session, a: Args, out: Reply): void {

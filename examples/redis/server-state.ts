@@ -3,11 +3,10 @@
  * (CLIENT LIST, ids), the WATCHed keys and the pub/sub subscriptions.
  *
  * WATCH relies on the Keyspace calling `onTouch(key)` after each modification (see
- * keyspace-hooks.ts). A database's hook is set only while some connection watches one of its
+ * Keyspace.onTouch). A database's hook is set only while some connection watches one of its
  * keys: with nobody watching, a write builds no key string and calls nothing.
  */
 import { Keyspace } from './keyspace.js'
-import { hasKey, hooks } from './keyspace-hooks.js'
 import { PUBSUB_DEFAULTS, PubSub, type PubSubLimits } from './pubsub.js'
 import type { Session } from './session.js'
 
@@ -106,7 +105,8 @@ export class ServerState {
   touchExisting(db: number, other: number | null): void {
     const table = this.#watched[db] as Map<string, Set<Session>>
     for (const [key, set] of table) {
-      const exists = hasKey(this.databases[db] as Keyspace, key) || (other !== null && hasKey(this.databases[other] as Keyspace, key))
+      const exists =
+        (this.databases[db] as Keyspace).findKey(key) !== undefined || (other !== null && (this.databases[other] as Keyspace).findKey(key) !== undefined)
       if (exists) for (const c of set) c.touched()
     }
   }
@@ -116,11 +116,10 @@ export class ServerState {
     for (let db = 0; db < DATABASES; db++) {
       this.touchExisting(db, null)
       const ks = this.databases[db] as Keyspace
-      const h = hooks(ks)
-      const hook = h.onTouch
-      h.onTouch = null // touched precisely above, not every watched key
+      const hook = ks.onTouch
+      ks.onTouch = null // touched precisely above, not every watched key
       ks.clear()
-      h.onTouch = hook
+      ks.onTouch = hook
     }
   }
 
@@ -139,7 +138,6 @@ export class ServerState {
 
   /** Sets or clears the touch hook of database `db`, to match whether anyone watches it. */
   #hook(db: number): void {
-    const h = hooks(this.databases[db] as Keyspace)
-    h.onTouch = (this.#watched[db] as Map<string, Set<Session>>).size === 0 ? null : (this.#touchers[db] ?? null)
+    ;(this.databases[db] as Keyspace).onTouch = (this.#watched[db] as Map<string, Set<Session>>).size === 0 ? null : (this.#touchers[db] ?? null)
   }
 }

@@ -9,7 +9,6 @@
  */
 import type { CommandContext, RespVersion } from './command.js'
 import type { Keyspace } from './keyspace.js'
-import { hasKey } from './keyspace-hooks.js'
 import type { Subscriber } from './pubsub.js'
 import type { Reply } from './reply.js'
 import type { ServerState } from './server-state.js'
@@ -127,7 +126,7 @@ export class Session implements CommandContext, Subscriber {
     this.watched ??= new Map()
     const id = `${this.dbIndex}:${key}`
     if (this.watched.has(id)) return
-    this.watched.set(id, { db: this.dbIndex, key, existed: hasKey(this.db, key) })
+    this.watched.set(id, { db: this.dbIndex, key, existed: this.db.findKey(key) !== undefined })
     this.server.watch(this, this.dbIndex, key)
   }
 
@@ -137,7 +136,7 @@ export class Session implements CommandContext, Subscriber {
    */
   checkWatchedExpiry(): void {
     if (this.watched === null || this.isDirty) return
-    for (const w of this.watched.values()) if (w.existed && !hasKey(this.server.databases[w.db] as Keyspace, w.key)) this.isDirty = true
+    for (const w of this.watched.values()) if (w.existed && (this.server.databases[w.db] as Keyspace).findKey(w.key) === undefined) this.isDirty = true
   }
 
   /** Leaves MULTI and forgets the watched keys (DISCARD, EXEC, RESET). */

@@ -475,10 +475,7 @@ describe('the demo server and the real redis-server give identical replies', { .
     assert.deepEqual(await session(demo.port), await session(real.port))
   })
 
-  test('WATCH broken by a SET from another connection', {
-    timeout: 20_000,
-    todo: 'needs the data commands to call Keyspace.onTouch (issue 15, data part)',
-  }, async () => {
+  test('WATCH broken by a SET from another connection', { timeout: 20_000 }, async () => {
     const steps: Step[] = [...seq(['WATCH', 'k']), { on: 1, send: ['SET', 'k', 'v'] }, ...seq(['MULTI'], ['GET', 'k'], ['EXEC'])]
     assert.deepEqual(await play(demo.port, steps), await play(real.port, steps))
   })

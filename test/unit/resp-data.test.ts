@@ -3,11 +3,12 @@ import { describe, test } from 'node:test'
 import type { Factory } from 'rotor-stream'
 import { checkSplits } from 'rotor-stream/testing'
 import { Args } from '../../examples/redis/args.js'
-import { globMatch } from '../../examples/redis/commands/glob.js'
 import { addLongDouble, formatLongDouble, parseLongDouble } from '../../examples/redis/commands/long-double.js'
 import { parseCursor } from '../../examples/redis/commands/scan.js'
+import { globMatch } from '../../examples/redis/glob.js'
 import { DATA_COMMANDS, findCommand, Keyspace } from '../../examples/redis/keyspace.js'
 import { RESP_DEFAULTS, RespConnection } from '../../examples/redis/resp-server.js'
+import { ServerState } from '../../examples/redis/server-state.js'
 
 const T = { timeout: 30_000 }
 const WRONGTYPE = '-WRONGTYPE Operation against a key holding the wrong kind of value\r\n'
@@ -314,7 +315,8 @@ describe('data commands', () => {
   })
 
   test('run through the RESP connection for every split of a pipelined session', T, () => {
-    const factory: Factory = (t, seed, scope) => RespConnection.factory({ keyspace: new Keyspace(() => 1_000_000), limits: RESP_DEFAULTS })(t, seed, scope)
+    const factory: Factory = (t, seed, scope) =>
+      RespConnection.factory({ server: new ServerState({ now: () => 1_000_000 }), limits: RESP_DEFAULTS })(t, seed, scope)
     const input = [
       command('HSET', 'h', 'a', '1', 'b', '2'),
       command('HGETALL', 'h'),

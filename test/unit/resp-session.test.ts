@@ -6,7 +6,6 @@ import { Args } from '../../examples/redis/args.js'
 import { globMatch } from '../../examples/redis/glob.js'
 import { splitPlain, splitQuoted } from '../../examples/redis/inline.js'
 import type { Keyspace } from '../../examples/redis/keyspace.js'
-import { hooks } from '../../examples/redis/keyspace-hooks.js'
 import type { PubSubLimits } from '../../examples/redis/pubsub.js'
 import { RESP_DEFAULTS, RespConnection } from '../../examples/redis/resp-server.js'
 import { ServerState } from '../../examples/redis/server-state.js'
@@ -31,6 +30,11 @@ function fresh(): Factory {
 }
 
 /** The session of the connection most recently made on `server`. */
+/** What a data command's change of `key` does to the watchers of `db` (null: FLUSHDB). */
+function touch(db: Keyspace, key: string | null): void {
+  db.onTouch?.(key)
+}
+
 function lastSession(server: ServerState): Session {
   return [...server.clients.values()].at(-1) as Session
 }
@@ -119,15 +123,15 @@ describe('RESP server sessions: connections sharing a server', () => {
     const server = new ServerState()
     const db0 = server.databases[0] as Keyspace
     const a = new Harness(shared(server))
-    assert.equal(hooks(db0).onTouch ?? null, null) // nobody watches: the data path calls nothing
+    assert.equal(db0.onTouch ?? null, null) // nobody watches: the data path calls nothing
     a.feed(command('WATCH', 'k', 'other'))
-    assert.equal(typeof hooks(db0).onTouch, 'function')
-    hooks(db0).onTouch?.('k') // what a data command does after modifying k
+    assert.equal(typeof db0.onTouch, 'function')
+    touch(db0, 'k') // what a data command does after modifying k
     a.feed(command('MULTI') + command('PING') + command('EXEC'))
     assert.equal(a.takeOutput().toString(), '+OK\r\n+OK\r\n+QUEUED\r\n*-1\r\n')
-    assert.equal(hooks(db0).onTouch, null) // EXEC unwatched everything
+    assert.equal(db0.onTouch, null) // EXEC unwatched everything
     a.feed(command('HELLO', '3') + command('WATCH', 'k'))
-    hooks(db0).onTouch?.(null) // FLUSHDB: every watched key of the db
+    touch(db0, null) // FLUSHDB: every watched key of the db
     a.takeOutput()
     a.feed(command('MULTI') + command('PING') + command('EXEC'))
     assert.equal(a.takeOutput().toString(), '+OK\r\n+QUEUED\r\n_\r\n')
@@ -166,7 +170,7 @@ describe('RESP server sessions: connections sharing a server', () => {
     const a = new Harness(shared(server))
     const b = new Harness(shared(server))
     a.feed(command('SET', 'k', '1') + command('WATCH', 'k'))
-    hooks(server.databases[1] as Keyspace).onTouch?.('k')
+    touch(server.databases[1] as Keyspace, 'k')
     a.feed(command('MULTI') + command('GET', 'k') + command('EXEC'))
     assert.equal(a.takeOutput().toString(), '+OK\r\n+OK\r\n+OK\r\n+QUEUED\r\n*1\r\n$1\r\n1\r\n')
     a.feed(command('WATCH', 'k'))

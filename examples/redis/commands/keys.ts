@@ -1,11 +1,11 @@
 /** Commands on keys whatever they hold: existence, deletion, type, renaming, expiry, listing, encoding. */
 import type { Args } from '../args.js'
 import type { Command, CommandContext } from '../command.js'
+import { globMatch } from '../glob.js'
 import { type Keyspace, NEVER, type StoredEntry } from '../keyspace.js'
 import { OK, type Reply, writeArrayHeader, writeBulk, writeError, writeInteger, writeNull } from '../reply.js'
 import { invalidExpireTime, NO_SUCH_KEY, NOT_INTEGER, SYNTAX } from './errors.js'
 import { anyExpiry, applyExpiry, EX, EXAT, type ExpiryUnit, PX, PXAT } from './expiry.js'
-import { globMatch } from './glob.js'
 import { scan } from './scan.js'
 
 /** Longest string Redis keeps as "embstr" (OBJECT ENCODING); longer ones are "raw". */

@@ -7,10 +7,10 @@
 import type { Args } from '../args.js'
 import type { CommandContext } from '../command.js'
 import type { Dict, DictEntry } from '../dict.js'
+import { globMatch } from '../glob.js'
 import type { HashField, StoredEntry } from '../keyspace.js'
 import { type Reply, writeArrayHeader, writeBulk, writeError } from '../reply.js'
 import { INVALID_CURSOR, NOT_INTEGER, SYNTAX, WRONGTYPE } from './errors.js'
-import { globMatch } from './glob.js'
 import { setMembers } from './sets.js'
 
 const UINT64_MAX = 2n ** 64n - 1n

@@ -78,7 +78,7 @@ export class RedisConnection implements Protocol {
    */
   start(t: Transport, scope: Scope): Intent<RedisConnection> {
     this.#context.onLive(true)
-    const first = this.#subscriptions.resubscribe()
+    const first = this.#subscriptions.isUsed ? this.#subscriptions.resubscribe(this.#queue.items.slice(this.#queue.writeHead)) : []
     if (this.#options.protocol === 3) first.unshift(this.#hello())
     this.#queue.prepend(first)
     this.#writeQueued(t)

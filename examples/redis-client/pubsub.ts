@@ -71,11 +71,23 @@ export class Subscriptions {
     return removed
   }
 
-  /** The commands that subscribe a new connection to everything wanted (written before any other). */
-  resubscribe(): Command[] {
+  /**
+   * The commands that subscribe a new connection to everything wanted (written before any
+   * other). Names a waiting `subscribe()` will subscribe anyway are left out, so that a
+   * subscription made before the first connection is not sent twice.
+   */
+  resubscribe(waiting: readonly Command[]): Command[] {
+    const pending = new Set<string>()
+    for (const command of waiting) {
+      if (command.kind !== 'pubsub') continue
+      const [name, ...names] = command.args
+      if (name === 'SUBSCRIBE' || name === 'PSUBSCRIBE') for (const n of names) pending.add(`${name}:${String(n)}`)
+    }
     const commands: Command[] = []
-    if (this.channels.size > 0) commands.push(internal('SUBSCRIBE', [...this.channels.keys()]))
-    if (this.patterns.size > 0) commands.push(internal('PSUBSCRIBE', [...this.patterns.keys()]))
+    const channels = [...this.channels.keys()].filter((c) => !pending.has(`SUBSCRIBE:${c}`))
+    const patterns = [...this.patterns.keys()].filter((p) => !pending.has(`PSUBSCRIBE:${p}`))
+    if (channels.length > 0) commands.push(internal('SUBSCRIBE', channels))
+    if (patterns.length > 0) commands.push(internal('PSUBSCRIBE', patterns))
     return commands
   }
 

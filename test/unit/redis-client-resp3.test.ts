@@ -208,6 +208,23 @@ describe('RedisClient pub/sub in RESP2', () => {
     await client.close()
   })
 
+  test('sends a subscribe lost in flight again on the next connection, once, and resolves it there', async () => {
+    const client = detached()
+    const sub = client.subscribe('a', () => {})
+    const other = client.duplicate() // same options: RESP2 commands beside the subscriber
+    const get = settle(other.command('PING'))
+    const first = new Harness(client.factory)
+    assert.equal(first.output.toString(), '*2\r\n$9\r\nSUBSCRIBE\r\n$1\r\na\r\n')
+    first.readError() // before the confirmation
+    const second = new Harness(client.factory)
+    assert.equal(second.output.toString(), '*2\r\n$9\r\nSUBSCRIBE\r\n$1\r\na\r\n')
+    second.feed(frame('subscribe', 'a', 1))
+    await sub
+    assert.ok('error' in (await get)) // the duplicate's own connection never came up and gave up
+    await other.close()
+    await client.close()
+  })
+
   test('refuses commands that change how replies flow, with a stable code', async () => {
     const client = detached()
     for (const name of ['subscribe', 'PSUBSCRIBE', 'Unsubscribe', 'punsubscribe', 'SSUBSCRIBE', 'MONITOR', 'reset', 'HELLO']) {

@@ -1,10 +1,14 @@
 /**
  * The protocol of one Redis client connection: writes queued commands, parses replies, settles
- * the commands in order. A new one is made for every connection of the client's `Persistent`.
+ * the commands in order, delivers pub/sub messages. A new one is made for every connection of
+ * the client's `Persistent`; it starts by saying `HELLO 3` (with `protocol: 3`) and subscribing
+ * again to every channel and pattern the client wants.
  */
 import { ClosedError, type Exception, Intent, type Protocol, type Scope, TimeoutError, type Transport } from 'rotor-stream'
 import { Encoder } from './encoder.js'
-import { MAX_LINE, ReplyParser } from './parser.js'
+import { HelloError, type ReplyTooLargeError } from './errors.js'
+import { MAX_LINE, ReplyError, type ReplyItem, ReplyParser } from './parser.js'
+import type { Subscriptions } from './pubsub.js'
 import type { Command, CommandQueue } from './queue.js'
 
 /** What a connection needs of its client's options. */
@@ -15,6 +19,19 @@ export interface ConnectionOptions {
   readonly commandTimeout: number
   /** Bulk replies as Buffers instead of utf8 strings. */
   readonly returnBuffers: boolean
+  /** Most bytes of one reply. */
+  readonly maxReplySize: number
+  /** The RESP version: 3 says `HELLO 3` first on every connection. */
+  readonly protocol: 2 | 3
+}
+
+/** What a connection shares with its client. */
+export interface ConnectionContext {
+  readonly queue: CommandQueue
+  readonly subscriptions: Subscriptions
+  readonly options: ConnectionOptions
+  /** Called when a connection starts and when it ends, so that the client knows whether it is offline. */
+  readonly onLive: (live: boolean) => void
 }
 
 const LF = Buffer.from('\n')
@@ -35,16 +52,35 @@ export class RedisConnection implements Protocol {
    */
   #deadline = Number.NaN
   readonly #queue: CommandQueue
+  readonly #subscriptions: Subscriptions
+  readonly #context: ConnectionContext
   readonly #options: ConnectionOptions
+  /**
+   * RESP2: channels and patterns the server has this connection subscribed to, from the last
+   * confirmation. While above 0 the server is in subscribed mode, and an array reply
+   * `message`/`pmessage` is a message, not a reply.
+   */
+  #subscribed = 0
+  /** The server refused HELLO 3: the connection ends after the current read. */
+  #failure: HelloError | null = null
 
-  constructor(queue: CommandQueue, options: ConnectionOptions) {
-    this.#queue = queue
-    this.#options = options
-    this.#parser = new ReplyParser(options.returnBuffers, (reply) => queue.settle(reply))
+  constructor(context: ConnectionContext) {
+    this.#context = context
+    this.#queue = context.queue
+    this.#subscriptions = context.subscriptions
+    this.#options = context.options
+    this.#parser = new ReplyParser(context.options, this.#onReply)
   }
 
-  /** On a new connection: the commands queued while disconnected go out in the first write. */
+  /**
+   * On a new connection: HELLO 3 and the subscriptions first, then the commands queued while
+   * disconnected, all in the first write.
+   */
   start(t: Transport, scope: Scope): Intent<RedisConnection> {
+    this.#context.onLive(true)
+    const first = this.#subscriptions.isUsed ? this.#subscriptions.resubscribe(this.#queue.items.slice(this.#queue.writeHead)) : []
+    if (this.#options.protocol === 3) first.unshift(this.#hello())
+    this.#queue.prepend(first)
     this.#writeQueued(t)
     return this.#next(scope)
   }
@@ -61,10 +97,11 @@ export class RedisConnection implements Protocol {
   bytesRead(t: Transport, end: number, scope: Scope): Intent<RedisConnection> {
     const input = t.input
     const parsed = this.#parser.parse(input.view(), end) // the view is not kept past the call
+    if (this.#failure !== null) return Intent.error(this.#failure)
     if (typeof parsed !== 'number') return Intent.error(parsed)
     input.consume(parsed)
-    const bulkBytes = this.#parser.bulkBytes
-    if (bulkBytes !== null) return this.#expect(Intent.of(this).expectBytes(bulkBytes), scope)
+    const needBytes = this.#parser.needBytes
+    if (needBytes !== null) return this.#expect(Intent.of(this).expectBytes(needBytes), scope)
     // Replies freed room in the window: top it up.
     if (this.#queue.waiting > 0) this.#writeQueued(t)
     return this.#next(scope)
@@ -81,9 +118,80 @@ export class RedisConnection implements Protocol {
   }
 
   fatal(reason: Error): void {
-    // The commands already written may or may not have run: reject them, never resend them.
-    for (const command of this.#queue.dropInFlight()) {
-      command.reject(new ClosedError(`connection lost before the reply: ${reason.message}`, { cause: reason }))
+    const queue = this.#queue
+    const again: Command[] = []
+    for (const command of queue.dropInFlight()) {
+      switch (command.kind) {
+        case 'command': // it may or may not have run: rejected, never sent again
+          command.reject(new ClosedError(`connection lost before the reply: ${reason.message}`, { cause: reason }))
+          break
+        case 'pubsub': // idempotent: sent again on the next connection
+          command.replies = command.args.length - 1
+          again.push(command)
+          break
+        case 'hello':
+        case 'resubscribe': // the next connection writes its own
+          break
+      }
+    }
+    queue.dropInternal()
+    queue.prepend(again)
+    this.#context.onLive(false)
+  }
+
+  /** The parser's sink: routes pushes and pub/sub frames, gives the rest to the oldest command. */
+  readonly #onReply = (reply: ReplyItem | ReplyTooLargeError, push: boolean): boolean => {
+    if (push) {
+      if (Array.isArray(reply) && this.#subscriptions.classify(reply) === 'confirmation') this.#confirm(reply)
+      return true // pushes are never replies; one too large to read is dropped
+    }
+    if (this.#subscriptions.isUsed && this.#options.protocol === 2 && this.#isPubsubFrame(reply)) return true
+    return this.#queue.settle(reply)
+  }
+
+  /**
+   * RESP2, once the client has used pub/sub: a message (only while the server says we are
+   * subscribed: before that, an array starting with "message" is an ordinary reply) or the
+   * confirmation awaited by the oldest command. True if `reply` was taken as such.
+   */
+  #isPubsubFrame(reply: ReplyItem | ReplyTooLargeError): boolean {
+    const head = this.#queue.head
+    const awaitsConfirmation = head !== undefined && (head.kind === 'pubsub' || head.kind === 'resubscribe')
+    if (this.#subscribed === 0 && !awaitsConfirmation) return false
+    // Not a frame: an error reply settles the oldest command; while subscribed, anything else is
+    // a message too large to read (see maxReplySize), dropped.
+    if (!Array.isArray(reply)) return this.#subscribed > 0 && !(reply instanceof ReplyError)
+    switch (this.#subscriptions.classify(reply)) {
+      case 'message':
+        return this.#subscribed > 0
+      case 'confirmation':
+        if (!awaitsConfirmation) return false
+        this.#confirm(reply)
+        return true
+      case 'other':
+        return false
+    }
+  }
+
+  /** A (P)(UN)SUBSCRIBE confirmation `[kind, name, count]`: counts for the oldest command if it awaits one. */
+  #confirm(frame: readonly unknown[]): void {
+    const count = frame[2]
+    if (typeof count === 'number') this.#subscribed = count
+    const head = this.#queue.head
+    if (head !== undefined && (head.kind === 'pubsub' || head.kind === 'resubscribe')) this.#queue.settle(frame as ReplyItem)
+  }
+
+  /** `HELLO 3`, whose error reply fails the connection (see `#failure`). */
+  #hello(): Command {
+    return {
+      args: ['HELLO', '3'],
+      resolve: () => {},
+      reject: (err) => {
+        this.#failure ??= new HelloError(err)
+      },
+      kind: 'hello',
+      replies: 1,
+      offlineSince: 0,
     }
   }
 

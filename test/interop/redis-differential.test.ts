@@ -63,7 +63,7 @@ const CLIENTS: Record<string, Client> = {
   },
   'redis-cli': {
     peer: needs('redis-cli'),
-    scenarios: ['-n 1', '--scan', '--bigkeys'],
+    scenarios: ['-n 1', '--scan', '--bigkeys', '-3'],
     run: runRedisCli,
   },
 }
@@ -77,7 +77,7 @@ const TODO = new Set<string>([
   ...['strings', 'select', 'multi', 'watch', 'pubsub', 'scan', 'hashes', 'sets', 'resp3', 'clientname'].map((s) => `ioredis ${s}`),
   ...NODE_SCENARIOS.map((s) => `node-redis ${s}`), // HELLO 3 → -NOPROTO: node-redis does not connect at all
   ...['strings', 'select', 'multi', 'watch', 'pubsub', 'scan', 'hashes', 'sets', 'clientname'].map((s) => `redis-py ${s}`),
-  ...['-n 1', '--scan', '--bigkeys'].map((s) => `redis-cli ${s}`),
+  ...['-n 1', '--scan', '--bigkeys', '-3'].map((s) => `redis-cli ${s}`),
 ])
 
 /** redis-cli's output, or what it printed when it failed. */
@@ -123,6 +123,20 @@ async function runRedisCli(port: number): Promise<Results> {
     // The progress lines follow SCAN's order; the summary after its marker does not.
     const summary = typeof output === 'string' ? output.slice(output.indexOf('-------- summary -------')) : output
     ops['--bigkeys summary'] = sortedLines(summary)
+  })
+  await scenario('-3', async (ops) => {
+    // redis-cli -3 opens with HELLO 3 and, with --no-raw, prints each RESP3 type its own way:
+    // `1#` a map entry, `1~` a set member, (nil) a null.
+    const resp3 = (...args: string[]) => cli(port, ['-3', '--no-raw', ...args])
+    await cli(port, ['HSET', 'cli:h', 'f', 'v'])
+    await cli(port, ['SADD', 'cli:s', 'm'])
+    ops['HGETALL (map)'] = await resp3('HGETALL', 'cli:h')
+    ops['SMEMBERS (set)'] = await resp3('SMEMBERS', 'cli:s')
+    ops['GET missing (null)'] = await resp3('GET', 'cli:missing')
+    ops['SISMEMBER (integer)'] = await resp3('SISMEMBER', 'cli:s', 'm')
+    // The server's own name, version and connection id are masked; the rest is Redis' HELLO map.
+    const hello = await resp3('HELLO', '3')
+    ops['HELLO 3'] = typeof hello === 'string' ? hello.replace(/"(server|version|id)" => .*/g, '"$1" => *') : hello
   })
   return out
 }

@@ -3,7 +3,7 @@
  * with `HELLO 3` (RESP3 is its default, `DEFAULT_RESP = 3` in @redis/client) and gives up when
  * the server answers -NOPROTO. See runner.ts for the protocol of this script.
  */
-import { createClient, MultiErrorReply, type RedisClientOptions } from 'redis'
+import { createClient, MultiErrorReply, RESP_TYPES, type RedisClientOptions } from 'redis'
 import { type Context, Inbox, main, sorted } from './runner.js'
 
 type Client = ReturnType<typeof createClient>
@@ -26,6 +26,11 @@ async function exec(run: () => Promise<unknown>): Promise<unknown> {
     if (err instanceof MultiErrorReply) return { failed: err.errorIndexes, replies: err.replies }
     throw err
   }
+}
+
+/** The JavaScript type a reply decoded to: tells a RESP3 map or set from an array. */
+function shape(reply: unknown): string {
+  return reply instanceof Map ? 'Map' : reply instanceof Set ? 'Set' : Array.isArray(reply) ? 'Array' : reply === null ? 'null' : typeof reply
 }
 
 /** A map reply (an object, a Map, or RESP2's flat array) as one object with sorted keys. */
@@ -215,6 +220,12 @@ await main('node-redis', {
     await c.op('get missing (null)', () => r.get(`${c.prefix}missing`))
     await c.op('incrbyfloat', () => r.incrByFloat(`${c.prefix}f`, 1.5))
     await c.op('hello 4', () => r.sendCommand(['HELLO', '4']))
+    // The wire types themselves: with these mappings a RESP3 map and set decode to Map and Set,
+    // where a RESP2-shaped reply (a flat array) would stay an Array.
+    const typed = r.withTypeMapping({ [RESP_TYPES.MAP]: Map, [RESP_TYPES.SET]: Set })
+    await c.op('HGETALL wire type', async () => shape(await typed.sendCommand(['HGETALL', `${c.prefix}h`])))
+    await c.op('SMEMBERS wire type', async () => shape(await typed.sendCommand(['SMEMBERS', `${c.prefix}s`])))
+    await c.op('HELLO wire type', async () => shape(await typed.sendCommand(['HELLO', '3'])))
   },
 
   async clientname(c) {

@@ -12,13 +12,20 @@
  *
  * How the protocol reads: like the RESP server, one `bytesRead` call parses everything that is
  * buffered — ten pipelined requests in one read are ten answers in one write — and returns an
- * Intent for exactly what is missing: the rest of a head (a bounded delimiter), the rest of a
+ * Intent for exactly what is missing: more of a head (any new byte, within a bound), the rest of a
  * body (an exact byte count), the next chunk line. Every size the client declares is checked
  * against a limit before a byte of it is buffered.
+ *
+ * Request targets (RFC 9112 §3.2): origin-form `/path?q`; absolute-form `http://host/path?q`,
+ * routed by its path, the Host header replaced by the target's authority; `OPTIONS *`, answered
+ * by the router with 204 and Allow; CONNECT's `host:port`. Anything else is a 400.
  *
  * | problem                                        | answer                                   |
  * |------------------------------------------------|------------------------------------------|
  * | malformed request line, header, framing, chunk | 400, close                               |
+ * | a bare LF or CR in the head, a trailer line    | 400 as soon as it arrives, close         |
+ * |   that is not a field, a bare LF in a chunk    |                                          |
+ * | `*` with a method other than OPTIONS           | 400, close                               |
  * | head over `maxHeadSize`, trailers too large    | 431, close                               |
  * | body over `maxBodySize`                        | 413 before reading it, close             |
  * | head slower than `headersTimeout`, request     | 408, close                               |

@@ -12,13 +12,20 @@
  *
  * How the protocol reads: like the RESP server, one `bytesRead` call parses everything that is
  * buffered — ten pipelined requests in one read are ten answers in one write — and returns an
- * Intent for exactly what is missing: the rest of a head (a bounded delimiter), the rest of a
+ * Intent for exactly what is missing: more of a head (any new byte, within a bound), the rest of a
  * body (an exact byte count), the next chunk line. Every size the client declares is checked
  * against a limit before a byte of it is buffered.
+ *
+ * Request targets (RFC 9112 §3.2): origin-form `/path?q`; absolute-form `http://host/path?q`,
+ * routed by its path, the Host header replaced by the target's authority; `OPTIONS *`, answered
+ * by the router with 204 and Allow; CONNECT's `host:port`. Anything else is a 400.
  *
  * | problem                                        | answer                                   |
  * |------------------------------------------------|------------------------------------------|
  * | malformed request line, header, framing, chunk | 400, close                               |
+ * | a bare LF or CR in the head, a trailer line    | 400 as soon as it arrives, close         |
+ * |   that is not a field, a bare LF in a chunk    |                                          |
+ * | `*` with a method other than OPTIONS           | 400, close                               |
  * | head over `maxHeadSize`, trailers too large    | 431, close                               |
  * | body over `maxBodySize`                        | 413 before reading it, close             |
  * | head slower than `headersTimeout`, request     | 408, close                               |
@@ -31,12 +38,12 @@ import { pathToFileURL } from 'node:url'
 import { type Buf, type Exception, type Factory, Intent, type Protocol, type Scope, type Server, serve, TimeoutError, type Transport } from 'rotor-stream'
 import { formatAddress, parseFlags } from './cli.js'
 import { ChunkedDecoder } from './http/chunked.js'
-import { isKeepAlive, parseRequestHead, type RequestHead, requestFraming } from './http/parse.js'
+import { isKeepAlive, parseRequestHead, type RequestHead, requestFraming, targetPath } from './http/parse.js'
 import { type ConnectionField, httpDate, ResponseWriter } from './http/response.js'
 import { type Handler, type HttpRequest, type HttpResponse, Router } from './http/router.js'
 
 const HEAD_END = Buffer.from('\r\n\r\n')
-const CRLF = Buffer.from('\r\n')
+const LF_DELIMITER = Buffer.from('\n')
 const CR = 0x0d
 const LF = 0x0a
 const EMPTY = Buffer.alloc(0)
@@ -125,6 +132,8 @@ export class HttpConnection implements Protocol {
   #idle: Intent<HttpConnection> | null = null
   /** When the current request's first byte was seen, ms on `scope.now()`'s clock (phases head, body, chunked). */
   #startedAt = 0
+  /** Bytes of the buffered head already scanned for its end and for bare CR or LF (phase head). */
+  #scanned = 0
   readonly #handler: Handler
   readonly #onError: ((error: unknown, request: HttpRequest) => void) | null
   readonly #limits: HttpLimits
@@ -172,18 +181,24 @@ export class HttpConnection implements Protocol {
           if (pos === bytes.length || t.output.length >= outputLimit) return this.#waitIdle(input, pos, scope)
           this.#state = HEAD
           this.#startedAt = scope.now()
+          this.#scanned = 0
           break
         }
         case 'head': {
           const max = this.#limits.maxHeadSize
-          const end = headEnd(bytes, pos, max)
+          const end = headEnd(bytes, pos, max, this.#scanned)
+          if (end === BARE_LF) return this.#fail(t, scope, 400, 'bare LF in the request head: lines end with CRLF')
+          if (end === BARE_CR) return this.#fail(t, scope, 400, 'bare CR in the request head')
           if (end < 0) {
-            // The same bound the stream applies to expectDelimiter below, so that a too-large head
-            // gets the same 431 whether it arrived in one read or a hundred.
+            // A bound that does not depend on how the head arrived, so that a too-large head gets
+            // the same 431 whether it came in one read or a hundred.
             if (bytes.length - pos >= max + HEAD_END.length) return this.#fail(t, scope, 431, HEAD_TOO_LARGE)
             input.consume(pos)
+            // Woken by every new byte, not only by a CRLFCRLF, so that a bare LF is answered as
+            // it arrives (a delimiter wait would sleep until the 408); the scan resumes where it stopped.
+            this.#scanned = bytes.length - pos
             return Intent.of(this)
-              .expectDelimiter(HEAD_END, { max })
+              .expectBytes(this.#scanned + 1)
               .deadline(this.#startedAt + this.#limits.headersTimeout)
           }
           const head = parseRequestHead(bytes, pos, end) // copies what it keeps
@@ -296,8 +311,10 @@ export class HttpConnection implements Protocol {
     const need = decoder.decode(t.input)
     const deadline = this.#startedAt + this.#limits.requestTimeout
     switch (need.kind) {
-      case 'line':
-        return Intent.of(this).expectDelimiter(CRLF, { max: need.max }).deadline(deadline)
+      case 'line': // woken at any LF, so that a bare one is answered at once
+        return Intent.of(this)
+          .expectDelimiter(LF_DELIMITER, { max: need.max + 1 })
+          .deadline(deadline)
       case 'bytes':
         return Intent.of(this).expectBytes(need.n).deadline(deadline)
       case 'error':
@@ -352,27 +369,41 @@ export class HttpConnection implements Protocol {
 
 /** The handler's view of a request. */
 function toRequest(head: RequestHead, body: Buffer): HttpRequest {
-  const query = head.target.indexOf('?')
   return {
     method: head.method,
     target: head.target,
-    path: query < 0 ? head.target : head.target.slice(0, query),
+    path: targetPath(head),
     version: head.minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
     headers: head.headers,
     body,
   }
 }
 
+/** {@link headEnd} found an LF without its CR. */
+const BARE_LF = -2
+/** {@link headEnd} found a CR not followed by LF. */
+const BARE_CR = -3
+
 /**
  * Where the blank line ending the head that starts at `start` is (the position of its CRLFCRLF),
- * or -1 if it is not within `max` bytes of head plus the CRLFCRLF. Scanned here rather than with
- * `indexOf`: heads are short, and the call costs more than the loop.
+ * or -1 if it is not within `max` bytes of head plus the CRLFCRLF; the first `scanned` bytes of
+ * the head were looked at before. BARE_LF or BARE_CR if a line ends otherwise than with CRLF
+ * before that: RFC 9112 §2.2 lets a recipient accept a bare LF, but a server that did would read
+ * lines where a proxy in front of it may not, the stuff of request smuggling, so it is a 400;
+ * a bare CR is invalid outright. Scanned here rather than with `indexOf`: heads are short, and
+ * the call costs more than the loop. The head's first byte is never CR or LF (the idle phase
+ * skips them), so looking back from `start + 1` stays inside it.
  */
-function headEnd(bytes: Buffer, start: number, max: number): number {
+function headEnd(bytes: Buffer, start: number, max: number, scanned: number): number {
   const limit = Math.min(bytes.length, start + max + HEAD_END.length)
-  for (let i = start + 3; i < limit; i++) {
-    // Look at every LF: the last byte of a CRLFCRLF.
-    if (bytes[i] === LF && bytes[i - 1] === CR && bytes[i - 2] === LF && bytes[i - 3] === CR) return i - 3
+  // Resume at the last byte scanned: a CR there could not be judged without the byte after it.
+  for (let i = scanned > 1 ? start + scanned - 1 : start + 1; i < limit; i++) {
+    const c = bytes[i] as number
+    if (c > CR) continue // most bytes: neither CR nor LF, one comparison
+    if (c === LF) {
+      if (bytes[i - 1] !== CR) return BARE_LF
+      if (bytes[i - 2] === LF && bytes[i - 3] === CR) return i - 3 // the LF ending a CRLFCRLF
+    } else if (c === CR && i + 1 < bytes.length && bytes[i + 1] !== LF) return BARE_CR
   }
   return -1
 }

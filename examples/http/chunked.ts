@@ -13,7 +13,6 @@
 import type { Buf } from 'rotor-stream'
 import { parseChunkSize } from './parse.js'
 
-const CRLF = Buffer.from('\r\n')
 const CR = 0x0d
 const LF = 0x0a
 /** Longest chunk-size line (size and extensions), bytes without CRLF; longer is a 400. */
@@ -23,14 +22,47 @@ export const MAX_TRAILERS = 16 * 1024
 
 /** What the decoder needs before it can go on. */
 export type ChunkedNeed =
-  /** A CRLF-terminated line of at most `max` bytes: wait with `expectDelimiter(CRLF, { max })`. */
+  /**
+   * A CRLF-terminated line of at most `max` bytes (without the CRLF). A server waits with
+   * `expectDelimiter('\n', { max: max + 1 })`, so that it is woken by a bare LF too and answers
+   * it at once; `expectDelimiter(CRLF, { max })` also works, but a bare LF then waits for a CRLF.
+   */
   | { readonly kind: 'line'; readonly max: number }
   /** `n` bytes buffered in all: wait with `expectBytes(n)`. */
   | { readonly kind: 'bytes'; readonly n: number }
   /** The body is complete; `body()` has it, and what follows it is still in the input. */
   | { readonly kind: 'done' }
-  /** The body is malformed (400), too large (413) or has too many trailers (431). */
+  /** The body is malformed (400: a bad line, a bare LF), too large (413) or has too many trailers (431). */
   | { readonly kind: 'error'; readonly status: 400 | 413 | 431; readonly message: string }
+
+/** #lineEnd: no LF yet. */
+const NO_LINE = -1
+/** #lineEnd: the line is longer than allowed. */
+const TOO_LONG = -2
+/** #lineEnd: an LF without CR before it. */
+const BARE_LF = -3
+/** 1 for the bytes of a token (RFC 9110 §5.6.2: tchar), 0 for the rest. */
+const TCHAR = new Uint8Array(256)
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1
+const COLON = 0x3a
+const HTAB = 0x09
+const DEL = 0x7f
+
+/**
+ * Whether `line` (without its CRLF) is a field line (RFC 9112 §5): a token, a colon at
+ * once, then a value of SP, HTAB, visible characters and obs-text — no CR, LF, NUL or other control.
+ */
+function isFieldLine(line: Buffer): boolean {
+  const end = line.length
+  let i = 0
+  while (i < end && TCHAR[line[i] as number] === 1) i++
+  if (i === 0 || i === end || line[i] !== COLON) return false
+  for (i++; i < end; i++) {
+    const c = line[i] as number
+    if ((c < 0x20 && c !== HTAB) || c === DEL) return false
+  }
+  return true
+}
 
 const NEED_SIZE_LINE: ChunkedNeed = Object.freeze({ kind: 'line', max: MAX_CHUNK_LINE })
 const DONE: ChunkedNeed = Object.freeze({ kind: 'done' })
@@ -72,8 +104,8 @@ export class ChunkedDecoder {
     for (;;) {
       switch (this.phase) {
         case 'size': {
-          const end = input.indexOf(CRLF)
-          if (end < 0 || end > MAX_CHUNK_LINE) return this.#needLine(input, end, MAX_CHUNK_LINE)
+          const end = this.#lineEnd(input, MAX_CHUNK_LINE)
+          if (end < 0) return this.#needLine(end, MAX_CHUNK_LINE)
           const size = parseChunkSize(input.toString('latin1', 0, end))
           if (size === null) return { kind: 'error', status: 400, message: 'malformed chunk size' }
           // Checked before a byte of the chunk is buffered: a peer cannot make us hold more.
@@ -95,10 +127,16 @@ export class ChunkedDecoder {
         }
         case 'trailers': {
           const left = MAX_TRAILERS - this.#trailerBytes
-          const end = input.indexOf(CRLF)
-          if (end < 0 || end > left) return this.#needLine(input, end, left)
+          const end = this.#lineEnd(input, left)
+          if (end < 0) return this.#needLine(end, left)
+          if (end === 0) {
+            input.consume(2)
+            return DONE // the empty line that ends the message
+          }
+          // Read as strictly as the head's fields: a line that is not a field could be a request
+          // that a proxy in front of us sees as such (smuggling). The trailers are then dropped.
+          if (!isFieldLine(input.view(0, end))) return { kind: 'error', status: 400, message: 'malformed trailer field' }
           input.consume(end + 2)
-          if (end === 0) return DONE // the empty line that ends the message
           this.#trailerBytes += end
           break
         }
@@ -117,11 +155,24 @@ export class ChunkedDecoder {
       : { kind: 'error', status: 400, message: `chunk size line longer than ${MAX_CHUNK_LINE} bytes` }
   }
 
-  /** Wait for a line of at most `max` bytes (its CRLF is at `end`, or -1), unless the input already passed that bound. */
-  #needLine(input: Buf, end: number, max: number): ChunkedNeed {
-    // The stream's rule for expectDelimiter, applied here too: found past `max`, or `max` plus
-    // the delimiter's length buffered without it.
-    if (end > max || (end < 0 && input.length >= max + 2)) return this.overLimit()
+  /**
+   * Where the CRLF ending the line at the front of `input` is, or why there is none yet: NO_LINE
+   * (wait for more), TOO_LONG (past `max` bytes), BARE_LF (an LF without its CR ends it). The
+   * bound is the stream's rule for `expectDelimiter('\n', { max: max + 1 })` — an LF found past
+   * `max + 1`, or `max + 2` bytes buffered without one — so that the answer does not depend on
+   * whether the decoder or the stream noticed.
+   */
+  #lineEnd(input: Buf, max: number): number {
+    const lf = input.indexOf(LF)
+    if (lf < 0) return input.length >= max + 2 ? TOO_LONG : NO_LINE
+    if (lf > max + 1) return TOO_LONG
+    return lf > 0 && input.byte(lf - 1) === CR ? lf - 1 : BARE_LF
+  }
+
+  /** The answer to #lineEnd's `why`; `max` is the bound it was given. */
+  #needLine(why: number, max: number): ChunkedNeed {
+    if (why === BARE_LF) return { kind: 'error', status: 400, message: 'bare LF in a chunked body: lines end with CRLF' }
+    if (why === TOO_LONG) return this.overLimit()
     return max === MAX_CHUNK_LINE ? NEED_SIZE_LINE : { kind: 'line', max }
   }
 }

@@ -14,8 +14,15 @@ export type Headers = Map<string, string>
 export interface RequestHead {
   /** Case-sensitive method token, e.g. `GET`. */
   readonly method: string
-  /** The request-target as sent, e.g. `/search?q=1`. */
+  /** The request-target as sent, e.g. `/search?q=1`, `http://example.com/search?q=1` or `*`. */
   readonly target: string
+  /**
+   * Where the path of `target` starts (RFC 9112 §3.2): 0 in origin-form (`/search?q=1`), after
+   * the authority in absolute-form (`http://example.com/search?q=1`: 18; equal to the length of
+   * `http://example.com`, whose path is `/`); -1 in asterisk-form (`*`, OPTIONS only) and in
+   * authority-form (`example.com:443`, CONNECT only), which have no path.
+   */
+  readonly origin: number
   /** Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1 (and any later 1.x, answered as 1.1). */
   readonly minor: 0 | 1
   readonly headers: Headers
@@ -50,6 +57,14 @@ const FRAMING_UNTIL_CLOSE: Framing = Object.freeze({ kind: 'untilClose' })
 const OK_NONE: Parsed<Framing> = Object.freeze({ ok: true, value: FRAMING_NONE })
 const OK_CHUNKED: Parsed<Framing> = Object.freeze({ ok: true, value: FRAMING_CHUNKED })
 
+/**
+ * The scheme and authority of an absolute-form target (RFC 9112 §3.2.2): http or https, then
+ * `//`, a host and an optional port. No userinfo (RFC 9110 §4.2.4: a recipient treats it as an
+ * error) and no fragment; what follows is the path and query, or nothing.
+ */
+const ABSOLUTE_TARGET = /^https?:\/\/((?:\[[0-9A-Fa-f:.]+\]|[-A-Za-z0-9._~!$&'()*+,;=%]+)(?::\d*)?)(?=[/?]|$)/i
+/** An authority-form target (RFC 9112 §3.2.3): host and port, for CONNECT. */
+const AUTHORITY_TARGET = /^(?:\[[0-9A-Fa-f:.]+\]|[-A-Za-z0-9._~!$&'()*+,;=%]+):\d+$/
 const SP = 0x20
 const HTAB = 0x09
 const CR = 0x0d
@@ -57,6 +72,7 @@ const LF = 0x0a
 const COLON = 0x3a
 const DOT = 0x2e
 const ZERO = 0x30
+const SLASH = 0x2f
 const HTTP_SLASH = Buffer.from('HTTP/')
 /** 1 for the bytes of a token (RFC 9110 §5.6.2: tchar), 0 for the rest. */
 const TCHAR = new Uint8Array(256)
@@ -116,7 +132,37 @@ export function parseRequestHead(bytes: Buffer, start = 0, end = bytes.length): 
   const host = headers.value.get('host')
   if (minor === 1 && (host === undefined || host.includes(','))) return fail(400, 'an HTTP/1.1 request needs exactly one Host header')
   const method = interned(METHODS, bytes, start, methodEnd, 0) ?? text.slice(0, methodEnd - start)
-  return ok({ method, target: text.slice(targetStart - start, targetEnd - start), minor, headers: headers.value })
+  const target = text.slice(targetStart - start, targetEnd - start)
+  // Origin-form is the common case and costs one comparison; the other forms are checked apart.
+  const origin = bytes[targetStart] === SLASH ? OK_ORIGIN_FORM : otherTargetForm(method, target, headers.value)
+  if (!origin.ok) return origin
+  return ok({ method, target, origin: origin.value, minor, headers: headers.value })
+}
+
+const OK_ORIGIN_FORM: Parsed<number> = Object.freeze({ ok: true, value: 0 })
+
+/**
+ * The request-target forms other than origin-form (RFC 9112 §3.2): where the path starts, as
+ * {@link RequestHead.origin}, or a 400. In absolute-form the target's authority replaces the Host
+ * header's value (§3.2.2: the server MUST ignore the Host it received).
+ */
+function otherTargetForm(method: string, target: string, headers: Headers): Parsed<number> {
+  if (target === '*') return method === 'OPTIONS' ? ok(-1) : fail(400, `the target * is for OPTIONS only, not ${method}`)
+  if (method === 'CONNECT') return AUTHORITY_TARGET.test(target) ? ok(-1) : fail(400, 'CONNECT needs a host:port target')
+  const absolute = ABSOLUTE_TARGET.exec(target)
+  if (absolute === null) return fail(400, 'malformed request target')
+  headers.set('host', absolute[1] as string)
+  return ok(absolute[0].length)
+}
+
+/** The path of a request's target: `/` for an absolute-form target without one, the target itself without one (`*`). */
+export function targetPath(head: RequestHead): string {
+  const { target, origin } = head
+  if (origin < 0) return target
+  const query = target.indexOf('?', origin)
+  if (origin === 0) return query < 0 ? target : target.slice(0, query)
+  const path = target.slice(origin, query < 0 ? target.length : query)
+  return path === '' ? '/' : path
 }
 
 /** Parses a response head: the bytes before the blank line, CRLF-separated. */

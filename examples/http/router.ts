@@ -8,9 +8,12 @@ import type { Headers } from './parse.js'
 /** A complete request, body included. */
 export interface HttpRequest {
   readonly method: string
-  /** The request-target as sent, e.g. `/search?q=1`. */
+  /** The request-target as sent: `/search?q=1`, `http://example.com/search?q=1` (absolute-form) or `*` (OPTIONS only). */
   readonly target: string
-  /** The target's path, without the query. */
+  /**
+   * The target's path, without the query: `/search` for both of the first two above (the Host
+   * header then holds the absolute-form target's authority), `*` for the third.
+   */
   readonly path: string
   /** `'HTTP/1.0'` or `'HTTP/1.1'`. */
   readonly version: 'HTTP/1.0' | 'HTTP/1.1'
@@ -62,8 +65,13 @@ export class Router {
     return this.route('POST', path, handler)
   }
 
-  /** The router as one {@link Handler}: 404 for an unknown path, 405 (with Allow) for an unknown method. */
+  /**
+   * The router as one {@link Handler}: 404 for an unknown path, 405 (with Allow) for an unknown
+   * method; `OPTIONS *` (about the server as a whole, RFC 9110 §9.3.7) gets 204 with every
+   * method some route takes in Allow.
+   */
   readonly handle: Handler = (request) => {
+    if (request.target === '*') return { status: 204, headers: { Allow: this.#allMethods() } }
     const methods = this.#routes.get(request.path)
     if (methods === undefined) return { status: 404, headers: TEXT, body: 'not found\n' }
     const handler = methods.get(request.method) ?? (request.method === 'HEAD' ? methods.get('GET') : undefined)
@@ -72,6 +80,15 @@ export class Router {
       return { status: 405, headers: { ...TEXT, Allow: allow }, body: 'method not allowed\n' }
     }
     return handler(request)
+  }
+
+  /** Every method of every route, HEAD where GET is, and OPTIONS (asked rarely: computed each time). */
+  #allMethods(): string {
+    const all = new Set<string>()
+    for (const methods of this.#routes.values()) for (const method of methods.keys()) all.add(method)
+    if (all.has('GET')) all.add('HEAD')
+    all.add('OPTIONS')
+    return [...all].join(', ')
   }
 }
 

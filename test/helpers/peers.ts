@@ -39,3 +39,30 @@ export function run(command: string, args: string[], options: { timeout?: number
     if (options.input !== undefined) child.stdin?.end(options.input)
   })
 }
+
+/**
+ * The interpreter the Python interop scripts run with: Debian's, which is where `apt-get install
+ * python3-<module>` puts modules (the python3 on PATH may be a pyenv shim without them).
+ */
+export const SYSTEM_PYTHON = '/usr/bin/python3'
+
+/** Whether SYSTEM_PYTHON can import `module`. */
+export function hasPythonModule(module: string): boolean {
+  try {
+    execFileSync(SYSTEM_PYTHON, ['-c', `import ${module}`], { stdio: 'ignore', timeout: 10_000 })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Test options for a test that runs SYSTEM_PYTHON with `module` (Debian package `python3-<module>`):
+ * `{ skip: reason }` when it is missing locally; with CI set, a missing module throws, as `needs` does.
+ */
+export function needsPythonModule(module: string): { skip?: string } {
+  if (hasPythonModule(module)) return {}
+  const reason = `needs ${SYSTEM_PYTHON} with the ${module} module (install: apt-get install python3-${module})`
+  if (process.env.CI) throw new Error(`CI: ${reason}`)
+  return { skip: reason }
+}

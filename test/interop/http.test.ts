@@ -255,6 +255,51 @@ describe('examples/http-client.ts', () => {
   })
 })
 
+describe('examples/http-server.ts: request-target forms, line endings and trailers (issue 15)', () => {
+  let server: RunningHttpServer
+  let url = ''
+  before(async () => {
+    // headersTimeout and requestTimeout far beyond the test's: only an answer given at once passes.
+    const router = demoRouter().get('/host', (request) => ({ body: `${request.headers.get('host')} ${request.path}\n` }))
+    server = await startHttpServer({ port: 0, handler: router.handle, limits: { headersTimeout: 600_000, requestTimeout: 600_000 } })
+    url = `http://127.0.0.1:${server.port}`
+  })
+  after(() => server.close())
+
+  const curl = (...args: string[]) => run('curl', ['-sS', '--max-time', '10', ...args], { timeout: 15_000 })
+  /** Status line and one header of a `curl -i` output. */
+  const statusAndField = (out: string, name: string) => [out.split('\r\n')[0], new RegExp(`^${name}: (.*)$`, 'mi').exec(out)?.[1]?.trim()]
+
+  test('curl sends an absolute-form target: routed by its path, the Host taken from it', { ...needs('curl'), ...T }, async () => {
+    assert.equal(await curl('--request-target', 'http://example.com/host?x=1', `${url}/`), 'example.com /host\n')
+    assert.equal(await curl('--request-target', 'http://example.com', `${url}/`), 'Hello, world!\n')
+  })
+
+  test('curl OPTIONS * gets 204 with Allow; curl GET * gets 400', { ...needs('curl'), ...T }, async () => {
+    assert.deepEqual(statusAndField(await curl('-i', '-X', 'OPTIONS', '--request-target', '*', `${url}/`), 'Allow'), [
+      'HTTP/1.1 204 No Content',
+      'GET, POST, HEAD, OPTIONS',
+    ])
+    assert.equal(await curl('-o', '/dev/null', '-w', '%{http_code}', '--request-target', '*', `${url}/`), '400')
+  })
+
+  test('a head with bare LF line endings gets 400 at once, not a 408 later (raw socket)', T, async () => {
+    for (const bytes of ['GET / HTTP/1.1\nHost: x\n\n', 'GET / HTTP/1.1\r\nHost: x\n']) {
+      const out = await exchange(server.port, bytes)
+      assert.match(out, /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*Connection: close\r\n[\s\S]*bare LF in the request head/, JSON.stringify(bytes))
+    }
+  })
+
+  test('a chunked body whose trailers are not fields, or have a bare LF, gets 400 at once (raw socket)', T, async () => {
+    const chunked = 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n'
+    const smuggled = await exchange(server.port, `${chunked}GET /admin HTTP/1.1\r\nHost: x\r\n\r\n`)
+    assert.match(smuggled, /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*malformed trailer field\n$/)
+    assert.equal(smuggled.split('HTTP/1.1').length, 2) // one answer: the hidden request is never served
+    assert.match(await exchange(server.port, `${chunked}X: 1\n`), /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*bare LF in a chunked body/)
+    assert.match(await exchange(server.port, `${chunked}X: 1\r\n\r\n`), /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nabc$/) // valid trailers pass
+  })
+})
+
 test('leaves no socket, server or timer behind', T, async () => {
   assert.deepEqual(await tracker.leftovers(), [])
   const now = activeResources()

@@ -13,6 +13,7 @@ import {
   type RequestHead,
   requestFraming,
   responseFraming,
+  targetPath,
 } from '../../examples/http/parse.js'
 
 const T = { timeout: 10_000 }
@@ -71,6 +72,40 @@ describe('parseRequestHead', () => {
     assert.equal(status(parseRequest('GET / HTTP/2.0\r\nHost: x')), 505)
   })
 
+  test('reads an absolute-form target: the path for the router, the Host from the target (RFC 9112 §3.2.2)', T, () => {
+    const h = head('GET http://example.com:8080/a/b?q=1 HTTP/1.1\r\nHost: other.example')
+    assert.equal(h.target, 'http://example.com:8080/a/b?q=1')
+    assert.equal(targetPath(h), '/a/b')
+    assert.equal(h.headers.get('host'), 'example.com:8080') // the Host received is ignored
+    const cases: [string, string, string][] = [
+      ['HTTP://Example.COM', '/', 'Example.COM'], // the scheme is case-insensitive; no path is /
+      ['https://x?y=1', '/', 'x'],
+      ['http://[::1]:80/p', '/p', '[::1]:80'],
+      ['http://a.b:/', '/', 'a.b:'],
+    ]
+    for (const [target, path, host] of cases) {
+      const parsed = head(`GET ${target} HTTP/1.1\r\nHost: h`)
+      assert.deepEqual([targetPath(parsed), parsed.headers.get('host')], [path, host], target)
+    }
+    assert.equal(head('GET http://x/y HTTP/1.0').headers.get('host'), 'x') // no Host needed in 1.0, one is made
+    assert.equal(status(parseRequest('GET http://x/y HTTP/1.1')), 400) // 1.1 still needs a Host (§3.2)
+  })
+
+  test('refuses absolute-form targets that are not http(s) URIs with an authority', T, () => {
+    for (const target of ['http://', 'http:///p', 'ftp://x/', 'http:/x', 'http://user@x/', 'http://x#f', 'http://x:8a/', 'x/y', 'urn:a', '?q', '**']) {
+      assert.equal(status(parseRequest(`GET ${target} HTTP/1.1\r\nHost: h`)), 400, target)
+    }
+  })
+
+  test('takes * for OPTIONS only, and host:port for CONNECT only (RFC 9112 §3.2.3, §3.2.4)', T, () => {
+    const star = head('OPTIONS * HTTP/1.1\r\nHost: h')
+    assert.deepEqual([star.target, star.origin, targetPath(star)], ['*', -1, '*'])
+    for (const method of ['GET', 'HEAD', 'POST', 'DELETE', 'M-SEARCH']) assert.equal(status(parseRequest(`${method} * HTTP/1.1\r\nHost: h`)), 400, method)
+    assert.equal(head('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443').origin, -1)
+    assert.equal(status(parseRequest('CONNECT example.com HTTP/1.1\r\nHost: h')), 400)
+    assert.equal(status(parseRequest('GET example.com:443 HTTP/1.1\r\nHost: h')), 400)
+  })
+
   test('requires exactly one Host in HTTP/1.1', T, () => {
     assert.equal(status(parseRequest('GET / HTTP/1.1')), 400)
     assert.equal(status(parseRequest('GET / HTTP/1.1\r\nHost: a\r\nHost: b')), 400)
@@ -113,7 +148,25 @@ function referenceRequestHead(text: string): Parsed<RequestHead> {
   const minor = match[4] === '0' ? 0 : 1
   const host = headers.get('host')
   if (minor === 1 && (host === undefined || host.includes(','))) return fail(400, 'an HTTP/1.1 request needs exactly one Host header')
-  return { ok: true, value: { method: match[1] as string, target: match[2] as string, minor, headers } }
+  const method = match[1] as string
+  const target = match[2] as string
+  let origin = 0
+  if (target === '*') {
+    if (method !== 'OPTIONS') return fail(400, `the target * is for OPTIONS only, not ${method}`)
+    origin = -1
+  } else if (!target.startsWith('/')) {
+    const hostName = String.raw`(?:\[[0-9A-Fa-f:.]+\]|[-A-Za-z0-9._~!$&'()*+,;=%]+)`
+    if (method === 'CONNECT') {
+      if (!new RegExp(`^${hostName}:[0-9]+$`).test(target)) return fail(400, 'CONNECT needs a host:port target')
+      origin = -1
+    } else {
+      const absolute = new RegExp(`^https?://(${hostName}(?::[0-9]*)?)([/?].*)?$`, 'i').exec(target)
+      if (absolute === null) return fail(400, 'malformed request target')
+      headers.set('host', absolute[1] as string)
+      origin = target.length - (absolute[2] ?? '').length
+    }
+  }
+  return { ok: true, value: { method, target, origin, minor, headers } }
 }
 
 /** A seeded generator (mulberry32), so that a failure names a reproducible input. */
@@ -129,14 +182,16 @@ function random(seed: number): () => number {
 
 describe('parseRequestHead against a reference parser', () => {
   test('agrees on valid heads and on every one-character change of them', T, () => {
-    const alphabet = ['\r', '\n', ' ', '\t', ':', '\0', '\x7f', '\u00e9', '\u00ff', 'A', 'a', '1', ',', '/', '.', '(']
+    const alphabet = ['\r', '\n', ' ', '\t', ':', '\0', '\x7f', '\u00e9', '\u00ff', 'A', 'a', '1', ',', '/', '.', '(', '*', '@', '?', '#', '[']
     const next = random(5)
     const pick = <V>(list: readonly V[]): V => list[Math.floor(next() * list.length)] as V
     const field = () =>
       `${pick(['Host', 'host', 'X-A', 'x-a', 'Content-Type', 'ETag'])}:${pick(['', ' ', '  ', '\t'])}${pick(['x', '1, 2', 'a b', ''])}${pick(['', ' ', '\t '])}`
     const heads: string[] = []
     for (let i = 0; i < 400; i++) {
-      const line = `${pick(['GET', 'POST', 'M-SEARCH'])} ${pick(['/', '/a?b=c', '*', 'http://x/y'])} HTTP/${pick(['1.1', '1.1', '1.0', '2.0'])}`
+      const method = pick(['GET', 'POST', 'M-SEARCH', 'OPTIONS', 'CONNECT'])
+      const target = pick(['/', '/a?b=c', '*', 'http://x/y', 'https://x:1?q', 'HTTP://[::1]', 'x:80'])
+      const line = `${method} ${target} HTTP/${pick(['1.1', '1.1', '1.0', '2.0'])}`
       heads.push([line, ...Array.from({ length: Math.floor(next() * 4) }, field)].join('\r\n'))
     }
     for (const base of heads.slice(0, 400)) {
@@ -288,5 +343,35 @@ describe('ChunkedDecoder', () => {
     assert.equal(status('0'.repeat(MAX_CHUNK_LINE + 2)), 400) // no CRLF yet, but already too long
     assert.equal(status('0'.repeat(MAX_CHUNK_LINE + 1)), 'line')
     assert.equal(status(`0\r\nX: ${'a'.repeat(MAX_TRAILERS)}\r\n\r\n`), 431)
+  })
+
+  test('takes trailer field lines only, as strictly as a head, for every split', T, () => {
+    const good = '2\r\nok\r\n0\r\nX-A: 1\r\nX-Empty:\r\nX-B: \tb c\xff\t\r\n\r\nNEXT'
+    for (const chunks of splits(good, { random: 200 })) {
+      const { need, body, rest } = decodeChunks(chunks)
+      assert.deepEqual([need.kind, body, rest], ['done', 'ok', 'NEXT'], describeSplit(chunks))
+    }
+    const bad: [string, string][] = [
+      ['0\r\nGET /admin HTTP/1.1\r\nHost: x\r\n\r\n', 'malformed trailer field'], // a request hidden as trailers
+      ['0\r\nX : 1\r\n\r\n', 'malformed trailer field'],
+      ['0\r\n X: 1\r\n\r\n', 'malformed trailer field'],
+      ['0\r\nX: 1\r\n folded\r\n\r\n', 'malformed trailer field'],
+      ['0\r\nNoColon\r\n\r\n', 'malformed trailer field'],
+      ['0\r\nX: a\rb\r\n\r\n', 'malformed trailer field'],
+      ['0\r\nX: a\0b\r\n\r\n', 'malformed trailer field'],
+      ['0\r\nX: a\x7fb\r\n\r\n', 'malformed trailer field'],
+      ['0\r\nX\xe9: y\r\n\r\n', 'malformed trailer field'],
+      ['0\r\nX: 1\nY: 2\r\n\r\n', 'bare LF in a chunked body: lines end with CRLF'],
+      ['0\r\nX: 1\n', 'bare LF in a chunked body: lines end with CRLF'], // no CRLF needed to see it
+      ['0\r\n\n', 'bare LF in a chunked body: lines end with CRLF'],
+      ['0\n\r\n', 'bare LF in a chunked body: lines end with CRLF'],
+      ['3\nabc\r\n', 'bare LF in a chunked body: lines end with CRLF'],
+    ]
+    for (const [text, message] of bad) {
+      for (const chunks of splits(Buffer.from(text, 'latin1'), { random: 50 })) {
+        const { need } = decodeChunks(chunks)
+        assert.deepEqual(need, { kind: 'error', status: 400, message }, `${JSON.stringify(text)} ${describeSplit(chunks)}`)
+      }
+    }
   })
 })

@@ -9,6 +9,7 @@ const T = { timeout: 30_000 }
 /** The protocol parses everything buffered in one call: compare output, not handler calls. */
 const OUTPUT_ONLY = { compareEvents: false } as const
 const TEXT = 'Content-Type: text/plain; charset=utf-8\r\n'
+const TEXT_FIELDS = Object.freeze({ 'Content-Type': 'text/plain; charset=utf-8' })
 
 /** What the server reported to `onError` (kept here, so that nothing is printed). */
 const reported: unknown[] = []
@@ -21,6 +22,7 @@ function factory(limits: Partial<HttpLimits> = {}): Factory {
     })
     .get('/inject', () => ({ headers: { 'X-A': 'a\r\nSet-Cookie: x' } }))
     .route('PUT', '/', () => ({ status: 204 }))
+    .get('/host', (request) => ({ headers: TEXT_FIELDS, body: `${request.headers.get('host')} ${request.path} ${request.target}\n` }))
   return HttpConnection.factory({ handler: router.handle, limits, date: null, onError: (error) => reported.push(error) })
 }
 
@@ -105,6 +107,82 @@ describe('HTTP/1.1 server protocol: requests and pipelining', () => {
   })
 })
 
+describe('HTTP/1.1 server protocol: request-target forms (RFC 9112 §3.2)', () => {
+  test('routes an absolute-form target by its path, with the Host taken from it, for every split', T, () => {
+    const input = [
+      'GET http://example.com/host?q=1 HTTP/1.1\r\nHost: ignored.example\r\n\r\n',
+      'GET HTTP://example.com:8080 HTTP/1.1\r\nHost: x\r\n\r\n', // no path: /
+      'POST http://x/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi',
+      'GET http://x/nope HTTP/1.1\r\nHost: x\r\n\r\n',
+    ].join('')
+    const run = checkSplits(factory(), input, { random: 200, ...OUTPUT_ONLY })
+    const expected = [
+      response('200 OK', 'example.com /host http://example.com/host?q=1\n'),
+      HELLO,
+      response('200 OK', 'hi', 'Content-Type: application/octet-stream\r\n'),
+      response('404 Not Found', 'not found\n'),
+    ].join('')
+    assert.equal(run.output.toString(), expected)
+    assert.equal(run.state, 'running')
+  })
+
+  test('answers OPTIONS * with 204 and every method the server takes, for every split', T, () => {
+    const run = checkSplits(factory(), 'OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n', OUTPUT_ONLY)
+    assert.equal(run.output.toString(), `HTTP/1.1 204 No Content\r\nAllow: GET, PUT, POST, HEAD, OPTIONS\r\n\r\n${HELLO}`)
+    assert.equal(run.state, 'running')
+  })
+
+  test('400 for * with any other method and for targets of no form, for every split', T, () => {
+    for (const [input, message] of [
+      ['GET * HTTP/1.1\r\nHost: x\r\n\r\n', 'the target * is for OPTIONS only, not GET'],
+      ['DELETE * HTTP/1.1\r\nHost: x\r\n\r\n', 'the target * is for OPTIONS only, not DELETE'],
+      ['GET host HTTP/1.1\r\nHost: x\r\n\r\n', 'malformed request target'],
+      ['GET http://user@x/ HTTP/1.1\r\nHost: x\r\n\r\n', 'malformed request target'],
+      ['GET ftp://x/ HTTP/1.1\r\nHost: x\r\n\r\n', 'malformed request target'],
+    ] as const) {
+      const run = checkSplits(factory(), input, { random: 50, ...OUTPUT_ONLY })
+      assert.equal(run.output.toString(), failure('400 Bad Request', message), input)
+      assert.equal(run.state, 'done')
+    }
+  })
+})
+
+describe('HTTP/1.1 server protocol: line endings (RFC 9112 §2.2)', () => {
+  const BARE_LF = failure('400 Bad Request', 'bare LF in the request head: lines end with CRLF')
+
+  test('answers a head with bare LF line endings with 400 at once, for every split, without waiting for a CRLFCRLF', T, () => {
+    for (const input of [
+      'GET / HTTP/1.1\nHost: x\n\n',
+      'GET / HTTP/1.1\nHost: x', // never finished: answered all the same
+      'GET / HTTP/1.1\r\nHost: x\n\r\n',
+      'GET / HTTP/1.1\r\nHost: x\r\n\n',
+      'G\n',
+    ]) {
+      const run = checkSplits(factory(), input, { random: 100, ...OUTPUT_ONLY }) // no clock advance: no 408
+      assert.equal(run.output.toString(), BARE_LF, JSON.stringify(input))
+      assert.equal(run.state, 'done')
+    }
+  })
+
+  test('answers a bare CR in the head with 400 at once, after the good requests before it', T, () => {
+    const run = checkSplits(factory(), 'GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\rHost: x\r\r', { random: 100, ...OUTPUT_ONLY })
+    assert.equal(run.output.toString(), HELLO + failure('400 Bad Request', 'bare CR in the request head'))
+    assert.equal(run.state, 'done')
+  })
+
+  test('still skips empty lines, CRLF or LF, between requests', T, () => {
+    const run = checkSplits(factory(), '\r\n\nGET / HTTP/1.1\r\nHost: x\r\n\r\n\nGET / HTTP/1.1\r\nHost: x\r\n\r\n', OUTPUT_ONLY)
+    assert.equal(run.output.toString(), HELLO + HELLO)
+  })
+
+  test('answers a long head dripped a byte per read', T, () => {
+    const h = new Harness(factory())
+    const head = `GET / HTTP/1.1\r\nHost: x\r\nX: ${'a'.repeat(2000)}\r\n\r\n`
+    for (const c of head) h.feed(c)
+    assert.equal(h.output.toString(), HELLO)
+  })
+})
+
 describe('HTTP/1.1 server protocol: connection management', () => {
   test('closes after answering an HTTP/1.0 request without keep-alive', T, () => {
     const run = checkSplits(factory(), 'GET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n', OUTPUT_ONLY)
@@ -171,6 +249,24 @@ describe('HTTP/1.1 server protocol: error answers', () => {
     answers(`${chunked}g\r\n`, failure('400 Bad Request', 'malformed chunk size'))
     answers(`${chunked}3\r\nabcd\r\n`, failure('400 Bad Request', 'chunk data not followed by CRLF'))
     answers(`${chunked}${'0'.repeat(MAX_CHUNK_LINE + 2)}`, failure('400 Bad Request', `chunk size line longer than ${MAX_CHUNK_LINE} bytes`))
+  })
+
+  test('400 for a trailer section that is not field lines or has a bare LF: nothing smuggled as a trailer', T, () => {
+    const chunked = 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n'
+    const malformed = failure('400 Bad Request', 'malformed trailer field')
+    const bareLf = failure('400 Bad Request', 'bare LF in a chunked body: lines end with CRLF')
+    answers(`${chunked}GET /admin HTTP/1.1\r\nHost: x\r\n\r\n`, malformed) // a request hidden as trailers
+    answers(`${chunked}X : 1\r\n\r\n`, malformed)
+    answers(`${chunked}X: 1\r\n folded\r\n\r\n`, malformed)
+    answers(`${chunked}X: a\rb\r\n\r\n`, malformed)
+    answers(`${chunked}X: a\0b\r\n\r\n`, malformed)
+    answers(`${chunked}: empty\r\n\r\n`, malformed)
+    answers(`${chunked}X: 1\nGET / HTTP/1.1\r\n\r\n`, bareLf)
+    answers(`${chunked}X: 1\n`, bareLf) // answered at once, not after the 408
+    answers(`${chunked}\n`, bareLf)
+    answers('POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n', bareLf)
+    const run = checkSplits(factory(), `${chunked}X-A: 1\r\nX-Empty:\r\nX-B: b c\t\r\n\r\n`, { random: 100, ...OUTPUT_ONLY })
+    assert.equal(run.output.toString(), response('200 OK', 'abc', 'Content-Type: application/octet-stream\r\n'))
   })
 
   test('413 for a body over maxBodySize, declared or chunked', T, () => {

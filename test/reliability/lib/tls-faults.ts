@@ -22,7 +22,6 @@ import {
 import { LineEcho } from '../../../examples/line-echo.js'
 import type { TestCerts } from '../../helpers/tls-certs.js'
 import { Problems, type ScenarioResult } from './metrics.js'
-import { httpFactory } from './splits.js'
 
 type Outcome = Omit<ScenarioResult, 'ms' | 'rssMiB' | 'leaked'>
 
@@ -69,6 +68,13 @@ function banner(t: Transport): Intent<LineEcho> {
   return Intent.of(new LineEcho()).expectDelimiter('\n', { max: 1024 }).timeout(5000)
 }
 
+/** Reads and never answers: a ClientHello (well under 1 MiB) gets no byte back until the 5 s timeout. */
+function silent(): Intent<LineEcho> {
+  return Intent.of(new LineEcho())
+    .expectBytes(1 << 20)
+    .timeout(5000)
+}
+
 /** Records the server errors published for `server`; `reach(n)` resolves once there are `n` (or after 5 s). */
 function serverErrors(server: () => Server | null): { errors: Error[]; reach: (n: number) => Promise<void>; stop: () => void } {
   const errors: Error[] = []
@@ -111,7 +117,7 @@ export async function tlsFaults(certs: TestCerts, options: { rounds: number }): 
   const expired = await serve({ host: '127.0.0.1', port: 0, tls: { key: certs.expired.key, cert: certs.expired.cert } }, counting)
   const untrusted = await serve({ host: '127.0.0.1', port: 0, tls: { key: certs.selfSigned.key, cert: certs.selfSigned.cert } }, counting)
   const plainSpeaking = await serve({ host: '127.0.0.1', port: 0 }, banner)
-  const plainSilent = await serve({ host: '127.0.0.1', port: 0 }, httpFactory())
+  const plainSilent = await serve({ host: '127.0.0.1', port: 0 }, silent)
   let faults = 0
   /** Expects a ConnectError whose cause has one of `codes`. */
   const refused = async (what: string, attempt: Promise<unknown>, codes: readonly string[], message: RegExp): Promise<void> => {

@@ -68,17 +68,6 @@ const CLIENTS: Record<string, Client> = {
   },
 }
 
-/**
- * Client × scenario pairs that fail against today's demo (issue 15's server work adds what they
- * need). node:test reports a failing todo test without failing the run; remove an entry once
- * the server passes it.
- */
-const TODO = new Set<string>([
-  ...['strings', 'select', 'multi', 'watch', 'pubsub', 'scan', 'hashes', 'sets', 'resp3', 'clientname'].map((s) => `ioredis ${s}`),
-  ...NODE_SCENARIOS.map((s) => `node-redis ${s}`), // HELLO 3 → -NOPROTO: node-redis does not connect at all
-  ...['strings', 'select', 'multi', 'watch', 'pubsub', 'scan', 'hashes', 'sets', 'clientname'].map((s) => `redis-py ${s}`),
-  ...['-n 1', '--scan', '--bigkeys', '-3'].map((s) => `redis-cli ${s}`),
-])
 
 /** redis-cli's output, or what it printed when it failed. */
 async function cli(port: number, args: string[], input?: string): Promise<Json> {
@@ -181,8 +170,7 @@ describe('client scripts give the same results against redis-server and the demo
       }
 
       for (const scenario of client.scenarios) {
-        const todo = TODO.has(`${name} ${scenario}`) ? { todo: 'needs issue-15 server work' } : {}
-        test(`${scenario} gives the same results`, { ...client.peer, ...todo, timeout: SCRIPT_TIMEOUT + 30_000 }, async () => {
+        test(`${scenario} gives the same results`, { ...client.peer, timeout: SCRIPT_TIMEOUT + 30_000 }, async () => {
           const r = await both()
           assert.equal(r.real[scenario]?.failure, undefined, `the script fails against redis-server itself: ${JSON.stringify(r.real[scenario])}`)
           assert.deepEqual(r.demo[scenario], r.real[scenario])

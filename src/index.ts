@@ -43,6 +43,8 @@ export {
   WriteError,
 } from './errors.js'
 export {
+  type DelimitedOptions,
+  delimited,
   expectFrame,
   type Framer,
   fixed,
@@ -53,6 +55,7 @@ export {
   type NetstringOptions,
   netstring,
   type Scan,
+  type TooLongPolicy,
 } from './framing/index.js'
 export { type DelimiterOptions, Intent, type IntentBuilder, type MinRate } from './intent.js'
 export {

@@ -1,5 +1,5 @@
 export type { Address } from './address.js'
-export { Connection, handleAsync, type OpenOptions, open, type ReadUntilOptions, type WaitOptions } from './async/index.js'
+export { Connection, type FramesOptions, handleAsync, type OpenOptions, open, type ReadUntilOptions, type WaitOptions } from './async/index.js'
 export { type BackoffOptions, backoffDelay, backoffOptions, type ReconnectPolicy } from './backoff.js'
 export { MemoryBudget } from './budget.js'
 export { Buf } from './buf.js'

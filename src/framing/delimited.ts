@@ -2,17 +2,7 @@ import type { Buf } from '../buf.js'
 import { InvalidArgumentError, LimitReachedError } from '../errors.js'
 import { toBuffer } from '../intent.js'
 import { checkBoolean, checkInteger, checkObject, invalid } from '../validate.js'
-import {
-  checkInput,
-  checkTooLong,
-  checkUnterminated,
-  DISCARD_DUE,
-  type Framer,
-  PerInput,
-  payloadBytes,
-  type Scan,
-  type TooLongPolicy,
-} from './framer.js'
+import { checkInput, checkTooLong, checkUnterminated, DISCARD_DUE, type Framer, PerInput, payloadBytes, type Scan, type TooLongPolicy } from './framer.js'
 
 /** Options of {@link delimited}. */
 export interface DelimitedOptions {

@@ -88,7 +88,10 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framer {
   const over = (value: number | bigint): boolean =>
     typeof value === 'bigint' ? value + BigInt(adjustment) > BigInt(maxFrameLength) : value + adjustment > maxFrameLength
   const tooLong = (value: number | bigint): LimitReachedError =>
-    new LimitReachedError(maxFrameLength, `frame of ${typeof value === 'bigint' ? value + BigInt(adjustment) : value + adjustment} bytes exceeds maxFrameLength ${maxFrameLength}`)
+    new LimitReachedError(
+      maxFrameLength,
+      `frame of ${typeof value === 'bigint' ? value + BigInt(adjustment) : value + adjustment} bytes exceeds maxFrameLength ${maxFrameLength}`,
+    )
 
   /** Drops what is buffered of the `remaining` bytes of an over-long frame. */
   function drop(input: Buf, remaining: Remaining, commit: boolean, report: LimitReachedError | null): Scan {
@@ -145,7 +148,8 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framer {
       if (lengthOffset > 0) throw new InvalidArgumentError('lengthPrefixed: encode cannot invent the bytes before the length field; write them yourself')
       if (bytes.length > maxFrameLength) throw new InvalidArgumentError(`frame of ${bytes.length} bytes exceeds maxFrameLength ${maxFrameLength}`)
       const value = bytes.length - adjustment
-      if (value < 0 || !Number.isSafeInteger(value)) throw new InvalidArgumentError(`lengthPrefixed: cannot encode length ${bytes.length} with adjustment ${adjustment}`)
+      if (value < 0 || !Number.isSafeInteger(value))
+        throw new InvalidArgumentError(`lengthPrefixed: cannot encode length ${bytes.length} with adjustment ${adjustment}`)
       output.write(fieldBytes(value, lengthSize, bigEndian))
       output.write(bytes)
     },

@@ -2,17 +2,7 @@ import { isUtf8 } from 'node:buffer'
 import type { Buf } from '../buf.js'
 import { InvalidArgumentError, LimitReachedError, ProtocolError } from '../errors.js'
 import { checkBoolean, checkInteger, checkObject, checkOneOf } from '../validate.js'
-import {
-  checkInput,
-  checkTooLong,
-  checkUnterminated,
-  DISCARD_DUE,
-  type Framer,
-  PerInput,
-  payloadBytes,
-  type Scan,
-  type TooLongPolicy,
-} from './framer.js'
+import { checkInput, checkTooLong, checkUnterminated, DISCARD_DUE, type Framer, PerInput, payloadBytes, type Scan, type TooLongPolicy } from './framer.js'
 
 const LF = Buffer.from('\n')
 const CR = 0x0d
@@ -109,7 +99,8 @@ export function lines(options: LinesOptions): Framer {
       if (bytes.indexOf(0x0a) >= 0) throw new InvalidArgumentError('a line cannot contain LF')
       if (utf8 && !isUtf8(bytes)) throw new InvalidArgumentError('lines: the payload is not valid UTF-8')
       // A payload ending in CR would lose it when read back (the CR of a CRLF): refused with LF endings.
-      if (ending === 'lf' && bytes.length > 0 && bytes[bytes.length - 1] === CR) throw new InvalidArgumentError('lines: a payload ending in CR cannot be read back')
+      if (ending === 'lf' && bytes.length > 0 && bytes[bytes.length - 1] === CR)
+        throw new InvalidArgumentError('lines: a payload ending in CR cannot be read back')
       output.write(bytes)
       output.write(end)
     },

@@ -131,7 +131,13 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framer {
       const total = typeof value === 'bigint' ? BigInt(header) + value + BigInt(adjustment) : header + value + adjustment
       return drop(input, total, commit, tooLong(value))
     }
-    const size = header + (value as number) + adjustment
+    // Within maxFrameLength: the body is a safe integer, also when the value was a BigInt.
+    const size = header + (typeof value === 'bigint' ? Number(value + BigInt(adjustment)) : value + adjustment)
+    // A body within maxFrameLength may still not leave room for its header below 2^53.
+    if (!Number.isSafeInteger(size))
+      return onTooLong === 'error'
+        ? { kind: 'error', error: tooLong(value) }
+        : drop(input, BigInt(header) + BigInt(value) + BigInt(adjustment), commit, tooLong(value))
     const start = strip ?? (keepHeader ? 0 : header)
     if (start > size) return { kind: 'error', error: new ProtocolError(`lengthPrefixed: cannot strip ${start} bytes from a frame of ${size}`) }
     if (input.length < size) return { kind: 'bytes', n: size }

@@ -16,7 +16,12 @@ export interface DelimitedOptions {
   max: number
   /** The payload ends with the delimiter that ended it (Netty's `stripDelimiter: false`). @default false */
   keepDelimiter?: boolean
-  /** Written by `encode` after each payload; one of the delimiters. @default the first delimiter */
+  /**
+   * Written by `encode` after each payload; one of the delimiters. `encode` refuses a payload that
+   * would not read back whole; it cannot see the next payload, so with a delimiter that begins a
+   * longer one (`'\r'` beside `'\r\n'`) write the longer, or the next payload's first bytes may join it.
+   * @default the first delimiter
+   */
   encodeDelimiter?: Uint8Array | string
   /**
    * A frame over `max`: `'error'` refuses it (a `LimitReachedError`, the stream ends);
@@ -116,12 +121,16 @@ export function delimited(options: DelimitedOptions): Framer {
     },
     scanEnd(input: Buf): Scan | null {
       checkInput('delimited.scanEnd', input)
+      if (input.length === 0) return null
       if (onTooLong === 'discard' && dropping.get(input) !== undefined) {
         dropping.delete(input)
         const size = input.length
         input.consume(size)
         return { kind: 'discard', size, error: null }
       }
+      // No byte will come to make a longer delimiter: a whole one in view ends a frame after all.
+      const m = find(input, delimiters, max, longest)
+      if (m.at >= 0) return { kind: 'frame', start: 0, end: keepDelimiter ? m.at + m.length : m.at, size: m.at + m.length }
       if (unterminated === 'error') return null
       if (input.length <= max) return { kind: 'frame', start: 0, end: input.length, size: input.length }
       return { kind: 'error', error: tooLong() }

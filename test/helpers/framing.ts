@@ -46,17 +46,31 @@ export function scanAll(framer: Framer, chunks: readonly Uint8Array[], end: bool
     if (drain()) return lines
   }
   if (!end) return lines
-  if (input.length === 0) {
-    lines.push('EOF')
-    return lines
-  }
-  const last = framer.scanEnd?.(input) ?? null
-  if (last === null || last.kind === 'bytes' || last.kind === 'delimiter') lines.push('X RS_ERR_END_OF_STREAM')
-  else if (!note(lines, last, () => input.copy(last.kind === 'frame' ? last.start : 0, last.kind === 'frame' ? last.end : 0))) {
-    if (last.kind === 'frame') input.consume(last.size)
-    lines.push(input.length === 0 ? 'EOF' : 'X RS_ERR_END_OF_STREAM')
-  }
+  atEnd(framer, input, lines)
   return lines
+}
+
+/**
+ * The peer has ended: frames still in view, then what the framer's `scanEnd` makes of the
+ * rest (a last frame, a drop, an error), or an end inside a frame.
+ */
+function atEnd(framer: Framer, input: Buf, lines: string[]): void {
+  for (let guard = 0; guard < 1_000_000; guard++) {
+    if (input.length === 0) {
+      lines.push('EOF')
+      return
+    }
+    let scan: Scan | null = framer.scan(input)
+    if (scan.kind === 'bytes' || scan.kind === 'delimiter') scan = framer.scanEnd?.(input) ?? null
+    if (scan === null || scan.kind === 'bytes' || scan.kind === 'delimiter') {
+      lines.push('X RS_ERR_END_OF_STREAM')
+      return
+    }
+    const s = scan
+    if (note(lines, s, () => input.copy(s.kind === 'frame' ? s.start : 0, s.kind === 'frame' ? s.end : 0))) return
+    if (s.kind === 'frame') input.consume(s.size)
+  }
+  throw new Error('scanEnd did not settle')
 }
 
 /**
@@ -78,19 +92,10 @@ export function frameLog(framer: Framer): (t: Transport) => Intent<Protocol> {
     },
     exception(t: Transport, reason: Exception): Intent<Protocol> {
       if (reason.code === 'RS_ERR_END_OF_STREAM') {
-        if (t.input.length === 0) {
-          t.output.write('EOF\n')
-          return Intent.done()
-        }
-        const last = framer.scanEnd?.(t.input) ?? null
-        if (last !== null && last.kind !== 'bytes' && last.kind !== 'delimiter') {
-          const lines: string[] = []
-          const done = note(lines, last, () => Buffer.from(t.input.view(last.kind === 'frame' ? last.start : 0, last.kind === 'frame' ? last.end : 0)))
-          if (last.kind === 'frame') t.input.consume(last.size)
-          if (!done) lines.push(t.input.length === 0 ? 'EOF' : 'X RS_ERR_END_OF_STREAM')
-          for (const line of lines) t.output.write(`${line}\n`)
-          return Intent.done()
-        }
+        const lines: string[] = []
+        atEnd(framer, t.input, lines)
+        for (const line of lines) t.output.write(`${line}\n`)
+        return Intent.done()
       }
       t.output.write(`X ${reason.code}\n`)
       return Intent.done()

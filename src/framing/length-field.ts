@@ -38,6 +38,15 @@ export function readField(input: Buf, at: number, size: LengthSize, bigEndian: b
     return { kind: 'value', value, end: at + size }
   }
   // Partial: big endian, the known high bytes times what is still missing; little endian, the known low bytes.
+  if (size <= 4) {
+    // Below 2^32: exact as a number, and no BigInt on a header split by a read.
+    let least = 0
+    for (let i = 0; i < Math.max(available, 0); i++) {
+      const byte = input.byte(at + i) as number
+      least += byte * 2 ** (8 * (bigEndian ? size - 1 - i : i))
+    }
+    return { kind: 'partial', need: at + size, atLeast: least }
+  }
   let atLeast = 0n
   for (let i = 0; i < Math.max(available, 0); i++) {
     const byte = BigInt(input.byte(at + i) as number)

@@ -80,7 +80,8 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framer {
   const strip = o.strip === undefined ? null : checkInteger(where, 'options.strip', o.strip)
   if (strip !== null && o.keepHeader !== undefined) throw new InvalidArgumentError(`${where}: give options.keepHeader or options.strip, not both`)
   const bigEndian = endian === 'big'
-  const failFast = onTooLong === 'error' && lengthSize !== 'varint'
+  // Byte by byte through a fixed field only where its bytes can prove a length too large.
+  const failFast = onTooLong === 'error' && lengthSize !== 'varint' && 2 ** (8 * lengthSize) - 1 + adjustment > maxFrameLength
   /** Inputs in the middle of dropping an over-long frame: the bytes still to drop (discard mode only). */
   const dropping = new PerInput<Remaining>()
 

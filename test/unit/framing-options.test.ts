@@ -196,3 +196,21 @@ function fill(b: Buffer): Buf {
   buf.write(b)
   return buf
 }
+
+describe('new options are checked at construction', () => {
+  test('onTooLong, unterminated, utf8, strip, delimiter and encodeDelimiter refuse bad values with RS_ERR_INVALID_ARG', T, () => {
+    const bad: [() => unknown, RegExp][] = [
+      [() => lines({ max: 1, onTooLong: 'drop' as never }), /^lines: options\.onTooLong must be 'error' or 'discard', got "drop"$/],
+      [() => lines({ max: 1, unterminated: true as never }), /^lines: options\.unterminated must be 'error' or 'frame', got true$/],
+      [() => lines({ max: 1, utf8: 'yes' as never }), /^lines: options\.utf8 must be true or false/],
+      [() => lengthPrefixed({ onTooLong: null as never }), /^lengthPrefixed: options\.onTooLong must be/],
+      [() => lengthPrefixed({ strip: 1.5 }), /^lengthPrefixed: options\.strip must be a non-negative integer/],
+      [() => delimited({ max: 1 } as never), /^delimited: options\.delimiter must be/],
+      [() => delimited({ delimiter: ['\n', 5] as never, max: 1 }), /^delimited: options\.delimiter\[1\] must be/],
+      [() => delimited({ delimiter: '\n', max: -1 }), /^delimited: options\.max must be a non-negative integer/],
+      [() => delimited({ delimiter: '\n', max: 1, keepDelimiter: 1 as never }), /^delimited: options\.keepDelimiter must be true or false/],
+      [() => delimited(null as never), /^delimited: options must be/],
+    ]
+    for (const [make, message] of bad) assert.throws(make, { code: 'RS_ERR_INVALID_ARG', name: 'InvalidArgumentError', message })
+  })
+})

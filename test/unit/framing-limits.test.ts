@@ -154,6 +154,16 @@ describe('framing: refused at the first byte past the limit, through every API a
     })
   }
 
+  test("a framer's max above the stream's maxBufferSize: the stream's limit, told to exception() once", T, () => {
+    for (const framer of [lines({ max: 1_000_000 }), delimited({ delimiter: '\r\n', max: 1_000_000 })]) {
+      const h = new Harness(frameLog(framer), { maxBufferSize: 1024 })
+      h.feed(x(2000))
+      assert.equal(h.output.toString(), 'X RS_ERR_LIMIT_REACHED\n')
+      assert.equal(h.exceptions.length, 1)
+      assert.equal(h.state, 'done')
+    }
+  })
+
   test('the limit a framer reports is its own, with its own message, whichever API saw it', T, async () => {
     const input = [Buffer.from(`ok\n${x(11)}`)]
     for (const api of [scanAll, engineAll])

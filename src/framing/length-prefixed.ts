@@ -80,6 +80,9 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framer {
   const strip = o.strip === undefined ? null : checkInteger(where, 'options.strip', o.strip)
   if (strip !== null && o.keepHeader !== undefined) throw new InvalidArgumentError(`${where}: give options.keepHeader or options.strip, not both`)
   const bigEndian = endian === 'big'
+  /** A field of 1 to 4 bytes: read as a number in place. */
+  const small = lengthSize !== 'varint' && lengthSize <= 4
+  const fixedHeader = lengthSize === 'varint' ? 0 : lengthOffset + lengthSize
   // Byte by byte through a fixed field only where its bytes can prove a length too large.
   const failFast = onTooLong === 'error' && lengthSize !== 'varint' && 2 ** (8 * lengthSize) - 1 + adjustment > maxFrameLength
   /** Inputs in the middle of dropping an over-long frame: the bytes still to drop (discard mode only). */
@@ -111,6 +114,17 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framer {
     if (onTooLong === 'discard') {
       const remaining = dropping.get(input)
       if (remaining !== undefined) return drop(input, remaining, commit, null)
+    }
+    // The common case first: a whole field of up to 4 bytes, a plain number, nothing allocated for it.
+    if (small && input.length >= fixedHeader) {
+      const field = input.view(lengthOffset, fixedHeader)
+      const body = (bigEndian ? field.readUIntBE(0, lengthSize) : field.readUIntLE(0, lengthSize)) + adjustment
+      if (body >= 0 && body <= maxFrameLength) {
+        const size = fixedHeader + body
+        const start = strip ?? (keepHeader ? 0 : fixedHeader)
+        if (start <= size && size <= Number.MAX_SAFE_INTEGER)
+          return input.length < size ? { kind: 'bytes', n: size } : { kind: 'frame', start, end: size, size }
+      }
     }
     const field = readField(input, lengthOffset, lengthSize, bigEndian)
     switch (field.kind) {

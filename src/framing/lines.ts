@@ -48,6 +48,7 @@ export function lines(options: LinesOptions): Framer {
   checkUnterminated(where, unterminated)
   checkBoolean(where, 'options.utf8', utf8)
   const end = ending === 'crlf' ? '\r\n' : '\n'
+  const discard = onTooLong === 'discard'
   // The engine searches up to max and calls back at the first byte past it; the CR a CRLF may
   // put there is judged by scan (a bytes wait for the LF after it).
   const wait: Scan = { kind: 'delimiter', delimiter: LF, max, offset: 0, rescanAtMax: true }
@@ -75,11 +76,11 @@ export function lines(options: LinesOptions): Framer {
   }
 
   function scan(input: Buf, commit: boolean): Scan {
-    if (onTooLong === 'discard' && dropping.get(input) !== undefined) return drop(input, commit, null)
+    if (discard && dropping.get(input) !== undefined) return drop(input, commit, null)
     const at = input.indexOf(0x0a)
     if (at >= 0) {
       const stop = at > 0 && input.byte(at - 1) === CR ? at - 1 : at
-      if (stop <= max) return line(input, stop, at + 1)
+      if (stop <= max) return utf8 ? line(input, stop, at + 1) : { kind: 'frame', start: 0, end: stop, size: at + 1 }
     } else if (input.length <= max) {
       return wait
     } else if (input.length === max + 1 && input.byte(max) === CR) {

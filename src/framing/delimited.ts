@@ -10,6 +10,8 @@ export interface DelimitedOptions {
    * What ends a frame: one delimiter or several (a non-empty array), each a non-empty string
    * (UTF-8) or Uint8Array. With several, a frame ends at the earliest one; of two starting at
    * the same byte, the longer wins (`['\r', '\r\n']` reads `a\r\n` as `a`), whatever the split.
+   * One delimiter is searched by the engine, resuming where it stopped; with several, each read
+   * searches the frame's first `max` bytes again (memchr/memmem speed; keep `max` modest).
    */
   delimiter: Uint8Array | string | readonly (Uint8Array | string)[]
   /** Longest frame in bytes, without its delimiter, a non-negative safe integer. */

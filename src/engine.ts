@@ -346,7 +346,11 @@ export class Engine implements Transport, Scope {
         if (this.#pushedBack()) return false
         const at = expect.findDelimiter(input, limits.maxBufferSize)
         if (at >= 0) return this.#call('bytesRead', at)
-        if (at === TOO_LONG) return this.#limit(expect.delimiterLimit(limits.maxBufferSize))
+        if (at === TOO_LONG) {
+          // A framer's own max (not the stream's maxBufferSize) was passed: the framer decides, at once.
+          if (expect.limitToRead && expect.n <= limits.maxBufferSize - expect.delimiterLength) return this.#call('bytesRead', -1)
+          return this.#limit(expect.delimiterLimit(limits.maxBufferSize))
+        }
         break
       }
       case Kind.Flush:

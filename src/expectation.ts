@@ -21,6 +21,8 @@ export class Expectation {
   delimiterLength = 0
   /** Where the delimiter search starts. */
   offset = 0
+  /** Past `n` without a delimiter, call `bytesRead(-1)` instead of telling a limit (framers, see Intent). */
+  limitToRead = false
   /** Delimiter search: input before this position is known not to start a delimiter. */
   searched = 0
   /** Absolute deadline in ms, or NaN for none. */
@@ -41,6 +43,7 @@ export class Expectation {
       this.delimiter = intent.delimiter
       this.delimiterLength = intent.delimiterLength
       this.offset = intent.offset
+      this.limitToRead = intent.limitToRead
     }
     this.searched = 0
     this.deadline = intent.relative ? now + intent.time : intent.time

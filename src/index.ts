@@ -1,5 +1,5 @@
 export type { Address } from './address.js'
-export { Connection, handleAsync, type OpenOptions, open, type ReadUntilOptions, type WaitOptions } from './async/index.js'
+export { Connection, type FramesOptions, handleAsync, type OpenOptions, open, type ReadUntilOptions, type WaitOptions } from './async/index.js'
 export { type BackoffOptions, backoffDelay, backoffOptions, type ReconnectPolicy } from './backoff.js'
 export { MemoryBudget } from './budget.js'
 export { Buf } from './buf.js'
@@ -43,6 +43,8 @@ export {
   WriteError,
 } from './errors.js'
 export {
+  type DelimitedOptions,
+  delimited,
   expectFrame,
   type Framer,
   fixed,
@@ -53,6 +55,7 @@ export {
   type NetstringOptions,
   netstring,
   type Scan,
+  type TooLongPolicy,
 } from './framing/index.js'
 export { type DelimiterOptions, Intent, type IntentBuilder, type MinRate } from './intent.js'
 export {

@@ -111,6 +111,12 @@ export class Intent<P> {
   /** @internal Where the delimiter search starts; only for Kind.Delimiter. */
   offset = 0
   /**
+   * @internal Kind.Delimiter only: past `max`, call `bytesRead` (end -1) instead of `exception()`,
+   * so that a framer decides at the first byte past its limit. Set by `expectFrame` after
+   * `expectDelimiter`, which clears it.
+   */
+  limitToRead = false
+  /**
    * @internal The deadline: absolute ms of `Scope.now()`'s clock, or with `relative` ms after the
    * stream takes this Intent; NaN for none. One number, not two: each costs a heap box per Intent.
    */
@@ -193,6 +199,7 @@ export class Intent<P> {
     intent.delimiterLength = bytes.length
     intent.n = max
     intent.offset = offset
+    intent.limitToRead = false
     return intent
   }
 

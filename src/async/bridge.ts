@@ -1,9 +1,11 @@
 /**
  * The protocol under a `Connection`: it turns engine events into settled promises.
  *
- * One wait at a time is handed to the engine (`readBytes`, `readDelimited`, `waitBytes`,
- * `waitDelimiter`, `waitFlush`); while none is pending the bridge reads ahead up to READ_AHEAD
- * bytes, then sleeps, so nothing more is read from the socket (backpressure). Arguments are
+ * One read at a time is handed to the engine (`readBytes`, `readDelimited`, `waitBytes`,
+ * `waitDelimiter`), and beside it at most one flush (`waitFlush`): while the flush is unmet the
+ * engine waits for it and reads nothing (pushback), then goes back to the read. While no read is
+ * pending the bridge reads ahead up to READ_AHEAD bytes, then sleeps, so nothing more is read
+ * from the socket (backpressure). Arguments are
  * checked by the `Connection`; what the bridge checks again is only what would otherwise leave a
  * promise unsettled forever.
  * @internal
@@ -11,6 +13,7 @@
 import type { Buf } from '../buf.js'
 import { Engine } from '../engine.js'
 import { ClosedError, EndOfStreamError, type Exception, InvalidArgumentError, TimeoutError } from '../errors.js'
+import type { Framer } from '../framing/framer.js'
 import { Intent, type IntentBuilder } from '../intent.js'
 import type { Factory, Protocol, Scope, Transport } from '../protocol.js'
 import type { WaitOptions } from './connection.js'
@@ -49,6 +52,13 @@ class PendingWait {
   readonly skip: number
   /** Rejects the wait when it aborts (already-aborted signals never get this far). */
   readonly signal: AbortSignal | undefined
+  /**
+   * When the wait times out, absolute on the engine's clock (NaN for never): fixed when the wait
+   * starts, so that a read set aside for a flush keeps its own deadline.
+   */
+  readonly deadline: number
+  /** A flush: met once at most this many bytes are unwritten; 0 for reads. */
+  readonly flushTo: number
   readonly resolve: (bytes: Buffer | undefined) => void
   readonly reject: (reason: unknown) => void
 
@@ -56,14 +66,16 @@ class PendingWait {
     kind: WaitKind,
     takes: boolean,
     skip: number,
-    signal: AbortSignal | undefined,
+    options: { signal: AbortSignal | undefined; deadline: number; flushTo: number },
     resolve: (bytes: Buffer | undefined) => void,
     reject: (reason: unknown) => void,
   ) {
     this.kind = kind
     this.takes = takes
     this.skip = skip
-    this.signal = signal
+    this.signal = options.signal
+    this.deadline = options.deadline
+    this.flushTo = options.flushTo
     this.resolve = resolve
     this.reject = reject
   }
@@ -88,7 +100,8 @@ interface Closed {
   readonly reason: Error | undefined
 }
 /**
- * The bridge's phase, with the data each phase has. Transitions:
+ * The bridge's phase (its read side), with the data each phase has. A flush waits apart, in
+ * `#flush`. Transitions:
  *
  *     idle ──wait──▶ waiting ──engine takes it (#next)──▶ taken ──met/timeout/limit/abort──▶ idle
  *                    waiting ──abort / end of stream──▶ idle
@@ -144,6 +157,13 @@ export class Bridge implements Protocol {
   readonly #wait: IntentBuilder<Bridge> = Intent.of<Bridge>(this)
   /** The same object as `#wait`, as the Intent handlers return. */
   readonly #waitIntent: Intent<Bridge> = this.#wait.sleep()
+  /**
+   * The pending flush, or null: met before the read (the engine waits for it first, reading
+   * nothing), rejected when the stream closes. Its phase: 'taken' once `#next` handed it over.
+   */
+  #flush: PendingWait | null = null
+  /** Expectation of the pending flush (the read keeps `#wait`, to be taken again after it). */
+  readonly #flushWait: IntentBuilder<Bridge> = Intent.of<Bridge>(this)
   /** Expectation while idle: any byte more than is buffered (see READ_AHEAD); no rate check, nobody waits. */
   readonly #readAhead: IntentBuilder<Bridge> = Intent.of<Bridge>(this)
   readonly #sleep: Intent<Bridge> = Intent.of<Bridge>(this).sleep()
@@ -211,20 +231,33 @@ export class Bridge implements Protocol {
     return this.#begin('bytes', false, 0, options) as Promise<void>
   }
 
-  /** Resolves once `needle` is buffered within `max` bytes; nothing is consumed. */
-  waitDelimiter(needle: Buffer, max: number, options: WaitOptions): Promise<void> {
+  /**
+   * Resolves once `needle` is buffered within `max` bytes; nothing is consumed. With
+   * `rescanAtMax` (a framer's wait), also once `max` is passed without it: the framer decides.
+   */
+  waitDelimiter(needle: Buffer, max: number, options: WaitOptions, rescanAtMax = false): Promise<void> {
     const refused = this.#refuse('delimiter', options)
     if (refused !== null) return refused
-    this.#wait.expectDelimiter(needle, { max, offset: 0 })
+    this.#wait.expectDelimiter(needle, { max, offset: 0 }).limitToRead = rescanAtMax
     return this.#begin('delimiter', false, 0, options) as Promise<void>
   }
 
-  /** Resolves once at most `n` bytes of output remain unwritten. */
+  /** Resolves once at most `n` bytes of output remain unwritten; may wait beside a read. */
   waitFlush(n: number, options: WaitOptions): Promise<void> {
     const refused = this.#refuse('flush', options)
     if (refused !== null) return refused
-    this.#wait.expectFlush(n)
-    return this.#begin('flush', false, 0, options) as Promise<void>
+    const { signal } = options
+    return new Promise<void>((resolve, reject) => {
+      this.#flush = new PendingWait('flush', false, 0, { signal, deadline: this.#deadline(options), flushTo: n }, () => resolve(), reject)
+      signal?.addEventListener('abort', this.#onFlushAbort, { once: true })
+      this.#wake() // the engine takes the flush in `wakeup`
+    })
+  }
+
+  /** The absolute deadline of a wait with `options.timeout`, NaN for none. */
+  #deadline(options: WaitOptions): number {
+    const { timeout } = options
+    return timeout === undefined || timeout === Number.POSITIVE_INFINITY || this.#engine === null ? Number.NaN : this.#engine.now() + timeout
   }
 
   /**
@@ -236,7 +269,7 @@ export class Bridge implements Protocol {
     const state = this.#state
     if (state.phase === 'closed') return rejectLater(state.reason ?? new ClosedError('connection closed'))
     if (this.#input === 'ended' && kind !== 'flush') return rejectLater(new EndOfStreamError())
-    if (this.#pending() !== null) return Promise.reject(inProgress('wait'))
+    if ((kind === 'flush' ? this.#flush : this.#pending()) !== null) return Promise.reject(inProgress('wait'))
     const signal = options.signal
     if (signal?.aborted) return Promise.reject(abortReason(signal))
     return null
@@ -244,11 +277,11 @@ export class Bridge implements Protocol {
 
   /** Starts the wait whose expectation is in `#waitIntent`: idle → waiting (or finishing keeps it). */
   #begin(kind: WaitKind, takes: boolean, skip: number, options: WaitOptions): Promise<Buffer | undefined> {
-    const { signal, timeout } = options
-    if (timeout === undefined) this.#waitIntent.deadline(Number.POSITIVE_INFINITY)
-    else this.#waitIntent.timeout(timeout)
+    const { signal } = options
+    const deadline = this.#deadline(options)
+    this.#waitIntent.deadline(Number.isNaN(deadline) ? Number.POSITIVE_INFINITY : deadline)
     return new Promise<Buffer | undefined>((resolve, reject) => {
-      const wait = new PendingWait(kind, takes, skip, signal, resolve, reject)
+      const wait = new PendingWait(kind, takes, skip, { signal, deadline, flushTo: 0 }, resolve, reject)
       const state = this.#state
       if (state.phase === 'finishing') state.wait = wait
       else this.#state = wait
@@ -285,6 +318,11 @@ export class Bridge implements Protocol {
     if (wait?.signal !== undefined) this.#settle(wait, abortReason(wait.signal))
   }
 
+  readonly #onFlushAbort = (): void => {
+    const wait = this.#flush
+    if (wait?.signal !== undefined) this.#settle(wait, abortReason(wait.signal))
+  }
+
   /**
    * Resolves (`error` null) or rejects `wait`, the pending one: taken → idle (finishing drops
    * it, closed stays closed). `error` is unknown: a signal's reason may be any value (never null,
@@ -292,9 +330,14 @@ export class Bridge implements Protocol {
    */
   #settle(wait: PendingWait, error: unknown, bytes?: Buffer): void {
     const state = this.#state
-    if (state === wait) this.#state = IDLE
-    else if (state.phase === 'finishing') state.wait = null
-    wait.signal?.removeEventListener('abort', this.#onAbort)
+    if (this.#flush === wait) {
+      this.#flush = null
+      wait.signal?.removeEventListener('abort', this.#onFlushAbort)
+    } else {
+      if (state === wait) this.#state = IDLE
+      else if (state.phase === 'finishing' && state.wait === wait) state.wait = null
+      wait.signal?.removeEventListener('abort', this.#onAbort)
+    }
     if (error === null) wait.resolve(bytes)
     else {
       wait.reject(error)
@@ -306,8 +349,10 @@ export class Bridge implements Protocol {
   #markClosed(reason: Error | undefined): void {
     if (this.#state.phase === 'closed') return
     const wait = this.#pending()
+    const flush = this.#flush
     this.#state = { phase: 'closed', reason }
     if (wait !== null) this.#settle(wait, reason ?? new ClosedError('connection closed'))
+    if (flush !== null) this.#settle(flush, reason ?? new ClosedError('connection closed'))
     for (const callback of this.#onClosed) callback()
     this.#onClosed = []
   }
@@ -315,8 +360,22 @@ export class Bridge implements Protocol {
   // --- Output and the end -----------------------------------------------------------------------
 
   write(data: Uint8Array | string): void {
+    this.#output().write(data)
+    this.#scheduleFlush()
+  }
+
+  /** Appends one frame of `framer` carrying `payload` (what the framer's `encode` checks, it throws). */
+  writeFrame(framer: Framer, payload: Uint8Array | string): void {
+    framer.encode(this.#output(), payload)
+    this.#scheduleFlush()
+  }
+
+  #output(): Buf {
     if (this.#state.phase === 'closed' || this.#engine === null) throw new ClosedError('connection closed')
-    this.#engine.output.write(data)
+    return this.#engine.output
+  }
+
+  #scheduleFlush(): void {
     if (!this.#flushScheduled) {
       this.#flushScheduled = true
       // After the current burst of awaits settles: process.nextTick runs once the microtask
@@ -355,6 +414,14 @@ export class Bridge implements Protocol {
   /** The expectation for the phase: waiting → taken hands the wait's to the engine. */
   #next(): Intent<Bridge> {
     const state = this.#state
+    const flush = this.#flush
+    if (flush !== null && state.phase !== 'finishing' && state.phase !== 'closed') {
+      // The flush first (nothing is read meanwhile); a read's deadline still counts.
+      flush.phase = 'taken'
+      const read = this.#pending()
+      const at = read !== null && !(read.deadline >= flush.deadline) ? read.deadline : flush.deadline
+      return this.#flushWait.expectFlush(flush.flushTo).deadline(Number.isNaN(at) ? Number.POSITIVE_INFINITY : at)
+    }
     switch (state.phase) {
       case 'waiting':
         state.phase = 'taken'
@@ -388,14 +455,18 @@ export class Bridge implements Protocol {
   }
 
   bytesFlushed(): Intent<Bridge> {
-    const wait = this.#taken()
-    if (wait !== null && wait.kind === 'flush') this.#settle(wait, null)
+    const flush = this.#flush
+    if (flush !== null && flush.phase === 'taken') this.#settle(flush, null)
     return this.#next()
   }
 
-  timeout(): Intent<Bridge> {
-    const wait = this.#taken()
-    if (wait !== null) this.#settle(wait, new TimeoutError('read timed out'))
+  timeout(_t: Transport, scope: Scope): Intent<Bridge> {
+    // Deadlines are absolute: whichever waits' have passed time out (a read's, also while a flush ran).
+    const now = scope.now()
+    const flush = this.#flush
+    if (flush !== null && flush.deadline <= now) this.#settle(flush, new TimeoutError('flush timed out'))
+    const wait = this.#pending()
+    if (wait !== null && wait.deadline <= now) this.#settle(wait, new TimeoutError('read timed out'))
     return this.#next()
   }
 

@@ -11,8 +11,8 @@
 import type { Address } from '../address.js'
 import type { Buf } from '../buf.js'
 import { type ClientOptions, startClient } from '../connect.js'
-import { EndOfStreamError, HandlerError } from '../errors.js'
-import type { Framer } from '../framing/framer.js'
+import { EndOfStreamError, HandlerError, InvalidArgumentError, type LimitReachedError } from '../errors.js'
+import type { Framer, Scan } from '../framing/framer.js'
 import { toBuffer } from '../intent.js'
 import type { Factory, Scope, Transport } from '../protocol.js'
 import { checkBytes, checkFunction, invalid } from '../validate.js'
@@ -38,16 +38,27 @@ export interface ReadUntilOptions extends WaitOptions {
   max: number
 }
 
+/** Options of {@link Connection.frames}. */
+export interface FramesOptions extends WaitOptions {
+  /**
+   * Called with the report of each over-long frame a framer made with `onTooLong: 'discard'`
+   * dropped (a `LimitReachedError`), when its first bytes are dropped; the frames after it are
+   * yielded as usual. What it throws ends the iteration. Without it, dropped frames pass silently.
+   */
+  onDiscard?: (error: LimitReachedError) => void
+}
+
 /** Options of {@link open}: those of every client (`connectTimeout`, `tls`, `lookup` and the stream options). */
 export type OpenOptions = ClientOptions
 
 /**
- * A connection used with `await`. One read at a time: while a `readExactly`, `readUntil`,
- * `flush` or step of `frames()` waits (until its promise settles), starting another rejects with
+ * A connection used with `await`. One read at a time: while a `readExactly`, `readUntil` or step
+ * of `frames()` waits (until its promise settles), starting another rejects with
  * `InvalidArgumentError` (`RS_ERR_INVALID_ARG`) and consumes nothing, even when its bytes are
  * already buffered, so the stream is always read in order. A read met from the buffer settles
- * within its call. Bad arguments reject (or, for `write` and `destroy`, throw) with
- * `InvalidArgumentError`.
+ * within its call. One `flush()` may wait beside a read (a full-duplex writer's backpressure):
+ * while it waits nothing more is read, then the read goes on. Bad arguments reject (or, for
+ * `write`, `writeFrame` and `destroy`, throw) with `InvalidArgumentError`.
  *
  * ```ts
  * const conn = await open({ host: '127.0.0.1', port: 6379 })
@@ -59,11 +70,13 @@ export type OpenOptions = ClientOptions
 export class Connection {
   readonly #bridge: Bridge
   /**
-   * A read, a step of `frames()` or a flush is in progress, from its call until its promise
-   * settles: another one must not take bytes owed to it. Reads met from the buffer finish within
-   * the call and never set it.
+   * A read or a step of `frames()` is in progress, from its call until its promise settles:
+   * another one must not take bytes owed to it. Reads met from the buffer finish within the call
+   * and never set it.
    */
   #busy = false
+  /** A flush is in progress, from its call until its promise settles (one at a time; reads may run). */
+  #flushing = false
   /**
    * The last delimiter given to `readUntil` and its bytes: a string is converted (and checked)
    * once, not per read. NONE at first, so that no argument (not even `null`) matches it.
@@ -168,26 +181,34 @@ export class Connection {
 
   /**
    * Yields frames cut by `framer` (copies of their payloads) until the peer ends the stream
-   * cleanly between frames. A limit, a bad frame or an end inside a frame throws.
+   * cleanly between frames. A limit (at the first byte past it), a bad frame or an end inside a
+   * frame throws; unless the framer takes what is left at the end as a last frame (its
+   * `scanEnd`, e.g. `lines({ unterminated: 'frame' })`). Over-long frames a discarding framer
+   * dropped are reported to `options.onDiscard`.
    *
    * Each step (each `next()`) is a read: it throws `InvalidArgumentError` if another read is in
    * progress, and the signal's reason if `options.signal` is aborted, before taking any frame;
    * `options` apply to every wait. Between steps (in the body of a `for await`) other reads may
    * run. Bad arguments throw `InvalidArgumentError` from the first `next()`.
    */
-  async *frames(framer: Framer, options?: WaitOptions): AsyncGenerator<Buffer, void, undefined> {
-    if (framer === null || typeof framer !== 'object' || typeof framer.scan !== 'function' || typeof framer.encode !== 'function') {
-      throw invalid('frames', 'framer', 'a Framer (an object with scan and encode functions)', framer)
-    }
+  async *frames(framer: Framer, options?: FramesOptions): AsyncGenerator<Buffer, void, undefined> {
+    if (!isFramer(framer)) throw invalid('frames', 'framer', 'a Framer (an object with scan and encode functions)', framer)
     if (options !== undefined) checkWaitOptions('frames', options)
     const waitOptions = options ?? NO_OPTIONS
-    const signal = waitOptions.signal
+    const { signal, onDiscard } = waitOptions as FramesOptions
+    if (onDiscard !== undefined) checkFunction('frames', 'options.onDiscard', onDiscard, 'a function or undefined')
     const input = this.#bridge.input
     for (;;) {
       // Checked again after every wait and every yield: the steps are separate reads.
       if (this.#busy) throw inProgress('frames')
       if (signal?.aborted) throw abortReason(signal)
-      const scan = framer.scan(input)
+      let scan = framer.scan(input)
+      // The peer has ended and the framer waits for more: what is left is the framer's to judge.
+      const atEnd = (scan.kind === 'bytes' || scan.kind === 'delimiter') && this.#bridge.isEnded
+      if (atEnd) {
+        if (input.length === 0) return
+        scan = framer.scanEnd?.(input) ?? END_INSIDE_FRAME
+      }
       switch (scan.kind) {
         case 'frame': {
           const payload = input.copy(scan.start, scan.end)
@@ -195,24 +216,33 @@ export class Connection {
           yield payload
           continue
         }
+        case 'discard':
+          if (scan.error !== null) onDiscard?.(scan.error)
+          continue
         case 'error':
           throw scan.error
         case 'bytes':
         case 'delimiter':
-          if (input.length === 0 && this.#bridge.isEnded) return
+          if (atEnd) throw new EndOfStreamError()
           this.#busy = true
           try {
             const bridge = this.#bridge
-            await this.#endQuietly(scan.kind === 'bytes' ? bridge.waitBytes(scan.n, waitOptions) : bridge.waitDelimiter(scan.delimiter, scan.max, waitOptions))
+            const wait =
+              scan.kind === 'bytes'
+                ? bridge.waitBytes(scan.n, waitOptions)
+                : bridge.waitDelimiter(scan.delimiter, scan.max, waitOptions, scan.rescanAtMax === true)
+            await wait.catch((err: unknown) => {
+              // The end of the stream: the next scan judges what is left (a closed stream rejects as it is).
+              if (!(err instanceof EndOfStreamError && bridge.isEnded)) throw err
+            })
           } finally {
             this.#busy = false
           }
           break
         default:
           // A custom framer's bad answer would otherwise loop here forever.
-          throw invalid('frames', 'framer.scan(input).kind', "'frame', 'bytes', 'delimiter' or 'error'", (scan as { kind: unknown }).kind)
+          throw invalid('frames', 'framer.scan(input).kind', "'frame', 'bytes', 'delimiter', 'discard' or 'error'", (scan as { kind: unknown }).kind)
       }
-      if (input.length === 0 && this.#bridge.isEnded) return
     }
   }
 
@@ -227,21 +257,38 @@ export class Connection {
   }
 
   /**
-   * Resolves once at most `n` bytes remain unwritten (the pushback point). A flush is a wait like
-   * a read: it rejects with `InvalidArgumentError` while a read is in progress (and reads reject
-   * while it waits), for a bad `n` or bad `options`, and with the signal's reason when aborted.
+   * Queues one frame of `framer` carrying `payload` (`framer.encode` on the connection's output),
+   * sent as `write` sends. Throws `InvalidArgumentError` for a bad framer or a payload the framer
+   * refuses (nothing is queued then), `ClosedError` once the connection is closed.
+   *
+   * ```ts
+   * conn.writeFrame(lengthPrefixed({ lengthSize: 2 }), payload)
+   * ```
+   */
+  writeFrame(framer: Framer, payload: Uint8Array | string): void {
+    if (!isFramer(framer)) throw invalid('writeFrame', 'framer', 'a Framer (an object with scan and encode functions)', framer)
+    checkBytes('writeFrame', 'payload', payload)
+    this.#bridge.writeFrame(framer, payload)
+  }
+
+  /**
+   * Resolves once at most `n` bytes remain unwritten (the pushback point). It may wait while a
+   * read waits (one task reading, another writing): until it resolves nothing more is read from
+   * the peer, then the read goes on, its own timeout still counting. A second flush while one
+   * waits rejects with `InvalidArgumentError`, and so do a bad `n` or bad `options`; the signal's
+   * reason when aborted; a `TimeoutError` after `options.timeout` ms.
    */
   async flush(n = 0, options?: WaitOptions): Promise<void> {
     if (!(Number.isSafeInteger(n) && n >= 0)) throw invalid('flush', 'n', 'a non-negative integer', n)
     if (options !== undefined) checkWaitOptions('flush', options)
-    if (this.#busy) throw inProgress('flush')
+    if (this.#flushing) throw new InvalidArgumentError('flush: another flush is in progress; start the next flush after the previous one settled')
     const waitOptions = options ?? NO_OPTIONS
     if (waitOptions.signal?.aborted) throw abortReason(waitOptions.signal)
-    this.#busy = true
+    this.#flushing = true
     try {
       await this.#bridge.waitFlush(n, waitOptions)
     } finally {
-      this.#busy = false
+      this.#flushing = false
     }
   }
 
@@ -255,16 +302,16 @@ export class Connection {
     if (reason !== undefined && !(reason instanceof Error)) throw invalid('destroy', 'reason', 'an Error or undefined', reason)
     this.#bridge.destroy(reason)
   }
+}
 
-  /** `wait`, ending quietly when the peer ended the stream with nothing buffered. */
-  async #endQuietly(wait: Promise<void>): Promise<void> {
-    try {
-      await wait
-    } catch (err) {
-      if (err instanceof EndOfStreamError && this.#bridge.input.length === 0) return
-      throw err
-    }
-  }
+/** What `frames()` does at the end inside a frame without the framer's say: an `EndOfStreamError`. */
+const END_INSIDE_FRAME: Scan = Object.freeze({ kind: 'bytes', n: 0 })
+
+/** Whether `value` has a framer's `scan` and `encode`. */
+function isFramer(value: unknown): value is Framer {
+  if (value === null || typeof value !== 'object') return false
+  const framer = value as Partial<Framer>
+  return typeof framer.scan === 'function' && typeof framer.encode === 'function'
 }
 
 /** `#delimiter` before the first `readUntil`: equal to no argument. */

@@ -1,1 +1,1 @@
-export { Connection, handleAsync, type OpenOptions, open, type ReadUntilOptions, type WaitOptions } from './connection.js'
+export { Connection, type FramesOptions, handleAsync, type OpenOptions, open, type ReadUntilOptions, type WaitOptions } from './connection.js'

@@ -1,5 +1,6 @@
+export { type DelimitedOptions, delimited } from './delimited.js'
 export { fixed } from './fixed.js'
-export { expectFrame, type Framer, type Scan } from './framer.js'
+export { expectFrame, type Framer, type Scan, type TooLongPolicy } from './framer.js'
 export { type LengthPrefixedOptions, lengthPrefixed } from './length-prefixed.js'
 export { type LinesOptions, lines } from './lines.js'
 export { type NetstringOptions, netstring } from './netstring.js'

@@ -3,7 +3,7 @@ import { InvalidArgumentError, LimitReachedError, ProtocolError } from '../error
 import { checkInteger, checkObject } from '../validate.js'
 import { checkInput, type Framer, payloadBytes, type Scan } from './framer.js'
 
-const COLON = Buffer.from(':')
+const COLON = 0x3a
 const COMMA = 0x2c
 
 /** Options of {@link netstring}. */
@@ -16,28 +16,29 @@ export interface NetstringOptions {
 export function netstring(options: NetstringOptions): Framer {
   const { max } = checkObject<NetstringOptions>('netstring', 'options', options, 'an object { max }')
   checkInteger('netstring', 'options.max', max)
-  const digitsMax = String(max).length
-  const waitHeader: Scan = { kind: 'delimiter', delimiter: COLON, max: digitsMax, offset: 0 }
   return {
     scan(input: Buf): Scan {
       checkInput('netstring.scan', input)
-      const colon = input.indexOf(COLON)
-      if (colon < 0) {
-        // Reject a non-digit or a leading zero as soon as it arrives, not after max digits.
-        for (let i = 0; i < Math.min(input.length, digitsMax + 1); i++) {
-          const c = input.byte(i) as number
-          if (c < 0x30 || c > 0x39 || (i === 1 && input.byte(0) === 0x30)) return { kind: 'error', error: new ProtocolError('netstring: bad length') }
+      // The header is at most max's digits and a colon: read again whole each time, each byte
+      // judged as it arrives (a non-digit, a leading zero or a length over max at once).
+      const length = input.length
+      let value = 0
+      let colon = -1
+      for (let i = 0; i < length; i++) {
+        const c = input.byte(i) as number
+        if (c === COLON && i > 0) {
+          colon = i
+          break
         }
-        return waitHeader
+        if (c < 0x30 || c > 0x39 || (i === 1 && value === 0)) return { kind: 'error', error: new ProtocolError(`netstring: bad length at byte ${i}`) }
+        value = value * 10 + (c - 0x30)
+        if (value > max) return { kind: 'error', error: new LimitReachedError(max, `netstring longer than max ${max}`) }
       }
-      const text = input.toString('latin1', 0, colon)
-      if (!/^(0|[1-9]\d*)$/.test(text)) return { kind: 'error', error: new ProtocolError(`netstring: bad length ${JSON.stringify(text.slice(0, 32))}`) }
-      const length = Number(text)
-      if (length > max) return { kind: 'error', error: new LimitReachedError(max, `netstring of ${length} bytes exceeds max ${max}`) }
-      const size = colon + 1 + length + 1
-      if (input.length < size) return { kind: 'bytes', n: size }
+      if (colon < 0) return { kind: 'bytes', n: length + 1 }
+      const size = colon + 1 + value + 1
+      if (length < size) return { kind: 'bytes', n: size }
       if (input.byte(size - 1) !== COMMA) return { kind: 'error', error: new ProtocolError('netstring: missing trailing comma') }
-      return { kind: 'frame', start: colon + 1, end: colon + 1 + length, size }
+      return { kind: 'frame', start: colon + 1, end: colon + 1 + value, size }
     },
     encode(output: Buf, payload: Uint8Array | string): void {
       const bytes = payloadBytes('netstring.encode', output, payload)

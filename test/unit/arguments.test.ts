@@ -329,7 +329,7 @@ describe('framers', () => {
   test('lengthPrefixed: every option', T, () => {
     const lp = (o: unknown) => lengthPrefixed(o as never)
     rejectsAll('options', BAD_OPTIONS, lp, 'options')
-    rejectsAll('lengthSize', [0, 3, 8, '4', 'VARINT', null], (lengthSize) => lp({ lengthSize }), 'options.lengthSize')
+    rejectsAll('lengthSize', [0, 5, 16, '4', 'VARINT', null], (lengthSize) => lp({ lengthSize }), 'options.lengthSize')
     rejectsAll('endian', ['BIG', 'le', 1, null], (endian) => lp({ endian }), 'options.endian')
     rejectsAll('lengthOffset', [null, ...BAD_COUNTS], (lengthOffset) => lp({ lengthOffset }), 'options.lengthOffset')
     rejectsAll(

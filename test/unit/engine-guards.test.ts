@@ -268,8 +268,8 @@ describe('bad frames through expectFrame', () => {
         return Intent.done()
       },
     }
-    // Two good frames ("hi", "yo"), then a varint that never ends.
-    const bytes = Buffer.concat([Buffer.from([2]), Buffer.from('hi'), Buffer.from([2]), Buffer.from('yo'), Buffer.alloc(6, 0xff)])
+    // Two good frames ("hi", "yo"), then a varint that never ends (its groups all zero: within the limit, malformed at its 10th byte).
+    const bytes = Buffer.concat([Buffer.from([2]), Buffer.from('hi'), Buffer.from([2]), Buffer.from('yo'), Buffer.alloc(11, 0x80)])
     const run = checkSplits(() => Intent.of(echo).expectBytes(0), bytes, { compareEvents: false })
     assert.equal(run.output.toString(), 'hiyo|ERR RS_ERR_PROTOCOL')
     assert.equal(run.state, 'done')

@@ -66,7 +66,7 @@ describe('framing', () => {
     assert.deepEqual(keep.scan(fromBytes(frame)), { kind: 'frame', start: 0, end: 6, size: 6 })
   })
 
-  test('lengthPrefixed varint: encodes LEB128 and rejects a varint over 5 bytes', T, () => {
+  test('lengthPrefixed varint: encodes LEB128 and refuses a 6-byte varint over maxFrameLength', T, () => {
     const framer = lengthPrefixed({ lengthSize: 'varint', maxFrameLength: 1 << 20 })
     assert.deepEqual([...encodeAll(framer, [Buffer.alloc(300)]).subarray(0, 2)], [0xac, 0x02])
     const scan = framer.scan(fromBytes(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0x01])))

@@ -195,11 +195,14 @@ export class VirtualNetwork {
     return promise.then((result) => (result instanceof Pair ? result : Promise.reject(result)))
   }
 
-  /** A reconnecting client, as `new Persistent(address, factory, options)`, on this network. */
+  /**
+   * A reconnecting client, as `new Persistent(address, factory, options)`, on this network. Its
+   * first attempt runs with the next `run()` or `advance()`, so listeners added now hear of it.
+   */
   persistent<S>(address: Address, factory: Factory<S>, options?: SimPersistentOptions<S>): SimPersistent {
-    const client = new SimPersistent(this, this.#loop, address, factory as Factory<unknown>, options as SimPersistentOptions<unknown> | undefined)
-    this.#loop.run()
-    return client
+    // Like the real one, it connects asynchronously: listeners added right after construction
+    // hear of the first attempt, which runs with the next run() or advance().
+    return new SimPersistent(this, this.#loop, address, factory as Factory<unknown>, options as SimPersistentOptions<unknown> | undefined)
   }
 
   /**

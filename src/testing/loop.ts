@@ -19,6 +19,8 @@ interface Timer extends VirtualTimer {
 
 /** Tasks one `run()` may execute before it decides the system never settles. */
 const MAX_TASKS = 1_000_000
+/** Turns of the real event loop one `settle()` may take. */
+const MAX_SETTLE_ROUNDS = 10_000
 /** Timers one `advance()` may fire before it decides the system spins. */
 const MAX_FIRINGS = 100_000
 
@@ -129,6 +131,20 @@ export class VirtualLoop {
       this.advance(Math.max(0, next - this.now))
     }
     return this.now - start
+  }
+
+  /**
+   * Runs what is due, lets the real event loop turn (promise callbacks of async code, such as
+   * handlers written with `handleAsync`, run then), and repeats until a turn leaves nothing due.
+   * The clock does not move.
+   */
+  async settle(where: string): Promise<void> {
+    for (let round = 0; round < MAX_SETTLE_ROUNDS; round++) {
+      this.run()
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      if (this.isIdle) return
+    }
+    throw new Error(`${where}: still busy after ${MAX_SETTLE_ROUNDS} turns of the event loop; does async code keep waking a stream?`)
   }
 
   #dropCancelled(): void {

@@ -140,6 +140,11 @@ export class VirtualNetwork {
     return this
   }
 
+  /** Runs what is due and lets promise callbacks run, until neither has anything left (see `Pair.settle()`). */
+  settle(): Promise<void> {
+    return this.#loop.settle('VirtualNetwork.settle')
+  }
+
   /** Moves the virtual clock forward by `ms`, firing every timer on the way at its own time. */
   advance(ms: number): this {
     this.#loop.advance(checkMs('VirtualNetwork.advance', 'ms', ms))

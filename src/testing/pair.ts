@@ -262,10 +262,11 @@ export interface PairWiring {
  * timers: everything due runs at once, time moves with `advance()`.
  *
  * ```ts
- * const pair = new Pair(Pinger.create, LineEcho.create, { server: { reads: 1 } }) // the server reads byte by byte
- * pair.advance(1000)
- * assert.equal(pair.client.received.toString(), 'ping\r\n')
- * pair.runUntilIdle() // every timer fired: both sides ended
+ * // Pinger writes 'ping\n' when created; the server reads byte by byte, its answers take 20 ms.
+ * const pair = new Pair(Pinger.create, LineEcho.create, { server: { reads: 1 }, client: { latency: 20 } })
+ * pair.advance(20)
+ * assert.equal(pair.client.received.toString(), 'ping\n')
+ * pair.reset() // or: pair.server.stall(), pair.client.close(), pair.runUntilIdle()...
  * ```
  */
 export class Pair<C = unknown, S = unknown> {
@@ -341,6 +342,16 @@ export class Pair<C = unknown, S = unknown> {
   run(): this {
     this.#loop.run()
     return this
+  }
+
+  /**
+   * Runs what is due and lets promise callbacks run, until neither has anything left: for
+   * protocols written with the async API (`handleAsync`), and for tests awaiting promises that
+   * the protocols settle. The clock does not move: a promise that waits for a deadline or for
+   * latency settles only after `advance()`, and awaiting it before that never returns.
+   */
+  settle(): Promise<void> {
+    return this.#loop.settle('Pair.settle')
   }
 
   /** Moves the virtual clock forward by `ms` (a finite number >= 0), firing deadlines and deliveries on the way, each at its own time. */

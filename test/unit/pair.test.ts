@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { type Exception, Intent, InvalidArgumentError, type Protocol, type Scope, type Transport } from 'rotor-stream'
+import { type Exception, handleAsync, Intent, InvalidArgumentError, type Protocol, type Scope, type Transport } from 'rotor-stream'
 import { describeSplit, Pair, splits } from 'rotor-stream/testing'
 import { IDLE_TIMEOUT, LineEcho } from '../../examples/line-echo.js'
 
@@ -234,6 +234,23 @@ describe('Pair', () => {
     drained.server.close()
     assert.equal(drained.client.state, 'done')
     assert.deepEqual(drained.client.log, ['exception RS_ERR_END_OF_STREAM'])
+  })
+
+  test('settle() runs a server written with the async API until its promises are done', T, async () => {
+    const sink: LineClient[] = []
+    // Upper-cases each line; ends after two lines.
+    const upper = handleAsync(async (conn) => {
+      for (let i = 0; i < 2; i++) {
+        const line = await conn.readUntil('\n', { max: 100 })
+        conn.write(`${line.toString().toUpperCase()}\n`)
+      }
+    })
+    const pair = new Pair(LineClient.factory(['abc', 'xyz'], { sink }), upper, { server: { reads: 1 } })
+    await pair.settle()
+    assert.deepEqual(sink[0]?.got, ['ABC', 'XYZ'])
+    assert.equal(pair.server.state, 'done')
+    assert.equal(pair.client.state, 'done')
+    assert.equal(pair.isClosed, true)
   })
 
   test('refuses bad options with InvalidArgumentError', T, () => {

@@ -253,6 +253,11 @@ describe('Pair', () => {
     assert.equal(pair.isClosed, true)
   })
 
+  test('leaves no real timer or TCP socket behind (stdio pipes belong to the runner)', T, () => {
+    const kinds = process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout' || kind === 'TCPSocketWrap')
+    assert.deepEqual(kinds, [])
+  })
+
   test('refuses bad options with InvalidArgumentError', T, () => {
     const bad: unknown[] = [{ window: 0 }, { client: { reads: 0 } }, { server: { reads: [1, -1] } }, { client: { latency: -1 } }, { now: Number.NaN }]
     for (const options of bad) {

@@ -235,6 +235,32 @@ describe('VirtualNetwork', () => {
     assert.equal(net.runUntilIdle(), 0)
   })
 
+  test('a late refusal, an answer later than connectTimeout and a scripted hang-up, each as a socket would end', T, async () => {
+    const net = new VirtualNetwork()
+    net.serve(DB, LineEcho.create)
+    net.script(DB, { refuse: 40 }, { accept: 1000 }, 'hangup')
+    const late = net.connect(DB, Hello.create, { connectTimeout: 1000 }).catch((e: unknown) => e)
+    net.advance(40)
+    const refused = await late
+    assert.ok(refused instanceof ConnectError && (refused.cause as { code?: string }).code === 'ECONNREFUSED')
+    const slow = net.connect(DB, Hello.create, { connectTimeout: 1000 }).catch((e: unknown) => e)
+    net.advance(1000)
+    const timedOut = await slow
+    assert.ok(timedOut instanceof ConnectError && (timedOut.cause as Error).name === 'TimeoutError')
+    const hungUp = await net.connect(DB, Hello.create)
+    assert.deepEqual(hungUp.client.log, ['exception RS_ERR_END_OF_STREAM'])
+    assert.equal(hungUp.server.received.length, 0, 'the server side never read the hello')
+    assert.deepEqual(
+      net.attempts.map((a) => `${a.at} ${a.outcome}`),
+      ['0 refuse', '40 timeout', '1040 hangup'],
+    )
+  })
+
+  test('leaves no real timer or TCP socket behind (stdio pipes belong to the runner)', T, () => {
+    const kinds = process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout' || kind === 'TCPSocketWrap')
+    assert.deepEqual(kinds, [])
+  })
+
   test('refuses bad options as Persistent does, naming the option', T, () => {
     const net = new VirtualNetwork()
     assert.throws(() => net.persistent(DB, Hello.create, { stableAfter: -1 }), /options\.stableAfter/)

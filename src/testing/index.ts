@@ -11,14 +11,13 @@ export {
   type AttemptRecord,
   type NetworkOptions,
   type SimConnectOptions,
-  SimPersistent,
-  type SimPersistentEvents,
   type SimPersistentOptions,
   type SimServeOptions,
-  SimServer,
   VirtualNetwork,
 } from './network.js'
 export { DEFAULT_WINDOW, type DeliveryOptions, Pair, type PairOptions, Side, type SideName, type SideOptions } from './pair.js'
 export { type CheckOptions, checkSplits, type Run, type RunOptions, runScripted } from './run.js'
+export { SimPersistent, type SimPersistentEvents } from './sim-persistent.js'
+export { SimServer } from './sim-server.js'
 export { describeSplit, prng, type SplitOptions, splitAt, splits } from './splits.js'
 export type { ReadSizes } from './wire.js'

@@ -8,20 +8,20 @@
  * Assumptions: one loop and one clock for everything on the network; an attempt's outcome is
  * decided when it starts (scripted, or: accepted if a server listens there, refused otherwise).
  */
-import { EventEmitter } from 'node:events'
 import { type Address, checkAddress, describeAddress } from '../address.js'
 import { type ClientSettings, clientSettings } from '../connect.js'
 import { withResolvers } from '../deferred.js'
-import { ClosedError, ConnectError, TimeoutError } from '../errors.js'
+import { ConnectError, TimeoutError } from '../errors.js'
 import { Intent } from '../intent.js'
 import { StreamSettings } from '../limits.js'
-import type { PersistentOptions, PersistentState } from '../persistent.js'
+import type { PersistentOptions } from '../persistent.js'
 import type { Factory } from '../protocol.js'
-import { ReconnectState } from '../reconnect.js'
-import { type CloseOptions, DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_CONNECTIONS } from '../server.js'
+import { DEFAULT_MAX_CONNECTIONS } from '../server.js'
 import { checkFunction, checkInteger, checkMs, checkNumber, checkOptions, invalid } from '../validate.js'
 import { VirtualLoop, type VirtualTimer } from './loop.js'
-import { DEFAULT_WINDOW, Pair, type PairWiring, SHARED_LOOP, type Side, type SideOptions } from './pair.js'
+import { DEFAULT_WINDOW, Pair, type PairWiring, SHARED_LOOP, type SideOptions } from './pair.js'
+import { SimPersistent } from './sim-persistent.js'
+import { SimServer } from './sim-server.js'
 
 /**
  * What happens to one connection attempt:
@@ -68,25 +68,13 @@ export interface SimConnectOptions<S = unknown> extends SideOptions<S> {
 /** Options of {@link VirtualNetwork.persistent}: those of `Persistent` that apply without sockets, and the client's delivery. */
 export type SimPersistentOptions<S = unknown> = SimConnectOptions<S> & Pick<PersistentOptions, 'reconnect' | 'stableAfter' | 'random'>
 
-/** Events of a {@link SimPersistent}: those of `Persistent`, with the client {@link Side} for `connect`. */
-export type SimPersistentEvents = {
-  /** A connection is up and the factory created the protocol on it. */
-  connect: [side: Side]
-  /** The connection closed: why, or `undefined` after a clean end. */
-  disconnect: [reason: Error | undefined]
-  /** A reconnect is scheduled in `delay` ms (virtual); `attempt` counts failures in a row (1-based). */
-  waiting: [delay: number, attempt: number, reason: Error | undefined]
-  /** The reconnect policy gave up: the client stopped for good. */
-  giveup: [reason: Error | undefined]
-}
-
-/** A connection attempt under way. */
-interface Attempt {
+/** A connection attempt under way. @internal */
+export interface Attempt {
   cancel(): void
 }
 
-/** What a client side needs to connect: its factory, seed, settings and delivery. */
-interface ClientSpec {
+/** What a client side needs to connect: its factory, seed, settings and delivery. @internal */
+export interface ClientSpec {
   readonly factory: Factory<unknown>
   readonly options: SideOptions<unknown>
   readonly settings: ClientSettings
@@ -296,242 +284,3 @@ function checkOutcome(name: string, outcome: unknown): void {
   }
   throw invalid(where, name, "'accept', 'refuse', 'drop', 'hangup', { accept: ms } or { refuse: ms }", outcome)
 }
-
-/**
- * A simulated server (see {@link VirtualNetwork.serve}): counts its connections, refuses new
- * ones once closing, and closes like `Server.close()`: live streams get `timeout` ms
- * (virtual) to end by themselves, then the rest are closed with a `ClosedError`.
- */
-export class SimServer {
-  /** Where it listens. */
-  readonly address: Address
-  /** @internal */
-  readonly factory: Factory<unknown>
-  /** @internal */
-  readonly options: SideOptions<unknown>
-  /** @internal */
-  readonly settings: StreamSettings
-  /** @internal */
-  readonly maxConnections: number
-  readonly #loop: VirtualLoop
-  /** Server sides not yet closed, oldest first. */
-  readonly #live: Side[] = []
-  #accepted = 0
-  #closing: Promise<void> | null = null
-  #empty: { promise: Promise<void>; resolve: () => void } | null = null
-
-  /** @internal Made by {@link VirtualNetwork.serve}. */
-  constructor(loop: VirtualLoop, address: Address, factory: Factory<unknown>, options: SideOptions<unknown>, settings: StreamSettings, maxConnections: number) {
-    this.#loop = loop
-    this.address = address
-    this.factory = factory
-    this.options = options
-    this.settings = settings
-    this.maxConnections = maxConnections
-  }
-
-  /** Connections open now. */
-  get connections(): number {
-    return this.#live.length
-  }
-
-  /** The server sides of the open connections, oldest first. */
-  get sides(): readonly Side[] {
-    return this.#live
-  }
-
-  /** Connections accepted so far (not counting those closed at once over `maxConnections`). */
-  get accepted(): number {
-    return this.#accepted
-  }
-
-  /** Whether {@link close} was called. */
-  get isClosing(): boolean {
-    return this.#closing !== null
-  }
-
-  /** @internal A connection was accepted. */
-  adopt(side: Side): void {
-    this.#accepted++
-    this.#live.push(side)
-    side.onClose(() => {
-      this.#live.splice(this.#live.indexOf(side), 1)
-      if (this.#empty !== null && this.#live.length === 0) {
-        this.#empty.resolve()
-        this.#empty = null
-      }
-    })
-  }
-
-  /**
-   * Stops accepting at once (attempts are refused), lets live streams go on until they end or
-   * `timeout` ms pass on the virtual clock, then closes the rest. Resolves once every
-   * connection is closed: advance the clock for the timeout to pass.
-   */
-  close(options?: CloseOptions): Promise<void> {
-    const o = checkOptions<CloseOptions>('SimServer.close', 'options', options)
-    const timeout = o.timeout === undefined ? DEFAULT_CLOSE_TIMEOUT : checkMs('SimServer.close', 'options.timeout', o.timeout)
-    if (this.#closing === null) {
-      this.#closing = this.#shutdown(timeout)
-      this.#loop.run()
-    }
-    return this.#closing
-  }
-
-  async #shutdown(timeout: number): Promise<void> {
-    if (this.#live.length > 0 && timeout > 0) {
-      const timer = this.#loop.timer(this.#loop.now + timeout, () => this.#closeAll())
-      await this.#whenEmpty()
-      timer.cancel()
-    }
-    this.#closeAll()
-    await this.#whenEmpty()
-  }
-
-  #closeAll(): void {
-    for (const side of [...this.#live]) side.close(new ClosedError('server closed'))
-  }
-
-  #whenEmpty(): Promise<void> {
-    if (this.#live.length === 0) return Promise.resolve()
-    this.#empty ??= withResolvers<void>()
-    return this.#empty.promise
-  }
-}
-
-/**
- * A reconnecting client on the virtual network (see {@link VirtualNetwork.persistent}): the
- * states, events and `wakeup()` of `Persistent`, and its reconnect decisions (the same
- * `ReconnectState`), with attempts and delays on the virtual clock.
- */
-export class SimPersistent extends EventEmitter<SimPersistentEvents> {
-  readonly #network: VirtualNetwork
-  readonly #loop: VirtualLoop
-  readonly #address: Address
-  readonly #spec: ClientSpec
-  readonly #reconnect: ReconnectState
-  #state: PersistentState = 'connecting'
-  #attempt: Attempt | null = null
-  #pair: Pair | null = null
-  #timer: VirtualTimer | null = null
-  #pendingWakeup = false
-  #stopping: Promise<void> | null = null
-
-  /** @internal Made by {@link VirtualNetwork.persistent}. */
-  constructor(network: VirtualNetwork, loop: VirtualLoop, address: Address, factory: Factory<unknown>, options: SimPersistentOptions<unknown> | undefined) {
-    super()
-    const where = 'VirtualNetwork.persistent'
-    this.#network = network
-    this.#loop = loop
-    this.#address = checkAddress(where, address)
-    checkFunction(where, 'factory', factory, 'a function (transport, seed, scope) => Intent')
-    const o = checkOptions<SimPersistentOptions<unknown>>(where, 'options', options)
-    this.#reconnect = new ReconnectState(where, o)
-    this.#spec = { factory, options: o, settings: clientSettings(where, o) }
-    this.#connect()
-  }
-
-  /** Where the client stands: `connecting`, `connected`, `waiting` or `stopped`. */
-  get state(): PersistentState {
-    return this.#state
-  }
-
-  /** The live connection, or `null`. */
-  get pair(): Pair | null {
-    return this.#pair
-  }
-
-  /** The client side of the live connection, or `null`. */
-  get side(): Side | null {
-    return this.#pair?.client ?? null
-  }
-
-  /** As `Persistent.wakeup()`: the live protocol's `wakeup`, or the next connection's. Runs what is due. */
-  wakeup(): void {
-    if (this.#state === 'stopped') return
-    const side = this.side
-    if (side !== null && side.state === 'running') side.wakeup()
-    else this.#pendingWakeup = true
-  }
-
-  /** As `Persistent.stop()`: cancels the attempt or the backoff, closes the live stream; resolves once closed. */
-  stop(): Promise<void> {
-    if (this.#stopping === null) {
-      this.#state = 'stopped'
-      this.#pendingWakeup = false
-      this.#timer?.cancel()
-      this.#timer = null
-      this.#attempt?.cancel()
-      this.#attempt = null
-      const side = this.side
-      if (side === null || side.isClosed) this.#stopping = Promise.resolve()
-      else {
-        this.#stopping = side.closed.then(noop)
-        side.close(new ClosedError('persistent client stopped'))
-      }
-      this.#loop.run()
-    }
-    return this.#stopping
-  }
-
-  #connect(): void {
-    this.#timer = null
-    this.#state = 'connecting'
-    const attempt = this.#network.dial(
-      this.#address,
-      this.#spec,
-      (pair) => this.#onConnected(attempt, pair),
-      (err) => {
-        if (this.#attempt !== attempt) return
-        this.#attempt = null
-        this.#retry(err)
-      },
-    )
-    this.#attempt = attempt
-  }
-
-  #onConnected(attempt: Attempt, pair: Pair): void {
-    if (this.#attempt !== attempt) {
-      pair.client.close()
-      return
-    }
-    this.#attempt = null
-    this.#pair = pair
-    this.#state = 'connected'
-    this.#reconnect.connected(this.#loop.now)
-    pair.client.onClose((reason) => this.#onClosed(pair, reason))
-    if (this.#pendingWakeup && pair.client.state === 'running') {
-      this.#pendingWakeup = false
-      pair.client.wakeup()
-    }
-    this.emit('connect', pair.client)
-  }
-
-  #onClosed(pair: Pair, reason: Error | undefined): void {
-    if (this.#pair !== pair) return
-    this.#pair = null
-    if (this.#state === 'stopped') {
-      this.emit('disconnect', reason)
-      return
-    }
-    this.#reconnect.disconnected(this.#loop.now)
-    this.#state = 'waiting'
-    this.emit('disconnect', reason)
-    if (this.#state === 'waiting' && this.#timer === null) this.#retry(reason)
-  }
-
-  #retry(reason: Error | undefined): void {
-    const step = this.#reconnect.next(reason)
-    if (step.giveUp) {
-      this.#state = 'stopped'
-      this.#pendingWakeup = false
-      this.emit('giveup', step.reason)
-      return
-    }
-    this.#state = 'waiting'
-    this.#timer = this.#loop.timer(this.#loop.now + step.delay, () => this.#connect())
-    this.emit('waiting', step.delay, step.attempt, reason)
-  }
-}
-
-function noop(): void {}

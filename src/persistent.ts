@@ -11,15 +11,15 @@
 import { EventEmitter, once } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import { type Address, checkAddress, describeAddress } from './address.js'
-import { type BackoffOptions, type ReconnectPolicy, reconnectPolicy } from './backoff.js'
+import type { BackoffOptions, ReconnectPolicy } from './backoff.js'
 import { type ClientSettings, type ConnectOptions, clientSettings, type OptionsArgument } from './connect.js'
-import { MAX_TIMER } from './deadline.js'
 import { channels } from './diagnostics.js'
 import { type Dial, dial } from './dial.js'
-import { ClosedError, ConnectError, InvalidArgumentError } from './errors.js'
+import { ClosedError, ConnectError } from './errors.js'
 import type { Factory } from './protocol.js'
+import { ReconnectState } from './reconnect.js'
 import { Stream } from './stream.js'
-import { checkFunction, checkMs, checkOptions } from './validate.js'
+import { checkFunction, checkOptions } from './validate.js'
 
 /**
  * - `connecting`: a connection attempt (with its TLS handshake) is under way.
@@ -66,9 +66,6 @@ export type PersistentEvents = {
   giveup: [reason: Error | undefined]
 }
 
-/** Default of {@link PersistentOptions.stableAfter}, in ms. */
-const DEFAULT_STABLE_AFTER = 5000
-
 /**
  * Keeps one connection to `address` alive and runs `factory` on every new connection.
  *
@@ -88,8 +85,8 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
   /** `undefined` only if `S` admits it: the constructor's type requires a seed otherwise. */
   readonly #seed: S | undefined
   readonly #settings: ClientSettings
-  readonly #stableAfter: number
-  readonly #policy: ReconnectPolicy
+  /** Failed attempts in a row and the reconnect policy (shared with the test kit's simulated client). */
+  readonly #reconnect: ReconnectState
   #state: PersistentState = 'connecting'
   /** The attempt under way; non-null exactly in state `connecting`. */
   #dial: Dial | null = null
@@ -97,10 +94,6 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
   #stream: Stream | null = null
   /** The backoff timer; non-null exactly in state `waiting`. */
   #timer: NodeJS.Timeout | null = null
-  /** Failed attempts in a row (connect failures and short-lived connections); 0 after a stable one. */
-  #failures = 0
-  /** `performance.now()` when the current stream connected. */
-  #connectedAt = 0
   /** `wakeup()` was called while no live stream could take it: deliver it on the next connection. */
   #pendingWakeup = false
   /** The `stop()` in progress or done. */
@@ -116,12 +109,9 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
     this.#address = checkAddress(where, address)
     this.#factory = checkFunction(where, 'factory', factory, 'a function (transport, seed, scope) => Intent')
     const o = checkOptions<PersistentOptions & { seed?: S }>(where, 'options', options)
-    const random =
-      o.random === undefined ? Math.random : checkFunction<() => number>(where, 'options.random', o.random, 'a function returning a number within [0, 1)')
     this.#seed = o.seed
+    this.#reconnect = new ReconnectState(where, o)
     this.#settings = clientSettings(where, o)
-    this.#stableAfter = o.stableAfter === undefined ? DEFAULT_STABLE_AFTER : checkMs(where, 'options.stableAfter', o.stableAfter)
-    this.#policy = reconnectPolicy(o.reconnect, random, where)
     this.#connect()
   }
 
@@ -223,7 +213,7 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
     const stream = Stream.attach(socket, this.#factory, this.#seed, this.#settings.stream)
     this.#stream = stream
     this.#state = 'connected'
-    this.#connectedAt = performance.now()
+    this.#reconnect.connected(performance.now())
     void stream.closed.then((reason) => this.#onClosed(stream, reason))
     if (this.#pendingWakeup && !stream.isEnded) {
       this.#pendingWakeup = false
@@ -240,7 +230,7 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
       this.emit('disconnect', reason)
       return
     }
-    if (performance.now() - this.#connectedAt >= this.#stableAfter) this.#failures = 0
+    this.#reconnect.disconnected(performance.now())
     this.#state = 'waiting'
     this.emit('disconnect', reason)
     if (this.#state === 'waiting' && this.#timer === null) this.#retry(reason) // unless a listener stopped us
@@ -248,26 +238,14 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
 
   /** Asks the policy for the next delay and waits, or gives up. */
   #retry(reason: Error | undefined): void {
-    const attempt = ++this.#failures
-    let delay: number | null
-    let why = reason
-    try {
-      delay = this.#policy(attempt, reason)
-      if (delay !== null && !(typeof delay === 'number' && delay >= 0)) {
-        why = new InvalidArgumentError(`the reconnect policy returned ${String(delay)}, not a delay in ms >= 0 or null`)
-        delay = null
-      }
-    } catch (err) {
-      why = err instanceof Error ? err : new Error(errorMessage(err))
-      delay = null
-    }
-    if (delay === null) {
+    const step = this.#reconnect.next(reason)
+    if (step.giveUp) {
       this.#state = 'stopped'
       this.#pendingWakeup = false
-      this.emit('giveup', why)
+      this.emit('giveup', step.reason)
       return
     }
-    delay = Math.min(delay, MAX_TIMER)
+    const { attempt, delay } = step
     this.#state = 'waiting'
     this.#waitUntil(performance.now() + delay)
     if (channels.clientReconnect.hasSubscribers) channels.clientReconnect.publish({ address: describeAddress(this.#address), attempt, delay, reason })

@@ -68,7 +68,6 @@ const CLIENTS: Record<string, Client> = {
   },
 }
 
-
 /** redis-cli's output, or what it printed when it failed. */
 async function cli(port: number, args: string[], input?: string): Promise<Json> {
   try {

@@ -14,8 +14,9 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { TimeoutError } from 'rotor-stream'
 import { describeSplit, type SimPersistent, type SimServer, splits, VirtualNetwork } from 'rotor-stream/testing'
-import { Keyspace } from '../../examples/redis/keyspace.js'
+import type { Keyspace } from '../../examples/redis/keyspace.js'
 import { RESP_DEFAULTS, RespConnection, respMaxBufferSize } from '../../examples/redis/resp-server.js'
+import { ServerState } from '../../examples/redis/server-state.js'
 import { RedisClient, type RedisClientOptions, type RedisReply } from '../../examples/redis-client.js'
 
 const T = { timeout: 60_000 }
@@ -45,9 +46,10 @@ interface Setup {
 /** A RESP server on a virtual network, and a simulated Persistent running `client`'s protocol against it. */
 function connect(client: RedisClient, options: { serverReads?: number[]; clientReads?: number[]; latency?: number; serverHighWaterMark?: number } = {}): Setup {
   const net = new VirtualNetwork()
-  const keyspace = new Keyspace(() => net.now)
   const limits = RESP_DEFAULTS
-  net.serve(ADDRESS, RespConnection.factory({ keyspace, limits }), {
+  const server = new ServerState({ now: () => net.now })
+  const keyspace = server.databases[0] as Keyspace
+  net.serve(ADDRESS, RespConnection.factory({ server, limits }), {
     maxBufferSize: respMaxBufferSize(limits),
     outputHighWaterMark: options.serverHighWaterMark,
     reads: options.serverReads,
@@ -90,7 +92,7 @@ const EXPECTED: Settled[] = [
   { value: null },
   { value: 3 },
   { value: ['a', 'b\r\nc', ''] },
-  { error: "ReplyError: ERR unknown command 'NOSUCHCOMMAND', with args beginning with: 'x'" },
+  { error: "ReplyError: ERR unknown command 'NOSUCHCOMMAND', with args beginning with: 'x' " },
   { value: ['héllo wörld', null, '42'] },
   { value: 2 },
 ]
@@ -228,7 +230,9 @@ describe('Redis client example against the RESP server example, on a virtual net
     const net = new VirtualNetwork()
     const serve = (): SimServer => {
       const limits = RESP_DEFAULTS
-      return net.serve(ADDRESS, RespConnection.factory({ keyspace: new Keyspace(() => net.now), limits }), { maxBufferSize: respMaxBufferSize(limits) })
+      return net.serve(ADDRESS, RespConnection.factory({ server: new ServerState({ now: () => net.now }), limits }), {
+        maxBufferSize: respMaxBufferSize(limits),
+      })
     }
     const server = serve()
     const link = net.persistent(ADDRESS, client.factory, { reconnect: { initialDelay: 100, maxDelay: 1000, jitter: 0 } })

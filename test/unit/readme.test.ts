@@ -47,6 +47,7 @@ const RUNS: Record<string, { port?: number; send?: string; expect?: string }> = 
   'kv-server.ts': { port: 7070, send: 'SET a 1\nGET a\nQUIT\n', expect: 'OK\nVALUE 1\nBYE\n' },
   'async.ts': { port: 7071, send: 'SET a 1\nGET a\nQUIT\n', expect: 'OK\nVALUE 1\nBYE\n' },
   'kv.test.ts': {},
+  'kv-pair.test.ts': {},
 }
 
 /** Writes the README's blocks as files in a fresh directory inside the repository (so that `rotor-stream` resolves to this package). */

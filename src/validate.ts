@@ -8,7 +8,8 @@
  *
  * Hot paths (Intent builders, Buf methods) test inline and call {@link invalid} only to throw,
  * so that a valid call costs a comparison or two and allocates nothing.
- * @internal
+ * Not part of the package's API. (Not tagged internal: on a file's first comment the tag
+ * would strip the import below from the declarations.)
  */
 import { types } from 'node:util'
 import { MAX_TIMER } from './deadline.js'

@@ -73,6 +73,8 @@ function install(tmp: string): void {
   const shipped = new Set(packed[0]?.files.map((file) => file.path))
   const missing = SHIPPED.filter((file) => !shipped.has(file))
   if (missing.length > 0) throw new Error(`npm pack left out ${missing.join(', ')}`)
+  const unintended = [...shipped].filter((file) => !intended(file, shipped))
+  if (unintended.length > 0) throw new Error(`npm pack ships files it should not: ${unintended.join(', ')}`)
   writeFileSync(path.join(tmp, 'package.json'), `${JSON.stringify({ name: 'rotor-stream-runtime-suite', private: true, type: 'module' }, null, 2)}\n`)
   // The package has no dependencies: the tarball installs offline.
   execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error', `./${path.basename(tarball)}`], {
@@ -101,6 +103,19 @@ const SHIPPED = [
   'README.md',
   'package.json',
 ]
+
+/**
+ * The intended file list (what `npm publish --dry-run` shows): the files above, the compiled
+ * library with its declarations and maps, and the TypeScript sources they map to — each source
+ * with its compiled module. No tests, benchmarks, examples, scripts or build output of other kinds.
+ */
+function intended(file: string, shipped: ReadonlySet<string>): boolean {
+  if (SHIPPED.includes(file)) return true
+  if (/\.test\.|\.tgz$/.test(file)) return false
+  if (file.startsWith('dist/src/')) return /\.(js|d\.ts)(\.map)?$/.test(file)
+  if (file.startsWith('src/')) return file.endsWith('.ts') && shipped.has(`dist/${file.replace(/\.ts$/, '.js')}`)
+  return false
+}
 
 /**
  * The package runs for a plain JavaScript consumer: an `.mjs` file imports both entry points,

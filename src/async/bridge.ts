@@ -8,7 +8,8 @@
  * from the socket (backpressure). Arguments are
  * checked by the `Connection`; what the bridge checks again is only what would otherwise leave a
  * promise unsettled forever.
- * @internal
+ * Not part of the package's API. (Not tagged internal: on a file's first comment the tag
+ * would strip the import below from the declarations.)
  */
 import type { Buf } from '../buf.js'
 import { Engine } from '../engine.js'

@@ -2,7 +2,8 @@
  * Reading and writing the length field of `lengthPrefixed` frames: fixed sizes of 1, 2, 3, 4
  * and 8 bytes in either byte order, and unsigned LEB128 varints as protobuf writes them (at
  * most 10 bytes, 64 bits). Values past 2^53 are compared as BigInt, never rounded.
- * @internal
+ * Not part of the package's API. (Not tagged internal: on a file's first comment the tag
+ * would strip the import below from the declarations.)
  */
 import type { Buf } from '../buf.js'
 import { InvalidArgumentError } from '../errors.js'

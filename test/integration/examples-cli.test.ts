@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import net from 'node:net'
-import { describe, test } from 'node:test'
+import { after, describe, test } from 'node:test'
 
 const ROOT = new URL('../..', import.meta.url).pathname
 const NODE_TS = ['--conditions=rotor-stream-source', '--import', 'tsx']
@@ -32,9 +32,24 @@ interface Started {
   stderr: () => string
 }
 
-/** Starts `file` with `args` and waits for its `listening on 127.0.0.1:<port>` line. */
+/**
+ * Every child started, killed at the end whatever happened: a child left running (a test that
+ * failed or timed out before its SIGTERM) would keep this file's process, and the whole run, alive.
+ */
+const children = new Map<ChildProcess, { group: boolean }>()
+after(() => {
+  for (const [child, { group }] of children) {
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) continue
+    // A detached group is killed whole: the cluster's workers too.
+    if (group) process.kill(-child.pid, 'SIGKILL')
+    else child.kill('SIGKILL')
+  }
+})
+
+/** Starts `file` with `args` and waits for its `listening on 127.0.0.1:<port>` line (killing it if none comes). */
 async function start(file: string, args: string[], options: { detached?: boolean } = {}): Promise<Started> {
   const child = spawn(process.execPath, [...NODE_TS, file, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false })
+  children.set(child, { group: options.detached ?? false })
   let out = ''
   let err = ''
   child.stdout?.on('data', (chunk: Buffer) => {
@@ -44,7 +59,11 @@ async function start(file: string, args: string[], options: { detached?: boolean
     err += chunk.toString()
   })
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${file} printed no listening line within 20 s: ${out}${err}`)), 20_000)
+    // Generous: eight examples compile their TypeScript at once on a loaded 2-core machine.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`${file} printed no listening line within 45 s: ${out}${err}`))
+    }, 45_000)
     const check = (): void => {
       const match = /^listening on 127\.0\.0\.1:(\d+)/m.exec(out)
       if (match === null) return
@@ -103,6 +122,7 @@ describe('examples: one command line for every server', { concurrency: true }, (
 
     test(`${file} refuses an unknown flag with a usage line`, { timeout: 60_000 }, async () => {
       const child = spawn(process.execPath, [...NODE_TS, file, '--no-such-flag'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+      children.set(child, { group: false })
       let err = ''
       child.stderr.on('data', (chunk: Buffer) => {
         err += chunk.toString()

@@ -7,7 +7,9 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import net from 'node:net'
+import path from 'node:path'
 import { after, describe, test } from 'node:test'
 
 const ROOT = new URL('../..', import.meta.url).pathname
@@ -145,5 +147,62 @@ describe('examples: one command line for every server', { concurrency: true }, (
       assert.equal(status, 0, `round ${round}: the cluster ended with ${status}: ${cluster.stderr()}`)
       assert.doesNotMatch(cluster.stderr(), /ERR_IPC|Error/, `round ${round}`)
     }
+  })
+})
+
+/** The README's examples table: each row's commands, as `{ file, flags }` (flags: the `--name`s it uses). */
+function readmeExampleCommands(): { file: string; flags: string[]; row: string }[] {
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8')
+  const section = readme.slice(readme.indexOf('\n## Examples\n'), readme.indexOf('\n## API overview\n'))
+  const commands: { file: string; flags: string[]; row: string }[] = []
+  for (const row of section.split('\n').filter((line) => line.startsWith('| `'))) {
+    const cell = row.split(' | ')[0] as string
+    for (const match of cell.matchAll(/`(?:npx tsx --conditions=rotor-stream-source )?(examples\/[\w/-]+\.ts)([^`]*)`/g)) {
+      commands.push({ file: match[1] as string, flags: [...(match[2] as string).matchAll(/--[\w-]+/g)].map((m) => m[0]), row })
+    }
+  }
+  return commands
+}
+
+describe("examples: the README's table and the files agree", () => {
+  const commands = readmeExampleCommands()
+
+  test('every row names an existing file whose header gives the same command', () => {
+    assert.ok(commands.length >= 10, `found ${commands.length} commands in the table`)
+    for (const { file, row } of commands) {
+      const source = readFileSync(path.join(ROOT, file), 'utf8')
+      const header = source.slice(0, source.indexOf('*/'))
+      if (!row.includes('npx tsx')) {
+        // A module rather than a command (the Redis client): its header shows how to use it.
+        assert.match(header, /new \w+\(/, `${file}: the header shows no use`)
+        continue
+      }
+      assert.ok(header.includes(`npx tsx --conditions=rotor-stream-source ${file}`), `${file}: the header does not give the README's command`)
+    }
+  })
+
+  test('every flag a README command uses is one its file takes (its usage line)', { timeout: 120_000 }, async () => {
+    for (const { file, flags } of commands.filter((c) => c.flags.length > 0)) {
+      const child = spawn(process.execPath, [...NODE_TS, file, '--help'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+      children.set(child, { group: false })
+      let usage = ''
+      child.stdout.on('data', (chunk: Buffer) => {
+        usage += chunk.toString()
+      })
+      child.stderr.on('data', (chunk: Buffer) => {
+        usage += chunk.toString()
+      })
+      assert.equal(await exited(child), 0, `${file} --help: ${usage}`)
+      for (const flag of flags) assert.ok(usage.includes(`[${flag}`) || usage.includes(` ${flag} `), `${file} does not take ${flag}: ${usage}`)
+    }
+  })
+
+  test('every server of the table is started by the tests above, every client by its own test', () => {
+    const tested = new Set(SERVERS.map((s) => s.file))
+    // The clients need a server of their own: test/interop/http.test.ts and test/integration/http10-examples.test.ts run them.
+    const clients = new Set(['examples/http-client.ts', 'examples/fetch.ts', 'examples/redis-client.ts'])
+    for (const { file } of commands) assert.ok(tested.has(file) || clients.has(file), `${file} is in the README but no test starts it`)
+    const listed = new Set(commands.map((c) => c.file))
+    for (const file of tested) assert.ok(listed.has(file), `${file} is tested but missing from the README's table`)
   })
 })

@@ -60,6 +60,7 @@ export interface ServerErrorMessage {
   readonly error: Error
 }
 
+/** The `node:diagnostics_channel` channels the library publishes on (see the README's tracing table); publishing costs nothing while nobody subscribes. */
 export const channels = {
   streamOpen: diagnostics.channel('rotor-stream:stream:open'),
   streamClose: diagnostics.channel('rotor-stream:stream:close'),

@@ -33,13 +33,13 @@ export interface DelimiterOptions {
   offset?: number
 }
 
+/** Type-only mark of a builder (no value exists at run time): see {@link IntentBuilder}. */
+declare const builder: unique symbol
+
 /**
  * The first half of an Intent: the next state is chosen, the expectation is not yet.
  * Exactly one `expect…` or `sleep` call must follow.
  */
-/** Type-only mark of a builder (no value exists at run time): see {@link IntentBuilder}. */
-declare const builder: unique symbol
-
 export interface IntentBuilder<P> {
   /**
    * Type-only. A builder has no expectation yet; the `Intent` its `expect…` methods return has
@@ -178,6 +178,7 @@ export class Intent<P> {
     return builder as unknown as Intent<P>
   }
 
+  /** {@inheritDoc IntentBuilder.expectBytes} */
   expectBytes(this: IntentBuilder<P>, n: number): Intent<P> {
     if (!(Number.isSafeInteger(n) && n >= 0)) throw invalid('Intent.expectBytes', 'n', 'a non-negative integer', n)
     const intent = Intent.#intent(this)
@@ -186,6 +187,7 @@ export class Intent<P> {
     return intent
   }
 
+  /** {@inheritDoc IntentBuilder.expectDelimiter} */
   expectDelimiter(this: IntentBuilder<P>, delimiter: Uint8Array | string, options: DelimiterOptions): Intent<P> {
     const bytes = toBuffer(delimiter, 'Intent.expectDelimiter')
     if (typeof options !== 'object' || options === null) throw invalid('Intent.expectDelimiter', 'options', 'an object { max, offset? }', options)
@@ -203,6 +205,7 @@ export class Intent<P> {
     return intent
   }
 
+  /** {@inheritDoc IntentBuilder.expectFlush} */
   expectFlush(this: IntentBuilder<P>, n = 0): Intent<P> {
     if (!(Number.isSafeInteger(n) && n >= 0)) throw invalid('Intent.expectFlush', 'n', 'a non-negative integer', n)
     const intent = Intent.#intent(this)
@@ -211,12 +214,14 @@ export class Intent<P> {
     return intent
   }
 
+  /** {@inheritDoc IntentBuilder.sleep} */
   sleep(this: IntentBuilder<P>): Intent<P> {
     const intent = Intent.#intent(this)
     intent.kind = Kind.Sleep
     return intent
   }
 
+  /** {@inheritDoc IntentBuilder.reject} */
   reject(this: IntentBuilder<P>, error: ProtocolError | LimitReachedError): Intent<P> {
     if (!(error instanceof ProtocolError || error instanceof LimitReachedError)) {
       throw invalid('reject', 'error', 'a ProtocolError or a LimitReachedError', error)

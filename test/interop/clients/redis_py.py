@@ -172,6 +172,17 @@ def pubsub(c):
     c.record("received", sorted(got))
     c.op("unsubscribe", lambda: sub.unsubscribe(channel))
     c.op("punsubscribe", lambda: sub.punsubscribe())
+    # redis-py sends UNSUBSCRIBE without waiting for its confirmation; the
+    # PUBLISH below goes out on another connection and could overtake it.
+    # Read both confirmations first, so the count is not a race.
+    unsubscribed = []
+    for _ in range(20):
+        m = sub.get_message(timeout=0.2)
+        if m is not None and m["type"] in ("unsubscribe", "punsubscribe"):
+            unsubscribed.append(normalize(m["type"]))
+        if len(unsubscribed) == 2:
+            break
+    c.record("unsubscribe confirmations", sorted(unsubscribed))
     c.op("publish to nobody", lambda: pub.publish(channel, "again"))
 
 

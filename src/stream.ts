@@ -185,7 +185,7 @@ class SocketIO extends DeadlineTimer implements StreamIO {
   }
 
   armTimer(deadline: number): void {
-    this.armDeadline(deadline, monotonicNow)
+    this.armDeadline(deadline)
   }
 
   protected deadlineReached(): void {

@@ -22,6 +22,10 @@ export interface TlsCipher {
  * What TLS negotiated on one connection (`t.tls`, `stream.tls`): on the server side about the
  * client, on the client side about the server.
  *
+ * Read it while the connection is up (in the factory, a handler, `fatal`): each fact comes from
+ * the socket, and a closed socket has nothing left to tell (`peerCertificate` null, `authorized`
+ * false), except a certificate already read, which is kept.
+ *
  * ```ts
  * bytesRead(t, end) {
  *   if (t.tls?.authorized !== true) return Intent.error(new ProtocolError(`client certificate refused: ${t.tls?.authorizationError}`))

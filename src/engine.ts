@@ -92,9 +92,11 @@ export class Engine implements Transport, Scope {
   #endReason: Error | undefined = undefined
   /** The I/O below has closed (`closed` resolves at once). */
   #ioClosed = false
-  /** `closed` and its resolver, made when first asked for: a server does not need a promise per connection. */
-  #closed: { readonly promise: Promise<Error | undefined>; readonly resolve: (reason: Error | undefined) => void } | null = null
-  /** The counters, made on the first byte in or out (or when asked for): an idle connection has none. */
+  /**
+   * The counters, made on the first byte in or out (or when asked for): an idle connection has
+   * none. They also keep `closed` and its resolver (see `StreamStats.closedWaiter`): one field
+   * for both, so that an idle connection is no bigger than before it had counters.
+   */
   #stats: StreamStats | null = null
 
   /** @internal Runs on `io`; `limits` are checked already (see `Limits`). */
@@ -180,12 +182,15 @@ export class Engine implements Transport, Scope {
    * Never rejects.
    */
   get closed(): Promise<Error | undefined> {
-    if (this.#closed === null) {
+    const stats = this.stats
+    let waiter = stats.closedWaiter
+    if (waiter === null) {
       const { promise, resolve } = withResolvers<Error | undefined>()
       if (this.#ioClosed) resolve(this.#endReason)
-      this.#closed = { promise, resolve }
+      waiter = { promise, resolve }
+      stats.closedWaiter = waiter
     }
-    return this.#closed.promise
+    return waiter.promise
   }
 
   /** Runs `wakeup` on the protocol soon (same as calling `notifier()`'s function). */
@@ -306,7 +311,7 @@ export class Engine implements Transport, Scope {
     if (this.#ioClosed) return
     this.#fail(new ClosedError('socket closed before the protocol finished'))
     this.#ioClosed = true
-    this.#closed?.resolve(this.#endReason)
+    this.#stats?.closedWaiter?.resolve(this.#endReason)
   }
 
   /** Why the stream ended, once it has (undefined for a clean end). @internal */

@@ -7,6 +7,12 @@
  * per event. Numbers stay exact up to 2^53 (9 PB).
  */
 
+/** `closed` of a stream and its resolver. @internal */
+export interface ClosedWaiter {
+  readonly promise: Promise<Error | undefined>
+  readonly resolve: (reason: Error | undefined) => void
+}
+
 /**
  * What one stream has done so far (`t.stats`, `stream.stats`, and the `stream:close` tracing
  * message). Bytes are those the protocol saw: after TLS decryption, before encryption.
@@ -28,6 +34,17 @@ export class StreamStats {
   pushbackMs = 0
   /** When the pushback under way started (the stream's clock); NaN when none. @internal */
   pushbackSince = Number.NaN
+  /** The stream's `closed` promise and its resolver, kept here to spare the stream a field. */
+  #closedWaiter: ClosedWaiter | null = null
+
+  /** @internal */
+  get closedWaiter(): ClosedWaiter | null {
+    return this.#closedWaiter
+  }
+  /** @internal */
+  set closedWaiter(waiter: ClosedWaiter | null) {
+    this.#closedWaiter = waiter
+  }
 
   /** @internal */
   pushbackStarted(now: number): void {

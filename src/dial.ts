@@ -7,6 +7,7 @@ import net from 'node:net'
 import tls from 'node:tls'
 import { type Address, describeAddress } from './address.js'
 import { ConnectError, TimeoutError } from './errors.js'
+import { rememberServername } from './tls-info.js'
 
 /** What {@link dial} needs: client options validated by `clientSettings()`. @internal */
 export interface DialOptions {
@@ -43,6 +44,7 @@ export function dial(address: Address, options: DialOptions, session?: Buffer): 
     options.tls === undefined
       ? net.connect({ ...target, ...lookup, allowHalfOpen: true })
       : tls.connect({ ...options.tls, ...target, ...lookup, ...(session !== undefined && { session }) })
+  if (options.tls !== undefined) rememberServername(socket, options.tls.servername, 'path' in address ? undefined : address.host)
   const connected = options.tls === undefined ? 'connect' : 'secureConnect'
   const ready = new Promise<net.Socket>((resolve, reject) => {
     const settle = (err: ConnectError | null): void => {

@@ -6,6 +6,7 @@
  * the socket, and each fact is read from the socket when asked (the peer certificate is parsed
  * once).
  */
+import { isIP } from 'node:net'
 import type { PeerCertificate, TLSSocket } from 'node:tls'
 
 /** The cipher suite of a connection, as `TLSSocket.getCipher()` gives it. */
@@ -91,11 +92,14 @@ export class TlsInfo {
 
   /**
    * The host name the client asked for (SNI): on a server, what the client sent (`null` when it
-   * sent none, as clients connecting to an IP address do); on a client, the name it sent.
+   * sent none, as clients connecting to an IP address do); on a client of this library, the
+   * name it sent (the `servername` option, else the host name; `null` for an IP address).
    */
   get servername(): string | null {
     const name: unknown = (this.#socket as TLSSocket & { servername?: unknown }).servername
-    return typeof name === 'string' && name.length > 0 ? name : null
+    if (typeof name === 'string' && name.length > 0) return name
+    // A client socket does not say what it sent (Node sets `servername` on the server side only).
+    return clientNames.get(this.#socket) ?? null
   }
 
   /** The TLS version, e.g. `'TLSv1.3'`; `null` if the runtime cannot tell. */
@@ -128,6 +132,19 @@ export class TlsInfo {
       sessionReused: this.sessionReused,
     }
   }
+}
+
+/** The SNI name each client TLS socket sent, as `dial()` chose it. */
+const clientNames = new WeakMap<object, string>()
+
+/**
+ * Remembers the SNI name a client socket sends: `servername`, else the host name (Node sends none
+ * for an IP address), `'localhost'` over a Unix socket (Node's default host).
+ * @internal
+ */
+export function rememberServername(socket: object, servername: string | undefined, host: string | undefined): void {
+  const name = servername ?? (host === undefined ? 'localhost' : isIP(host) === 0 ? host : undefined)
+  if (name !== undefined && name !== '') clientNames.set(socket, name)
 }
 
 /** The info of each TLS socket asked about, kept as long as the socket lives. */

@@ -71,6 +71,7 @@ async function recordingServer(tls: TlsServerOptions): Promise<{ address: Addres
 /** What the client saw of the server, taken while the connection is up (a closed socket has nothing left to tell). */
 interface ClientSeen {
   fingerprint: string | undefined
+  servername: string | null
   alpn: string | null
   info: TlsInfo | null
   stream: Stream
@@ -81,6 +82,7 @@ async function roundTrip(address: Address, options: Omit<ConnectTlsOptions, 'see
   const ex = new Exchange(['hello'])
   let fingerprint: string | undefined
   let alpn: string | null = null
+  let servername: string | null = null
   let info: TlsInfo | null = null
   const stream = await connectTls(
     address,
@@ -88,6 +90,7 @@ async function roundTrip(address: Address, options: Omit<ConnectTlsOptions, 'see
       info = t.tls
       fingerprint = info?.peerCertificate?.fingerprint256
       alpn = info?.alpnProtocol ?? null
+      servername = info?.servername ?? null
       return ex.start(t)
     },
     options,
@@ -95,7 +98,7 @@ async function roundTrip(address: Address, options: Omit<ConnectTlsOptions, 'see
   const reason = await stream.closed
   if (reason !== undefined) throw reason
   assert.deepEqual(ex.replies, ['hello'])
-  return { fingerprint, alpn, info, stream }
+  return { fingerprint, servername, alpn, info, stream }
 }
 
 function fingerprint(pair: KeyPair): string {
@@ -139,6 +142,7 @@ describe('t.tls', { skip }, () => {
     assert.match(info.protocol ?? '', /^TLSv1\.[23]$/)
     assert.ok((info.cipher?.name.length ?? 0) > 0)
     assert.equal(client.tls, info, 'the same object on every read')
+    assert.equal(info.servername, null, 'no SNI name for an IP address')
     assert.equal(JSON.parse(JSON.stringify(info)).authorized, true)
     assert.equal(await client.closed, undefined)
     await roundTrip(address, { tls: { ca: certs.ca } })
@@ -185,6 +189,7 @@ describe('a certificate per host name (SNI)', { skip }, () => {
     assert.equal(asW.fingerprint, fingerprint(w))
     assert.equal(other.fingerprint, fingerprint(certs.server))
     assert.equal(none.fingerprint, fingerprint(certs.server))
+    assert.deepEqual([asA.servername, other.servername, none.servername], ['a.example', 'localhost', null], 'what the client sent')
     assert.deepEqual(
       log.map((s) => s.servername),
       ['a.example', 'b.example', 'x.w.example', 'localhost', null],

@@ -87,6 +87,7 @@ export {
   type KeyMaterial,
   type PemMaterial,
   type TlsClientOptions,
+  type TlsHostOptions,
   type TlsServerOptions,
 } from './tls.js'
 export { type TlsCipher, TlsInfo } from './tls-info.js'

@@ -28,6 +28,7 @@ import { activeBeyond } from '../helpers/resources.js'
 import { connectErrorWith, serverTls } from '../helpers/tls.js'
 import { type KeyPair, testCerts, tlsUnavailable } from '../helpers/tls-certs.js'
 import { hostCert } from '../helpers/tls-hosts.js'
+import { until } from '../helpers/wait.js'
 
 const TIMEOUT = { timeout: 15_000 }
 const LOCALHOST = '127.0.0.1'
@@ -237,6 +238,10 @@ describe('ALPN', { skip }, () => {
       connectErrorWith('ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL'),
     )
     assert.equal(server.stats.tlsHandshakeFailures, 1)
+    // The protocol's bytes (after decryption) of the three TLS streams, counted through their raw sockets.
+    await until(() => server.connections === 0, 'every connection to close')
+    const { accepted, active, bytesIn, bytesOut } = server.stats
+    assert.deepEqual({ accepted, active, bytesIn, bytesOut }, { accepted: 4, active: 0, bytesIn: 18, bytesOut: 18 })
   })
 
   test('a bad list is an InvalidArgumentError naming the option', () => {

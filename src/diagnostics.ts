@@ -15,15 +15,20 @@
 import diagnostics from 'node:diagnostics_channel'
 import type { Exception } from './errors.js'
 import type { Transport } from './protocol.js'
+import type { StreamStats } from './stats.js'
 
 /** `rotor-stream:stream:open`: a stream started on a connected socket (accepted or dialled). */
 export interface StreamOpenMessage {
   readonly stream: Transport
 }
-/** `rotor-stream:stream:close`: the socket of a stream closed; `reason` is undefined after `Intent.done()`. */
+/**
+ * `rotor-stream:stream:close`: the socket of a stream closed; `reason` is undefined after
+ * `Intent.done()`; `stats` are the stream's final counters (the same object as `stream.stats`).
+ */
 export interface StreamCloseMessage {
   readonly stream: Transport
   readonly reason: Error | undefined
+  readonly stats: StreamStats
 }
 /** `rotor-stream:stream:exception`: the protocol is about to receive `exception(reason)`. */
 export interface StreamExceptionMessage {
@@ -60,6 +65,16 @@ export interface ServerErrorMessage {
   readonly error: Error
 }
 
+/**
+ * `rotor-stream:server:refused`: a server closed a connection at once because `maxConnections`
+ * were open (Node's `'drop'` event). The addresses are the refused client's, when known.
+ */
+export interface ServerRefusedMessage {
+  readonly server: unknown
+  readonly remoteAddress: string | undefined
+  readonly remotePort: number | undefined
+}
+
 /** The `node:diagnostics_channel` channels the library publishes on (see the README's tracing table); publishing costs nothing while nobody subscribes. */
 export const channels = {
   streamOpen: diagnostics.channel('rotor-stream:stream:open'),
@@ -70,4 +85,5 @@ export const channels = {
   clientReconnect: diagnostics.channel('rotor-stream:client:reconnect'),
   serverAccept: diagnostics.channel('rotor-stream:server:accept'),
   serverError: diagnostics.channel('rotor-stream:server:error'),
+  serverRefused: diagnostics.channel('rotor-stream:server:refused'),
 } as const

@@ -7,6 +7,7 @@ import net from 'node:net'
 import tls from 'node:tls'
 import { type Address, describeAddress } from './address.js'
 import { ConnectError, TimeoutError } from './errors.js'
+import { rememberServername } from './tls-info.js'
 
 /** What {@link dial} needs: client options validated by `clientSettings()`. @internal */
 export interface DialOptions {
@@ -31,15 +32,19 @@ export interface Dial {
 }
 
 /**
- * Starts one connection. Host names are resolved on every call (by `net.connect`), so a
+ * Starts one connection (with TLS, offering `session` to resume, if given). Host names are resolved on every call (by `net.connect`), so a
  * server that moved is found on the next attempt.
  * @internal
  */
-export function dial(address: Address, options: DialOptions): Dial {
+export function dial(address: Address, options: DialOptions, session?: Buffer): Dial {
   const where = describeAddress(address)
   const target = 'path' in address ? { path: address.path } : { host: address.host, port: address.port }
   const lookup = options.lookup === undefined ? {} : { lookup: options.lookup }
-  const socket = options.tls === undefined ? net.connect({ ...target, ...lookup, allowHalfOpen: true }) : tls.connect({ ...options.tls, ...target, ...lookup })
+  const socket =
+    options.tls === undefined
+      ? net.connect({ ...target, ...lookup, allowHalfOpen: true })
+      : tls.connect({ ...options.tls, ...target, ...lookup, ...(session !== undefined && { session }) })
+  if (options.tls !== undefined) rememberServername(socket, options.tls.servername, 'path' in address ? undefined : address.host)
   const connected = options.tls === undefined ? 'connect' : 'secureConnect'
   const ready = new Promise<net.Socket>((resolve, reject) => {
     const settle = (err: ConnectError | null): void => {

@@ -20,6 +20,8 @@ import type { Factory, Protocol, Scope, Transport } from './protocol.js'
 import { checked, defaultException, NO_PROTOCOL, writeAfterHalfClose } from './protocol-rules.js'
 import { RateWindow } from './rate-window.js'
 import { SpinGuard } from './spin-guard.js'
+import { StreamStats } from './stats.js'
+import { type TlsInfo, tlsInfo } from './tls-info.js'
 import { invalid, isError } from './validate.js'
 
 /**
@@ -90,8 +92,12 @@ export class Engine implements Transport, Scope {
   #endReason: Error | undefined = undefined
   /** The I/O below has closed (`closed` resolves at once). */
   #ioClosed = false
-  /** `closed` and its resolver, made when first asked for: a server does not need a promise per connection. */
-  #closed: { readonly promise: Promise<Error | undefined>; readonly resolve: (reason: Error | undefined) => void } | null = null
+  /**
+   * The counters, made on the first byte in or out (or when asked for): an idle connection has
+   * none. They also keep `closed` and its resolver (see `StreamStats.closedWaiter`): one field
+   * for both, so that an idle connection is no bigger than before it had counters.
+   */
+  #stats: StreamStats | null = null
 
   /** @internal Runs on `io`; `limits` are checked already (see `Limits`). */
   constructor(io: StreamIO, limits: Limits) {
@@ -112,6 +118,22 @@ export class Engine implements Transport, Scope {
   }
   get localPort(): number | undefined {
     return this.#io.endpoints.localPort
+  }
+
+  /** What TLS negotiated on this connection; `null` on a plain one (see {@link TlsInfo}). */
+  get tls(): TlsInfo | null {
+    return tlsInfo(this.#io.endpoints)
+  }
+
+  /** Bytes in and out, reads, writes and time in pushback so far (see {@link StreamStats}). */
+  get stats(): StreamStats {
+    this.#stats ??= new StreamStats()
+    return this.#stats
+  }
+
+  /** The counters if any byte went in or out (or `stats` was read); `null` otherwise. @internal */
+  get statsIfAny(): StreamStats | null {
+    return this.#stats
   }
 
   /**
@@ -160,12 +182,15 @@ export class Engine implements Transport, Scope {
    * Never rejects.
    */
   get closed(): Promise<Error | undefined> {
-    if (this.#closed === null) {
+    const stats = this.stats
+    let waiter = stats.closedWaiter
+    if (waiter === null) {
       const { promise, resolve } = withResolvers<Error | undefined>()
       if (this.#ioClosed) resolve(this.#endReason)
-      this.#closed = { promise, resolve }
+      waiter = { promise, resolve }
+      stats.closedWaiter = waiter
     }
-    return this.#closed.promise
+    return waiter.promise
   }
 
   /** Runs `wakeup` on the protocol soon (same as calling `notifier()`'s function). */
@@ -198,6 +223,9 @@ export class Engine implements Transport, Scope {
   onData(chunk: Buffer): void {
     if (this.#ended) return
     this.input.append(chunk)
+    const stats = this.stats
+    stats.bytesIn += chunk.length
+    stats.reads++
     this.#window?.count(chunk.length)
     this.#guard.inputArrived()
     this.#run()
@@ -283,7 +311,7 @@ export class Engine implements Transport, Scope {
     if (this.#ioClosed) return
     this.#fail(new ClosedError('socket closed before the protocol finished'))
     this.#ioClosed = true
-    this.#closed?.resolve(this.#endReason)
+    this.#stats?.closedWaiter?.resolve(this.#endReason)
   }
 
   /** Why the stream ended, once it has (undefined for a clean end). @internal */
@@ -437,12 +465,14 @@ export class Engine implements Transport, Scope {
   /** True (and remembered) while too much output is unwritten to process more input. */
   #pushedBack(): boolean {
     if (this.output.length + this.#unwritten <= this.#limits.outputHighWaterMark) {
+      if (this.#blocked) this.#stats?.pushbackEnded(this.now())
       this.#blocked = false
       return false
     }
     // Hand what we have to the socket first: it may take it all at once.
     if (this.output.length > 0) this.#write()
     this.#blocked = this.#unwritten > this.#limits.outputHighWaterMark
+    if (this.#blocked) this.#stats?.pushbackStarted(this.now()) // written before: the counters exist
     return this.#blocked
   }
 
@@ -451,7 +481,15 @@ export class Engine implements Transport, Scope {
       this.#fail(new WriteError(writeAfterHalfClose()))
       return
     }
-    this.#unwritten = this.#io.write(this.output.take())
+    this.#unwritten = this.#io.write(this.#counted(this.output.take()))
+  }
+
+  /** Counts `data` as one write. */
+  #counted(data: Buffer): Buffer {
+    const stats = this.stats
+    stats.bytesOut += data.length
+    stats.writes++
+    return data
   }
 
   /** Adopts the next Intent returned by a handler. */
@@ -526,7 +564,7 @@ export class Engine implements Transport, Scope {
     }
     const protocol = this.#protocol
     this.#end()
-    if (this.output.length > 0) this.#io.write(this.output.take())
+    if (this.output.length > 0) this.#io.write(this.#counted(this.output.take()))
     if (reason !== undefined) this.#endReason = reason
     if (reason instanceof HandlerError) this.#io.reportError(reason)
     this.#io.finish(reason)
@@ -560,6 +598,7 @@ export class Engine implements Transport, Scope {
 
   #end(): void {
     this.#ended = true
+    if (this.#blocked) this.#stats?.pushbackEnded(this.#io.clock())
     this.#limits.budget?.leave(this)
     this.#protocol = NO_PROTOCOL // the state may hold much: let it go
     this.#expect.clear()

@@ -19,6 +19,7 @@ export {
   channels,
   type ServerAcceptMessage,
   type ServerErrorMessage,
+  type ServerRefusedMessage,
   type StreamCloseMessage,
   type StreamExceptionMessage,
   type StreamFatalMessage,
@@ -79,11 +80,14 @@ export {
   type ServerOptions,
   serve,
 } from './server.js'
+export { type ServerStats, StreamStats } from './stats.js'
 export { Stream } from './stream.js'
 export {
   DEFAULT_HANDSHAKE_TIMEOUT,
   type KeyMaterial,
   type PemMaterial,
   type TlsClientOptions,
+  type TlsHostOptions,
   type TlsServerOptions,
 } from './tls.js'
+export { type TlsCipher, TlsInfo } from './tls-info.js'

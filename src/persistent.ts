@@ -19,6 +19,7 @@ import { ClosedError, ConnectError } from './errors.js'
 import type { Factory } from './protocol.js'
 import { ReconnectState } from './reconnect.js'
 import { Stream } from './stream.js'
+import { TlsSessionCache } from './tls-info.js'
 import { checkFunction, checkOptions } from './validate.js'
 
 /**
@@ -98,6 +99,8 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
   #pendingWakeup = false
   /** The `stop()` in progress or done. */
   #stopping: Promise<void> | null = null
+  /** TLS session resumption: the last session the server gave, offered on the next connection; null when off. */
+  readonly #session: TlsSessionCache | null
 
   /**
    * Validates everything (throwing `InvalidArgumentError`) and starts the first attempt. The
@@ -112,6 +115,7 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
     this.#seed = o.seed
     this.#reconnect = new ReconnectState(where, o)
     this.#settings = clientSettings(where, o)
+    this.#session = o.tls !== undefined && o.tls.reuseSession !== false ? new TlsSessionCache() : null
     this.#connect()
   }
 
@@ -185,7 +189,8 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
     this.#state = 'connecting'
     let attempt: Dial
     try {
-      attempt = dial(this.#address, this.#settings.dial)
+      attempt = dial(this.#address, this.#settings.dial, this.#session?.last)
+      this.#session?.watch(attempt.socket)
     } catch (err) {
       // Options were validated, but a synchronous throw from net/tls must not escape a timer.
       this.#retry(new ConnectError(`connect to ${describeAddress(this.#address)} failed: ${errorMessage(err)}`, { cause: err }))

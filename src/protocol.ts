@@ -1,6 +1,8 @@
 import type { Buf } from './buf.js'
 import type { Exception } from './errors.js'
 import type { Intent } from './intent.js'
+import type { StreamStats } from './stats.js'
+import type { TlsInfo } from './tls-info.js'
 
 /**
  * What a handler sees of its connection. The same object is passed to every handler of a stream.
@@ -21,6 +23,16 @@ export interface Transport {
   readonly localAddress: string | undefined
   /** The local port (TCP only). */
   readonly localPort: number | undefined
+  /**
+   * What TLS negotiated (peer certificate, `authorized`, ALPN protocol, SNI name, version,
+   * cipher), read when asked; `null` on a plain connection, where nothing is allocated for it.
+   */
+  readonly tls: TlsInfo | null
+  /**
+   * This stream's counters (bytes in and out, reads, writes, time in pushback), kept up to date
+   * by the stream at no per-event allocation; the same object on every read.
+   */
+  readonly stats: StreamStats
   /**
    * Half-closes the connection: once `output` is flushed, a FIN tells the peer nothing more
    * will be sent, while reading goes on (an HTTP/1.0 client does this after its request).

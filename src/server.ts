@@ -21,8 +21,10 @@ import { channels } from './diagnostics.js'
 import { ClosedError, InvalidArgumentError, ListenError } from './errors.js'
 import { type StreamOptions, StreamSettings } from './limits.js'
 import type { Factory, SeedArgument } from './protocol.js'
+import { ServerCounters, type ServerStats } from './stats.js'
 import { Stream } from './stream.js'
 import { type TlsServerOptions, tlsServerOptions } from './tls.js'
+import { TlsReloader } from './tls-reload.js'
 import { checkFunction, checkInteger, checkMs, checkObject, checkOptions, checkString, checkUnixPath, describeValue, invalid } from './validate.js'
 
 /** Where to listen: TCP `{ host, port }` (port 0 picks a free port) or a Unix socket `{ path }`. */
@@ -153,6 +155,10 @@ export class Server {
   #closing: Promise<void> | null = null
   /** What `#whenEmpty()` handed out; resolved and cleared when no connection is left. */
   #empty: { promise: Promise<void>; resolve: () => void } | null = null
+  /** What `stats` reports. */
+  readonly #counters = new ServerCounters()
+  /** The TLS settings in force and `setTls()`; null without TLS. */
+  readonly #tls: TlsReloader | null
 
   private constructor(factory: Factory<unknown>, seed: unknown, streamOptions: StreamSettings, tlsOptions: tls.TlsOptions | null) {
     this.#factory = factory
@@ -164,18 +170,48 @@ export class Server {
     }
     streamOptions.serverHook = (stream) => this.#forget(stream.socket)
     if (tlsOptions === null) {
+      this.#tls = null
       this.#server = net.createServer({ allowHalfOpen: true }, (socket) => this.#onSocket(socket, false))
     } else {
-      this.#server = tls.createServer(tlsOptions, (socket) => this.#attach(socket))
+      this.#tls = new TlsReloader(tlsOptions)
+      this.#server = tls.createServer(this.#tls.serverOptions(), (socket) => this.#attach(socket))
       this.#server.on('connection', (socket: net.Socket) => this.#onSocket(socket, true))
       // A failed or timed-out handshake (handshakeTimeout) does not close the socket by itself
       // in Node 20: without this, clients that never finish the handshake pin sockets forever.
       // Reported like a failed accept, so that a plain-text client or a refused certificate is visible.
       this.#server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => {
         socket.destroy()
+        this.#counters.tlsHandshakeFailures++
         if (channels.serverError.hasSubscribers) channels.serverError.publish({ server: this, error })
       })
     }
+  }
+
+  /**
+   * Counters since the server started: connections accepted, open now, refused over
+   * `maxConnections`, failed TLS handshakes, and the bytes of its streams, closed and live
+   * (see {@link ServerStats}). A new snapshot on every read, which visits every live stream:
+   * read it when scraped, not per request.
+   */
+  get stats(): ServerStats {
+    return this.#counters.snapshot(this.connections, this.#connections.values())
+  }
+
+  /**
+   * Replaces the TLS key, certificate, CAs and per-host certificates (`hosts`) without a
+   * restart, e.g. after a certificate renewal: connections accepted from now on get the new
+   * ones; connections already up keep theirs. `options` are checked like `serve`'s `tls`: an
+   * invalid one throws `InvalidArgumentError` (`RS_ERR_INVALID_ARG`) and the certificates in
+   * force stay. `requestCert`, `rejectUnauthorized`, `handshakeTimeout` and `alpnProtocols`
+   * are fixed when the server is made: give the same values (or leave them out for the
+   * defaults, as at first); a different one throws. Throws on a server without TLS.
+   * Sessions resumed after the reload were established under the old certificate (see
+   * `TlsClientOptions.reuseSession`); tickets issued before it stop resuming.
+   */
+  setTls(options: TlsServerOptions): void {
+    if (this.#tls === null) throw new InvalidArgumentError('Server.setTls: the server was made without tls; TLS cannot be added to a running plain server')
+    const next = tlsServerOptions('Server.setTls', 'options', options)
+    this.#tls.replace('Server.setTls', next, this.#server as tls.Server)
   }
 
   /** @internal Used by {@link serve}. */
@@ -236,6 +272,13 @@ export class Server {
         throw listenError(address, again)
       }
     }
+    // A connection over maxConnections, closed by Node as soon as accepted (Node >= 18.6).
+    this.#server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
+      this.#counters.refused++
+      if (channels.serverRefused.hasSubscribers) {
+        channels.serverRefused.publish({ server: this, remoteAddress: data?.remoteAddress, remotePort: data?.remotePort })
+      }
+    })
     // After listening, 'error' means a failed accept: report it, never crash the process.
     this.#server.on('error', (error) => {
       if (channels.serverError.hasSubscribers) channels.serverError.publish({ server: this, error })
@@ -270,6 +313,7 @@ export class Server {
       socket.destroy() // accepted while the listener was closing
       return
     }
+    this.#counters.accepted++
     if (!isTls) {
       this.#attach(socket)
       return
@@ -282,6 +326,7 @@ export class Server {
 
   /** `socket` has closed: the connection is gone. */
   #forget(socket: net.Socket): void {
+    this.#counters.closed(this.#connections.get(socket))
     if (this.#connections.delete(socket)) this.#checkEmpty()
   }
 
@@ -303,7 +348,9 @@ export class Server {
     // A TLS socket wraps the raw socket that was accepted (Node keeps it as `_parent`); a runtime
     // without a raw 'connection' event, or without `_parent`, has the stream's own socket as key.
     const raw = (socket as net.Socket & { _parent?: unknown })._parent
-    this.#connections.set(raw instanceof net.Socket && this.#connections.has(raw) ? raw : socket, stream)
+    const fromRaw = raw instanceof net.Socket && this.#connections.has(raw)
+    if (!fromRaw && this.#tls !== null) this.#counters.accepted++ // no raw 'connection' event counted it
+    this.#connections.set(fromRaw ? raw : socket, stream)
     if (channels.serverAccept.hasSubscribers) channels.serverAccept.publish({ server: this, stream })
   }
 

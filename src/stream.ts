@@ -262,7 +262,7 @@ class SocketIO extends DeadlineTimer implements StreamIO {
     this.cancelDeadline()
     const stream = this.#stream
     stream.onClosed()
-    if (channels.streamClose.hasSubscribers) channels.streamClose.publish({ stream, reason: stream.endReason })
+    if (channels.streamClose.hasSubscribers) channels.streamClose.publish({ stream, reason: stream.endReason, stats: stream.stats })
     this.#settings.serverHook?.(stream)
   }
 }

@@ -37,6 +37,43 @@ export interface TlsServerOptions {
    * @default 10000
    */
   handshakeTimeout?: number
+  /**
+   * Application protocols this server speaks, for ALPN, most preferred first (e.g.
+   * `['h2', 'http/1.1']`): the first one of this list the client also offers is chosen, and read
+   * back as `t.tls.alpnProtocol`. Each a non-empty string of at most 255 bytes.
+   *
+   * The trap: a client that offers ALPN but none of these protocols is refused during the
+   * handshake (Node sends the fatal `no_application_protocol` alert, as RFC 7301 asks; the
+   * client sees `ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL` and the server a handshake
+   * failure); a client that offers no ALPN at all is served, with `alpnProtocol` null.
+   * @default no ALPN
+   */
+  alpnProtocols?: readonly string[]
+  /**
+   * A certificate per host name (SNI): `{ 'a.example': { key, cert }, '*.b.example': { key, cert } }`.
+   * A client asking for a name listed here gets that certificate; a wildcard `*.b.example`
+   * covers one label (`x.b.example`, not `b.example` nor `x.y.b.example`); an exact name wins
+   * over a wildcard; names are compared without case. A client asking for another name, or for
+   * none (connecting to an IP address), gets the top-level `key` and `cert`: unknown names are
+   * served the default certificate (which the client then refuses unless it covers the name),
+   * not cut off mid-handshake. Every entry is checked like the top-level material when the
+   * server is made, and its secure context built once, not per handshake (the trap of SNI
+   * callbacks that load or build certificates per connection, or that fail and abort the
+   * handshake with an alert the client cannot explain). An entry's `ca` (CAs for client
+   * certificates) applies to the clients of that name.
+   * @default one certificate for every name
+   */
+  hosts?: Readonly<Record<string, TlsHostOptions>>
+}
+
+/** The certificate of one host name ({@link TlsServerOptions.hosts}). */
+export interface TlsHostOptions {
+  /** The private key of `cert` (PEM). */
+  key: KeyMaterial
+  /** The certificate chain for this name (PEM), leaf first. */
+  cert: PemMaterial
+  /** CAs trusted for client certificates on this name (with `requestCert`). @default the top-level `ca` */
+  ca?: PemMaterial
 }
 
 /** TLS on the connecting side ({@link Persistent}'s and {@link connectTls}'s `tls` option). */
@@ -62,6 +99,25 @@ export interface TlsClientOptions {
    * @default true
    */
   rejectUnauthorized?: boolean
+  /**
+   * Application protocols to offer through ALPN, most preferred first (e.g. `['h2', 'http/1.1']`);
+   * what the server chose is `t.tls.alpnProtocol` (`null` if the server does not do ALPN).
+   * A server that does ALPN and speaks none of these refuses the connection (see
+   * {@link TlsServerOptions.alpnProtocols}). Each a non-empty string of at most 255 bytes.
+   * @default no ALPN
+   */
+  alpnProtocols?: readonly string[]
+  /**
+   * A {@link Persistent} keeps the last TLS session the server gave it and offers it on its next
+   * connection, so that a reconnect resumes (an abbreviated handshake: no certificate chain sent
+   * or verified again; `t.tls.sessionReused` tells). The certificate checks were made when the
+   * session was first established: a server whose certificate was replaced or revoked since is
+   * still accepted on resumption until the session expires (the server decides how long, 2 hours
+   * by default in Node). Turn it off to verify the certificate on every connection.
+   * Other clients (`connect`, `open`) make one connection and never resume.
+   * @default true
+   */
+  reuseSession?: boolean
 }
 
 /** Default of {@link TlsServerOptions.handshakeTimeout}, in ms. */
@@ -83,9 +139,68 @@ export function tlsServerOptions(where: string, name: string, options: TlsServer
     o.handshakeTimeout === undefined ? DEFAULT_HANDSHAKE_TIMEOUT : checkMs(where, `${name}.handshakeTimeout`, o.handshakeTimeout, { min: 1 })
   const requestCert = o.requestCert === undefined ? false : checkBoolean(where, `${name}.requestCert`, o.requestCert)
   const rejectUnauthorized = o.rejectUnauthorized === undefined ? true : checkBoolean(where, `${name}.rejectUnauthorized`, o.rejectUnauthorized)
+  const alpn = o.alpnProtocols === undefined ? undefined : checkAlpn(where, `${name}.alpnProtocols`, o.alpnProtocols)
   const material = { key, cert, ...(ca !== undefined && { ca }) }
   checkMaterial(where, name, material, 'server')
-  return { ...material, requestCert, rejectUnauthorized, handshakeTimeout, allowHalfOpen: true }
+  const sni = o.hosts === undefined ? undefined : sniCallback(hostContexts(where, `${name}.hosts`, o.hosts, ca))
+  return {
+    ...material,
+    requestCert,
+    rejectUnauthorized,
+    handshakeTimeout,
+    allowHalfOpen: true,
+    ...(alpn !== undefined && { ALPNProtocols: alpn }),
+    ...(sni !== undefined && { SNICallback: sni }),
+  }
+}
+
+/** What a running server cannot change through `setTls()`: Node reads them once, when the server is made. @internal */
+export const FIXED_SERVER_SETTINGS = ['requestCert', 'rejectUnauthorized', 'handshakeTimeout', 'ALPNProtocols'] as const
+
+/** Host names of {@link TlsServerOptions.hosts}: DNS labels, optionally behind one `*.`. */
+const HOST_NAME = /^(\*\.)?[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/
+
+/** Checks every entry of `hosts` like the top-level material and builds its context once. */
+function hostContexts(where: string, name: string, hosts: unknown, ca: PemMaterial | undefined): Map<string, tls.SecureContext> {
+  const o = checkObject<Record<string, unknown>>(where, name, hosts, "an object { 'host.name': { key, cert, ca? }, ... }")
+  const contexts = new Map<string, tls.SecureContext>()
+  for (const [host, entry] of Object.entries(o)) {
+    const field = `${name}[${JSON.stringify(host)}]`
+    const lower = host.toLowerCase().replace(/\.$/, '')
+    if (lower.length > 253 || !HOST_NAME.test(lower)) throw invalid(where, `${name} key`, "a host name ('a.example') or a wildcard ('*.a.example')", host)
+    if (contexts.has(lower)) throw new InvalidArgumentError(`${where}: ${field} is given twice (host names are compared without case)`)
+    const e = checkObject<TlsHostOptions>(where, field, entry, 'an object { key, cert, ca? }')
+    const hostKey = checkKey(where, `${field}.key`, e.key, 'the private key of this host name')
+    const hostCert = checkPem(where, `${field}.cert`, e.cert, "this host name's certificate chain")
+    const hostCa = e.ca === undefined ? ca : checkPem(where, `${field}.ca`, e.ca, 'CA certificates')
+    const material = { key: hostKey, cert: hostCert, ...(hostCa !== undefined && { ca: hostCa }) }
+    checkMaterial(where, field, material, 'server')
+    contexts.set(lower, tls.createSecureContext(material))
+  }
+  return contexts
+}
+
+/**
+ * Node's `SNICallback` over contexts built beforehand: never fails (an error there aborts the
+ * handshake), and answers `undefined` for an unknown name, which keeps the default certificate.
+ */
+function sniCallback(contexts: ReadonlyMap<string, tls.SecureContext>): NonNullable<tls.TlsOptions['SNICallback']> {
+  return (servername, callback) => {
+    const name = servername.toLowerCase().replace(/\.$/, '')
+    const dot = name.indexOf('.')
+    callback(null, contexts.get(name) ?? (dot > 0 ? contexts.get(`*${name.slice(dot)}`) : undefined))
+  }
+}
+
+/** A non-empty list of protocol names for ALPN, each 1..255 bytes. */
+function checkAlpn(where: string, name: string, value: unknown): string[] {
+  if (!Array.isArray(value) || value.length === 0) throw invalid(where, name, "a non-empty array of protocol names, e.g. ['h2', 'http/1.1']", value)
+  return value.map((item: unknown, i) => {
+    if (typeof item !== 'string' || item.length === 0 || Buffer.byteLength(item) > 255) {
+      throw invalid(where, `${name}[${i}]`, 'a protocol name of 1..255 bytes', item)
+    }
+    return item
+  })
 }
 
 /**
@@ -105,8 +220,11 @@ export function tlsClientOptions(where: string, name: string, options: TlsClient
   }
   const material = { ...(ca !== undefined && { ca }), ...(cert !== undefined && { cert }), ...(key !== undefined && { key }) }
   if (Object.keys(material).length > 0) checkMaterial(where, name, material, 'client')
+  const alpn = o.alpnProtocols === undefined ? undefined : checkAlpn(where, `${name}.alpnProtocols`, o.alpnProtocols)
+  if (o.reuseSession !== undefined) checkBoolean(where, `${name}.reuseSession`, o.reuseSession)
   return {
     ...material,
+    ...(alpn !== undefined && { ALPNProtocols: alpn }),
     ...(o.servername !== undefined && { servername: checkString(where, `${name}.servername`, o.servername) }),
     rejectUnauthorized: o.rejectUnauthorized === undefined ? true : checkBoolean(where, `${name}.rejectUnauthorized`, o.rejectUnauthorized),
   }

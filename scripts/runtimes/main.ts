@@ -9,6 +9,7 @@ import './tests/sockets.js'
 import './tests/server.js'
 import './tests/persistent.js'
 import './tests/tls.js'
+import './tests/tls-info.js'
 import './tests/resp.js'
 
 const summary = await run(process.env.RS_TEST_FILTER ?? '')

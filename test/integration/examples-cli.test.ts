@@ -19,6 +19,7 @@ const NODE_TS = ['--conditions=rotor-stream-source', '--import', 'tsx']
 const SERVERS: ReadonlyArray<{ file: string; args?: string[]; request: string; answer: RegExp }> = [
   { file: 'examples/line-echo.ts', request: 'hello\n', answer: /^hello\n/ },
   { file: 'examples/tracing.ts', request: 'hello\n', answer: /^hello\n/ },
+  { file: 'examples/metrics.ts', args: ['--metrics-port', '0'], request: 'hello\n', answer: /^hello\n/ },
   { file: 'examples/kv/state-machine.ts', request: 'SET a 1\nGET a\n', answer: /^OK\nVALUE 1\n/ },
   { file: 'examples/kv/async.ts', request: 'SET a 1\nGET a\n', answer: /^OK\nVALUE 1\n/ },
   { file: 'examples/redis-server.ts', request: 'PING\r\n', answer: /^\+PONG\r\n/ },

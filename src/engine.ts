@@ -93,6 +93,19 @@ export class Engine implements Transport, Scope {
   /** `closed` and its resolver, made when first asked for: a server does not need a promise per connection. */
   #closed: { readonly promise: Promise<Error | undefined>; readonly resolve: (reason: Error | undefined) => void } | null = null
 
+  // --- Server shutdown (see shutdown.ts) ---------------------------------------------------------------
+  /** The server closes: `scope.closing`. */
+  #closing = false
+  /** The server closes and idle streams end (`idle: 'end'`): checked after every round. */
+  #endIdle = false
+  /** Aborted when the server starts closing; made when first asked for (`Connection.closing`). */
+  #closingController: AbortController | null = null
+  /**
+   * Set by a protocol that reads ahead for someone who is not waiting for input (the async
+   * bridge while its handler works): such a stream is busy even while it reads. @internal
+   */
+  readAhead = false
+
   /** @internal Runs on `io`; `limits` are checked already (see `Limits`). */
   constructor(io: StreamIO, limits: Limits) {
     this.#io = io
@@ -168,6 +181,69 @@ export class Engine implements Transport, Scope {
     return this.#closed.promise
   }
 
+  get closing(): boolean {
+    return this.#closing
+  }
+
+  /** Aborted (with a `ClosedError`) when the server starts closing; never on client streams. @internal */
+  get closingSignal(): AbortSignal {
+    if (this.#closingController === null) {
+      this.#closingController = new AbortController()
+      if (this.#closing) this.#closingController.abort(new ClosedError('server closing'))
+    }
+    return this.#closingController.signal
+  }
+
+  /**
+   * The server starts closing: idle streams end now (with `idle` 'end'), busy ones are told
+   * (`closing`, the signal, the protocol's `shutdown` handler). Called once per stream. @internal
+   */
+  shutdown(idle: 'end' | 'wait'): void {
+    if (this.#closing || this.#ended) return
+    this.#closing = true
+    this.#endIdle = idle === 'end'
+    this.#closingController?.abort(new ClosedError('server closing'))
+    // From inside a handler of this stream (close() called there): told once the round is over.
+    if (this.#running) queueMicrotask(() => this.#tellShutdown())
+    else this.#tellShutdown()
+  }
+
+  #tellShutdown(): void {
+    if (this.#ended) return
+    if (this.#endIdle && this.#isIdle()) {
+      this.#finish(undefined) // a clean end, as Intent.done(): nobody waits for an answer
+      return
+    }
+    const protocol = this.#protocol
+    if (protocol.shutdown) {
+      this.#running = true
+      this.#now = Number.NaN
+      this.#unwritten = this.#io.unwritten()
+      this.#handler = 'shutdown'
+      try {
+        const intent = protocol.shutdown(this, this)
+        if (intent !== undefined) this.#take(intent)
+      } catch (err) {
+        this.#fail(new HandlerError(this.#handler, err))
+      }
+      this.#running = false
+    }
+    this.#run() // writes what the handler wrote, meets what is buffered, settles (and ends if idle)
+  }
+
+  /** Waiting for input with nothing buffered either way: between two requests. */
+  #isIdle(): boolean {
+    return (
+      this.#expect.readsInput &&
+      !this.readAhead &&
+      !this.#eof &&
+      this.input.length === 0 &&
+      this.output.length === 0 &&
+      this.#pendingException === null &&
+      this.#io.unwritten() === 0
+    )
+  }
+
   /** Runs `wakeup` on the protocol soon (same as calling `notifier()`'s function). */
   wakeup(): void {
     this.notifier()()
@@ -213,7 +289,7 @@ export class Engine implements Transport, Scope {
   /** Some output reached the kernel. @internal */
   onWritten(): void {
     if (this.#expect.kind === Kind.Flush || this.#blocked) this.#run()
-    else if (this.#limits.budget !== null && !this.#ended) this.#settle() // the output it held is gone
+    else if ((this.#limits.budget !== null || this.#endIdle) && !this.#ended) this.#settle() // the output it held is gone
   }
 
   /** The shared memory budget changed state: re-decide whether to read. @internal */
@@ -485,6 +561,10 @@ export class Engine implements Transport, Scope {
 
   /** After a round: read only while waiting for input, keep one timer on the earliest wake-up. */
   #settle(): void {
+    if (this.#endIdle && this.#isIdle()) {
+      this.#finish(undefined) // a clean end, as Intent.done(): nobody waits for an answer
+      return
+    }
     const expect = this.#expect
     const waiting = expect.readsInput
     // Asleep, a little is still read: the peer's FIN or reset shows only to a reading socket.

@@ -40,6 +40,7 @@ export {
   RotorStreamError,
   TimeoutError,
   TooSlowError,
+  UnsupportedError,
   WriteError,
 } from './errors.js'
 export {
@@ -79,6 +80,8 @@ export {
   type ServerOptions,
   serve,
 } from './server.js'
+export type { IdlePolicy } from './shutdown.js'
+export type { KeepAliveOptions, ListenOptions, SocketOptions } from './socket-options.js'
 export { Stream } from './stream.js'
 export {
   DEFAULT_HANDSHAKE_TIMEOUT,

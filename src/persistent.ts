@@ -18,6 +18,7 @@ import { type Dial, dial } from './dial.js'
 import { ClosedError, ConnectError } from './errors.js'
 import type { Factory } from './protocol.js'
 import { ReconnectState } from './reconnect.js'
+import { onAbort } from './shutdown.js'
 import { Stream } from './stream.js'
 import { checkFunction, checkOptions } from './validate.js'
 
@@ -77,7 +78,8 @@ export type PersistentEvents = {
  * ```
  *
  * It starts connecting at once. Like a socket, it keeps the process alive until `stop()`,
- * also while waiting to reconnect.
+ * also while waiting to reconnect. Aborting `options.signal` is `stop()`; with a signal already
+ * aborted it starts `stopped` and opens no socket.
  */
 export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
   readonly #address: Address
@@ -98,6 +100,8 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
   #pendingWakeup = false
   /** The `stop()` in progress or done. */
   #stopping: Promise<void> | null = null
+  /** Removes the listener on `options.signal`: called by `stop()`. */
+  #disposeSignal: (() => void) | null = null
 
   /**
    * Validates everything (throwing `InvalidArgumentError`) and starts the first attempt. The
@@ -112,6 +116,17 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
     this.#seed = o.seed
     this.#reconnect = new ReconnectState(where, o)
     this.#settings = clientSettings(where, o)
+    const signal = this.#settings.signal
+    if (signal?.aborted) {
+      // Stopped before it started: no socket is opened.
+      this.#state = 'stopped'
+      this.#stopping = Promise.resolve()
+      return
+    }
+    if (signal !== undefined) {
+      const dispose = onAbort(signal, () => void this.stop())
+      this.#disposeSignal = dispose
+    }
     this.#connect()
   }
 
@@ -148,6 +163,8 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
   }
 
   async #stop(): Promise<void> {
+    this.#disposeSignal?.()
+    this.#disposeSignal = null
     this.#state = 'stopped'
     this.#pendingWakeup = false
     if (this.#timer !== null) clearTimeout(this.#timer)
@@ -240,6 +257,8 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
   #retry(reason: Error | undefined): void {
     const step = this.#reconnect.next(reason)
     if (step.giveUp) {
+      this.#disposeSignal?.()
+      this.#disposeSignal = null
       this.#state = 'stopped'
       this.#pendingWakeup = false
       this.emit('giveup', step.reason)

@@ -40,6 +40,14 @@ export interface Scope {
    * so `wakeup` must look at everything that may have changed. After the stream ended it is a no-op.
    */
   notifier(): () => void
+  /**
+   * True once the server that accepted this stream has started to close (`server.close()`, or
+   * `serve`'s `signal` aborted); false on client streams and before. Readable at any time, e.g.
+   * to answer the request in progress with `Connection: close` instead of keeping the connection.
+   * Streams that are idle when the close starts end at once and never see it (see
+   * {@link Protocol.shutdown}).
+   */
+  readonly closing: boolean
 }
 
 /**
@@ -87,6 +95,21 @@ export interface Protocol {
    * so that the outcome does not depend on how the input was split; `Intent.error(reason)` otherwise.
    */
   exception?(t: Transport, reason: Exception, scope: Scope): Intent<Protocol>
+  /**
+   * Called once when the server that accepted this stream starts to close, if the stream is busy
+   * then: the closing server waits for it (up to `close()`'s `timeout`). A stream is *idle* when
+   * it waits for input (`expectBytes` or `expectDelimiter`) with nothing in `t.input`, nothing in
+   * `t.output` and nothing unwritten in the socket: an idle stream is not asked, it ends at once
+   * and cleanly (FIN, as after `Intent.done()`; `fatal` is not called), as Go's `Server.Shutdown` and Node's
+   * `server.close()` treat idle keep-alive connections; a busy stream that becomes idle later
+   * ends then too. With `close({ idle: 'wait' })` nothing ends early and every stream is asked.
+   * Return the next Intent, e.g. finish the current request and then close, or `undefined` to
+   * keep the current expectation and deadline (the protocol may just look at `scope.closing`
+   * later). Called once per stream, never from inside another handler.
+   * Default: nothing changes; the stream goes on until it ends, becomes idle, or the close
+   * timeout closes it.
+   */
+  shutdown?(t: Transport, scope: Scope): Intent<Protocol> | undefined
   /**
    * Called once when the stream ends abnormally: a `WriteError`, a `HandlerError`, a
    * `TimeoutError` from the default `timeout`, a `ClosedError` when closed from outside, or

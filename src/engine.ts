@@ -96,15 +96,15 @@ export class Engine implements Transport, Scope {
   // --- Server shutdown (see shutdown.ts) ---------------------------------------------------------------
   /** The server closes: `scope.closing`. */
   #closing = false
-  /** The server closes and idle streams end (`idle: 'end'`): checked after every round. */
+  /** The server closes and idle streams of protocols without `shutdown` end (`idle: 'end'`): checked after every round. */
   #endIdle = false
   /** Aborted when the server starts closing; made when first asked for (`Connection.closing`). */
   #closingController: AbortController | null = null
   /**
-   * Set by a protocol that reads ahead for someone who is not waiting for input (the async
-   * bridge while its handler works): such a stream is busy even while it reads. @internal
+   * Set by a protocol that knows it is in the middle of something while it waits for input
+   * (the async bridge, but while `frames()` waits between frames): never idle then. @internal
    */
-  readAhead = false
+  busy = false
 
   /** @internal Runs on `io`; `limits` are checked already (see `Limits`). */
   constructor(io: StreamIO, limits: Limits) {
@@ -210,32 +210,36 @@ export class Engine implements Transport, Scope {
 
   #tellShutdown(): void {
     if (this.#ended) return
-    if (this.#endIdle && this.#isIdle()) {
-      this.#finish(undefined) // a clean end, as Intent.done(): nobody waits for an answer
+    const protocol = this.#protocol
+    if (!protocol.shutdown) {
+      if (this.#endIdle && this.#isIdle()) this.#finish(undefined) // a clean end, as Intent.done(): nobody waits for an answer
       return
     }
-    const protocol = this.#protocol
-    if (protocol.shutdown) {
-      this.#running = true
-      this.#now = Number.NaN
-      this.#unwritten = this.#io.unwritten()
-      this.#handler = 'shutdown'
-      try {
-        const intent = protocol.shutdown(this, this)
-        if (intent !== undefined) this.#take(intent)
-      } catch (err) {
-        this.#fail(new HandlerError(this.#handler, err))
-      }
-      this.#running = false
+    this.#running = true
+    this.#now = Number.NaN
+    this.#unwritten = this.#io.unwritten()
+    this.#handler = 'shutdown'
+    this.#io.trace?.({ handler: 'shutdown' })
+    try {
+      const intent = protocol.shutdown(this, this)
+      if (intent !== undefined) this.#take(intent)
+    } catch (err) {
+      this.#fail(new HandlerError(this.#handler, err))
     }
+    this.#running = false
     this.#run() // writes what the handler wrote, meets what is buffered, settles (and ends if idle)
   }
 
-  /** Waiting for input with nothing buffered either way: between two requests. */
+  /**
+   * Waiting for input with nothing buffered either way: between two requests, as far as the
+   * engine can tell (a protocol that consumed a request's head and waits for its body looks the
+   * same: such a protocol has a `shutdown` handler, and then is never judged by this).
+   */
   #isIdle(): boolean {
     return (
+      this.#protocol.shutdown === undefined &&
       this.#expect.readsInput &&
-      !this.readAhead &&
+      !this.busy &&
       !this.#eof &&
       this.input.length === 0 &&
       this.output.length === 0 &&

@@ -96,18 +96,21 @@ export interface Protocol {
    */
   exception?(t: Transport, reason: Exception, scope: Scope): Intent<Protocol>
   /**
-   * Called once when the server that accepted this stream starts to close, if the stream is busy
-   * then: the closing server waits for it (up to `close()`'s `timeout`). A stream is *idle* when
-   * it waits for input (`expectBytes` or `expectDelimiter`) with nothing in `t.input`, nothing in
-   * `t.output` and nothing unwritten in the socket: an idle stream is not asked, it ends at once
-   * and cleanly (FIN, as after `Intent.done()`; `fatal` is not called), as Go's `Server.Shutdown` and Node's
-   * `server.close()` treat idle keep-alive connections; a busy stream that becomes idle later
-   * ends then too. With `close({ idle: 'wait' })` nothing ends early and every stream is asked.
-   * Return the next Intent, e.g. finish the current request and then close, or `undefined` to
-   * keep the current expectation and deadline (the protocol may just look at `scope.closing`
-   * later). Called once per stream, never from inside another handler.
-   * Default: nothing changes; the stream goes on until it ends, becomes idle, or the close
-   * timeout closes it.
+   * Called once when the server that accepted this stream starts to close (`server.close()`,
+   * `serve`'s `signal`), on every live stream of a protocol that has it, idle or busy: the
+   * protocol decides, and the engine never ends such a stream by itself (the close's `timeout`
+   * bounds it). Return the next Intent (`Intent.done()` when idle between requests; finish the
+   * current request, then close), or `undefined` to keep the current expectation and deadline
+   * and look at `scope.closing` later. Never called from inside another handler.
+   *
+   * Without it, `close()` (with its default `idle: 'end'`) judges: a stream is *idle* when it
+   * waits for input (`expectBytes`/`expectDelimiter`) with nothing in `t.input`, nothing in
+   * `t.output` and nothing unwritten in the socket. An idle stream ends at once and cleanly (FIN,
+   * as after `Intent.done()`; `fatal` is not called), as Go's `Server.Shutdown` and Node's
+   * `server.close()` treat idle keep-alive connections, and a busy one ends as soon as it
+   * becomes idle. The trap, and why this handler exists: a protocol that consumed a request's
+   * head and now waits for its body looks idle too; give such a protocol a `shutdown`.
+   * Default: the engine's judgement above.
    */
   shutdown?(t: Transport, scope: Scope): Intent<Protocol> | undefined
   /**

@@ -88,17 +88,19 @@ export interface CloseOptions {
    */
   timeout?: number
   /**
-   * What happens to *idle* streams: waiting for input (`expectBytes`/`expectDelimiter`) with an
-   * empty `input`, an empty `output` and nothing unwritten in the socket, i.e. between two
-   * requests (for the async API: a read is waiting and nothing is buffered).
+   * What happens to *idle* streams of protocols without a `shutdown` handler (a protocol with
+   * one is asked instead, see `Protocol.shutdown`). Idle: waiting for input
+   * (`expectBytes`/`expectDelimiter`) with an empty `input`, an empty `output` and nothing
+   * unwritten in the socket, i.e. between two requests as far as the engine can tell; for the
+   * async API, `frames()` waiting between two frames (a `readExactly`/`readUntil` may be inside a
+   * request, so it never counts as idle: check `conn.closing` before the next request).
    * - `'end'`: they end at once and cleanly (FIN, as after `Intent.done()`), and so does every
-   *   busy stream as soon as it becomes idle; busy ones are told (`scope.closing`, the
-   *   protocol's `shutdown` handler, `Connection.closing`). The close resolves as soon as the
-   *   busy streams finish. Go's `Server.Shutdown` and Node >= 19's `server.close()` do the same.
-   * - `'wait'`: the behaviour before 0.x: idle streams are left alone and hold the close until
-   *   they end by themselves or `timeout` passes (a keep-alive connection holds it for the whole
-   *   timeout). Streams are still told: every one gets `shutdown` (idle ones too), so that a
-   *   protocol can send its own goodbye (an SMTP `421`, a GOAWAY).
+   *   busy stream as soon as it becomes idle; busy ones are told (`scope.closing`,
+   *   `Connection.closing`). The close resolves as soon as the busy streams finish. Go's
+   *   `Server.Shutdown` and Node >= 19's `server.close()` do the same.
+   * - `'wait'`: the behaviour before: they are left alone and hold the close until they end by
+   *   themselves or `timeout` passes (an idle keep-alive connection holds it for the whole
+   *   timeout). `scope.closing` and the `shutdown` handlers work as with `'end'`.
    * @default 'end'
    */
   idle?: IdlePolicy

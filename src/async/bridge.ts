@@ -422,9 +422,9 @@ export class Bridge implements Protocol {
   /** The expectation for the phase: waiting → taken hands the wait's to the engine. */
   #next(): Intent<Bridge> {
     const state = this.#state
-    // Reading ahead while the handler works is not waiting for input: such a stream is busy at
-    // a server's close (see Engine.readAhead); a taken read is, and may be ended there.
-    ;(this.#engine as Engine).readAhead = state.phase === 'idle'
+    // Idle at a server's close only while frames() waits between frames; a read-ahead (the
+    // handler works) or readExactly/readUntil (maybe inside a request: unknowable) is busy.
+    ;(this.#engine as Engine).busy = !((state.phase === 'waiting' || state.phase === 'taken') && !state.takes && state.kind !== 'flush')
     const flush = this.#flush
     if (flush !== null && state.phase !== 'finishing' && state.phase !== 'closed') {
       // The flush first (nothing is read meanwhile); a read's deadline still counts.

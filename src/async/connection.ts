@@ -101,9 +101,10 @@ export class Connection {
    * Aborted (its `reason` a `ClosedError`) when the server that accepted this connection starts
    * to close; never on a client connection. Pass it to the handler's own async work (a query,
    * a `fetch`) or check `conn.closing.aborted` before keeping the connection for the next
-   * request. A read that waits with nothing buffered at that moment (or later) is rejected with
-   * a `ClosedError` and the connection ends (see `CloseOptions.idle`); `frames()` then ends
-   * without an error instead, as at the peer's clean end.
+   * request. `frames()` waiting between two frames with nothing buffered at that moment (or
+   * later) is idle: the connection ends and the iteration ends without an error, as at the
+   * peer's clean end (see `CloseOptions.idle`). A `readExactly`/`readUntil` is never taken as
+   * idle (it may wait inside a request): check `conn.closing.aborted` before reading the next request.
    */
   get closing(): AbortSignal {
     return this.#bridge.closingSignal

@@ -32,6 +32,8 @@
  * |   slower than `requestTimeout` (from 1st byte) |                                          |
  * | idle longer than `keepAliveTimeout`            | close quietly                            |
  * | `Connection: close`, HTTP/1.0 w/o keep-alive   | answer, then close                       |
+ * | the server closes (`server.close()`)           | idle: close at once; in a request: answer |
+ * |                                                |   with `Connection: close`, then close   |
  * | the handler throws or answers a bad header     | 500, close, `onError` (stderr by default) |
  */
 import { pathToFileURL } from 'node:url'
@@ -219,7 +221,7 @@ export class HttpConnection implements Protocol {
           const body = Buffer.allocUnsafe(n) // a copy: the view dies with consume()
           bytes.copy(body, 0, pos, pos + n)
           pos += n
-          if (!this.#respond(t, state.head, body)) return this.#close(t, scope)
+          if (!this.#respond(t, state.head, body, scope)) return this.#close(t, scope)
           break
         }
         case 'chunked': {
@@ -278,6 +280,17 @@ export class HttpConnection implements Protocol {
     return Intent.done() // only 'closing' waits for a flush
   }
 
+  /**
+   * The server starts closing. By default (`close()` with `idle: 'end'`) a connection idle
+   * between requests is closed without asking; one in the middle of a request keeps going, and
+   * `#respond` answers it with `Connection: close` (it reads `scope.closing`). With
+   * `idle: 'wait'` the idle ones are asked too: closed here, as nobody waits for an answer.
+   */
+  shutdown(t: Transport): Intent<HttpConnection> | undefined {
+    if (this.#state.phase === 'idle' && t.input.length === 0) return Intent.done()
+    return undefined // busy: the current expectation and deadline stand
+  }
+
   /** Consumes the `parsed` bytes, then waits for the first byte of the next request; keep-alive idling is the point here. */
   #waitIdle(input: Buf, parsed: number, scope: Scope): Intent<HttpConnection> {
     input.consume(parsed)
@@ -295,7 +308,7 @@ export class HttpConnection implements Protocol {
     const expect = head.headers.get('expect')
     if (expect !== undefined && expect.toLowerCase() !== '100-continue') return this.#fail(t, scope, 417, `cannot meet Expect: ${expect}`)
     const f = framing.value
-    if (f.kind === 'none') return this.#respond(t, head, EMPTY) ? null : this.#close(t, scope)
+    if (f.kind === 'none') return this.#respond(t, head, EMPTY, scope) ? null : this.#close(t, scope)
     // Refused before a byte of it is read, as RFC 9110 §10.1.1 allows after 100-continue.
     if (f.kind === 'length' && f.length > this.#limits.maxBodySize) return this.#fail(t, scope, 413, `body larger than ${this.#limits.maxBodySize} bytes`)
     // The client may wait for this before sending the body. Sent even if the body is already
@@ -320,13 +333,14 @@ export class HttpConnection implements Protocol {
       case 'error':
         return this.#fail(t, scope, need.status, need.message)
       case 'done':
-        return this.#respond(t, head, decoder.body()) ? null : this.#close(t, scope)
+        return this.#respond(t, head, decoder.body(), scope) ? null : this.#close(t, scope)
     }
   }
 
   /** Runs the handler and writes its answer. Returns whether the connection stays open (then the phase is idle). */
-  #respond(t: Transport, head: RequestHead, body: Buffer): boolean {
-    let keepAlive = isKeepAlive(head.minor, head.headers)
+  #respond(t: Transport, head: RequestHead, body: Buffer, scope: Scope): boolean {
+    // A closing server answers the request in progress, with `Connection: close` (RFC 9112 §9.6).
+    let keepAlive = !scope.closing && isKeepAlive(head.minor, head.headers)
     const request = toRequest(head, body)
     try {
       const response = this.#handler(request)
@@ -453,7 +467,7 @@ export async function startHttpServer(options: HttpServerOptions = {}): Promise<
   return {
     server,
     port: 'port' in bound ? bound.port : 0,
-    // An idle keep-alive connection never ends by itself: do not wait long for it.
+    // Idle keep-alive connections end at once; a request in progress gets up to `timeout` ms.
     close: (timeout = 1000) => server.close({ timeout }),
   }
 }

@@ -11,6 +11,7 @@ import { channels } from './diagnostics.js'
 import { type DialOptions, dial } from './dial.js'
 import { type StreamOptions, StreamSettings } from './limits.js'
 import type { Factory } from './protocol.js'
+import { abortable, abortError, checkSignal } from './shutdown.js'
 import { Stream } from './stream.js'
 import { type TlsClientOptions, tlsClientOptions } from './tls.js'
 import { checkFunction, checkMs, checkOptions, invalid } from './validate.js'
@@ -33,6 +34,15 @@ export interface ClientOptions extends StreamOptions {
   tls?: TlsClientOptions
   /** Host name resolution, a function like `dns.lookup`, called on every connection attempt. @default dns.lookup */
   lookup?: LookupFunction
+  /**
+   * Cancels: `connect`/`open` reject with the signal's reason (an `AbortError` `DOMException`
+   * unless `abort()` was given one) and the socket and connect timer are freed; an already
+   * aborted signal rejects at once, before any socket is opened. It covers connecting only: once
+   * the promise resolved, the listener is removed and aborting does nothing to the stream (close
+   * it with `stream.close()`). For `Persistent`, aborting is `stop()`, for as long as it runs.
+   * @default none
+   */
+  signal?: AbortSignal
 }
 
 /**
@@ -101,6 +111,8 @@ export interface ClientSettings {
   readonly dial: DialOptions
   /** What `Stream.attach()` needs for each connection. */
   readonly stream: StreamSettings
+  /** `options.signal`, checked. */
+  readonly signal: AbortSignal | undefined
 }
 
 /**
@@ -115,7 +127,8 @@ export function clientSettings(where: string, options: ClientOptions): ClientSet
   const stream = new StreamSettings(options, where)
   const tls = options.tls === undefined ? undefined : tlsClientOptions(where, 'options.tls', options.tls)
   const lookup = options.lookup === undefined ? undefined : checkFunction<LookupFunction>(where, 'options.lookup', options.lookup, 'a function like dns.lookup')
-  return { dial: { connectTimeout, tls, lookup }, stream }
+  const signal = checkSignal(where, 'options.signal', options.signal)
+  return { dial: { connectTimeout, tls, lookup }, stream, signal }
 }
 
 /**
@@ -128,8 +141,11 @@ export function startClient<S>(where: string, address: Address, factory: Factory
   checkFunction(where, 'factory', factory, 'a function (transport, seed, scope) => Intent')
   const o = checkOptions<ClientOptions & { seed?: S }>(where, 'options', options)
   const settings = clientSettings(where, o)
-  const { ready } = dial(target, settings.dial)
-  return ready.then((socket) => {
+  const signal = settings.signal
+  if (signal?.aborted) return Promise.reject(abortError(signal))
+  const attempt = dial(target, settings.dial)
+  // Destroying the socket also clears dial's connect timer (it settles on 'close').
+  return abortable(attempt.ready, signal, () => attempt.socket.destroy()).then((socket) => {
     const stream = Stream.attach(socket, factory, o.seed, settings.stream)
     if (channels.clientConnect.hasSubscribers) channels.clientConnect.publish({ address: describeAddress(target), stream })
     return stream

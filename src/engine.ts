@@ -99,6 +99,19 @@ export class Engine implements Transport, Scope {
    */
   #stats: StreamStats | null = null
 
+  // --- Server shutdown (see shutdown.ts) ---------------------------------------------------------------
+  /** The server closes: `scope.closing`. */
+  #closing = false
+  /** The server closes and idle streams of protocols without `shutdown` end (`idle: 'end'`): checked after every round. */
+  #endIdle = false
+  /** Aborted when the server starts closing; made when first asked for (`Connection.closing`). */
+  #closingController: AbortController | null = null
+  /**
+   * Set by a protocol that knows it is in the middle of something while it waits for input
+   * (the async bridge, but while `frames()` waits between frames): never idle then. @internal
+   */
+  busy = false
+
   /** @internal Runs on `io`; `limits` are checked already (see `Limits`). */
   constructor(io: StreamIO, limits: Limits) {
     this.#io = io
@@ -193,6 +206,73 @@ export class Engine implements Transport, Scope {
     return waiter.promise
   }
 
+  get closing(): boolean {
+    return this.#closing
+  }
+
+  /** Aborted (with a `ClosedError`) when the server starts closing; never on client streams. @internal */
+  get closingSignal(): AbortSignal {
+    if (this.#closingController === null) {
+      this.#closingController = new AbortController()
+      if (this.#closing) this.#closingController.abort(new ClosedError('server closing'))
+    }
+    return this.#closingController.signal
+  }
+
+  /**
+   * The server starts closing: idle streams end now (with `idle` 'end'), busy ones are told
+   * (`closing`, the signal, the protocol's `shutdown` handler). Called once per stream. @internal
+   */
+  shutdown(idle: 'end' | 'wait'): void {
+    if (this.#closing || this.#ended) return
+    this.#closing = true
+    this.#endIdle = idle === 'end'
+    this.#closingController?.abort(new ClosedError('server closing'))
+    // From inside a handler of this stream (close() called there): told once the round is over.
+    if (this.#running) queueMicrotask(() => this.#tellShutdown())
+    else this.#tellShutdown()
+  }
+
+  #tellShutdown(): void {
+    if (this.#ended) return
+    const protocol = this.#protocol
+    if (!protocol.shutdown) {
+      if (this.#endIdle && this.#isIdle()) this.#finish(undefined) // a clean end, as Intent.done(): nobody waits for an answer
+      return
+    }
+    this.#running = true
+    this.#now = Number.NaN
+    this.#unwritten = this.#io.unwritten()
+    this.#handler = 'shutdown'
+    this.#io.trace?.({ handler: 'shutdown' })
+    try {
+      const intent = protocol.shutdown(this, this)
+      if (intent !== undefined) this.#take(intent)
+    } catch (err) {
+      this.#fail(new HandlerError(this.#handler, err))
+    }
+    this.#running = false
+    this.#run() // writes what the handler wrote, meets what is buffered, settles (and ends if idle)
+  }
+
+  /**
+   * Waiting for input with nothing buffered either way: between two requests, as far as the
+   * engine can tell (a protocol that consumed a request's head and waits for its body looks the
+   * same: such a protocol has a `shutdown` handler, and then is never judged by this).
+   */
+  #isIdle(): boolean {
+    return (
+      this.#protocol.shutdown === undefined &&
+      this.#expect.readsInput &&
+      !this.busy &&
+      !this.#eof &&
+      this.input.length === 0 &&
+      this.output.length === 0 &&
+      this.#pendingException === null &&
+      this.#io.unwritten() === 0
+    )
+  }
+
   /** Runs `wakeup` on the protocol soon (same as calling `notifier()`'s function). */
   wakeup(): void {
     this.notifier()()
@@ -241,7 +321,7 @@ export class Engine implements Transport, Scope {
   /** Some output reached the kernel. @internal */
   onWritten(): void {
     if (this.#expect.kind === Kind.Flush || this.#blocked) this.#run()
-    else if (this.#limits.budget !== null && !this.#ended) this.#settle() // the output it held is gone
+    else if ((this.#limits.budget !== null || this.#endIdle) && !this.#ended) this.#settle() // the output it held is gone
   }
 
   /** The shared memory budget changed state: re-decide whether to read. @internal */
@@ -523,6 +603,10 @@ export class Engine implements Transport, Scope {
 
   /** After a round: read only while waiting for input, keep one timer on the earliest wake-up. */
   #settle(): void {
+    if (this.#endIdle && this.#isIdle()) {
+      this.#finish(undefined) // a clean end, as Intent.done(): nobody waits for an answer
+      return
+    }
     const expect = this.#expect
     const waiting = expect.readsInput
     // Asleep, a little is still read: the peer's FIN or reset shows only to a reading socket.

@@ -15,6 +15,7 @@ export const codes = [
   'RS_ERR_CLOSED',
   'RS_ERR_TOO_SLOW',
   'RS_ERR_LISTEN',
+  'RS_ERR_UNSUPPORTED',
 ] as const
 
 /** One of {@link codes}. */
@@ -119,6 +120,17 @@ export class ListenError extends RotorStreamError<'RS_ERR_LISTEN'> {
   constructor(address: string, message: string, options?: ErrorOptions) {
     super('RS_ERR_LISTEN', message, options)
     this.address = address
+  }
+}
+
+/**
+ * An option this runtime or platform cannot honour (`reusePort` before Node 22.12, on Bun or
+ * Deno...): thrown synchronously where it is passed, instead of being silently ignored.
+ */
+export class UnsupportedError extends RotorStreamError<'RS_ERR_UNSUPPORTED'> {
+  override name = 'UnsupportedError'
+  constructor(message: string, options?: ErrorOptions) {
+    super('RS_ERR_UNSUPPORTED', message, options)
   }
 }
 

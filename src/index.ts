@@ -41,6 +41,7 @@ export {
   RotorStreamError,
   TimeoutError,
   TooSlowError,
+  UnsupportedError,
   WriteError,
 } from './errors.js'
 export {
@@ -81,6 +82,8 @@ export {
   serve,
 } from './server.js'
 export { type ServerStats, StreamStats } from './stats.js'
+export type { IdlePolicy } from './shutdown.js'
+export type { KeepAliveOptions, ListenOptions, SocketOptions } from './socket-options.js'
 export { Stream } from './stream.js'
 export {
   DEFAULT_HANDSHAKE_TIMEOUT,

@@ -53,6 +53,6 @@ export interface Endpoints {
 /** One handler call, as the engine reports it to a tracing I/O: the handler and its argument. */
 export type HandlerCall =
   | { readonly handler: 'bytesRead'; readonly end: number }
-  | { readonly handler: 'bytesFlushed' | 'timeout' | 'wakeup' }
+  | { readonly handler: 'bytesFlushed' | 'timeout' | 'wakeup' | 'shutdown' }
   | { readonly handler: 'exception'; readonly reason: Exception }
   | { readonly handler: 'fatal'; readonly reason: Error }

@@ -6,6 +6,7 @@
 import { MemoryBudget } from './budget.js'
 import type { HandlerError } from './errors.js'
 import { checkMinRate, type MinRate } from './intent.js'
+import { keepAliveDelay, type SocketOptions } from './socket-options.js'
 import type { Stream } from './stream.js'
 import { checkBoolean, checkInteger, checkMs, checkOptions, invalid } from './validate.js'
 
@@ -82,7 +83,7 @@ export class Limits {
 }
 
 /** Options of a {@link Stream} on a socket. */
-export interface StreamOptions extends StreamLimits {
+export interface StreamOptions extends StreamLimits, SocketOptions {
   /**
    * After `Intent.done()` the output is flushed, the socket is half-closed, and the stream
    * keeps reading (and discarding) until the peer closes too, for at most this many ms after
@@ -127,6 +128,8 @@ export const FLUSH_ON_DONE_TIMEOUT = 30_000
 export class StreamSettings extends Limits {
   readonly lingerTimeout: number
   readonly noDelay: boolean
+  /** TCP keep-alive: -1 off, else the initial delay in ms (0: the system's). */
+  readonly keepAliveDelay: number
   readonly onError: ((error: HandlerError, stream: Stream) => void) | null
   /**
    * The server that made these settings, told when the socket of one of its streams has closed:
@@ -140,6 +143,7 @@ export class StreamSettings extends Limits {
     const { lingerTimeout, noDelay = true, onError = printHandlerError } = options ?? {}
     this.lingerTimeout = lingerTimeout === undefined ? DEFAULT_LINGER_TIMEOUT : checkMs(where, 'options.lingerTimeout', lingerTimeout)
     this.noDelay = checkBoolean(where, 'options.noDelay', noDelay)
+    this.keepAliveDelay = keepAliveDelay(where, options?.keepAlive)
     if (onError !== null && typeof onError !== 'function') throw invalid(where, 'options.onError', 'a function or null', onError)
     this.onError = onError
   }

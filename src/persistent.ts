@@ -18,6 +18,7 @@ import { type Dial, dial } from './dial.js'
 import { ClosedError, ConnectError } from './errors.js'
 import type { Factory } from './protocol.js'
 import { ReconnectState } from './reconnect.js'
+import { onAbort } from './shutdown.js'
 import { Stream } from './stream.js'
 import { TlsSessionCache } from './tls-info.js'
 import { checkFunction, checkOptions } from './validate.js'
@@ -78,7 +79,8 @@ export type PersistentEvents = {
  * ```
  *
  * It starts connecting at once. Like a socket, it keeps the process alive until `stop()`,
- * also while waiting to reconnect.
+ * also while waiting to reconnect. Aborting `options.signal` is `stop()`; with a signal already
+ * aborted it starts `stopped` and opens no socket.
  */
 export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
   readonly #address: Address
@@ -101,6 +103,8 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
   #stopping: Promise<void> | null = null
   /** TLS session resumption: the last session the server gave, offered on the next connection; null when off. */
   readonly #session: TlsSessionCache | null
+  /** Removes the listener on `options.signal`: called by `stop()`. */
+  #disposeSignal: (() => void) | null = null
 
   /**
    * Validates everything (throwing `InvalidArgumentError`) and starts the first attempt. The
@@ -116,6 +120,17 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
     this.#reconnect = new ReconnectState(where, o)
     this.#settings = clientSettings(where, o)
     this.#session = o.tls !== undefined && o.tls.reuseSession !== false ? new TlsSessionCache() : null
+    const signal = this.#settings.signal
+    if (signal?.aborted) {
+      // Stopped before it started: no socket is opened.
+      this.#state = 'stopped'
+      this.#stopping = Promise.resolve()
+      return
+    }
+    if (signal !== undefined) {
+      const dispose = onAbort(signal, () => void this.stop())
+      this.#disposeSignal = dispose
+    }
     this.#connect()
   }
 
@@ -152,6 +167,8 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
   }
 
   async #stop(): Promise<void> {
+    this.#disposeSignal?.()
+    this.#disposeSignal = null
     this.#state = 'stopped'
     this.#pendingWakeup = false
     if (this.#timer !== null) clearTimeout(this.#timer)
@@ -245,6 +262,8 @@ export class Persistent<S = unknown> extends EventEmitter<PersistentEvents> {
   #retry(reason: Error | undefined): void {
     const step = this.#reconnect.next(reason)
     if (step.giveUp) {
+      this.#disposeSignal?.()
+      this.#disposeSignal = null
       this.#state = 'stopped'
       this.#pendingWakeup = false
       this.emit('giveup', step.reason)

@@ -52,6 +52,14 @@ export interface Scope {
    * so `wakeup` must look at everything that may have changed. After the stream ended it is a no-op.
    */
   notifier(): () => void
+  /**
+   * True once the server that accepted this stream has started to close (`server.close()`, or
+   * `serve`'s `signal` aborted); false on client streams and before. Readable at any time, e.g.
+   * to answer the request in progress with `Connection: close` instead of keeping the connection.
+   * Streams that are idle when the close starts end at once and never see it (see
+   * {@link Protocol.shutdown}).
+   */
+  readonly closing: boolean
 }
 
 /**
@@ -99,6 +107,24 @@ export interface Protocol {
    * so that the outcome does not depend on how the input was split; `Intent.error(reason)` otherwise.
    */
   exception?(t: Transport, reason: Exception, scope: Scope): Intent<Protocol>
+  /**
+   * Called once when the server that accepted this stream starts to close (`server.close()`,
+   * `serve`'s `signal`), on every live stream of a protocol that has it, idle or busy: the
+   * protocol decides, and the engine never ends such a stream by itself (the close's `timeout`
+   * bounds it). Return the next Intent (`Intent.done()` when idle between requests; finish the
+   * current request, then close), or `undefined` to keep the current expectation and deadline
+   * and look at `scope.closing` later. Never called from inside another handler.
+   *
+   * Without it, `close()` (with its default `idle: 'end'`) judges: a stream is *idle* when it
+   * waits for input (`expectBytes`/`expectDelimiter`) with nothing in `t.input`, nothing in
+   * `t.output` and nothing unwritten in the socket. An idle stream ends at once and cleanly (FIN,
+   * as after `Intent.done()`; `fatal` is not called), as Go's `Server.Shutdown` and Node's
+   * `server.close()` treat idle keep-alive connections, and a busy one ends as soon as it
+   * becomes idle. The trap, and why this handler exists: a protocol that consumed a request's
+   * head and now waits for its body looks idle too; give such a protocol a `shutdown`.
+   * Default: the engine's judgement above.
+   */
+  shutdown?(t: Transport, scope: Scope): Intent<Protocol> | undefined
   /**
    * Called once when the stream ends abnormally: a `WriteError`, a `HandlerError`, a
    * `TimeoutError` from the default `timeout`, a `ClosedError` when closed from outside, or

@@ -10,7 +10,7 @@
 
 import cluster from 'node:cluster'
 import { existsSync } from 'node:fs'
-import { lstat, unlink } from 'node:fs/promises'
+import { chmod, lstat, unlink } from 'node:fs/promises'
 import net from 'node:net'
 import { dirname } from 'node:path'
 import tls from 'node:tls'
@@ -22,6 +22,8 @@ import { ClosedError, InvalidArgumentError, ListenError } from './errors.js'
 import { type StreamOptions, StreamSettings } from './limits.js'
 import type { Factory, SeedArgument } from './protocol.js'
 import { ServerCounters, type ServerStats } from './stats.js'
+import { abortError, checkIdlePolicy, checkSignal, type IdlePolicy, onAbort } from './shutdown.js'
+import { type ListenOptions, type ListenSettings, listenSettings } from './socket-options.js'
 import { Stream } from './stream.js'
 import { type TlsServerOptions, tlsServerOptions } from './tls.js'
 import { TlsReloader } from './tls-reload.js'
@@ -46,7 +48,7 @@ export type ListenAddress =
     }
 
 /** Options of {@link serve} besides the address. Stream options apply to every accepted connection. */
-export interface ServerOptions extends StreamOptions {
+export interface ServerOptions extends StreamOptions, ListenOptions {
   /** Serve TLS with this key and certificate; plain TCP or Unix without. */
   tls?: TlsServerOptions
   /**
@@ -65,8 +67,14 @@ export interface ServerOptions extends StreamOptions {
    * @default no budget
    */
   maxBufferedBytes?: number
-  /** Length of the kernel's queue of connections not yet accepted, an integer within 1..2^31-1. @default {@link DEFAULT_BACKLOG} (511) */
-  backlog?: number
+  /**
+   * Stops the server when aborted, as `close()` with its defaults does (idle streams end, busy
+   * ones get `close()`'s timeout); `serve` rejects with the signal's reason (an `AbortError`
+   * `DOMException` unless given one) if it aborts before listening, and at once, without
+   * listening, if it is already aborted. The listener on the signal is removed when the server closes.
+   * @default none
+   */
+  signal?: AbortSignal
 }
 
 /** What {@link serve} takes: where to listen, plus {@link ServerOptions}. */
@@ -81,6 +89,23 @@ export interface CloseOptions {
    * @default 5000
    */
   timeout?: number
+  /**
+   * What happens to *idle* streams of protocols without a `shutdown` handler (a protocol with
+   * one is asked instead, see `Protocol.shutdown`). Idle: waiting for input
+   * (`expectBytes`/`expectDelimiter`) with an empty `input`, an empty `output` and nothing
+   * unwritten in the socket, i.e. between two requests as far as the engine can tell; for the
+   * async API, `frames()` waiting between two frames (a `readExactly`/`readUntil` may be inside a
+   * request, so it never counts as idle: check `conn.closing` before the next request).
+   * - `'end'`: they end at once and cleanly (FIN, as after `Intent.done()`), and so does every
+   *   busy stream as soon as it becomes idle; busy ones are told (`scope.closing`,
+   *   `Connection.closing`). The close resolves as soon as the busy streams finish. Go's
+   *   `Server.Shutdown` and Node >= 19's `server.close()` do the same.
+   * - `'wait'`: the behaviour before: they are left alone and hold the close until they end by
+   *   themselves or `timeout` passes (an idle keep-alive connection holds it for the whole
+   *   timeout). `scope.closing` and the `shutdown` handlers work as with `'end'`.
+   * @default 'end'
+   */
+  idle?: IdlePolicy
 }
 
 /** Default of {@link ServerOptions.maxConnections}. */
@@ -119,8 +144,8 @@ export function serve<S>(options: ServeOptions, factory: Factory<S>, ...[seed]: 
   const address = listenAddress(options)
   const maxConnections =
     options.maxConnections === undefined ? DEFAULT_MAX_CONNECTIONS : checkInteger('serve', 'options.maxConnections', options.maxConnections, { min: 1 })
-  // Node hands the backlog to listen(2) as a C int.
-  const backlog = options.backlog === undefined ? DEFAULT_BACKLOG : checkInteger('serve', 'options.backlog', options.backlog, { min: 1, max: 2 ** 31 - 1 })
+  const listen = listenSettings(options, 'path' in address, DEFAULT_BACKLOG)
+  const signal = checkSignal('serve', 'options.signal', options.signal)
   const tlsOptions = options.tls === undefined ? null : tlsServerOptions('serve', 'options.tls', options.tls)
   // The type only: MemoryBudget checks the range.
   if (options.maxBufferedBytes !== undefined && typeof options.maxBufferedBytes !== 'number') {
@@ -128,8 +153,9 @@ export function serve<S>(options: ServeOptions, factory: Factory<S>, ...[seed]: 
   }
   const budget = options.maxBufferedBytes === undefined ? options.budget : new MemoryBudget(options.maxBufferedBytes)
   const streamOptions = new StreamSettings({ ...options, budget }, 'serve')
+  if (signal?.aborted) return Promise.reject(abortError(signal))
   const server = Server.create(factory as Factory<unknown>, seed, streamOptions, tlsOptions)
-  return server.listen(address, maxConnections, backlog)
+  return server.listen(address, maxConnections, listen, signal)
 }
 
 /**
@@ -153,6 +179,10 @@ export class Server {
   #address: Address | null = null
   /** The close in progress or done; `null` while serving. */
   #closing: Promise<void> | null = null
+  /** What `close()` does with idle streams; also applied to TLS connections whose handshake ends while closing. */
+  #idle: IdlePolicy = 'end'
+  /** Removes the listener on `serve`'s `signal`: called when the close starts. */
+  #disposeSignal: (() => void) | null = null
   /** What `#whenEmpty()` handed out; resolved and cleared when no connection is left. */
   #empty: { promise: Promise<void>; resolve: () => void } | null = null
   /** What `stats` reports. */
@@ -239,25 +269,41 @@ export class Server {
   }
 
   /**
-   * Stops accepting at once, lets live streams go on until they end by themselves or
-   * `timeout` ms pass, then closes the rest. Resolves when every socket is closed and the
-   * Unix socket file (if any) is removed. Calling it again returns the same promise.
+   * Stops accepting at once and ends idle streams at once (see {@link CloseOptions.idle}); busy
+   * streams learn that the server closes (`scope.closing`, `Protocol.shutdown`,
+   * `Connection.closing`) and go on until they end or become idle, or `timeout` ms pass; then
+   * the rest are closed. Resolves when every socket is closed and the Unix socket file (if
+   * any) is removed. Calling it again returns the same promise (its options are not read again).
    *
-   * The trap: a protocol idling on a kept-alive connection does not end by itself; it holds
-   * the close for the whole `timeout`.
+   * With `idle: 'wait'` (the behaviour before), the trap is back: a protocol idling on a
+   * kept-alive connection does not end by itself and holds the close for the whole `timeout`.
    */
   close(options?: CloseOptions): Promise<void> {
     const o = checkOptions<CloseOptions>('Server.close', 'options', options)
     const timeout = o.timeout === undefined ? DEFAULT_CLOSE_TIMEOUT : checkMs('Server.close', 'options.timeout', o.timeout)
-    this.#closing ??= this.#shutdown(timeout)
+    const idle = checkIdlePolicy('Server.close', 'options.idle', o.idle)
+    this.#closing ??= this.#shutdown(timeout, idle)
     return this.#closing
   }
 
   /** @internal Used by {@link serve}: listens, handling a stale Unix socket file. */
-  async listen(address: ListenAddress, maxConnections: number, backlog: number): Promise<Server> {
+  async listen(address: ListenAddress, maxConnections: number, listen: ListenSettings, signal?: AbortSignal): Promise<Server> {
     this.#server.maxConnections = maxConnections
+    await this.#listen(address, listen)
+    if (signal !== undefined) {
+      // Aborted while listening was under way (it takes a turn of the event loop): close again.
+      if (signal.aborted) {
+        await this.close()
+        throw abortError(signal)
+      }
+      this.#disposeSignal = onAbort(signal, () => void this.close())
+    }
+    return this
+  }
+
+  async #listen(address: ListenAddress, listen: ListenSettings): Promise<void> {
     try {
-      await this.#listenOnce(address, backlog)
+      await this.#listenOnce(address, listen)
     } catch (err) {
       if (!('path' in address) || errorCode(err) !== 'EADDRINUSE') throw listenError(address, err)
       const found = await removeStaleSocket(address.path, err)
@@ -267,7 +313,7 @@ export class Server {
         throw new ListenError(address.path, `cannot listen on ${address.path}: another server is listening there (EADDRINUSE)`, { cause: err })
       }
       try {
-        await this.#listenOnce(address, backlog)
+        await this.#listenOnce(address, listen)
       } catch (again) {
         throw listenError(address, again)
       }
@@ -283,13 +329,13 @@ export class Server {
     this.#server.on('error', (error) => {
       if (channels.serverError.hasSubscribers) channels.serverError.publish({ server: this, error })
     })
+    if (listen.mode >= 0 && 'path' in address) await chmodSocket(this.#server, address.path, listen.mode)
     const bound = this.#server.address()
     this.#address =
       typeof bound === 'string' || bound === null ? { path: 'path' in address ? address.path : String(bound) } : { host: bound.address, port: bound.port }
-    return this
   }
 
-  #listenOnce(address: ListenAddress, backlog: number): Promise<void> {
+  #listenOnce(address: ListenAddress, { backlog, listen }: ListenSettings): Promise<void> {
     return new Promise((resolve, reject) => {
       const server = this.#server
       const onError = (err: Error): void => {
@@ -302,8 +348,8 @@ export class Server {
       }
       server.once('error', onError)
       server.once('listening', onListening)
-      if ('path' in address) server.listen({ path: address.path, backlog })
-      else server.listen({ port: address.port, backlog, ...(address.host !== undefined && { host: address.host }) })
+      if ('path' in address) server.listen({ path: address.path, backlog, ...listen })
+      else server.listen({ port: address.port, backlog, ...listen, ...(address.host !== undefined && { host: address.host }) })
     })
   }
 
@@ -352,14 +398,20 @@ export class Server {
     if (!fromRaw && this.#tls !== null) this.#counters.accepted++ // no raw 'connection' event counted it
     this.#connections.set(fromRaw ? raw : socket, stream)
     if (channels.serverAccept.hasSubscribers) channels.serverAccept.publish({ server: this, stream })
+    if (this.#closing !== null) stream.shutdown(this.#idle) // a TLS handshake that ended while closing
   }
 
-  async #shutdown(timeout: number): Promise<void> {
+  async #shutdown(timeout: number, idle: IdlePolicy): Promise<void> {
+    this.#disposeSignal?.()
+    this.#disposeSignal = null
     const listenerClosed = new Promise<void>((resolve) => {
       // The callback runs once the listener is closed and Node counts no connection (or at
       // once with ERR_SERVER_NOT_RUNNING if it was not listening): either way, done.
       this.#server.close(() => resolve())
     })
+    this.#idle = idle
+    // A copy: a stream told may end at once (its socket closes later, but stay safe).
+    for (const stream of [...this.#connections.values()]) stream?.shutdown(idle)
     if (this.connections > 0 && timeout > 0) {
       let timer: NodeJS.Timeout | undefined
       await Promise.race([this.#whenEmpty(), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout)))])
@@ -466,6 +518,16 @@ function errorCode(err: unknown): string | undefined {
 }
 
 function ignore(): void {}
+
+/** Sets the Unix socket file's mode after listening; a failure closes the server and is a ListenError. */
+async function chmodSocket(server: net.Server, path: string, mode: number): Promise<void> {
+  try {
+    await chmod(path, mode)
+  } catch (err) {
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+    throw new ListenError(path, `cannot set the mode of ${path} to ${mode.toString(8)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+  }
+}
 
 /** True for functions declared `async` (their results are promises of nothing to run). */
 function isAsyncFunction(fn: unknown): boolean {

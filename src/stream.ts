@@ -104,6 +104,7 @@ class SocketIO extends DeadlineTimer implements StreamIO {
     this.#isTls = (socket as Socket & { encrypted?: boolean }).encrypted === true
     socket.allowHalfOpen = true
     if (settings.noDelay) socket.setNoDelay(true)
+    if (settings.keepAliveDelay >= 0) socket.setKeepAlive(true, settings.keepAliveDelay)
     // Paused before the 'data' listener goes on, so that only the protocol's expectation starts reading.
     socket.pause()
     // Shared listeners that find the I/O on the socket: no closures per connection.

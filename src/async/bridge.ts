@@ -113,6 +113,9 @@ type State = Idle | PendingWait | Finishing | Closed
 
 const IDLE: Idle = Object.freeze({ phase: 'idle' })
 
+/** The closing signal of a bridge not (yet) on a stream. */
+const NEVER_ABORTED = new AbortController().signal
+
 /** What an aborted signal rejects with: its reason, as `fetch` and `timers/promises` do. @internal */
 export function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError')
@@ -184,6 +187,11 @@ export class Bridge implements Protocol {
   /** The stream has ended (cleanly or not). */
   get isClosed(): boolean {
     return this.#state.phase === 'closed'
+  }
+
+  /** Aborted when the server starts closing (never on a client connection). */
+  get closingSignal(): AbortSignal {
+    return this.#engine === null ? NEVER_ABORTED : this.#engine.closingSignal
   }
 
   /** The stream's transport, once the factory ran. */
@@ -415,6 +423,9 @@ export class Bridge implements Protocol {
   /** The expectation for the phase: waiting → taken hands the wait's to the engine. */
   #next(): Intent<Bridge> {
     const state = this.#state
+    // Idle at a server's close only while frames() waits between frames; a read-ahead (the
+    // handler works) or readExactly/readUntil (maybe inside a request: unknowable) is busy.
+    ;(this.#engine as Engine).busy = !((state.phase === 'waiting' || state.phase === 'taken') && !state.takes && state.kind !== 'flush')
     const flush = this.#flush
     if (flush !== null && state.phase !== 'finishing' && state.phase !== 'closed') {
       // The flush first (nothing is read meanwhile); a read's deadline still counts.

@@ -11,7 +11,7 @@
 import type { Address } from '../address.js'
 import type { Buf } from '../buf.js'
 import { type ClientOptions, startClient } from '../connect.js'
-import { EndOfStreamError, HandlerError, InvalidArgumentError, type LimitReachedError } from '../errors.js'
+import { ClosedError, EndOfStreamError, HandlerError, InvalidArgumentError, type LimitReachedError } from '../errors.js'
 import type { Framer, Scan } from '../framing/framer.js'
 import { toBuffer } from '../intent.js'
 import type { Factory, Scope, Transport } from '../protocol.js'
@@ -97,6 +97,19 @@ export class Connection {
   get remotePort(): number | undefined {
     return this.#bridge.transport?.remotePort
   }
+  /**
+   * Aborted (its `reason` a `ClosedError`) when the server that accepted this connection starts
+   * to close; never on a client connection. Pass it to the handler's own async work (a query,
+   * a `fetch`) or check `conn.closing.aborted` before keeping the connection for the next
+   * request. `frames()` waiting between two frames with nothing buffered at that moment (or
+   * later) is idle: the connection ends and the iteration ends without an error, as at the
+   * peer's clean end (see `CloseOptions.idle`). A `readExactly`/`readUntil` is never taken as
+   * idle (it may wait inside a request): check `conn.closing.aborted` before reading the next request.
+   */
+  get closing(): AbortSignal {
+    return this.#bridge.closingSignal
+  }
+
   /** Whether the connection has ended (cleanly or not). */
   get isClosed(): boolean {
     return this.#bridge.isClosed
@@ -222,9 +235,10 @@ export class Connection {
         case 'error':
           throw scan.error
         case 'bytes':
-        case 'delimiter':
+        case 'delimiter': {
           if (atEnd) throw new EndOfStreamError()
           this.#busy = true
+          let shutDown = false
           try {
             const bridge = this.#bridge
             const wait =
@@ -232,13 +246,17 @@ export class Connection {
                 ? bridge.waitBytes(scan.n, waitOptions)
                 : bridge.waitDelimiter(scan.delimiter, scan.max, waitOptions, scan.rescanAtMax === true)
             await wait.catch((err: unknown) => {
+              // A closing server ended the connection idle between frames: the iteration is over.
+              if (err instanceof ClosedError && input.length === 0 && bridge.closingSignal.aborted) shutDown = true
               // The end of the stream: the next scan judges what is left (a closed stream rejects as it is).
-              if (!(err instanceof EndOfStreamError && bridge.isEnded)) throw err
+              else if (!(err instanceof EndOfStreamError && bridge.isEnded)) throw err
             })
           } finally {
             this.#busy = false
           }
+          if (shutDown) return
           break
+        }
         default:
           // A custom framer's bad answer would otherwise loop here forever.
           throw invalid('frames', 'framer.scan(input).kind', "'frame', 'bytes', 'delimiter', 'discard' or 'error'", (scan as { kind: unknown }).kind)

@@ -3,6 +3,7 @@ import type { Exception, HandlerError } from '../errors.js'
 import type { Endpoints, HandlerCall, StreamIO } from '../io.js'
 import { Limits, type StreamLimits } from '../limits.js'
 import type { Factory } from '../protocol.js'
+import { checkIdlePolicy } from '../shutdown.js'
 import { checkBytes, checkFunction, checkNumber, checkOptions, checkString } from '../validate.js'
 
 export type { HandlerCall } from '../io.js'
@@ -77,6 +78,23 @@ export class Harness<S = unknown> {
     this.#engine.wakeup()
     this.#io.runDue()
     return this
+  }
+
+  /**
+   * The server closes, as `Server.close({ idle })` tells each stream: an idle stream ends at
+   * once (with `idle` 'end', the default); otherwise `scope.closing` becomes true and the
+   * protocol's `shutdown` handler runs (logged as `'shutdown'`).
+   */
+  shutdown(options?: { idle?: 'end' | 'wait' }): this {
+    const o = checkOptions<{ idle?: unknown }>('Harness.shutdown', 'options', options)
+    this.#engine.shutdown(checkIdlePolicy('Harness.shutdown', 'options.idle', o.idle))
+    this.#io.runDue()
+    return this
+  }
+
+  /** Whether the stream was told that the server closes (`scope.closing`). */
+  get closing(): boolean {
+    return this.#engine.closing
   }
 
   /** From now on, output stays unwritten (the peer does not read) until `drain()`. */

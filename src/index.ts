@@ -13,6 +13,7 @@ export {
   type OptionsArgument,
   type SeedOption,
 } from './connect.js'
+export type { Detached } from './detach.js'
 export {
   type ClientConnectMessage,
   type ClientReconnectMessage,
@@ -39,6 +40,7 @@ export {
   ReadError,
   RotorStreamError,
   TimeoutError,
+  TlsUpgradeError,
   TooSlowError,
   WriteError,
 } from './errors.js'
@@ -79,6 +81,7 @@ export {
   type ServerOptions,
   serve,
 } from './server.js'
+export { TlsUpgrade, type TlsUpgradeOptions, type UnconsumedInput } from './starttls.js'
 export { Stream } from './stream.js'
 export {
   DEFAULT_HANDSHAKE_TIMEOUT,

@@ -162,7 +162,7 @@ export class Server {
     this.#rawSocketClosed = function (this: net.Socket): void {
       server.#forget(this)
     }
-    streamOptions.serverHook = (stream) => this.#forget(stream.socket)
+    streamOptions.serverHook = (stream) => this.#release(stream.accepted)
     if (tlsOptions === null) {
       this.#server = net.createServer({ allowHalfOpen: true }, (socket) => this.#onSocket(socket, false))
     } else {
@@ -283,6 +283,17 @@ export class Server {
   /** `socket` has closed: the connection is gone. */
   #forget(socket: net.Socket): void {
     if (this.#connections.delete(socket)) this.#checkEmpty()
+  }
+
+  /** A stream closed or was detached: for TLS its raw socket is the key (and says no more). */
+  #release(socket: net.Socket): void {
+    const raw = (socket as net.Socket & { _parent?: unknown })._parent
+    if (raw instanceof net.Socket && this.#connections.has(raw)) {
+      raw.off('close', this.#rawSocketClosed)
+      this.#forget(raw)
+    } else {
+      this.#forget(socket)
+    }
   }
 
   #checkEmpty(): void {

@@ -153,7 +153,10 @@ class SocketIO extends DeadlineTimer implements StreamIO {
     this[kIO].#stream.onData(chunk)
   }
   static readonly #socketEnd = function (this: OwnedSocket): void {
-    this[kIO].#stream.onEnd()
+    const io = this[kIO]
+    // A FIN in the middle of the handshake: it will never finish (a half-open socket would wait for the deadline).
+    if (io.#upgrading) io.#stream.onTlsFailed(Object.assign(new Error('the peer closed the connection during the TLS handshake'), { code: 'ECONNRESET' }))
+    else io.#stream.onEnd()
   }
   static readonly #socketError = function (this: OwnedSocket, err: Error): void {
     this[kIO].#onError(err)
@@ -274,6 +277,9 @@ class SocketIO extends DeadlineTimer implements StreamIO {
     if (raw.readableLength > 0 && upgrade.unconsumed === 'refuse')
       return new TlsUpgradeError('unconsumed-input', `${raw.readableLength} plaintext bytes were received before the TLS upgrade and not consumed: refused`)
     this.#upgrading = true
+    // Nothing more is read in plaintext: what arrives from now on is the handshake's.
+    this.#reading = false
+    raw.pause()
     // The plaintext output (the "go ahead") leaves before the socket changes hands.
     if (raw.writableLength === 0) this.#wrap(upgrade, fed)
     else raw.write(NO_BYTES, (err?: Error | null) => (err ? undefined : this.#wrap(upgrade, fed)))

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import net from 'node:net'
 import { before, describe, test } from 'node:test'
 import tls from 'node:tls'
 import { type Address, connect, handleAsync, Intent, open, type Protocol, type Server, serve, TlsUpgrade, TlsUpgradeError, type Transport } from 'rotor-stream'

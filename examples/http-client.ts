@@ -229,6 +229,7 @@ export class ClientConnection implements Protocol {
         return Intent.error(new ProtocolError(state.phase === 'head' ? 'response head too large' : 'response too large', { cause: reason }))
       case 'RS_ERR_PROTOCOL':
       case 'RS_ERR_READ':
+      case 'RS_ERR_TLS_UPGRADE': // only after Intent.startTls, which this protocol never returns
       case 'RS_ERR_TOO_SLOW':
         return Intent.error(reason)
     }

@@ -256,6 +256,7 @@ export class HttpConnection implements Protocol {
         return this.#fail(t, scope, 400, reason.message)
       case 'RS_ERR_END_OF_STREAM': // the client is done sending: every complete request was answered
       case 'RS_ERR_READ':
+      case 'RS_ERR_TLS_UPGRADE': // only after Intent.startTls, which this protocol never returns
         return Intent.done()
     }
   }

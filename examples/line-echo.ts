@@ -50,6 +50,7 @@ export class LineEcho implements Protocol {
         return this.#close(t, `ERR ${reason.message}\n`)
       case 'RS_ERR_END_OF_STREAM':
       case 'RS_ERR_READ':
+      case 'RS_ERR_TLS_UPGRADE': // only after Intent.startTls, which this protocol never returns
       case 'RS_ERR_TOO_SLOW':
         return Intent.done()
     }

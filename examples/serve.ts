@@ -52,6 +52,7 @@ export class HelloHttp implements Protocol {
         return this.#answer(t, '400 Bad Request', `${reason.message}\n`)
       case 'RS_ERR_END_OF_STREAM':
       case 'RS_ERR_READ':
+      case 'RS_ERR_TLS_UPGRADE': // only after Intent.startTls, which this protocol never returns
         return Intent.done()
     }
   }

@@ -10,8 +10,20 @@
  */
 import { Buf } from './buf.js'
 import { withResolvers } from './deferred.js'
+import type { Detached } from './detach.js'
 import { channels } from './diagnostics.js'
-import { ClosedError, EndOfStreamError, type Exception, HandlerError, LimitReachedError, ReadError, TimeoutError, TooSlowError, WriteError } from './errors.js'
+import {
+  ClosedError,
+  EndOfStreamError,
+  type Exception,
+  HandlerError,
+  LimitReachedError,
+  ReadError,
+  TimeoutError,
+  TlsUpgradeError,
+  TooSlowError,
+  WriteError,
+} from './errors.js'
 import { Expectation, TOO_LONG } from './expectation.js'
 import { Intent, Kind } from './intent.js'
 import type { StreamIO } from './io.js'
@@ -22,6 +34,7 @@ import { RateWindow } from './rate-window.js'
 import { SpinGuard } from './spin-guard.js'
 import { StreamStats } from './stats.js'
 import { type TlsInfo, tlsInfo } from './tls-info.js'
+import type { TlsUpgrade } from './starttls.js'
 import { invalid, isError } from './validate.js'
 
 /**
@@ -80,6 +93,12 @@ export class Engine implements Transport, Scope {
   #pastDeadline = false
   /** The minimum-rate window, made when a rate first applies. */
   #window: RateWindow | null = null
+
+  // --- A TLS upgrade (Intent.startTls) ----------------------------------------------------------------
+  /** The upgrade asked for, while it runs; null otherwise. */
+  #upgrade: TlsUpgrade | null = null
+  /** Where the upgrade stands: to start (output not yet written), handshaking, secure (tlsReady is due). */
+  #upgradePhase: 'start' | 'handshake' | 'secure' = 'start'
 
   // --- Lifecycle --------------------------------------------------------------------------------------
   /** The peer sent FIN: no more input will come. */
@@ -338,6 +357,10 @@ export class Engine implements Transport, Scope {
     const expect = this.#expect
     if (now >= expect.deadline) {
       expect.deadline = Number.NaN
+      if (expect.kind === Kind.StartTls) {
+        this.onTlsFailed(new TlsUpgradeError('timeout', 'the TLS handshake did not finish before the deadline', { cause: new TimeoutError() }))
+        return
+      }
       this.#timeoutPending = true
       this.#selfDriven = this.#pastDeadline // timeout set a deadline already passed: its own loop
       this.#run()
@@ -364,6 +387,33 @@ export class Engine implements Transport, Scope {
     this.#wakeupDeferred = false
     this.#selfDriven = true
     this.#run()
+  }
+
+  /** The TLS handshake of `Intent.startTls` is done: `tlsReady` runs. @internal */
+  onTlsReady(): void {
+    if (this.#ended || this.#upgrade === null) return
+    this.#upgradePhase = 'secure'
+    this.#run()
+  }
+
+  /**
+   * The TLS upgrade failed (`cause`: the TLS error, or a `TlsUpgradeError` already): `exception`
+   * hears of it, then the stream ends, as after a read error. @internal
+   */
+  onTlsFailed(cause: unknown): void {
+    if (this.#ended) return
+    const reason =
+      cause instanceof TlsUpgradeError
+        ? cause
+        : new TlsUpgradeError('handshake', `TLS handshake failed: ${String((cause as Error)?.message ?? cause)}`, { cause })
+    this.#upgrade = null
+    this.#expect.sleep() // whatever exception() answers, no handler runs on the broken connection
+    try {
+      this.#deliver(reason)
+    } catch (err) {
+      this.#fail(new HandlerError(this.#handler, err))
+    }
+    this.#fail(reason)
   }
 
   /** Reading failed; the connection is gone. @internal */
@@ -466,6 +516,8 @@ export class Engine implements Transport, Scope {
         // asks again cannot grow the output past the automatic pushback.
         if (this.output.length + this.#unwritten <= Math.min(expect.n, limits.outputHighWaterMark)) return this.#call('bytesFlushed', -1)
         return false
+      case Kind.StartTls:
+        return this.#upgradeStep()
       case Kind.Sleep:
         // Asleep, the peer's FIN is still news, once: a client idle between requests learns at
         // once that its server went away, instead of losing the next request.
@@ -486,7 +538,7 @@ export class Engine implements Transport, Scope {
    * Calls `handler` (`end` is bytesRead's argument, -1 for the others) and takes its answer,
    * under the spin guard. Returns true: a handler ran.
    */
-  #call(handler: 'bytesRead' | 'bytesFlushed' | 'timeout' | 'wakeup', end: number): boolean {
+  #call(handler: 'bytesRead' | 'bytesFlushed' | 'timeout' | 'wakeup' | 'tlsReady', end: number): boolean {
     const protocol = this.#protocol
     this.#handler = handler
     this.#io.trace?.(handler === 'bytesRead' ? { handler, end } : { handler })
@@ -508,10 +560,82 @@ export class Engine implements Transport, Scope {
         if (!protocol.wakeup) return true
         intent = protocol.wakeup(this, this)
         break
+      case 'tlsReady':
+        intent = (protocol.tlsReady as NonNullable<Protocol['tlsReady']>)(this, this) // checked when startTls was taken
+        break
     }
     this.#take(intent)
     this.#guard.after(handler, this.input.length < input, this.output.length > output, end)
     return true
+  }
+
+  /**
+   * The `startTls` expectation: first refuse unconsumed plaintext (see TlsUpgrade), write the
+   * output of the round in plaintext and hand the socket to the I/O; then nothing until the
+   * handshake ends; then `tlsReady`. Returns true when a handler ran.
+   */
+  #upgradeStep(): boolean {
+    const upgrade = this.#upgrade as TlsUpgrade
+    switch (this.#upgradePhase) {
+      case 'handshake':
+        return false
+      case 'secure':
+        this.#upgrade = null
+        return this.#call('tlsReady', -1)
+    }
+    this.#upgradePhase = 'handshake'
+    const input = this.input
+    let fed: Buffer | null = null
+    if (input.length > 0) {
+      if (upgrade.unconsumed === 'refuse') {
+        this.onTlsFailed(
+          new TlsUpgradeError(
+            'unconsumed-input',
+            `${input.length} plaintext bytes were received and not consumed before the TLS upgrade: refused, as they must not be taken for encrypted ones (use unconsumed: 'feed' to hand them to TLS on purpose)`,
+          ),
+        )
+        return true
+      }
+      fed = input.copy()
+      input.consume(input.length)
+    }
+    if (this.output.length > 0) this.#write()
+    if (this.#ended) return true
+    const refused = this.#io.startTls === undefined ? new TlsUpgradeError('unsupported', 'this stream cannot upgrade to TLS') : this.#io.startTls(upgrade, fed)
+    if (refused !== null) {
+      this.onTlsFailed(refused)
+      return true
+    }
+    return false
+  }
+
+  /**
+   * `Intent.detach`: the output leaves, the protocol ends, the I/O lets the socket go, and the
+   * callback gets it with the unconsumed input.
+   */
+  #detach(callback: (detached: Detached) => void): void {
+    if (this.#writeClosed && this.output.length > 0) {
+      this.#fail(new WriteError(writeAfterHalfClose()))
+      return
+    }
+    if (this.#io.detach === undefined || this.#upgrade !== null) {
+      this.#fail(new HandlerError(this.#handler, new TypeError('this stream cannot detach now (no socket, or a TLS upgrade runs)')))
+      return
+    }
+    const input = this.input.copy()
+    this.input.consume(input.length)
+    this.#end()
+    if (this.output.length > 0) this.#io.write(this.output.take())
+    const socket = this.#io.detach()
+    this.#ioClosed = true
+    this.#stats?.closedWaiter?.resolve(undefined)
+    try {
+      callback({ socket, input })
+    } catch (err) {
+      // The socket was handed over: a callback that throws leaves it to no one.
+      this.#io.reportError(new HandlerError('detach', err))
+      socket.destroy()
+    }
   }
 
   /** Delivers LimitReached, unless the protocol already ignored the same one. */
@@ -594,11 +718,31 @@ export class Engine implements Transport, Scope {
         return
       case Kind.Pending:
         throw new TypeError(`${this.#handler} returned Intent.of() without an expectation (expectBytes, expectDelimiter, expectFlush or sleep)`)
+      case Kind.Detach:
+        this.#detach(Intent.extra(intent) as (detached: Detached) => void)
+        return
+      case Kind.StartTls:
+        this.#takeUpgrade(intent)
+        return
     }
     this.#protocol = intent.state
     const expect = this.#expect
     expect.adopt(intent, intent.relative ? this.now() : 0, this.#limits.minRate) // the clock is read only when needed
     this.#pastDeadline = this.#handler === 'timeout' && expect.deadline <= this.now()
+  }
+
+  /** Takes a `startTls` Intent: the upgrade starts in the loop's next step (see `#upgradeStep`). */
+  #takeUpgrade(intent: Intent<Protocol>): void {
+    if (typeof intent.state.tlsReady !== 'function') throw new TypeError(`${this.#handler} returned startTls() on a state without a tlsReady handler`)
+    if (this.#upgrade !== null) throw new TypeError(`${this.#handler} returned startTls() while a TLS upgrade runs`)
+    const upgrade = Intent.extra(intent) as TlsUpgrade
+    this.#protocol = intent.state
+    const expect = this.#expect
+    expect.adopt(intent, intent.relative ? this.now() : 0, null)
+    // Bounded always: without a deadline of its own, the upgrade's handshakeTimeout.
+    if (Number.isNaN(expect.deadline)) expect.deadline = this.now() + upgrade.handshakeTimeout
+    this.#upgrade = upgrade
+    this.#upgradePhase = 'start'
   }
 
   /** After a round: read only while waiting for input, keep one timer on the earliest wake-up. */

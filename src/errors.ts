@@ -16,6 +16,7 @@ export const codes = [
   'RS_ERR_TOO_SLOW',
   'RS_ERR_LISTEN',
   'RS_ERR_UNSUPPORTED',
+  'RS_ERR_TLS_UPGRADE',
 ] as const
 
 /** One of {@link codes}. */
@@ -157,12 +158,31 @@ export class TooSlowError extends RotorStreamError<'RS_ERR_TOO_SLOW'> {
 }
 
 /**
+ * A TLS upgrade in the middle of a connection (`Intent.startTls`, `Connection.startTls`) did
+ * not happen: `kind` says why. `'unconsumed-input'`: plaintext bytes were still buffered when the
+ * upgrade was asked for (refused by default, see {@link TlsUpgrade}); `'handshake'`: the
+ * handshake failed (`cause` is the TLS error: a bad certificate, a peer that spoke no TLS, a
+ * connection lost); `'timeout'`: the handshake did not finish before the deadline; `'unsupported'`:
+ * the stream cannot upgrade (already TLS, or an I/O without sockets). The stream ends after
+ * `exception()` hears of it: the connection is in no state to go on in plaintext.
+ */
+export class TlsUpgradeError extends RotorStreamError<'RS_ERR_TLS_UPGRADE'> {
+  override name = 'TlsUpgradeError'
+  /** Why the upgrade did not happen. */
+  readonly kind: 'unconsumed-input' | 'handshake' | 'timeout' | 'unsupported'
+  constructor(kind: TlsUpgradeError['kind'], message: string, options?: ErrorOptions) {
+    super('RS_ERR_TLS_UPGRADE', message, options)
+    this.kind = kind
+  }
+}
+
+/**
  * What `Protocol.exception()` receives: conditions a protocol may still answer
  * (an HTTP server sends 413 on a limit; a client may use what is buffered at end of stream;
  * a `ProtocolError` comes from `Intent.reject()`, e.g. a malformed frame seen by `expectFrame`).
  * `switch (reason.code)` narrows it, and TypeScript checks the switch is exhaustive.
  */
-export type Exception = EndOfStreamError | LimitReachedError | ReadError | TooSlowError | ProtocolError
+export type Exception = EndOfStreamError | LimitReachedError | ReadError | TooSlowError | ProtocolError | TlsUpgradeError
 
 function describe(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause)

@@ -13,6 +13,7 @@ export {
   type OptionsArgument,
   type SeedOption,
 } from './connect.js'
+export type { Detached } from './detach.js'
 export {
   type ClientConnectMessage,
   type ClientReconnectMessage,
@@ -40,6 +41,7 @@ export {
   ReadError,
   RotorStreamError,
   TimeoutError,
+  TlsUpgradeError,
   TooSlowError,
   UnsupportedError,
   WriteError,
@@ -84,6 +86,7 @@ export {
 export { type ServerStats, StreamStats } from './stats.js'
 export type { IdlePolicy } from './shutdown.js'
 export type { KeepAliveOptions, ListenOptions, SocketOptions } from './socket-options.js'
+export { TlsUpgrade, type TlsUpgradeOptions, type UnconsumedInput } from './starttls.js'
 export { Stream } from './stream.js'
 export {
   DEFAULT_HANDSHAKE_TIMEOUT,

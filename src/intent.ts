@@ -1,4 +1,6 @@
+import type { Detached } from './detach.js'
 import { LimitReachedError, ProtocolError } from './errors.js'
+import { TlsUpgrade } from './starttls.js'
 import { checkBoolean, checkMs, checkObject, invalid, isError } from './validate.js'
 
 /**
@@ -16,6 +18,10 @@ export const Kind = {
   Error: 6,
   /** Bad input: `exception()` gets the error next (see `reject`). */
   Reject: 7,
+  /** Upgrade to TLS, then `tlsReady` (see `startTls`). */
+  StartTls: 8,
+  /** Hand the socket and the unconsumed input over (see `Intent.detach`). */
+  Detach: 9,
 } as const
 /** @internal */
 export type Kind = (typeof Kind)[keyof typeof Kind]
@@ -76,6 +82,21 @@ export interface IntentBuilder<P> {
    * input. `expectFrame()` answers a malformed or oversized frame with it.
    */
   reject(error: ProtocolError | LimitReachedError): Intent<P>
+  /**
+   * Upgrades the connection to TLS in its middle (SMTP/IMAP `STARTTLS`, PostgreSQL's
+   * SSLRequest), then calls the state's `tlsReady(t, scope)` handler, which returns the next
+   * Intent as any handler does. The output written so far leaves first, in plaintext (the
+   * "go ahead" answer); nothing is read meanwhile; the handshake is bounded by this Intent's
+   * deadline (`.timeout(ms)`), else by the upgrade's `handshakeTimeout`. Plaintext input still
+   * unconsumed is refused (see {@link TlsUpgrade}). A failure reaches `exception()` as a
+   * `TlsUpgradeError` (`RS_ERR_TLS_UPGRADE`), after which the stream ends.
+   *
+   * An Intent of its own, not a method on the transport: the upgrade has to happen between two
+   * rounds (after the output of this one is written, before anything more is read), which is
+   * exactly where the engine takes the next Intent; and the handshake is an event the
+   * protocol waits for, as it waits for bytes or a flush.
+   */
+  startTls(upgrade: TlsUpgrade): Intent<P>
 }
 
 /**
@@ -164,6 +185,37 @@ export class Intent<P> {
       const { flush = false } = checkObject<{ flush?: boolean }>('Intent.error', 'options', options)
       intent.flush = checkBoolean('Intent.error', 'options.flush', flush)
     }
+    return intent
+  }
+
+  /**
+   * Ends the protocol without closing the connection: the output written so far is handed to
+   * the socket, every listener and timer of the library is removed, the server forgets the
+   * connection, and `callback` gets the socket (paused) with a copy of the input not consumed.
+   * The stream's `closed` resolves with `undefined`; `fatal` is not called. For an HTTP server
+   * passing an `Upgrade: websocket` connection to another library, or switching protocols:
+   * bytes the peer sent behind the upgrade request are in `detached.input`, never lost.
+   * A callback that throws is reported as a `HandlerError` (to `onError`) and the socket destroyed.
+   */
+  static detach(callback: (detached: Detached) => void): Intent<never> {
+    if (typeof callback !== 'function') throw invalid('Intent.detach', 'callback', 'a function (detached) => void', callback)
+    const intent = new Intent<never>(undefined as never)
+    intent.kind = Kind.Detach
+    extras.set(intent, callback)
+    return intent
+  }
+
+  /** @internal The upgrade of a `startTls` Intent, or the callback of `detach`. */
+  static extra(intent: Intent<unknown>): unknown {
+    return extras.get(intent)
+  }
+
+  startTls(this: IntentBuilder<P>, upgrade: TlsUpgrade): Intent<P> {
+    if (!(upgrade instanceof TlsUpgrade))
+      throw invalid('Intent.startTls', 'upgrade', 'a TlsUpgrade (TlsUpgrade.server(...) or TlsUpgrade.client(...))', upgrade)
+    const intent = Intent.#intent(this)
+    intent.kind = Kind.StartTls
+    extras.set(intent, upgrade)
     return intent
   }
 
@@ -267,6 +319,12 @@ export class Intent<P> {
     return this
   }
 }
+
+/**
+ * What `startTls` and `detach` carry, beside their Intent rather than on it: a field on every
+ * Intent would cost every request a word of memory for two rare answers.
+ */
+const extras = new WeakMap<object, unknown>()
 
 /**
  * A minimum data rate: at least `bytes` bytes in every window of `per` ms. It ends a peer that

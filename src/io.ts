@@ -2,7 +2,9 @@
  * What the engine needs from below, and what it tells a tracing I/O: the one interface the
  * socket glue (`SocketIO`, stream.ts) and the test kit's scripted I/O implement.
  */
-import type { Exception, HandlerError } from './errors.js'
+import type { Socket } from 'node:net'
+import type { Exception, HandlerError, TlsUpgradeError } from './errors.js'
+import type { TlsUpgrade } from './starttls.js'
 
 /**
  * What the engine needs from below. Every method carries out a decision; none decides. The
@@ -38,6 +40,18 @@ export interface StreamIO {
   destroy(reason: Error): void
   /** A handler threw (a bug in the protocol): make it visible (the `onError` option). */
   reportError(error: HandlerError): void
+  /**
+   * Upgrade to TLS per `upgrade` once what was written is flushed (`fed`: input bytes to hand to
+   * TLS first, or null); report `onTlsReady()` or `onTlsFailed(err)`. Returns an error at once
+   * if the upgrade cannot start (a refusal of bytes the I/O holds, an already encrypted socket).
+   * Absent: the stream cannot upgrade.
+   */
+  startTls?(upgrade: TlsUpgrade, fed: Buffer | null): TlsUpgradeError | null
+  /**
+   * Let the socket go: remove every listener and timer, tell the server it is gone, and return
+   * it (paused). Called once, after the protocol ended. Absent: the stream cannot detach.
+   */
+  detach?(): Socket
   /** Observer of every handler call, for the test kit. Absent costs one property check per call. */
   readonly trace?: (call: HandlerCall) => void
 }
@@ -53,6 +67,6 @@ export interface Endpoints {
 /** One handler call, as the engine reports it to a tracing I/O: the handler and its argument. */
 export type HandlerCall =
   | { readonly handler: 'bytesRead'; readonly end: number }
-  | { readonly handler: 'bytesFlushed' | 'timeout' | 'wakeup' | 'shutdown' }
+  | { readonly handler: 'bytesFlushed' | 'timeout' | 'wakeup' | 'shutdown' | 'tlsReady' }
   | { readonly handler: 'exception'; readonly reason: Exception }
   | { readonly handler: 'fatal'; readonly reason: Error }

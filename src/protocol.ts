@@ -126,6 +126,12 @@ export interface Protocol {
    */
   shutdown?(t: Transport, scope: Scope): Intent<Protocol> | undefined
   /**
+   * Called once the TLS handshake that `Intent.of(s).startTls(upgrade)` asked for is done, on
+   * that state: the connection is encrypted from here on, and the answer is the next Intent.
+   * Required on a state that returns `startTls` (the stream ends with a `HandlerError` otherwise).
+   */
+  tlsReady?(t: Transport, scope: Scope): Intent<Protocol>
+  /**
    * Called once when the stream ends abnormally: a `WriteError`, a `HandlerError`, a
    * `TimeoutError` from the default `timeout`, a `ClosedError` when closed from outside, or
    * the error given to `Intent.error()`. The socket is already closed (or, after

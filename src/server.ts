@@ -198,7 +198,7 @@ export class Server {
     this.#rawSocketClosed = function (this: net.Socket): void {
       server.#forget(this)
     }
-    streamOptions.serverHook = (stream) => this.#forget(stream.socket)
+    streamOptions.serverHook = (stream) => this.#release(stream)
     if (tlsOptions === null) {
       this.#tls = null
       this.#server = net.createServer({ allowHalfOpen: true }, (socket) => this.#onSocket(socket, false))
@@ -376,6 +376,20 @@ export class Server {
     if (this.#connections.delete(socket)) this.#checkEmpty()
   }
 
+  /**
+   * A stream closed or was detached (`Intent.detach`): for TLS its raw socket is the key (and
+   * says no more). A detached socket is still open: Node's listener would count it until it
+   * closes and `close()` would wait for it, so it is taken off that count too.
+   */
+  #release(stream: Stream): void {
+    const socket = stream.accepted
+    const raw = (socket as net.Socket & { _parent?: unknown })._parent
+    const key = raw instanceof net.Socket && this.#connections.has(raw) ? raw : socket
+    if (key !== socket) key.off('close', this.#rawSocketClosed)
+    if (!stream.socket.destroyed) uncount(key)
+    this.#forget(key)
+  }
+
   #checkEmpty(): void {
     if (this.#empty !== null && this.connections === 0) {
       this.#empty.resolve()
@@ -532,4 +546,18 @@ async function chmodSocket(server: net.Server, path: string, mode: number): Prom
 /** True for functions declared `async` (their results are promises of nothing to run). */
 function isAsyncFunction(fn: unknown): boolean {
   return Object.prototype.toString.call(fn) === '[object AsyncFunction]'
+}
+
+/**
+ * Takes a handed-off socket off the count of the Node server that accepted it (`_server`,
+ * `_connections`: Node's own fields, feature-checked; a runtime without them keeps counting it,
+ * and its listener's close then waits for the socket).
+ */
+function uncount(socket: net.Socket): void {
+  const s = socket as net.Socket & { _server?: { _connections?: unknown; _emitCloseIfDrained?: unknown } | null }
+  const server = s._server
+  if (server === null || server === undefined || typeof server._connections !== 'number') return
+  s._server = null
+  server._connections--
+  if (typeof server._emitCloseIfDrained === 'function') server._emitCloseIfDrained()
 }

@@ -8,10 +8,11 @@ import { performance } from 'node:perf_hooks'
 import { DeadlineTimer } from './deadline.js'
 import { channels } from './diagnostics.js'
 import { Engine } from './engine.js'
-import type { HandlerError } from './errors.js'
+import { type HandlerError, TlsUpgradeError } from './errors.js'
 import type { StreamIO } from './io.js'
 import { FLUSH_ON_DONE_TIMEOUT, type StreamOptions, StreamSettings } from './limits.js'
 import type { Factory } from './protocol.js'
+import { type TlsUpgrade, upgradeSocket } from './starttls.js'
 import { checkFunction, invalid } from './validate.js'
 
 /**
@@ -23,8 +24,14 @@ import { checkFunction, invalid } from './validate.js'
  * ```
  */
 export class Stream extends Engine {
-  /** The socket (a `net.Socket` or `tls.TLSSocket`). */
-  readonly socket: Socket
+  readonly #socketIO: SocketIO
+  /** @internal The socket the stream was attached to (a server's key for it), whatever it became since. */
+  readonly accepted: Socket
+
+  /** The socket (a `net.Socket` or `tls.TLSSocket`); after `Intent.startTls`, the `tls.TLSSocket` over the first one. */
+  get socket(): Socket {
+    return this.#socketIO.socket
+  }
 
   /**
    * Runs a protocol on a connected socket. `factory(transport, seed, scope)` creates the first
@@ -46,7 +53,8 @@ export class Stream extends Engine {
     const io = new SocketIO(socket, settings)
     super(io, settings)
     io.bind(this)
-    this.socket = socket
+    this.#socketIO = io
+    this.accepted = socket
   }
 }
 
@@ -85,8 +93,12 @@ class SocketIO extends DeadlineTimer implements StreamIO {
   readonly #settings: StreamSettings
   /** The stream this I/O serves: set by `bind()`, right after the stream is made, before any event. */
   #stream!: Stream
+  /** The socket; replaced once by its TLS socket after `startTls`. */
+  #socket: Socket
   /** A TLS socket: every write carries the callback (see `write`). */
-  readonly #isTls: boolean
+  #isTls: boolean
+  /** A TLS upgrade runs: from `startTls` until the handshake is done. */
+  #upgrading = false
   /** Whether the socket is flowing (we asked for data). */
   #reading = false
   /** Set by a failed write so that the 'error' event which follows is not taken for a read error. */
@@ -101,10 +113,15 @@ class SocketIO extends DeadlineTimer implements StreamIO {
   constructor(socket: Socket, settings: StreamSettings) {
     super()
     this.#settings = settings
+    this.#socket = socket
     this.#isTls = (socket as Socket & { encrypted?: boolean }).encrypted === true
-    socket.allowHalfOpen = true
     if (settings.noDelay) socket.setNoDelay(true)
     if (settings.keepAliveDelay >= 0) socket.setKeepAlive(true, settings.keepAliveDelay)
+    this.#listen(socket)
+  }
+
+  #listen(socket: Socket): void {
+    socket.allowHalfOpen = true
     // Paused before the 'data' listener goes on, so that only the protocol's expectation starts reading.
     socket.pause()
     // Shared listeners that find the I/O on the socket: no closures per connection.
@@ -115,13 +132,21 @@ class SocketIO extends DeadlineTimer implements StreamIO {
     socket.on('close', SocketIO.#socketClose)
   }
 
+  /** Takes every listener of the library off `socket`: it is someone else's now (or its TLS socket's). */
+  #unlisten(socket: Socket): void {
+    socket.off('data', SocketIO.#socketData)
+    socket.off('end', SocketIO.#socketEnd)
+    socket.off('error', SocketIO.#socketError)
+    socket.off('close', SocketIO.#socketClose)
+    delete (socket as Partial<OwnedSocket>)[kIO]
+  }
+
   bind(stream: Stream): void {
     this.#stream = stream
   }
 
-  /** The stream's socket: kept once, on the stream. */
-  get #socket(): Socket {
-    return this.#stream.socket
+  get socket(): Socket {
+    return this.#socket
   }
 
   // Function expressions, not methods: `this` is the socket that emitted the event.
@@ -129,7 +154,10 @@ class SocketIO extends DeadlineTimer implements StreamIO {
     this[kIO].#stream.onData(chunk)
   }
   static readonly #socketEnd = function (this: OwnedSocket): void {
-    this[kIO].#stream.onEnd()
+    const io = this[kIO]
+    // A FIN in the middle of the handshake: it will never finish (a half-open socket would wait for the deadline).
+    if (io.#upgrading) io.#stream.onTlsFailed(Object.assign(new Error('the peer closed the connection during the TLS handshake'), { code: 'ECONNRESET' }))
+    else io.#stream.onEnd()
   }
   static readonly #socketError = function (this: OwnedSocket, err: Error): void {
     this[kIO].#onError(err)
@@ -243,7 +271,62 @@ class SocketIO extends DeadlineTimer implements StreamIO {
     this.#socket.destroy()
   }
 
+  startTls(upgrade: TlsUpgrade, fed: Buffer | null): TlsUpgradeError | null {
+    const raw = this.#socket
+    if (this.#isTls) return new TlsUpgradeError('unsupported', 'the connection is encrypted already')
+    // Received while the protocol was not reading, never handed to it: plaintext all the same.
+    if (raw.readableLength > 0 && upgrade.unconsumed === 'refuse')
+      return new TlsUpgradeError('unconsumed-input', `${raw.readableLength} plaintext bytes were received before the TLS upgrade and not consumed: refused`)
+    this.#upgrading = true
+    // Nothing more is read in plaintext: what arrives from now on is the handshake's.
+    this.#reading = false
+    raw.pause()
+    // The plaintext output (the "go ahead") leaves before the socket changes hands.
+    if (raw.writableLength === 0) this.#wrap(upgrade, fed)
+    else raw.write(NO_BYTES, (err?: Error | null) => (err ? undefined : this.#wrap(upgrade, fed)))
+    return null
+  }
+
+  #wrap(upgrade: TlsUpgrade, fed: Buffer | null): void {
+    const raw = this.#socket
+    if (raw.destroyed || this.#stream.isEnded) return
+    this.#unlisten(raw)
+    raw.on('error', ignore) // the TLS socket reports the errors of the one below
+    const socket = upgradeSocket(
+      raw,
+      upgrade,
+      fed,
+      () => {
+        this.#upgrading = false
+        this.#stream.onTlsReady()
+      },
+      (err) => this.#stream.onTlsFailed(err),
+    )
+    this.#socket = socket
+    this.#isTls = true
+    this.#reading = false
+    this.#listen(socket)
+  }
+
+  detach(): Socket {
+    const socket = this.#socket
+    this.#unlisten(socket)
+    if (this.#lingerTimer !== null) clearTimeout(this.#lingerTimer)
+    this.#lingerTimer = null
+    this.cancelDeadline()
+    this.#reading = false
+    socket.pause()
+    const stream = this.#stream
+    if (channels.streamClose.hasSubscribers) channels.streamClose.publish({ stream, reason: undefined })
+    this.#settings.serverHook?.(stream)
+    return socket
+  }
+
   #onError(err: Error): void {
+    if (this.#upgrading) {
+      this.#stream.onTlsFailed(err)
+      return
+    }
     if (this.#writeFailed) return
     // A write that failed at once reaches us only here (it had no callback): Node names the syscall.
     if ((err as NodeJS.ErrnoException).syscall === 'write') {
@@ -262,8 +345,12 @@ class SocketIO extends DeadlineTimer implements StreamIO {
     this.#lingerTimer = null
     this.cancelDeadline()
     const stream = this.#stream
+    if (this.#upgrading) stream.onTlsFailed(new Error('the connection closed during the TLS upgrade'))
     stream.onClosed()
     if (channels.streamClose.hasSubscribers) channels.streamClose.publish({ stream, reason: stream.endReason, stats: stream.stats })
     this.#settings.serverHook?.(stream)
   }
 }
+
+/** The error listener left on the socket below a TLS socket, which reports its errors. */
+function ignore(): void {}

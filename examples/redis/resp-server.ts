@@ -184,6 +184,7 @@ export class RespConnection implements Protocol {
         return this.#protocolError(t, reason.message)
       case 'RS_ERR_END_OF_STREAM':
       case 'RS_ERR_READ':
+      case 'RS_ERR_TLS_UPGRADE': // only after Intent.startTls, which this protocol never returns
       case 'RS_ERR_TOO_SLOW':
         return this.#done()
     }

@@ -11,6 +11,7 @@ import './tests/persistent.js'
 import './tests/tls.js'
 import './tests/tls-info.js'
 import './tests/resp.js'
+import './tests/starttls.js'
 
 const summary = await run(process.env.RS_TEST_FILTER ?? '')
 // Exit at once: a runtime that keeps a handle open after the last test must not hang the run.

@@ -12,11 +12,13 @@
  * would strip the import below from the declarations.)
  */
 import type { Buf } from '../buf.js'
+import type { Detached } from '../detach.js'
 import { Engine } from '../engine.js'
 import { ClosedError, EndOfStreamError, type Exception, InvalidArgumentError, TimeoutError } from '../errors.js'
 import type { Framer } from '../framing/framer.js'
 import { Intent, type IntentBuilder } from '../intent.js'
 import type { Factory, Protocol, Scope, Transport } from '../protocol.js'
+import type { TlsUpgrade } from '../starttls.js'
 import type { WaitOptions } from './connection.js'
 
 /**
@@ -115,6 +117,13 @@ const IDLE: Idle = Object.freeze({ phase: 'idle' })
 
 /** The closing signal of a bridge not (yet) on a stream. */
 const NEVER_ABORTED = new AbortController().signal
+/** `startTls()` (with its upgrade) or `detach()` (upgrade null), until it settles. */
+interface Handover {
+  readonly upgrade: TlsUpgrade | null
+  taken: boolean
+  readonly resolve: (value: Detached | undefined) => void
+  readonly reject: (reason: unknown) => void
+}
 
 /** What an aborted signal rejects with: its reason, as `fetch` and `timers/promises` do. @internal */
 export function abortReason(signal: AbortSignal): unknown {
@@ -173,6 +182,8 @@ export class Bridge implements Protocol {
   readonly #sleep: Intent<Bridge> = Intent.of<Bridge>(this).sleep()
   /** Resolvers of `finish()`, called once the stream has closed. */
   #onClosed: Array<() => void> = []
+  /** A TLS upgrade or a detach asked for (`taken` once the engine has the Intent); null otherwise. */
+  #handover: Handover | null = null
 
   get input(): Buf {
     if (this.#engine === null) throw new ClosedError('not connected')
@@ -260,6 +271,28 @@ export class Bridge implements Protocol {
       this.#flush = new PendingWait('flush', false, 0, { signal, deadline: this.#deadline(options), flushTo: n }, () => resolve(), reject)
       signal?.addEventListener('abort', this.#onFlushAbort, { once: true })
       this.#wake() // the engine takes the flush in `wakeup`
+    })
+  }
+
+  /** Upgrades to TLS once the engine takes it (no read or flush may wait); resolves once secure. */
+  startTls(upgrade: TlsUpgrade): Promise<void> {
+    return this.#handOver('startTls', upgrade) as Promise<void>
+  }
+
+  /** Lets the socket go with the unconsumed input (no read or flush may wait). */
+  detach(): Promise<Detached> {
+    return this.#handOver('detach', null) as Promise<Detached>
+  }
+
+  #handOver(method: string, upgrade: TlsUpgrade | null): Promise<Detached | undefined> {
+    const state = this.#state
+    if (state.phase === 'closed') return rejectLater(state.reason ?? new ClosedError('connection closed'))
+    if (state.phase === 'finishing') return Promise.reject(new ClosedError('connection ending'))
+    if (this.#pending() !== null || this.#flush !== null || this.#handover !== null)
+      return Promise.reject(new InvalidArgumentError(`${method}: a read, flush, startTls or detach is in progress; call it after they settled`))
+    return new Promise<Detached | undefined>((resolve, reject) => {
+      this.#handover = { upgrade, taken: false, resolve, reject }
+      this.#wake()
     })
   }
 
@@ -360,6 +393,9 @@ export class Bridge implements Protocol {
     const wait = this.#pending()
     const flush = this.#flush
     this.#state = { phase: 'closed', reason }
+    const handover = this.#handover
+    this.#handover = null
+    handover?.reject(reason ?? new ClosedError('connection closed'))
     if (wait !== null) this.#settle(wait, reason ?? new ClosedError('connection closed'))
     if (flush !== null) this.#settle(flush, reason ?? new ClosedError('connection closed'))
     for (const callback of this.#onClosed) callback()
@@ -426,6 +462,15 @@ export class Bridge implements Protocol {
     // Idle at a server's close only while frames() waits between frames; a read-ahead (the
     // handler works) or readExactly/readUntil (maybe inside a request: unknowable) is busy.
     ;(this.#engine as Engine).busy = !((state.phase === 'waiting' || state.phase === 'taken') && !state.takes && state.kind !== 'flush')
+    const handover = this.#handover
+    if (handover !== null && !handover.taken && state.phase !== 'finishing' && state.phase !== 'closed') {
+      handover.taken = true
+      if (handover.upgrade !== null) return Intent.of<Bridge>(this).startTls(handover.upgrade)
+      return Intent.detach((detached) => {
+        this.#handover = null
+        handover.resolve(detached)
+      })
+    }
     const flush = this.#flush
     if (flush !== null && state.phase !== 'finishing' && state.phase !== 'closed') {
       // The flush first (nothing is read meanwhile); a read's deadline still counts.
@@ -482,8 +527,21 @@ export class Bridge implements Protocol {
     return this.#next()
   }
 
+  tlsReady(): Intent<Bridge> {
+    const handover = this.#handover
+    this.#handover = null
+    handover?.resolve(undefined)
+    return this.#next()
+  }
+
   exception(_t: Transport, reason: Exception): Intent<Bridge> {
     const code = reason.code
+    if (code === 'RS_ERR_TLS_UPGRADE') {
+      const handover = this.#handover
+      this.#handover = null
+      handover?.reject(reason)
+      return Intent.error(reason)
+    }
     if (code === 'RS_ERR_END_OF_STREAM') this.#input = 'ended'
     // The end of the stream and a read error end any wait; other exceptions only a taken one.
     const wait = code === 'RS_ERR_END_OF_STREAM' || code === 'RS_ERR_READ' ? this.#pending() : this.#taken()

@@ -11,10 +11,12 @@
 import type { Address } from '../address.js'
 import type { Buf } from '../buf.js'
 import { type ClientOptions, startClient } from '../connect.js'
+import type { Detached } from '../detach.js'
 import { ClosedError, EndOfStreamError, HandlerError, InvalidArgumentError, type LimitReachedError } from '../errors.js'
 import type { Framer, Scan } from '../framing/framer.js'
 import { toBuffer } from '../intent.js'
 import type { Factory, Scope, Transport } from '../protocol.js'
+import { TlsUpgrade } from '../starttls.js'
 import { checkBytes, checkFunction, invalid } from '../validate.js'
 import { abortReason, Bridge, inProgress, takeCopy } from './bridge.js'
 
@@ -308,6 +310,34 @@ export class Connection {
     } finally {
       this.#flushing = false
     }
+  }
+
+  /**
+   * Upgrades the connection to TLS in its middle (STARTTLS, SSLRequest) and resolves once the
+   * handshake is done; reads and writes after it are encrypted. What was written before leaves
+   * first, in plaintext. Bytes received and not read are refused by default (see
+   * {@link TlsUpgrade}; bytes the connection read ahead are no safer): it then rejects with a
+   * `TlsUpgradeError` (`RS_ERR_TLS_UPGRADE`), as for a failed handshake or one slower than the
+   * upgrade's `handshakeTimeout`, and the connection is closed. Rejects with
+   * `InvalidArgumentError` while a read or flush waits, or for a bad `upgrade`.
+   */
+  startTls(upgrade: TlsUpgrade): Promise<void> {
+    if (!(upgrade instanceof TlsUpgrade))
+      return Promise.reject(invalid('startTls', 'upgrade', 'a TlsUpgrade (TlsUpgrade.server(...) or TlsUpgrade.client(...))', upgrade))
+    if (this.#busy || this.#flushing) return Promise.reject(new InvalidArgumentError('startTls: a read or flush is in progress; call it after they settled'))
+    return this.#bridge.startTls(upgrade)
+  }
+
+  /**
+   * Hands the connection off: resolves with the socket (paused, no listener or timer of the
+   * library left on it) and a copy of the bytes received and not read yet, which come before
+   * anything read from the socket afterwards. Written output was handed to the socket and leaves
+   * in order. The library forgets the connection (a server no longer counts or waits for it).
+   * Rejects with `InvalidArgumentError` while a read or flush waits.
+   */
+  detach(): Promise<Detached> {
+    if (this.#busy || this.#flushing) return Promise.reject(new InvalidArgumentError('detach: a read or flush is in progress; call it after they settled'))
+    return this.#bridge.detach()
   }
 
   /** Flushes, closes the connection cleanly, and resolves once the socket is closed. */

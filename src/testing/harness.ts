@@ -1,9 +1,10 @@
 import { Engine } from '../engine.js'
-import type { Exception, HandlerError } from '../errors.js'
+import type { Exception, HandlerError, TlsUpgradeError } from '../errors.js'
 import type { Endpoints, HandlerCall, StreamIO } from '../io.js'
 import { Limits, type StreamLimits } from '../limits.js'
 import type { Factory } from '../protocol.js'
 import { checkIdlePolicy } from '../shutdown.js'
+import type { TlsUpgrade } from '../starttls.js'
 import { checkBytes, checkFunction, checkNumber, checkOptions, checkString } from '../validate.js'
 
 export type { HandlerCall } from '../io.js'
@@ -52,10 +53,44 @@ export class Harness<S = unknown> {
     this.#io.runDue()
   }
 
-  /** Delivers one chunk of input (a string or a Uint8Array), as one socket read. */
+  /**
+   * Delivers one chunk of input (a string or a Uint8Array), as one socket read. While a TLS
+   * upgrade runs (`Intent.startTls`), bytes go to the handshake (`tlsHandshakeInput`), not to the protocol.
+   */
   feed(chunk: Uint8Array | string): this {
     checkBytes('Harness.feed', 'chunk', chunk)
+    if (this.#io.upgrade !== null) {
+      this.#io.upgrade.input.push(Buffer.from(chunk))
+      return this
+    }
     this.#engine.onData(Buffer.from(chunk))
+    this.#io.runDue()
+    return this
+  }
+
+  /** Whether a TLS upgrade (`Intent.startTls`) was handed to the I/O and its handshake has not ended. */
+  get isUpgrading(): boolean {
+    return this.#io.upgrade !== null
+  }
+
+  /** The bytes the TLS handshake got so far: those the protocol chose to feed, then those fed since. */
+  get tlsHandshakeInput(): Buffer {
+    const upgrade = this.#io.upgrade
+    return upgrade === null ? Buffer.alloc(0) : Buffer.concat(upgrade.input)
+  }
+
+  /** The pending TLS handshake succeeds: `tlsReady` runs. Later input is the decrypted stream. */
+  tlsReady(): this {
+    this.#io.upgrade = null
+    this.#engine.onTlsReady()
+    this.#io.runDue()
+    return this
+  }
+
+  /** The pending TLS handshake fails with `cause`: `exception()` gets a `TlsUpgradeError`. */
+  tlsFail(cause: unknown = new Error('handshake failure')): this {
+    this.#io.upgrade = null
+    this.#engine.onTlsFailed(cause)
     this.#io.runDue()
     return this
   }
@@ -225,6 +260,8 @@ class ScriptedIO implements StreamIO {
   /** A wakeup asked for from inside `wakeup`: a real stream runs it on a later turn of the event loop. */
   #deferredWakeupDue = false
   #failNextWrite: unknown = undefined
+  /** A TLS upgrade handed over and not finished: the handshake's input so far. */
+  upgrade: { readonly settings: TlsUpgrade; readonly input: Buffer[] } | null = null
   /** Reports a socket makes after `write()` returned (a failed write, a completed one). */
   readonly #deferred: (() => void)[] = []
 
@@ -347,13 +384,20 @@ class ScriptedIO implements StreamIO {
     // The test kit reports handler errors through `error` and `events`.
   }
 
+  startTls(settings: TlsUpgrade, fed: Buffer | null): TlsUpgradeError | null {
+    this.upgrade = { settings, input: fed === null ? [] : [fed] }
+    return null
+  }
+
   finish(reason: Error | undefined): void {
+    this.upgrade = null
     this.state = reason === undefined ? 'done' : 'error'
     this.error = reason
     this.#engine.onClosed() // nothing to linger on: the connection is closed now
   }
 
   destroy(reason: Error): void {
+    this.upgrade = null
     this.state = 'error'
     this.error = reason
     this.#pending.length = 0

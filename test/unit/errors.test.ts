@@ -13,6 +13,7 @@ import {
   ReadError,
   RotorStreamError,
   TimeoutError,
+  TlsUpgradeError,
   TooSlowError,
   UnsupportedError,
   WriteError,
@@ -33,6 +34,7 @@ const EXPECTED_CODES = [
   'RS_ERR_TOO_SLOW',
   'RS_ERR_LISTEN',
   'RS_ERR_UNSUPPORTED',
+  'RS_ERR_TLS_UPGRADE',
 ]
 
 const econnreset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })
@@ -52,6 +54,7 @@ const CASES: readonly { error: RotorStreamError; code: string; name: string }[] 
   { error: new TooSlowError(3, 10, 1000), code: 'RS_ERR_TOO_SLOW', name: 'TooSlowError' },
   { error: new ListenError('127.0.0.1:80', 'cannot listen', { cause: econnreset }), code: 'RS_ERR_LISTEN', name: 'ListenError' },
   { error: new UnsupportedError('not here'), code: 'RS_ERR_UNSUPPORTED', name: 'UnsupportedError' },
+  { error: new TlsUpgradeError('handshake', 'TLS handshake failed', { cause: econnreset }), code: 'RS_ERR_TLS_UPGRADE', name: 'TlsUpgradeError' },
 ]
 
 describe('errors', () => {

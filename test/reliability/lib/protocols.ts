@@ -61,6 +61,7 @@ export class FramedEcho implements Protocol {
         t.output.write(`eof ${this.phase} ${JSON.stringify(t.input.toString('latin1'))}\n`)
         return Intent.done()
       case 'RS_ERR_READ':
+      case 'RS_ERR_TLS_UPGRADE': // only after Intent.startTls, which this protocol never returns
       case 'RS_ERR_TOO_SLOW':
         return Intent.error(reason)
     }

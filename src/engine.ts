@@ -32,9 +32,9 @@ import type { Factory, Protocol, Scope, Transport } from './protocol.js'
 import { checked, defaultException, NO_PROTOCOL, writeAfterHalfClose } from './protocol-rules.js'
 import { RateWindow } from './rate-window.js'
 import { SpinGuard } from './spin-guard.js'
+import type { TlsUpgrade } from './starttls.js'
 import { StreamStats } from './stats.js'
 import { type TlsInfo, tlsInfo } from './tls-info.js'
-import type { TlsUpgrade } from './starttls.js'
 import { invalid, isError } from './validate.js'
 
 /**

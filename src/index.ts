@@ -83,10 +83,10 @@ export {
   type ServerOptions,
   serve,
 } from './server.js'
-export { type ServerStats, StreamStats } from './stats.js'
 export type { IdlePolicy } from './shutdown.js'
 export type { KeepAliveOptions, ListenOptions, SocketOptions } from './socket-options.js'
 export { TlsUpgrade, type TlsUpgradeOptions, type UnconsumedInput } from './starttls.js'
+export { type ServerStats, StreamStats } from './stats.js'
 export { Stream } from './stream.js'
 export {
   DEFAULT_HANDSHAKE_TIMEOUT,

@@ -18,6 +18,7 @@ import type { StreamIO } from './io.js'
 import { type Limits, SLEEP_READ_LIMIT } from './limits.js'
 import type { Factory, Protocol, Scope, Transport } from './protocol.js'
 import { checked, defaultException, NO_PROTOCOL, writeAfterHalfClose } from './protocol-rules.js'
+import type { ProxyHeader } from './proxy-protocol.js'
 import { RateWindow } from './rate-window.js'
 import { SpinGuard } from './spin-guard.js'
 import { invalid, isError } from './validate.js'
@@ -112,6 +113,9 @@ export class Engine implements Transport, Scope {
   }
   get localPort(): number | undefined {
     return this.#io.endpoints.localPort
+  }
+  get proxy(): ProxyHeader | undefined {
+    return this.#io.endpoints.proxy
   }
 
   /**

@@ -3,6 +3,7 @@
  * socket glue (`SocketIO`, stream.ts) and the test kit's scripted I/O implement.
  */
 import type { Exception, HandlerError } from './errors.js'
+import type { ProxyHeader } from './proxy-protocol.js'
 
 /**
  * What the engine needs from below. Every method carries out a decision; none decides. The
@@ -48,6 +49,8 @@ export interface Endpoints {
   readonly remotePort?: number | undefined
   readonly localAddress?: string | undefined
   readonly localPort?: number | undefined
+  /** The PROXY header the addresses come from (a server with `proxyProtocol`). */
+  readonly proxy?: ProxyHeader | undefined
 }
 
 /** One handler call, as the engine reports it to a tracing I/O: the handler and its argument. */

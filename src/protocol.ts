@@ -1,6 +1,7 @@
 import type { Buf } from './buf.js'
 import type { Exception } from './errors.js'
 import type { Intent } from './intent.js'
+import type { ProxyHeader } from './proxy-protocol.js'
 
 /**
  * What a handler sees of its connection. The same object is passed to every handler of a stream.
@@ -21,6 +22,12 @@ export interface Transport {
   readonly localAddress: string | undefined
   /** The local port (TCP only). */
   readonly localPort: number | undefined
+  /**
+   * On a server with `proxyProtocol`: the PROXY header the connection began with (its TLVs:
+   * ALPN, authority, unique id, SSL facts). Its addresses are already in `remoteAddress`,
+   * `remotePort`, `localAddress` and `localPort`. Undefined elsewhere.
+   */
+  readonly proxy?: ProxyHeader | undefined
   /**
    * Half-closes the connection: once `output` is flushed, a FIN tells the peer nothing more
    * will be sent, while reading goes on (an HTTP/1.0 client does this after its request).

@@ -10,6 +10,7 @@ import {
   LimitReachedError,
   ListenError,
   ProtocolError,
+  ProxyProtocolError,
   ReadError,
   RotorStreamError,
   TimeoutError,
@@ -31,6 +32,7 @@ const EXPECTED_CODES = [
   'RS_ERR_CLOSED',
   'RS_ERR_TOO_SLOW',
   'RS_ERR_LISTEN',
+  'RS_ERR_PROXY_PROTOCOL',
 ]
 
 const econnreset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })
@@ -49,6 +51,7 @@ const CASES: readonly { error: RotorStreamError; code: string; name: string }[] 
   { error: new ClosedError(), code: 'RS_ERR_CLOSED', name: 'ClosedError' },
   { error: new TooSlowError(3, 10, 1000), code: 'RS_ERR_TOO_SLOW', name: 'TooSlowError' },
   { error: new ListenError('127.0.0.1:80', 'cannot listen', { cause: econnreset }), code: 'RS_ERR_LISTEN', name: 'ListenError' },
+  { error: new ProxyProtocolError('malformed', 'not a PROXY header'), code: 'RS_ERR_PROXY_PROTOCOL', name: 'ProxyProtocolError' },
 ]
 
 describe('errors', () => {

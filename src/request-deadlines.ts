@@ -37,6 +37,13 @@ interface Entry<T> {
   late: boolean
   /** Set by `shift`: answered (the heap drops it lazily). */
   answered: boolean
+  /** Order of writing: ties of deadline time out oldest first. */
+  readonly seq: number
+}
+
+/** Whether `a` times out before `b`. */
+function before<T>(a: Entry<T>, b: Entry<T>): boolean {
+  return a.deadline < b.deadline || (a.deadline === b.deadline && a.seq < b.seq)
 }
 
 /**
@@ -69,6 +76,8 @@ export class RequestDeadlines<T> {
   readonly #heap: Entry<T>[] = []
   /** How many entries of the queue are late (timed out, reply owed). */
   #late = 0
+  /** `seq` of the next request added. */
+  #seq = 0
   readonly #giveUpAfter: number
 
   constructor(options?: RequestDeadlinesOptions) {
@@ -101,7 +110,7 @@ export class RequestDeadlines<T> {
   /** A request was written; its reply is due by `deadline` (ms on `scope.now()`'s clock). */
   add(request: T, deadline: number): void {
     if (Number.isNaN(deadline)) throw new InvalidArgumentError('RequestDeadlines.add: deadline is NaN')
-    const entry: Entry<T> = { request, deadline, late: false, answered: false }
+    const entry: Entry<T> = { request, deadline, late: false, answered: false, seq: this.#seq++ }
     this.#queue.push(entry)
     const heap = this.#heap
     // Deadlines in write order (one timeout for all) keep the heap sorted: no sift needed.
@@ -110,7 +119,7 @@ export class RequestDeadlines<T> {
     while (i > 0) {
       const parent = (i - 1) >> 1
       const p = heap[parent] as Entry<T>
-      if (p.deadline <= deadline) break
+      if (!before(entry, p)) break
       heap[i] = p
       i = parent
     }
@@ -146,7 +155,7 @@ export class RequestDeadlines<T> {
 
   /**
    * Call from `timeout()`: every request whose deadline is `now` or earlier and not yet answered
-   * is marked late and given to `onTimeout` (oldest deadline first). Returns true if the oldest
+   * is marked late and given to `onTimeout` (earliest deadline first, then in write order). Returns true if the oldest
    * late request's reply has been owed for `giveUpAfter` ms: the peer is stuck, close the connection.
    */
   expire(now: number, onTimeout: (request: T) => void): boolean {
@@ -184,7 +193,7 @@ export class RequestDeadlines<T> {
       const entry = this.#queue[i] as Entry<T>
       if (!entry.late) live.push(entry)
     }
-    live.sort((a, b) => a.deadline - b.deadline) // a sorted array is a heap
+    live.sort((a, b) => a.deadline - b.deadline || a.seq - b.seq) // a sorted array is a heap
     this.#heap.length = 0
     for (const entry of live) this.#heap.push(entry)
   }
@@ -204,8 +213,8 @@ export class RequestDeadlines<T> {
       const left = 2 * i + 1
       if (left >= n) break
       const right = left + 1
-      const child = right < n && (heap[right] as Entry<T>).deadline < (heap[left] as Entry<T>).deadline ? right : left
-      if ((heap[child] as Entry<T>).deadline >= last.deadline) break
+      const child = right < n && before(heap[right] as Entry<T>, heap[left] as Entry<T>) ? right : left
+      if (!before(heap[child] as Entry<T>, last)) break
       heap[i] = heap[child] as Entry<T>
       i = child
     }

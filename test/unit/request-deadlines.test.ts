@@ -147,7 +147,10 @@ describe('RequestDeadlines', () => {
     d.add('c', 5)
     assert.equal(d.deadline, 5)
     const failed: string[] = []
-    assert.equal(d.expire(5, (r) => failed.push(r)), false)
+    assert.equal(
+      d.expire(5, (r) => failed.push(r)),
+      false,
+    )
     assert.deepEqual(failed, ['c'])
     assert.equal(d.size, 3)
     assert.equal(d.late, 1)
@@ -195,7 +198,11 @@ describe('RequestDeadlines', () => {
             const due = model.filter((m) => !m.late && m.deadline <= now)
             due.sort((a, b) => a.deadline - b.deadline || a.id - b.id)
             for (const m of due) m.late = true
-            assert.deepEqual(failed, due.map((m) => m.id), 'earliest deadline first, then in write order')
+            assert.deepEqual(
+              failed,
+              due.map((m) => m.id),
+              'earliest deadline first, then in write order',
+            )
             const head = model[0]
             assert.equal(stuck, head !== undefined && head.late && head.deadline + 40 <= now)
           }

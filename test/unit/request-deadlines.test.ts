@@ -204,7 +204,7 @@ describe('RequestDeadlines', () => {
               'earliest deadline first, then in write order',
             )
             const head = model[0]
-            assert.equal(stuck, head !== undefined && head.late && head.deadline + 40 <= now)
+            assert.equal(stuck, head?.late === true && head.deadline + 40 <= now)
           }
           assert.equal(d.size, model.length)
           assert.equal(d.late, model.filter((m) => m.late).length)

@@ -28,7 +28,12 @@
  * most `offlineTimeout` ms, then `OfflineTimeoutError`) and go out after the reconnect. Commands
  * already written when the connection drops are rejected with a `ClosedError` — they may or may
  * not have run, so they are never silently sent again. A reply over `maxReplySize` fails its
- * command alone (`ReplyTooLargeError`). Every client error has a stable `code`.
+ * command alone (`ReplyTooLargeError`). A command without a reply within `commandTimeout` fails
+ * alone too (`CommandTimeoutError`): the protocol keeps the deadline of every command in flight
+ * in a `RequestDeadlines` (rotor-stream's deadline queue on the stream's one timer) and skips the
+ * late reply when it comes; only a server that stops answering altogether (no reply for another
+ * `commandTimeout`) costs the connection. `onCommandTimeout: 'reconnect'` restores the old way:
+ * any timeout fails the connection and every command in flight. Every client error has a stable `code`.
  *
  * The modules, one concern each: redis-client/client.ts (the `RedisClient`), queue.ts (commands
  * in flight and waiting), connection.ts (the protocol of one connection), parser.ts (replies),
@@ -36,6 +41,7 @@
  */
 export { DEFAULT_MAX_REPLY_SIZE, DEFAULT_OFFLINE_TIMEOUT, RedisClient, type RedisClientOptions } from './redis-client/client.js'
 export {
+  CommandTimeoutError,
   HelloError,
   OfflineTimeoutError,
   REDIS_CLIENT_CODES,

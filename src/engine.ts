@@ -30,6 +30,7 @@ import type { StreamIO } from './io.js'
 import { type Limits, SLEEP_READ_LIMIT } from './limits.js'
 import type { Factory, Protocol, Scope, Transport } from './protocol.js'
 import { checked, defaultException, NO_PROTOCOL, writeAfterHalfClose } from './protocol-rules.js'
+import type { ProxyHeader } from './proxy-protocol.js'
 import { RateWindow } from './rate-window.js'
 import { SpinGuard } from './spin-guard.js'
 import type { TlsUpgrade } from './starttls.js'
@@ -150,6 +151,9 @@ export class Engine implements Transport, Scope {
   }
   get localPort(): number | undefined {
     return this.#io.endpoints.localPort
+  }
+  get proxy(): ProxyHeader | undefined {
+    return this.#io.endpoints.proxy
   }
 
   /** What TLS negotiated on this connection; `null` on a plain one (see {@link TlsInfo}). */

@@ -17,6 +17,7 @@ export const codes = [
   'RS_ERR_LISTEN',
   'RS_ERR_UNSUPPORTED',
   'RS_ERR_TLS_UPGRADE',
+  'RS_ERR_PROXY_PROTOCOL',
 ] as const
 
 /** One of {@link codes}. */
@@ -173,6 +174,23 @@ export class TlsUpgradeError extends RotorStreamError<'RS_ERR_TLS_UPGRADE'> {
   constructor(kind: TlsUpgradeError['kind'], message: string, options?: ErrorOptions) {
     super('RS_ERR_TLS_UPGRADE', message, options)
     this.kind = kind
+  }
+}
+
+/**
+ * A server with `proxyProtocol` refused a connection before its protocol started: the PROXY
+ * header was malformed (`reason` `'malformed'`, also when the peer sent something else, such as
+ * a TLS ClientHello or `GET /`), longer than `maxHeaderSize` (`'too-large'`), not complete
+ * within its `timeout` (`'timeout'`), or the peer closed before sending it all (`'closed'`).
+ * Reported on the `rotor-stream:server:error` channel; the connection is closed.
+ */
+export class ProxyProtocolError extends RotorStreamError<'RS_ERR_PROXY_PROTOCOL'> {
+  override name = 'ProxyProtocolError'
+  /** What was wrong with the header. */
+  readonly reason: 'malformed' | 'too-large' | 'timeout' | 'closed'
+  constructor(reason: ProxyProtocolError['reason'], message: string, options?: ErrorOptions) {
+    super('RS_ERR_PROXY_PROTOCOL', message, options)
+    this.reason = reason
   }
 }
 

@@ -38,6 +38,7 @@ export {
   LimitReachedError,
   ListenError,
   ProtocolError,
+  ProxyProtocolError,
   ReadError,
   RotorStreamError,
   TimeoutError,
@@ -72,6 +73,18 @@ export {
 } from './limits.js'
 export { Persistent, type PersistentEvents, type PersistentOptions, type PersistentState } from './persistent.js'
 export type { Factory, Protocol, Scope, SeedArgument, Transport } from './protocol.js'
+export {
+  DEFAULT_PROXY_HEADER_TIMEOUT,
+  DEFAULT_PROXY_MAX_HEADER_SIZE,
+  type ProxyAddress,
+  type ProxyHeader,
+  type ProxyParse,
+  type ProxyProtocolOptions,
+  type ProxySsl,
+  type ProxyTlv,
+  parseProxyHeader,
+} from './proxy-protocol.js'
+export { RequestDeadlines, type RequestDeadlinesOptions } from './request-deadlines.js'
 export {
   type CloseOptions,
   DEFAULT_BACKLOG,

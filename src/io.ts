@@ -4,6 +4,7 @@
  */
 import type { Socket } from 'node:net'
 import type { Exception, HandlerError, TlsUpgradeError } from './errors.js'
+import type { ProxyHeader } from './proxy-protocol.js'
 import type { TlsUpgrade } from './starttls.js'
 
 /**
@@ -62,6 +63,8 @@ export interface Endpoints {
   readonly remotePort?: number | undefined
   readonly localAddress?: string | undefined
   readonly localPort?: number | undefined
+  /** The PROXY header the addresses come from (a server with `proxyProtocol`). */
+  readonly proxy?: ProxyHeader | undefined
 }
 
 /** One handler call, as the engine reports it to a tracing I/O: the handler and its argument. */

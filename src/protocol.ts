@@ -1,6 +1,7 @@
 import type { Buf } from './buf.js'
 import type { Exception } from './errors.js'
 import type { Intent } from './intent.js'
+import type { ProxyHeader } from './proxy-protocol.js'
 import type { StreamStats } from './stats.js'
 import type { TlsInfo } from './tls-info.js'
 
@@ -33,6 +34,12 @@ export interface Transport {
    * by the stream at no per-event allocation; the same object on every read.
    */
   readonly stats: StreamStats
+  /**
+   * On a server with `proxyProtocol`: the PROXY header the connection began with (its TLVs:
+   * ALPN, authority, unique id, SSL facts). Its addresses are already in `remoteAddress`,
+   * `remotePort`, `localAddress` and `localPort`. Undefined elsewhere.
+   */
+  readonly proxy?: ProxyHeader | undefined
   /**
    * Half-closes the connection: once `output` is flushed, a FIN tells the peer nothing more
    * will be sent, while reading goes on (an HTTP/1.0 client does this after its request).

@@ -21,6 +21,8 @@ import { channels } from './diagnostics.js'
 import { ClosedError, InvalidArgumentError, ListenError } from './errors.js'
 import { type StreamOptions, StreamSettings } from './limits.js'
 import type { Factory, SeedArgument } from './protocol.js'
+import { readProxyHeader } from './proxy-accept.js'
+import { type ProxyProtocolOptions, proxyProtocolOptions } from './proxy-protocol.js'
 import { abortError, checkIdlePolicy, checkSignal, type IdlePolicy, onAbort } from './shutdown.js'
 import { type ListenOptions, type ListenSettings, listenSettings } from './socket-options.js'
 import { ServerCounters, type ServerStats } from './stats.js'
@@ -75,6 +77,19 @@ export interface ServerOptions extends StreamOptions, ListenOptions {
    * @default none
    */
   signal?: AbortSignal
+  /**
+   * Every connection begins with a PROXY protocol header (v1 text or v2 binary, as HAProxy's
+   * `send-proxy`/`send-proxy-v2` and cloud load balancers send it): the protocol then sees the
+   * client's addresses in `remoteAddress`/`remotePort` (and the proxy's in `localAddress`/
+   * `localPort`), and the header itself, TLVs included, as `t.proxy`. A connection without a
+   * valid header is closed, with a `ProxyProtocolError` on the `rotor-stream:server:error`
+   * channel; there is no "optional" mode (see {@link ProxyProtocolOptions}). With `tls`, the
+   * header is read from the raw socket BEFORE the handshake, which is where proxies send it (a
+   * TLS passthrough proxy sends it ahead of the client's ClientHello); libraries that looked
+   * for it after the handshake never saw it, or failed the handshake on it.
+   * @default false
+   */
+  proxyProtocol?: boolean | ProxyProtocolOptions
 }
 
 /** What {@link serve} takes: where to listen, plus {@link ServerOptions}. */
@@ -154,7 +169,8 @@ export function serve<S>(options: ServeOptions, factory: Factory<S>, ...[seed]: 
   const budget = options.maxBufferedBytes === undefined ? options.budget : new MemoryBudget(options.maxBufferedBytes)
   const streamOptions = new StreamSettings({ ...options, budget }, 'serve')
   if (signal?.aborted) return Promise.reject(abortError(signal))
-  const server = Server.create(factory as Factory<unknown>, seed, streamOptions, tlsOptions)
+  const proxy = proxyProtocolOptions('serve', options.proxyProtocol)
+  const server = Server.create(factory as Factory<unknown>, seed, streamOptions, tlsOptions, proxy)
   return server.listen(address, maxConnections, listen, signal)
 }
 
@@ -175,6 +191,10 @@ export class Server {
   readonly #connections = new Map<net.Socket, Stream | null>()
   /** The 'close' listener of every raw TLS socket (`this` is the socket): one function per server, not a closure per connection. */
   readonly #rawSocketClosed: (this: net.Socket) => void
+  /** With `proxyProtocol`: its options; null without. */
+  readonly #proxy: Required<ProxyProtocolOptions> | null
+  /** With `proxyProtocol` and `tls`: Node's accept listener, which starts the handshake; called once the header is read. */
+  #startTls: ((socket: net.Socket) => void)[] = []
   /** Set once listening. */
   #address: Address | null = null
   /** The close in progress or done; `null` while serving. */
@@ -190,7 +210,14 @@ export class Server {
   /** The TLS settings in force and `setTls()`; null without TLS. */
   readonly #tls: TlsReloader | null
 
-  private constructor(factory: Factory<unknown>, seed: unknown, streamOptions: StreamSettings, tlsOptions: tls.TlsOptions | null) {
+  private constructor(
+    factory: Factory<unknown>,
+    seed: unknown,
+    streamOptions: StreamSettings,
+    tlsOptions: tls.TlsOptions | null,
+    proxy: Required<ProxyProtocolOptions> | null,
+  ) {
+    this.#proxy = proxy
     this.#factory = factory
     this.#seed = seed
     this.#streamOptions = streamOptions
@@ -205,6 +232,8 @@ export class Server {
     } else {
       this.#tls = new TlsReloader(tlsOptions)
       this.#server = tls.createServer(this.#tls.serverOptions(), (socket) => this.#attach(socket))
+      // The PROXY header comes before the ClientHello: hold the handshake until it is read.
+      if (proxy !== null) this.#startTls = takeListeners(this.#server, 'connection')
       this.#server.on('connection', (socket: net.Socket) => this.#onSocket(socket, true))
       // A failed or timed-out handshake (handshakeTimeout) does not close the socket by itself
       // in Node 20: without this, clients that never finish the handshake pin sockets forever.
@@ -245,8 +274,14 @@ export class Server {
   }
 
   /** @internal Used by {@link serve}. */
-  static create(factory: Factory<unknown>, seed: unknown, streamOptions: StreamSettings, tlsOptions: tls.TlsOptions | null): Server {
-    return new Server(factory, seed, streamOptions, tlsOptions)
+  static create(
+    factory: Factory<unknown>,
+    seed: unknown,
+    streamOptions: StreamSettings,
+    tlsOptions: tls.TlsOptions | null,
+    proxy: Required<ProxyProtocolOptions> | null = null,
+  ): Server {
+    return new Server(factory, seed, streamOptions, tlsOptions, proxy)
   }
 
   /** Connections open now: accepted and not yet closed (including TLS handshakes in progress). */
@@ -360,6 +395,10 @@ export class Server {
       return
     }
     this.#counters.accepted++
+    if (this.#proxy !== null) {
+      this.#acceptProxied(socket, isTls)
+      return
+    }
     if (!isTls) {
       this.#attach(socket)
       return
@@ -368,6 +407,24 @@ export class Server {
     socket.on('close', this.#rawSocketClosed)
     // The TLSSocket reports errors; this keeps a raw-socket error from being unhandled.
     socket.on('error', ignore)
+  }
+
+  /** With `proxyProtocol`: reads the header, then starts TLS or the stream on the rest. */
+  #acceptProxied(socket: net.Socket, isTls: boolean): void {
+    this.#connections.set(socket, null) // closed by close() like a TLS handshake
+    socket.on('close', this.#rawSocketClosed)
+    socket.on('error', ignore) // reported by readProxyHeader, then by the stream or the TLS socket
+    readProxyHeader(socket, this.#proxy as Required<ProxyProtocolOptions>, (error) => {
+      if (error !== null) {
+        if (channels.serverError.hasSubscribers) channels.serverError.publish({ server: this, error })
+      } else if (this.#closing !== null) {
+        socket.destroy()
+      } else if (isTls) {
+        for (const startTls of this.#startTls) startTls.call(this.#server, socket)
+      } else {
+        this.#attach(socket)
+      }
+    })
   }
 
   /** `socket` has closed: the connection is gone. */
@@ -541,6 +598,13 @@ async function chmodSocket(server: net.Server, path: string, mode: number): Prom
     await new Promise<void>((resolve) => server.close(() => resolve()))
     throw new ListenError(path, `cannot set the mode of ${path} to ${mode.toString(8)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
   }
+}
+
+/** Removes and returns the listeners of `event` on `emitter`. */
+function takeListeners(emitter: net.Server, event: string): ((socket: net.Socket) => void)[] {
+  const listeners = emitter.listeners(event) as ((socket: net.Socket) => void)[]
+  emitter.removeAllListeners(event)
+  return listeners
 }
 
 /** True for functions declared `async` (their results are promises of nothing to run). */

@@ -9,9 +9,10 @@ import { DeadlineTimer } from './deadline.js'
 import { channels } from './diagnostics.js'
 import { Engine } from './engine.js'
 import { type HandlerError, TlsUpgradeError } from './errors.js'
-import type { StreamIO } from './io.js'
+import type { Endpoints, StreamIO } from './io.js'
 import { FLUSH_ON_DONE_TIMEOUT, type StreamOptions, StreamSettings } from './limits.js'
 import type { Factory } from './protocol.js'
+import { endpointsOf } from './proxy-accept.js'
 import { type TlsUpgrade, upgradeSocket } from './starttls.js'
 import { checkFunction, invalid } from './validate.js'
 
@@ -166,8 +167,11 @@ class SocketIO extends DeadlineTimer implements StreamIO {
     this[kIO].#onClose()
   }
 
-  get endpoints(): Socket {
-    return this.#socket
+  /** The socket, or the PROXY header's addresses over it: looked up once, on first use. */
+  #endpoints: Endpoints | null = null
+  get endpoints(): Endpoints {
+    this.#endpoints ??= endpointsOf(this.#socket)
+    return this.#endpoints
   }
 
   clock(): number {

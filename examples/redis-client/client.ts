@@ -43,8 +43,21 @@ export interface RedisClientOptions extends Pick<PersistentOptions, 'connectTime
   maxOfflineQueue?: number
   /** Commands written and awaiting replies at most; more wait in the queue. @default 4096 */
   maxInFlight?: number
-  /** A reply that takes longer than this (ms) fails the connection (and its commands). @default 10000 */
+  /**
+   * How long a command written may wait for its reply, in ms. What happens then: see `onCommandTimeout`.
+   * @default 10000
+   */
   commandTimeout?: number
+  /**
+   * What a command timeout does. `'fail-command'`: that command alone fails with a
+   * `CommandTimeoutError`, its late reply is skipped when it comes (replies come in order, so it
+   * is known by its place), and the connection stays up; if the server then sends no reply at all
+   * for another `commandTimeout`, the connection is closed (a `TimeoutError`) and reconnected.
+   * `'reconnect'` (the behaviour before 0.x): the first timeout closes the connection and fails
+   * every command in flight with a `ClosedError`.
+   * @default 'fail-command'
+   */
+  onCommandTimeout?: 'fail-command' | 'reconnect'
   /** Bulk replies and messages as Buffers instead of utf8 strings. @default false */
   returnBuffers?: boolean
 }
@@ -107,6 +120,7 @@ export class RedisClient {
     this.options = {
       maxInFlight: options.maxInFlight ?? 4096,
       commandTimeout: options.commandTimeout ?? 10_000,
+      onCommandTimeout: checkOnCommandTimeout(options.onCommandTimeout),
       returnBuffers: options.returnBuffers ?? false,
       maxReplySize,
       protocol,
@@ -289,6 +303,13 @@ export class RedisClient {
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
   }
+}
+
+/** `onCommandTimeout` checked. */
+function checkOnCommandTimeout(value: unknown): 'fail-command' | 'reconnect' {
+  if (value === undefined) return 'fail-command'
+  if (value === 'fail-command' || value === 'reconnect') return value
+  throw new InvalidArgumentError(`RedisClient: options.onCommandTimeout must be 'fail-command' or 'reconnect', got ${String(value)}`)
 }
 
 /** `offlineTimeout` checked: a whole number of ms within 1..2^31-1, or Infinity. */

@@ -4,9 +4,9 @@
  * the client's `Persistent`; it starts by saying `HELLO 3` (with `protocol: 3`) and subscribing
  * again to every channel and pattern the client wants.
  */
-import { ClosedError, type Exception, Intent, type Protocol, type Scope, TimeoutError, type Transport } from 'rotor-stream'
+import { ClosedError, type Exception, Intent, type Protocol, RequestDeadlines, type Scope, TimeoutError, type Transport } from 'rotor-stream'
 import { Encoder } from './encoder.js'
-import { HelloError, type ReplyTooLargeError } from './errors.js'
+import { CommandTimeoutError, HelloError, type ReplyTooLargeError } from './errors.js'
 import { MAX_LINE, ReplyError, type ReplyItem, ReplyParser } from './parser.js'
 import type { Subscriptions } from './pubsub.js'
 import type { Command, CommandQueue } from './queue.js'
@@ -15,8 +15,10 @@ import type { Command, CommandQueue } from './queue.js'
 export interface ConnectionOptions {
   /** Commands written and awaiting replies at most; more wait in the queue. */
   readonly maxInFlight: number
-  /** A reply that takes longer than this (ms) fails the connection (and its commands). */
+  /** How long a written command may wait for its reply, in ms. */
   readonly commandTimeout: number
+  /** `'fail-command'`: a timeout fails that command alone; `'reconnect'`: it fails the connection. */
+  readonly onCommandTimeout: 'fail-command' | 'reconnect'
   /** Bulk replies as Buffers instead of utf8 strings. */
   readonly returnBuffers: boolean
   /** Most bytes of one reply. */
@@ -51,6 +53,12 @@ export class RedisConnection implements Protocol {
    * every command; NaN when none is armed.
    */
   #deadline = Number.NaN
+  /**
+   * With `onCommandTimeout: 'fail-command'`: the deadline of every command written and not yet
+   * completed, in the queue's order (the queue holds the commands; this, their deadlines and
+   * which ones timed out). Null with `'reconnect'`.
+   */
+  readonly #deadlines: RequestDeadlines<Command> | null
   readonly #queue: CommandQueue
   readonly #subscriptions: Subscriptions
   readonly #context: ConnectionContext
@@ -70,6 +78,8 @@ export class RedisConnection implements Protocol {
     this.#subscriptions = context.subscriptions
     this.#options = context.options
     this.#parser = new ReplyParser(context.options, this.#onReply)
+    // A server silent for another commandTimeout after a command timed out is stuck: reconnect.
+    this.#deadlines = context.options.onCommandTimeout === 'fail-command' ? new RequestDeadlines({ giveUpAfter: context.options.commandTimeout }) : null
   }
 
   /**
@@ -81,12 +91,12 @@ export class RedisConnection implements Protocol {
     const first = this.#subscriptions.isUsed ? this.#subscriptions.resubscribe(this.#queue.items.slice(this.#queue.writeHead)) : []
     if (this.#options.protocol === 3) first.unshift(this.#hello())
     this.#queue.prepend(first)
-    this.#writeQueued(t)
+    this.#writeQueued(t, scope)
     return this.#next(scope)
   }
 
   wakeup(t: Transport, scope: Scope): Intent<RedisConnection> {
-    this.#writeQueued(t)
+    this.#writeQueued(t, scope)
     return this.#next(scope)
   }
 
@@ -103,12 +113,21 @@ export class RedisConnection implements Protocol {
     const needBytes = this.#parser.needBytes
     if (needBytes !== null) return this.#expect(Intent.of(this).expectBytes(needBytes), scope)
     // Replies freed room in the window: top it up.
-    if (this.#queue.waiting > 0) this.#writeQueued(t)
+    if (this.#queue.waiting > 0) this.#writeQueued(t, scope)
     return this.#next(scope)
   }
 
   timeout(_t: Transport, scope: Scope): Intent<RedisConnection> {
     this.#deadline = Number.NaN
+    const deadlines = this.#deadlines
+    if (deadlines !== null) {
+      const timeout = this.#options.commandTimeout
+      if (deadlines.expire(scope.now(), (command) => command.reject(new CommandTimeoutError(timeout)))) {
+        return Intent.error(new TimeoutError(`no reply within ${2 * timeout} ms: the server stopped answering`))
+      }
+      if (this.#failure !== null) return Intent.error(this.#failure) // HELLO timed out
+      return this.#next(scope)
+    }
     if (this.#queue.inFlight === 0) return this.#next(scope) // the deadline kept while idle ran out: the timer stops
     return Intent.error(new TimeoutError(`no reply within ${this.#options.commandTimeout} ms`))
   }
@@ -146,7 +165,14 @@ export class RedisConnection implements Protocol {
       return true // pushes are never replies; one too large to read is dropped
     }
     if (this.#subscriptions.isUsed && this.#options.protocol === 2 && this.#isPubsubFrame(reply)) return true
-    return this.#queue.settle(reply)
+    return this.#settle(reply)
+  }
+
+  /** Gives `reply` to the oldest command in flight; a command that timed out has its late reply dropped. */
+  #settle(reply: ReplyItem | ReplyTooLargeError): boolean {
+    const deadlines = this.#deadlines
+    if (deadlines === null || !this.#queue.completes(reply) || deadlines.size === 0) return this.#queue.settle(reply)
+    return this.#queue.settle(reply, deadlines.shift() === undefined)
   }
 
   /**
@@ -178,7 +204,7 @@ export class RedisConnection implements Protocol {
     const count = frame[2]
     if (typeof count === 'number') this.#subscribed = count
     const head = this.#queue.head
-    if (head !== undefined && (head.kind === 'pubsub' || head.kind === 'resubscribe')) this.#queue.settle(frame as ReplyItem)
+    if (head !== undefined && (head.kind === 'pubsub' || head.kind === 'resubscribe')) this.#settle(frame as ReplyItem)
   }
 
   /** `HELLO 3`, whose error reply fails the connection (see `#failure`). */
@@ -196,7 +222,7 @@ export class RedisConnection implements Protocol {
   }
 
   /** Writes queued commands into this round's output, within the in-flight window and MAX_BATCH_BYTES. */
-  #writeQueued(t: Transport): void {
+  #writeQueued(t: Transport, scope: Scope): void {
     const queue = this.#queue
     const room = this.#options.maxInFlight - queue.inFlight
     if (room <= 0) return
@@ -211,6 +237,11 @@ export class RedisConnection implements Protocol {
       if (encoder.size > MAX_BATCH_BYTES) break
     }
     encoder.flush(out)
+    const deadlines = this.#deadlines
+    if (deadlines !== null && i > queue.writeHead) {
+      const deadline = scope.now() + this.#options.commandTimeout
+      for (let j = queue.writeHead; j < i; j++) deadlines.add(items[j] as Command, deadline)
+    }
     queue.writeHead = i
     // What did not fit waits; replies to what was sent will make room (see bytesRead).
   }
@@ -222,7 +253,12 @@ export class RedisConnection implements Protocol {
 
   /** Adds the command deadline while replies are owed; keeps the last one while idle (see `#deadline`). */
   #expect(intent: Intent<RedisConnection>, scope: Scope): Intent<RedisConnection> {
-    if (this.#queue.inFlight > 0) this.#deadline = scope.now() + this.#options.commandTimeout
+    const deadlines = this.#deadlines
+    if (deadlines !== null) {
+      // The earliest deadline pending; while none is, the last one stays armed (see `#deadline`).
+      const next = deadlines.deadline
+      if (next !== Number.POSITIVE_INFINITY) this.#deadline = next
+    } else if (this.#queue.inFlight > 0) this.#deadline = scope.now() + this.#options.commandTimeout
     return Number.isNaN(this.#deadline) ? intent : intent.deadline(this.#deadline)
   }
 }

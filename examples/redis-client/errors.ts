@@ -12,6 +12,7 @@ export const REDIS_CLIENT_CODES = [
   'REDIS_CLIENT_ERR_SUBSCRIBER_MODE',
   'REDIS_CLIENT_ERR_UNSUPPORTED_COMMAND',
   'REDIS_CLIENT_ERR_HELLO',
+  'REDIS_CLIENT_ERR_COMMAND_TIMEOUT',
 ] as const
 
 /** One of {@link REDIS_CLIENT_CODES}. */
@@ -90,5 +91,20 @@ export class HelloError extends RedisClientError<'REDIS_CLIENT_ERR_HELLO'> {
   override name = 'HelloError'
   constructor(cause: Error) {
     super('REDIS_CLIENT_ERR_HELLO', `the server refused HELLO 3 (protocol: 3): ${cause.message}`, { cause })
+  }
+}
+
+/**
+ * No reply came within `commandTimeout` ms (with `onCommandTimeout: 'fail-command'`, the
+ * default): this command alone fails; the connection stays up and the reply, if it comes late,
+ * is skipped. The command may have run.
+ */
+export class CommandTimeoutError extends RedisClientError<'REDIS_CLIENT_ERR_COMMAND_TIMEOUT'> {
+  override name = 'CommandTimeoutError'
+  /** The `commandTimeout` that passed, in ms. */
+  readonly timeout: number
+  constructor(timeout: number) {
+    super('REDIS_CLIENT_ERR_COMMAND_TIMEOUT', `no reply within ${timeout} ms: the command failed, the connection stays up (the command may have run)`)
+    this.timeout = timeout
   }
 }

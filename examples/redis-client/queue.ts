@@ -58,6 +58,12 @@ export class CommandQueue {
     return this.items.length - this.writeHead
   }
 
+  /** Whether `reply` completes the oldest command in flight (the last confirmation of a (P)SUBSCRIBE, or any other reply). */
+  completes(reply: ReplyItem | ReplyTooLargeError): boolean {
+    const command = this.replyHead < this.writeHead ? this.items[this.replyHead] : undefined
+    return command !== undefined && (command.replies <= 1 || reply instanceof Error)
+  }
+
   /** The oldest command in flight, if any. */
   get head(): Command | undefined {
     return this.replyHead < this.writeHead ? this.items[this.replyHead] : undefined
@@ -65,9 +71,10 @@ export class CommandQueue {
 
   /**
    * Gives `reply` to the oldest command in flight: settles it, or counts one of its pub/sub
-   * confirmations. False if none was in flight (a protocol error).
+   * confirmations. False if none was in flight (a protocol error). With `isLate`, the oldest
+   * command timed out and was already failed: the reply is dropped (see `RequestDeadlines`).
    */
-  settle(reply: ReplyItem | ReplyTooLargeError): boolean {
+  settle(reply: ReplyItem | ReplyTooLargeError, isLate = false): boolean {
     const command = this.replyHead < this.writeHead ? this.items[this.replyHead] : undefined
     if (command === undefined) return false
     if (command.replies > 1 && !(reply instanceof Error)) {
@@ -84,6 +91,7 @@ export class CommandQueue {
       this.writeHead -= this.replyHead
       this.replyHead = 0
     }
+    if (isLate) return true
     if (reply instanceof Error) command.reject(reply)
     else command.resolve(reply)
     return true

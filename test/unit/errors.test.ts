@@ -10,6 +10,7 @@ import {
   LimitReachedError,
   ListenError,
   ProtocolError,
+  ProxyProtocolError,
   ReadError,
   RotorStreamError,
   TimeoutError,
@@ -35,6 +36,7 @@ const EXPECTED_CODES = [
   'RS_ERR_LISTEN',
   'RS_ERR_UNSUPPORTED',
   'RS_ERR_TLS_UPGRADE',
+  'RS_ERR_PROXY_PROTOCOL',
 ]
 
 const econnreset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })
@@ -55,6 +57,7 @@ const CASES: readonly { error: RotorStreamError; code: string; name: string }[] 
   { error: new ListenError('127.0.0.1:80', 'cannot listen', { cause: econnreset }), code: 'RS_ERR_LISTEN', name: 'ListenError' },
   { error: new UnsupportedError('not here'), code: 'RS_ERR_UNSUPPORTED', name: 'UnsupportedError' },
   { error: new TlsUpgradeError('handshake', 'TLS handshake failed', { cause: econnreset }), code: 'RS_ERR_TLS_UPGRADE', name: 'TlsUpgradeError' },
+  { error: new ProxyProtocolError('malformed', 'not a PROXY header'), code: 'RS_ERR_PROXY_PROTOCOL', name: 'ProxyProtocolError' },
 ]
 
 describe('errors', () => {

@@ -256,26 +256,30 @@ describe('Redis client example against the RESP server example, on a virtual net
     await client.close()
   })
 
-  test('a reply later than commandTimeout fails the connection with a TimeoutError, and the client reconnects', T, async () => {
-    const client = detached({ commandTimeout: 2000 })
-    const { net, link } = connect(client)
-    const pair = link.pair
-    assert.ok(pair !== null)
-    pair.server.stall()
-    const late = settle(client.command('PING'))
-    link.wakeup()
-    net.advance(1999)
-    assert.equal(link.state, 'connected')
-    net.advance(1)
-    const result = await late
-    assert.ok('error' in result && result.error.includes('no reply within 2000 ms'), JSON.stringify(result))
-    assert.ok(pair.client.error instanceof TimeoutError)
-    net.advance(100)
-    assert.equal(link.state, 'connected')
-    const next = client.command('PING')
-    link.wakeup()
-    assert.equal(await next, 'PONG')
-    await link.stop()
-    await client.close()
-  })
+  test(
+    'with onCommandTimeout reconnect: a reply later than commandTimeout fails the connection with a TimeoutError, and the client reconnects',
+    T,
+    async () => {
+      const client = detached({ commandTimeout: 2000, onCommandTimeout: 'reconnect' })
+      const { net, link } = connect(client)
+      const pair = link.pair
+      assert.ok(pair !== null)
+      pair.server.stall()
+      const late = settle(client.command('PING'))
+      link.wakeup()
+      net.advance(1999)
+      assert.equal(link.state, 'connected')
+      net.advance(1)
+      const result = await late
+      assert.ok('error' in result && result.error.includes('no reply within 2000 ms'), JSON.stringify(result))
+      assert.ok(pair.client.error instanceof TimeoutError)
+      net.advance(100)
+      assert.equal(link.state, 'connected')
+      const next = client.command('PING')
+      link.wakeup()
+      assert.equal(await next, 'PONG')
+      await link.stop()
+      await client.close()
+    },
+  )
 })

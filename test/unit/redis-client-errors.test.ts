@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import {
+  CommandTimeoutError,
   HelloError,
   OfflineTimeoutError,
   REDIS_CLIENT_CODES,
@@ -22,6 +23,7 @@ describe('Redis client errors', () => {
         'REDIS_CLIENT_ERR_SUBSCRIBER_MODE',
         'REDIS_CLIENT_ERR_UNSUPPORTED_COMMAND',
         'REDIS_CLIENT_ERR_HELLO',
+        'REDIS_CLIENT_ERR_COMMAND_TIMEOUT',
       ],
     )
   })
@@ -36,6 +38,7 @@ describe('Redis client errors', () => {
     ]
     const noproto = new ReplyError('NOPROTO unsupported protocol version')
     cases.push([new HelloError(noproto), 'REDIS_CLIENT_ERR_HELLO', 'HelloError', /refused HELLO 3.*NOPROTO/, noproto])
+    cases.push([new CommandTimeoutError(500), 'REDIS_CLIENT_ERR_COMMAND_TIMEOUT', 'CommandTimeoutError', /no reply within 500 ms.*stays up/, undefined])
     for (const [err, code, name, message, cause] of cases) {
       assert.ok(err instanceof RedisClientError && err instanceof Error)
       assert.equal(err.code, code)

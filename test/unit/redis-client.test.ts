@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { ClosedError, LimitReachedError, ProtocolError, TimeoutError } from 'rotor-stream'
 import { describeSplit, Harness, prng, splits } from 'rotor-stream/testing'
-import { RedisClient, type RedisClientOptions, type RedisReply, ReplyError } from '../../examples/redis-client.js'
+import { CommandTimeoutError, RedisClient, type RedisClientOptions, type RedisReply, ReplyError } from '../../examples/redis-client.js'
 
 /** A client that only queues: its Persistent fails to connect and gives up. */
 function detached(options: RedisClientOptions = {}): RedisClient {
@@ -203,8 +203,8 @@ describe('RedisClient protocol', () => {
     await client.close()
   })
 
-  test('fails the connection when a reply is later than commandTimeout, but never while idle', async () => {
-    const client = detached({ commandTimeout: 1000 })
+  test('with onCommandTimeout reconnect: fails the connection when a reply is later than commandTimeout, but never while idle', async () => {
+    const client = detached({ commandTimeout: 1000, onCommandTimeout: 'reconnect' })
     const first = client.command('PING')
     const h = new Harness(client.factory)
     h.advance(900)
@@ -221,6 +221,41 @@ describe('RedisClient protocol', () => {
     assert.ok(h.error instanceof TimeoutError)
     const settled = await second
     assert.ok('error' in settled && settled.error instanceof ClosedError)
+    await client.close()
+  })
+
+  test('by default a late command fails alone, its late reply is skipped, and the next reply goes to the next command, under every split', async () => {
+    const replies = '+LATE\r\n+PONG\r\n'
+    for (const chunks of splits(replies, { random: 100 })) {
+      const client = detached({ commandTimeout: 1000 })
+      const first = settle(client.command('GET', 'slow'))
+      const h = new Harness(client.factory)
+      h.advance(500)
+      const second = client.command('PING')
+      h.wakeup()
+      h.advance(500) // the first command's deadline: it fails alone
+      const failed = await first
+      assert.ok('error' in failed && failed.error instanceof CommandTimeoutError, describeSplit(chunks))
+      assert.equal(h.state, 'running', describeSplit(chunks))
+      for (const chunk of chunks) h.feed(chunk)
+      assert.equal(await second, 'PONG', describeSplit(chunks))
+      h.advance(60_000) // idle afterwards: nothing fires
+      assert.equal(h.state, 'running')
+      await client.close()
+    }
+  })
+
+  test('by default a server that sends no reply at all for another commandTimeout fails the connection', async () => {
+    const client = detached({ commandTimeout: 1000 })
+    const first = settle(client.command('PING'))
+    const h = new Harness(client.factory)
+    h.advance(1000)
+    const failed = await first
+    assert.ok('error' in failed && failed.error instanceof CommandTimeoutError)
+    assert.equal(h.state, 'running')
+    h.advance(1000)
+    assert.equal(h.state, 'error')
+    assert.ok(h.error instanceof TimeoutError)
     await client.close()
   })
 })

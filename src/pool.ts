@@ -23,8 +23,9 @@ import { checkFunction, checkInteger, checkMs, checkObject, checkOneOf, checkOpt
 export interface PoolConnection {
   /** `connected` makes the member a candidate; any other state takes it out of rotation. */
   readonly state: PersistentState
-  on(event: 'connect' | 'disconnect' | 'giveup', listener: () => void): unknown
-  off(event: 'connect' | 'disconnect' | 'giveup', listener: () => void): unknown
+  /** `disconnect` passes why (an Error or undefined); `waiting` passes the last error third. */
+  on(event: 'connect' | 'disconnect' | 'waiting' | 'giveup', listener: (...args: unknown[]) => void): unknown
+  off(event: 'connect' | 'disconnect' | 'waiting' | 'giveup', listener: (...args: unknown[]) => void): unknown
   stop(): Promise<void>
 }
 
@@ -137,7 +138,7 @@ export interface PoolMemberInfo<E> {
 export type PoolEvents<E> = {
   /** A member joined the rotation (connected, and its check passed when there are checks). */
   up: [endpoint: E, index: number]
-  /** A member left the rotation: its connection closed (`reason` `'disconnect'`) or a health check failed (`'check'`, with the error). */
+  /** A member left the rotation: its connection closed (`reason` `'disconnect'`, with why) or a health check failed (`'check'`, with the error). */
   down: [endpoint: E, index: number, reason: 'disconnect' | 'check', error: unknown]
 }
 
@@ -395,14 +396,19 @@ export class Pool<E, H> extends EventEmitter<PoolEvents<E>> {
     const slot = new Slot(endpoint, index, member, this.#health === null)
     this.#slots.push(slot)
     const onConnect = (): void => this.#onConnect(slot)
-    const onDisconnect = (): void => this.#onDisconnect(slot)
+    const onDisconnect = (reason?: unknown): void => this.#onDisconnect(slot, reason)
+    const onWaiting = (_delay?: unknown, _attempt?: unknown, reason?: unknown): void => {
+      if (reason !== undefined) this.#lastError = reason
+    }
     const onGiveUp = (): void => this.#onGiveUp()
     connection.on('connect', onConnect)
     connection.on('disconnect', onDisconnect)
+    connection.on('waiting', onWaiting)
     connection.on('giveup', onGiveUp)
     slot.detach = () => {
       connection.off('connect', onConnect)
       connection.off('disconnect', onDisconnect)
+      connection.off('waiting', onWaiting)
       connection.off('giveup', onGiveUp)
     }
     if (connection.state === 'connected') this.#onConnect(slot) // a client that was connected before the pool
@@ -421,13 +427,13 @@ export class Pool<E, H> extends EventEmitter<PoolEvents<E>> {
     }
   }
 
-  #onDisconnect(slot: Slot<E, H>): void {
+  #onDisconnect(slot: Slot<E, H>, reason: unknown): void {
     if (!slot.isConnected) return
     const wasLive = slot.isLive
     slot.isConnected = false
     this.#stopChecks(slot)
-    if (wasLive) this.emit('down', slot.endpoint, slot.index, 'disconnect', undefined)
-    this.#lastError = new ClosedError('a pool member lost its connection')
+    if (reason !== undefined) this.#lastError = reason
+    if (wasLive) this.emit('down', slot.endpoint, slot.index, 'disconnect', reason)
   }
 
   /** A member's reconnect policy gave up: when every member has, waiting is pointless. */

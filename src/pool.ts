@@ -278,7 +278,15 @@ export class Pool<E, H> extends EventEmitter<PoolEvents<E>> {
     this.#clock = o.clock === undefined ? REAL_CLOCK : clockOption(where, o.clock)
     try {
       for (let index = 0; index < perEndpoint; index++) {
-        for (const endpoint of endpoints as readonly E[]) this.#add(where, endpoint, index, create(endpoint, index))
+        for (const endpoint of endpoints as readonly E[]) {
+          const member = create(endpoint, index)
+          try {
+            this.#add(where, endpoint, index, member)
+          } catch (err) {
+            stopQuietly(member) // its Persistent may be connecting already
+            throw err
+          }
+        }
       }
     } catch (err) {
       for (const slot of this.#slots) void this.#closeMember(slot)
@@ -318,8 +326,9 @@ export class Pool<E, H> extends EventEmitter<PoolEvents<E>> {
   async run<T>(fn: (handle: H, endpoint: E) => T | PromiseLike<T>, options?: PoolWaitOptions): Promise<T> {
     checkFunction('Pool.run', 'fn', fn)
     const wait = this.#waitOptions('Pool.run', options)
-    const slot = this.#pickShared() ?? (await this.#wait(false, wait))
-    slot.load++
+    let slot = this.#pickShared()
+    if (slot !== null) slot.load++
+    else slot = await this.#wait(false, wait) // counted by #serve, so that waiters served together spread out
     try {
       return await fn(slot.member.handle, slot.endpoint)
     } finally {
@@ -567,7 +576,9 @@ export class Pool<E, H> extends EventEmitter<PoolEvents<E>> {
         return // no live member at all: nobody can be served
       }
       waiters.splice(i, 1)
-      if (w.exclusive) slot.isLeased = true // taken now, so that the next waiter cannot get it too
+      // Taken now, so that the next waiter does not get the same member too (or, least-loaded, sees its load).
+      if (w.exclusive) slot.isLeased = true
+      else slot.load++
       this.#settleWith(w, slot)
     }
   }
@@ -623,6 +634,17 @@ function clockOption(where: string, value: unknown): PoolClock {
   checkFunction(where, 'options.clock.setTimeout', c.setTimeout)
   checkFunction(where, 'options.clock.clearTimeout', c.clearTimeout)
   return c
+}
+
+/** Stops what looks like a member's connection, ignoring anything else: for a member refused by validation. */
+function stopQuietly(member: unknown): void {
+  const connection = (member as { connection?: { stop?: unknown } } | null | undefined)?.connection
+  if (typeof connection?.stop !== 'function') return
+  try {
+    void Promise.resolve((connection as { stop(): unknown }).stop()).catch(noop)
+  } catch {
+    // a stop() that throws: nothing more to do for a member that never joined
+  }
 }
 
 function noop(): void {}

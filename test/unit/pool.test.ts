@@ -458,6 +458,29 @@ describe('Pool', () => {
     }
   })
 
+  test('stops the members made so far when create throws, and rethrows', T, () => {
+    const net = new VirtualNetwork()
+    const made: SimPersistent[] = []
+    const boom = new Error('no more')
+    assert.throws(
+      () =>
+        new Pool({
+          endpoints: [A, B],
+          create: (endpoint) => {
+            if (made.length === 1) throw boom
+            const client = net.persistent(endpoint, Idle.create)
+            made.push(client)
+            return { connection: client, handle: client }
+          },
+        }),
+      (err: unknown) => err === boom,
+    )
+    assert.deepEqual(
+      made.map((c) => c.state),
+      ['stopped'],
+    )
+  })
+
   test('validates the options of a call', T, async () => {
     const { clock, pool } = setup()
     await clock.advance(1)

@@ -115,4 +115,39 @@ describe('examples/redis-pool.ts with two redis-servers', { ...peer, timeout: 12
       await Promise.all([redisA.stop(), redisB.stop()])
     }
   })
+
+  test('takes a server that stops answering PING out of rotation (SIGSTOP) and back once it answers (SIGCONT)', { timeout: 60_000 }, async () => {
+    const [redisA, redisB] = [await startRealRedis(await freePort()), await startRealRedis(await freePort())]
+    const pool = createRedisPool(
+      [
+        { host: '127.0.0.1', port: redisA.port },
+        { host: '127.0.0.1', port: redisB.port },
+      ],
+      { checkInterval: 50, checkTimeout: 200 },
+    )
+    const down: string[] = []
+    pool.on('down', (endpoint, _index, reason) => down.push(`${(endpoint as { port: number }).port} ${reason}`))
+    const live = (port: number) => pool.members.some((m) => (m.endpoint as { port: number }).port === port && m.isLive)
+    try {
+      await until(() => live(redisA.port) && live(redisB.port), 'both members live')
+      redisA.child.kill('SIGSTOP') // the connection stays up; only the PINGs go unanswered
+      await until(() => !live(redisA.port), 'the silent server out of rotation')
+      assert.deepEqual(down, [`${redisA.port} check`])
+      assert.equal(pool.members.find((m) => (m.endpoint as { port: number }).port === redisA.port)?.isConnected, true)
+      const ports = new Set<number>()
+      for (let i = 0; i < 50; i++) {
+        assert.equal(await pool.run((redis, e) => ports.add((e as { port: number }).port) && redis.command('SET', 'k', String(i))), 'OK')
+      }
+      assert.deepEqual([...ports], [redisB.port])
+      redisA.child.kill('SIGCONT')
+      await until(() => live(redisA.port), 'the server back in rotation once a PING passed')
+      ports.clear()
+      for (let i = 0; i < 4; i++) await pool.run((redis, e) => ports.add((e as { port: number }).port) && redis.command('PING'))
+      assert.ok(ports.has(redisA.port))
+    } finally {
+      redisA.child.kill('SIGCONT')
+      await pool.close()
+      await Promise.all([redisA.stop(), redisB.stop()])
+    }
+  })
 })

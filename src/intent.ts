@@ -210,6 +210,7 @@ export class Intent<P> {
     return extras.get(intent)
   }
 
+  /** {@inheritDoc IntentBuilder.startTls} */
   startTls(this: IntentBuilder<P>, upgrade: TlsUpgrade): Intent<P> {
     if (!(upgrade instanceof TlsUpgrade))
       throw invalid('Intent.startTls', 'upgrade', 'a TlsUpgrade (TlsUpgrade.server(...) or TlsUpgrade.client(...))', upgrade)

@@ -170,7 +170,7 @@ const INCOMPLETE: ProxyParse = Object.freeze({ state: 'incomplete' })
 /**
  * Parses a PROXY header (v1 or v2) at the start of `input`, all the bytes received so far.
  * Pure: it keeps nothing, and never throws on any input. A header longer than `maxHeaderSize`
- * bytes (within {@link PROXY_MIN_MAX_HEADER_SIZE}..{@link PROXY_MAX_MAX_HEADER_SIZE}) is refused
+ * bytes (232..65551, as `proxyProtocol.maxHeaderSize`) is refused
  * as soon as its length is known; bytes that cannot begin one (a TLS ClientHello, `GET /`) are
  * refused at the first byte that differs. A v2 CRC32C TLV is checked.
  */

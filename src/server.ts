@@ -18,7 +18,7 @@ import type { Address } from './address.js'
 import { MemoryBudget } from './budget.js'
 import { withResolvers } from './deferred.js'
 import { channels } from './diagnostics.js'
-import { ClosedError, InvalidArgumentError, ListenError } from './errors.js'
+import { ClosedError, InvalidArgumentError, ListenError, UnsupportedError } from './errors.js'
 import { type StreamOptions, StreamSettings } from './limits.js'
 import type { Factory, SeedArgument } from './protocol.js'
 import { readProxyHeader } from './proxy-accept.js'
@@ -86,7 +86,8 @@ export interface ServerOptions extends StreamOptions, ListenOptions {
    * channel; there is no "optional" mode (see {@link ProxyProtocolOptions}). With `tls`, the
    * header is read from the raw socket BEFORE the handshake, which is where proxies send it (a
    * TLS passthrough proxy sends it ahead of the client's ClientHello); libraries that looked
-   * for it after the handshake never saw it, or failed the handshake on it.
+   * for it after the handshake never saw it, or failed the handshake on it. On Bun, `tls` with
+   * `proxyProtocol` throws an `UnsupportedError` (its TLS server cannot wait for the header).
    * @default false
    */
   proxyProtocol?: boolean | ProxyProtocolOptions
@@ -170,6 +171,12 @@ export function serve<S>(options: ServeOptions, factory: Factory<S>, ...[seed]: 
   const streamOptions = new StreamSettings({ ...options, budget }, 'serve')
   if (signal?.aborted) return Promise.reject(abortError(signal))
   const proxy = proxyProtocolOptions('serve', options.proxyProtocol)
+  // Bun's TLS server starts the handshake on the raw socket by itself, header included (the
+  // handshake then fails on every connection): refused rather than a server that can never work.
+  const bun = (process.versions as NodeJS.ProcessVersions & { bun?: string }).bun
+  if (proxy !== null && tlsOptions !== null && bun !== undefined) {
+    throw new UnsupportedError(`serve: options.proxyProtocol with options.tls is not supported on Bun ${bun} (terminate TLS in the proxy, or use Node or Deno)`)
+  }
   const server = Server.create(factory as Factory<unknown>, seed, streamOptions, tlsOptions, proxy)
   return server.listen(address, maxConnections, listen, signal)
 }

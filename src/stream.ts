@@ -86,24 +86,52 @@ const NO_BYTES = Buffer.alloc(0)
 const kIO = Symbol('rotor-stream.io')
 type OwnedSocket = Socket & { [kIO]: SocketIO }
 
+/** Bits of `SocketIO.#flags`. */
+const IS_TLS = 1 << 0
+const UPGRADING = 1 << 1
+const READING = 1 << 2
+const WRITE_FAILED = 1 << 3
+
 /**
  * A socket as the engine's I/O. It is also the stream's timer (a `DeadlineTimer`), so that an
  * idle connection holds one object for both.
  */
 class SocketIO extends DeadlineTimer implements StreamIO {
   readonly #settings: StreamSettings
+  /** Yes/no states, one bit each, behind the accessors below (one field instead of four). */
+  #flags = 0
   /** The stream this I/O serves: set by `bind()`, right after the stream is made, before any event. */
   #stream!: Stream
   /** The socket; replaced once by its TLS socket after `startTls`. */
   #socket: Socket
   /** A TLS socket: every write carries the callback (see `write`). */
-  #isTls: boolean
+  get #isTls(): boolean {
+    return (this.#flags & IS_TLS) !== 0
+  }
+  set #isTls(on: boolean) {
+    this.#flags = on ? this.#flags | IS_TLS : this.#flags & ~IS_TLS
+  }
   /** A TLS upgrade runs: from `startTls` until the handshake is done. */
-  #upgrading = false
+  get #upgrading(): boolean {
+    return (this.#flags & UPGRADING) !== 0
+  }
+  set #upgrading(on: boolean) {
+    this.#flags = on ? this.#flags | UPGRADING : this.#flags & ~UPGRADING
+  }
   /** Whether the socket is flowing (we asked for data). */
-  #reading = false
+  get #reading(): boolean {
+    return (this.#flags & READING) !== 0
+  }
+  set #reading(on: boolean) {
+    this.#flags = on ? this.#flags | READING : this.#flags & ~READING
+  }
   /** Set by a failed write so that the 'error' event which follows is not taken for a read error. */
-  #writeFailed = false
+  get #writeFailed(): boolean {
+    return (this.#flags & WRITE_FAILED) !== 0
+  }
+  set #writeFailed(on: boolean) {
+    this.#flags = on ? this.#flags | WRITE_FAILED : this.#flags & ~WRITE_FAILED
+  }
   #lingerTimer: NodeJS.Timeout | null = null
   /** The write callback, made when first needed: an idle connection never needs it. */
   #afterWrite: ((err?: Error | null) => void) | null = null

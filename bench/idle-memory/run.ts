@@ -90,7 +90,7 @@ export async function idleMemory(): Promise<ScenarioResult> {
         unit: 'B/conn',
         samples: list.map((r) => r[key]),
         notes: key === 'heap' ? `external (Buffers) ${median(list.map((r) => r.external)).toFixed(0)} B/conn` : undefined,
-        target: subject === 'rotor' ? undefined : { kind: 'max', value: 1.2 },
+        target: subject === 'rotor' ? undefined : { kind: 'max', value: 1.0 },
       })
     }
   }

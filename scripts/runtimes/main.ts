@@ -12,6 +12,7 @@ import './tests/tls.js'
 import './tests/tls-info.js'
 import './tests/resp.js'
 import './tests/starttls.js'
+import './tests/deployment.js'
 import './tests/pool.js'
 
 const summary = await run(process.env.RS_TEST_FILTER ?? '')

@@ -25,7 +25,9 @@ export interface PoolConnection {
   readonly state: PersistentState
   /** `disconnect` passes why (an Error or undefined); `waiting` passes the last error third. */
   on(event: 'connect' | 'disconnect' | 'waiting' | 'giveup', listener: (...args: unknown[]) => void): unknown
+  /** Removes a listener `on` added: the pool detaches its own when it closes. */
   off(event: 'connect' | 'disconnect' | 'waiting' | 'giveup', listener: (...args: unknown[]) => void): unknown
+  /** Stops for good; `pool.close()` calls it when the member has no `close` of its own. */
   stop(): Promise<void>
 }
 
@@ -62,6 +64,7 @@ export interface PoolClock {
   now(): number
   /** Runs `fn` after `ms` ms; the result is given to `clearTimeout`. */
   setTimeout(fn: () => void, ms: number): unknown
+  /** Cancels a timer `setTimeout` returned (one that already ran, too). */
   clearTimeout(timer: unknown): void
 }
 

@@ -18,6 +18,7 @@ export const codes = [
   'RS_ERR_UNSUPPORTED',
   'RS_ERR_TLS_UPGRADE',
   'RS_ERR_PROXY_PROTOCOL',
+  'RS_ERR_POOL_UNAVAILABLE',
 ] as const
 
 /** One of {@link codes}. */
@@ -191,6 +192,26 @@ export class ProxyProtocolError extends RotorStreamError<'RS_ERR_PROXY_PROTOCOL'
   constructor(reason: ProxyProtocolError['reason'], message: string, options?: ErrorOptions) {
     super('RS_ERR_PROXY_PROTOCOL', message, options)
     this.reason = reason
+  }
+}
+
+/**
+ * A `Pool` had no member for a request: `reason` `'down'` when no member was live (every
+ * endpoint down or failing its health checks) until the wait timed out, `'busy'` when live
+ * members existed but all were leased, `'queue-full'` when `maxWaiting` requests already waited
+ * (failed at once). `waited` is how long the request waited, in ms; `cause` is the last
+ * connection error or failed health check the pool saw, if any.
+ */
+export class PoolUnavailableError extends RotorStreamError<'RS_ERR_POOL_UNAVAILABLE'> {
+  override name = 'PoolUnavailableError'
+  /** Why no member was found. */
+  readonly reason: 'down' | 'busy' | 'queue-full'
+  /** ms the request waited. */
+  readonly waited: number
+  constructor(reason: PoolUnavailableError['reason'], waited: number, message: string, options?: ErrorOptions) {
+    super('RS_ERR_POOL_UNAVAILABLE', message, options)
+    this.reason = reason
+    this.waited = waited
   }
 }
 

@@ -37,6 +37,7 @@ export {
   InvalidArgumentError,
   LimitReachedError,
   ListenError,
+  PoolUnavailableError,
   ProtocolError,
   ProxyProtocolError,
   ReadError,
@@ -72,6 +73,23 @@ export {
   type StreamOptions,
 } from './limits.js'
 export { Persistent, type PersistentEvents, type PersistentOptions, type PersistentState } from './persistent.js'
+export {
+  DEFAULT_HEALTH_CHECK_INTERVAL,
+  DEFAULT_HEALTH_CHECK_TIMEOUT,
+  DEFAULT_POOL_MAX_WAITING,
+  DEFAULT_POOL_WAIT_TIMEOUT,
+  Pool,
+  type PoolChoice,
+  type PoolClock,
+  type PoolConnection,
+  type PoolEvents,
+  type PoolHealthCheck,
+  type PoolLease,
+  type PoolMember,
+  type PoolMemberInfo,
+  type PoolOptions,
+  type PoolWaitOptions,
+} from './pool.js'
 export type { Factory, Protocol, Scope, SeedArgument, Transport } from './protocol.js'
 export {
   DEFAULT_PROXY_HEADER_TIMEOUT,

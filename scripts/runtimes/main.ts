@@ -13,6 +13,7 @@ import './tests/tls-info.js'
 import './tests/resp.js'
 import './tests/starttls.js'
 import './tests/deployment.js'
+import './tests/pool.js'
 
 const summary = await run(process.env.RS_TEST_FILTER ?? '')
 // Exit at once: a runtime that keeps a handle open after the last test must not hang the run.

@@ -9,6 +9,7 @@ import {
   InvalidArgumentError,
   LimitReachedError,
   ListenError,
+  PoolUnavailableError,
   ProtocolError,
   ProxyProtocolError,
   ReadError,
@@ -37,6 +38,7 @@ const EXPECTED_CODES = [
   'RS_ERR_UNSUPPORTED',
   'RS_ERR_TLS_UPGRADE',
   'RS_ERR_PROXY_PROTOCOL',
+  'RS_ERR_POOL_UNAVAILABLE',
 ]
 
 const econnreset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })
@@ -58,6 +60,7 @@ const CASES: readonly { error: RotorStreamError; code: string; name: string }[] 
   { error: new UnsupportedError('not here'), code: 'RS_ERR_UNSUPPORTED', name: 'UnsupportedError' },
   { error: new TlsUpgradeError('handshake', 'TLS handshake failed', { cause: econnreset }), code: 'RS_ERR_TLS_UPGRADE', name: 'TlsUpgradeError' },
   { error: new ProxyProtocolError('malformed', 'not a PROXY header'), code: 'RS_ERR_PROXY_PROTOCOL', name: 'ProxyProtocolError' },
+  { error: new PoolUnavailableError('down', 5000, 'no pool member'), code: 'RS_ERR_POOL_UNAVAILABLE', name: 'PoolUnavailableError' },
 ]
 
 describe('errors', () => {

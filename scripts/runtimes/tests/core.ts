@@ -79,8 +79,9 @@ describe('exports', () => {
     ] as const) {
       assert.ok(import.meta.resolve(specifier).endsWith(file), `${specifier} resolved to ${import.meta.resolve(specifier)}`)
     }
-    assert.equal(codes.length, 15)
-    for (const code of ['RS_ERR_UNSUPPORTED', 'RS_ERR_TLS_UPGRADE', 'RS_ERR_PROXY_PROTOCOL']) assert.ok((codes as readonly string[]).includes(code), code)
+    assert.equal(codes.length, 16)
+    for (const code of ['RS_ERR_UNSUPPORTED', 'RS_ERR_TLS_UPGRADE', 'RS_ERR_PROXY_PROTOCOL', 'RS_ERR_POOL_UNAVAILABLE'])
+      assert.ok((codes as readonly string[]).includes(code), code)
     const err = new LimitReachedError(5)
     assert.ok(err instanceof RotorStreamError && err instanceof Error)
     assert.equal(err.code, 'RS_ERR_LIMIT_REACHED')

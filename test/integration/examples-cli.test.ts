@@ -174,8 +174,8 @@ describe("examples: the README's table and the files agree", () => {
       const source = readFileSync(path.join(ROOT, file), 'utf8')
       const header = source.slice(0, source.indexOf('*/'))
       if (!row.includes('npx tsx')) {
-        // A module rather than a command (the Redis client): its header shows how to use it.
-        assert.match(header, /new \w+\(/, `${file}: the header shows no use`)
+        // A module rather than a command (the Redis client, the pool): its header shows how to make one.
+        assert.match(header, /new \w+\(|create\w+\(/, `${file}: the header shows no use`)
         continue
       }
       assert.ok(header.includes(`npx tsx --conditions=rotor-stream-source ${file}`), `${file}: the header does not give the README's command`)
@@ -200,8 +200,9 @@ describe("examples: the README's table and the files agree", () => {
 
   test('every server of the table is started by the tests above, every client by its own test', () => {
     const tested = new Set(SERVERS.map((s) => s.file))
-    // The clients need a server of their own: test/interop/http.test.ts and test/integration/http10-examples.test.ts run them.
-    const clients = new Set(['examples/http-client.ts', 'examples/fetch.ts', 'examples/redis-client.ts'])
+    // The clients need a server of their own: test/interop/http.test.ts, test/integration/http10-examples.test.ts,
+    // test/interop/redis-client.test.ts and test/interop/redis-pool.test.ts run them.
+    const clients = new Set(['examples/http-client.ts', 'examples/fetch.ts', 'examples/redis-client.ts', 'examples/redis-pool.ts'])
     for (const { file } of commands) assert.ok(tested.has(file) || clients.has(file), `${file} is in the README but no test starts it`)
     const listed = new Set(commands.map((c) => c.file))
     for (const file of tested) assert.ok(listed.has(file), `${file} is tested but missing from the README's table`)

@@ -183,19 +183,27 @@ export class Buf {
 
   /**
    * Appends a chunk the caller gives away: when the Buf is empty the chunk becomes its storage
-   * (no copy). The caller must not modify the chunk afterwards.
+   * (no copy). The caller must not modify the chunk afterwards. `want` is how many readable
+   * bytes the reader waits for (0: unknown): when the chunk has to be copied, the storage is
+   * made that large at once, instead of doubling (and copying) its way up chunk by chunk.
    * @internal
    */
-  append(chunk: Buffer): void {
+  append(chunk: Buffer, want = 0): void {
+    const n = chunk.length
     if (this.#storage === null) {
-      if (chunk.length === 0) return
+      if (n === 0) return
       this.#storage = chunk
       this.#start = 0
-      this.#end = chunk.length
+      this.#end = n
       this.#adopted = true
       return
     }
-    this.write(chunk)
+    if (n === 0) return
+    const length = this.#end - this.#start
+    // Growing for `want` now copies the bytes held once, where doubling would copy them again and again.
+    const storage = want > length + n && (this.#adopted || want > this.#storage.length) ? this.#grow(length, want) : this.#reserve(n)
+    storage.set(chunk, this.#end)
+    this.#end += n
   }
 
   /**
@@ -228,22 +236,35 @@ export class Buf {
     return n
   }
 
-  /** Makes room for `n` more bytes at `#end`: compacts when that suffices, else grows. */
+  /**
+   * Makes room for `n` more bytes at `#end`: compacts when that is cheap enough, else grows.
+   * Compaction moves the live bytes to the front: done only when the consumed head is at least as
+   * large, so that no byte is moved more than once on average (a bulk read of exactly N bytes per
+   * call then costs one copy plus at most one move of every byte, into the same storage).
+   * Otherwise the storage at least doubles: allocating a fresh buffer of the same size would copy
+   * as much as a move, and a large one is fresh memory from the kernel (page faults) every time.
+   */
   #reserve(n: number): Buffer {
     const storage = this.#storage
     const length = this.#end - this.#start
     if (storage !== null && !this.#adopted) {
       if (this.#end + n <= storage.length) return storage
-      // Most of the storage is consumed bytes: move the live tail to the front instead of growing.
-      if (length + n <= storage.length >>> 1 || (this.#start >= storage.length >>> 1 && length + n <= storage.length)) {
+      if (length + n <= storage.length && this.#start >= length) {
         storage.copyWithin(0, this.#start, this.#end)
         this.#start = 0
         this.#end = length
         return storage
       }
+      return this.#grow(length, Math.max(length + n, storage.length * 2))
     }
+    return this.#grow(length, length + n)
+  }
+
+  /** Moves the live bytes (`length` of them) into new storage of at least `size` bytes (a power of two). */
+  #grow(length: number, size: number): Buffer {
+    const storage = this.#storage
     let capacity = Buf.MIN_CAPACITY
-    while (capacity < length + n) capacity *= 2
+    while (capacity < size) capacity *= 2
     const grown = Buffer.allocUnsafe(capacity)
     if (storage !== null) storage.copy(grown, 0, this.#start, this.#end)
     this.#storage = grown

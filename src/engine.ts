@@ -325,7 +325,9 @@ export class Engine implements Transport, Scope {
   /** Bytes arrived; the chunk is given away. @internal */
   onData(chunk: Buffer): void {
     if (this.#ended) return
-    this.input.append(chunk)
+    // Reading a frame of known size: the input needs room for all of it (see Buf.append).
+    const expect = this.#expect
+    this.input.append(chunk, expect.kind === Kind.Bytes ? Math.min(expect.n, this.#limits.maxBufferSize) : 0)
     const stats = this.stats
     stats.bytesIn += chunk.length
     stats.reads++

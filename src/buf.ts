@@ -57,14 +57,35 @@ export class Buf {
     return this.#storage[this.#start + index]
   }
 
-  /** Drops the first `n` readable bytes, an integer within 0..length. Storage is released once nothing is left. */
+  /**
+   * Drops the first `n` readable bytes, an integer within 0..length. Storage is released once
+   * nothing is left, except large storage of its own (KEEP bytes or more, grown for a large
+   * frame: see `append`), kept for the next frame (see `release`).
+   */
   consume(n: number): void {
     // An integer first: a fraction or a string here would leave #start pointing between bytes, or concatenated.
     if (!(Number.isSafeInteger(n) && n >= 0 && n <= this.length)) {
       throw invalid('Buf.consume', 'n', `an integer within 0..${this.length} (the readable bytes)`, n)
     }
     this.#start += n
-    if (this.#start === this.#end) this.clear()
+    if (this.#start !== this.#end) return
+    const storage = this.#storage
+    if (storage !== null && !this.#adopted && storage.length >= KEEP) {
+      this.#start = 0
+      this.#end = 0
+    } else {
+      this.clear()
+    }
+  }
+
+  /**
+   * Releases storage kept by `consume()` while nothing is readable, unless the reader waits for
+   * `want` bytes, KEEP or more (0: none): an idle stream holds no buffer memory. The engine calls
+   * this after every round.
+   * @internal
+   */
+  release(want: number): void {
+    if (this.#start === this.#end && this.#storage !== null && want < KEEP) this.clear()
   }
 
   /** Drops everything and releases the storage. */
@@ -190,7 +211,8 @@ export class Buf {
    */
   append(chunk: Buffer, want = 0): void {
     const n = chunk.length
-    if (this.#storage === null) {
+    // Kept storage is for frames that span chunks: one that fits in this chunk is read in place.
+    if (this.#storage === null || (this.#start === this.#end && want <= n)) {
       if (n === 0) return
       this.#storage = chunk
       this.#start = 0
@@ -283,6 +305,12 @@ function badRange(where: string, start: unknown, end: unknown): Error {
 }
 
 const EMPTY = Buffer.alloc(0)
+/**
+ * Own storage at least this large is kept when drained, while the reader waits for frames as large: reading frames of
+ * 1 MiB from 64 KiB reads would otherwise allocate a fresh 1 MiB per frame, and large fresh
+ * allocations cost page faults and cold caches, several times the copy into reused memory.
+ */
+const KEEP = 64 * 1024
 /** Strings up to this many characters are written by a JS loop (measured faster than `Buffer#write` up to ~64). */
 const SHORT_STRING = 32
 /** Ranges up to this many bytes are copied by a JS loop (measured faster than `subarray()` + `set()` up to ~40). */

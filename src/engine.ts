@@ -758,6 +758,8 @@ export class Engine implements Transport, Scope {
       return
     }
     const expect = this.#expect
+    // Drained input keeps large storage only while large frames are read (see Buf.release).
+    this.input.release(expect.kind === Kind.Bytes ? expect.n : 0)
     const waiting = expect.readsInput
     // Asleep, a little is still read: the peer's FIN or reset shows only to a reading socket.
     const asleep = expect.kind === Kind.Sleep && this.input.length < Math.min(SLEEP_READ_LIMIT, this.#limits.maxBufferSize)

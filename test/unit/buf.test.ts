@@ -218,6 +218,25 @@ describe('Buf', () => {
     assert.equal(capacities.size, 1, `capacities ${[...capacities].join(', ')}`)
   })
 
+  test('keeps large storage of its own when drained, until released for a small frame', T, () => {
+    const buf = new Buf()
+    buf.append(Buffer.alloc(65536, 'a'))
+    buf.append(Buffer.alloc(65536, 'b'), 1 << 20)
+    const capacity = buf.capacity
+    assert.ok(capacity >= 1 << 20)
+    buf.consume(buf.length)
+    assert.equal(buf.length, 0)
+    assert.equal(buf.capacity, capacity, 'kept for the next large frame')
+    buf.release(1 << 20)
+    assert.equal(buf.capacity, capacity, 'still waiting for a large frame')
+    buf.append(Buffer.alloc(65536, 'c'), 1 << 20)
+    assert.equal(buf.capacity, capacity, 'the next frame is copied into the kept storage')
+    assert.equal(buf.toString('latin1', 0, 2), 'cc')
+    buf.consume(buf.length)
+    buf.release(8)
+    assert.equal(buf.capacity, 0, 'released once the reader waits for a small frame')
+  })
+
   test('copies ranges into new memory, clamped to the readable bytes', T, () => {
     const buf = new Buf()
     buf.write('xx0123456789')

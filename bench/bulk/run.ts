@@ -9,7 +9,11 @@
  * Node reads every socket chunk into a new 64 KiB malloc'd buffer, freed only when V8 collects
  * it; in the slow mode glibc gives the freed top of its heap back to the kernel (brk) after
  * each collection, so the next reads fault fresh pages in and copy into cold memory (the
- * server's minor page faults per GiB go from ~10k to 30k–200k, its CPU from ~0.25 to ~2–3 s).
+ * server's minor page faults per GiB go from ~1–10k to 30k–200k, its CPU from ~0.25 to ~2–3 s).
+ * Which mode a process gets is glibc's dynamic threshold: once a large mmap'd chunk is freed
+ * (say a 32 MiB buffer early on), the trim threshold becomes twice its size and the heap stays;
+ * without one it is 128 KiB. Not ours to fix in a library: MALLOC_TRIM_THRESHOLD_ (BULK_TRIM)
+ * or another allocator removes the slow mode; a read path into one reused buffer would too.
  * A round counts as slow when the server faulted more than SLOW_FAULTS pages per GiB; each mode
  * has its own rows in the table (its rounds only, and how many of them).
  * Knobs: ROUNDS (7), BULK_BYTES (1073741824), BULK_WRITE (1048576), BULK_CHUNK (65536),

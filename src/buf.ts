@@ -57,14 +57,35 @@ export class Buf {
     return this.#storage[this.#start + index]
   }
 
-  /** Drops the first `n` readable bytes, an integer within 0..length. Storage is released once nothing is left. */
+  /**
+   * Drops the first `n` readable bytes, an integer within 0..length. Storage is released once
+   * nothing is left, except large storage of its own (KEEP bytes or more, grown for a large
+   * frame: see `append`), kept for the next frame (see `release`).
+   */
   consume(n: number): void {
     // An integer first: a fraction or a string here would leave #start pointing between bytes, or concatenated.
     if (!(Number.isSafeInteger(n) && n >= 0 && n <= this.length)) {
       throw invalid('Buf.consume', 'n', `an integer within 0..${this.length} (the readable bytes)`, n)
     }
     this.#start += n
-    if (this.#start === this.#end) this.clear()
+    if (this.#start !== this.#end) return
+    const storage = this.#storage
+    if (storage !== null && !this.#adopted && storage.length >= KEEP) {
+      this.#start = 0
+      this.#end = 0
+    } else {
+      this.clear()
+    }
+  }
+
+  /**
+   * Releases storage kept by `consume()` while nothing is readable, unless the reader waits for
+   * `want` bytes, KEEP or more (0: none): an idle stream holds no buffer memory. The engine calls
+   * this after every round.
+   * @internal
+   */
+  release(want: number): void {
+    if (this.#start === this.#end && this.#storage !== null && want < KEEP) this.clear()
   }
 
   /** Drops everything and releases the storage. */
@@ -183,19 +204,28 @@ export class Buf {
 
   /**
    * Appends a chunk the caller gives away: when the Buf is empty the chunk becomes its storage
-   * (no copy). The caller must not modify the chunk afterwards.
+   * (no copy). The caller must not modify the chunk afterwards. `want` is how many readable
+   * bytes the reader waits for (0: unknown): when the chunk has to be copied, the storage is
+   * made that large at once, instead of doubling (and copying) its way up chunk by chunk.
    * @internal
    */
-  append(chunk: Buffer): void {
-    if (this.#storage === null) {
-      if (chunk.length === 0) return
+  append(chunk: Buffer, want = 0): void {
+    const n = chunk.length
+    // Kept storage is for frames that span chunks: one that fits in this chunk is read in place.
+    if (this.#storage === null || (this.#start === this.#end && want <= n)) {
+      if (n === 0) return
       this.#storage = chunk
       this.#start = 0
-      this.#end = chunk.length
+      this.#end = n
       this.#adopted = true
       return
     }
-    this.write(chunk)
+    if (n === 0) return
+    const length = this.#end - this.#start
+    // Growing for `want` now copies the bytes held once, where doubling would copy them again and again.
+    const storage = want > length + n && (this.#adopted || want > this.#storage.length) ? this.#grow(length, want) : this.#reserve(n)
+    storage.set(chunk, this.#end)
+    this.#end += n
   }
 
   /**
@@ -228,22 +258,35 @@ export class Buf {
     return n
   }
 
-  /** Makes room for `n` more bytes at `#end`: compacts when that suffices, else grows. */
+  /**
+   * Makes room for `n` more bytes at `#end`: compacts when that is cheap enough, else grows.
+   * Compaction moves the live bytes to the front: done only when the consumed head is at least as
+   * large, so that no byte is moved more than once on average (a bulk read of exactly N bytes per
+   * call then costs one copy plus at most one move of every byte, into the same storage).
+   * Otherwise the storage at least doubles: allocating a fresh buffer of the same size would copy
+   * as much as a move, and a large one is fresh memory from the kernel (page faults) every time.
+   */
   #reserve(n: number): Buffer {
     const storage = this.#storage
     const length = this.#end - this.#start
     if (storage !== null && !this.#adopted) {
       if (this.#end + n <= storage.length) return storage
-      // Most of the storage is consumed bytes: move the live tail to the front instead of growing.
-      if (length + n <= storage.length >>> 1 || (this.#start >= storage.length >>> 1 && length + n <= storage.length)) {
+      if (length + n <= storage.length && this.#start >= length) {
         storage.copyWithin(0, this.#start, this.#end)
         this.#start = 0
         this.#end = length
         return storage
       }
+      return this.#grow(length, Math.max(length + n, storage.length * 2))
     }
+    return this.#grow(length, length + n)
+  }
+
+  /** Moves the live bytes (`length` of them) into new storage of at least `size` bytes (a power of two). */
+  #grow(length: number, size: number): Buffer {
+    const storage = this.#storage
     let capacity = Buf.MIN_CAPACITY
-    while (capacity < length + n) capacity *= 2
+    while (capacity < size) capacity *= 2
     const grown = Buffer.allocUnsafe(capacity)
     if (storage !== null) storage.copy(grown, 0, this.#start, this.#end)
     this.#storage = grown
@@ -262,6 +305,12 @@ function badRange(where: string, start: unknown, end: unknown): Error {
 }
 
 const EMPTY = Buffer.alloc(0)
+/**
+ * Own storage at least this large is kept when drained, while the reader waits for frames as large: reading frames of
+ * 1 MiB from 64 KiB reads would otherwise allocate a fresh 1 MiB per frame, and large fresh
+ * allocations cost page faults and cold caches, several times the copy into reused memory.
+ */
+const KEEP = 64 * 1024
 /** Strings up to this many characters are written by a JS loop (measured faster than `Buffer#write` up to ~64). */
 const SHORT_STRING = 32
 /** Ranges up to this many bytes are copied by a JS loop (measured faster than `subarray()` + `set()` up to ~40). */

@@ -433,7 +433,9 @@ export class Engine implements Transport, Scope {
   /** Bytes arrived; the chunk is given away. @internal */
   onData(chunk: Buffer): void {
     if (this.#ended) return
-    this.input.append(chunk)
+    // Reading a frame of known size: the input needs room for all of it (see Buf.append).
+    const expect = this.#expect
+    this.input.append(chunk, expect.kind === Kind.Bytes ? Math.min(expect.n, this.#limits.maxBufferSize) : 0)
     const stats = this.stats
     stats.bytesIn += chunk.length
     stats.reads++
@@ -864,6 +866,8 @@ export class Engine implements Transport, Scope {
       return
     }
     const expect = this.#expect
+    // Drained input keeps large storage only while large frames are read (see Buf.release).
+    this.input.release(expect.kind === Kind.Bytes ? expect.n : 0)
     const waiting = expect.readsInput
     // Asleep, a little is still read: the peer's FIN or reset shows only to a reading socket.
     const asleep = expect.kind === Kind.Sleep && this.input.length < Math.min(SLEEP_READ_LIMIT, this.#limits.maxBufferSize)

@@ -191,6 +191,52 @@ describe('Buf', () => {
     assert.ok(chunk.equals(copy), 'the appended chunk is unchanged')
   })
 
+  test('grows once to the size the reader waits for when an appended chunk must be copied', T, () => {
+    const buf = new Buf()
+    buf.append(Buffer.alloc(1000, 'a'))
+    buf.append(Buffer.alloc(1000, 'b'), 100_000)
+    assert.ok(buf.capacity >= 100_000, `capacity ${buf.capacity}`)
+    const capacity = buf.capacity
+    for (let i = 0; i < 90; i++) buf.append(Buffer.alloc(1000, 'c'), 100_000)
+    assert.equal(buf.capacity, capacity, 'no further growth')
+    assert.equal(buf.length, 92_000)
+    assert.equal(buf.toString('latin1', 999, 1001), 'ab')
+  })
+
+  test('reading exactly N bytes per call from chunks reuses one storage', T, () => {
+    // The bulk pattern: 64 KiB reads, 8 bytes off the frames the reader consumes.
+    const buf = new Buf()
+    const chunk = Buffer.alloc(65536, 'x')
+    buf.append(chunk)
+    buf.consume(8)
+    const capacities = new Set<number>()
+    for (let i = 0; i < 200; i++) {
+      buf.append(Buffer.from(chunk), 65536)
+      while (buf.length >= 65536) buf.consume(65536)
+      capacities.add(buf.capacity)
+    }
+    assert.equal(capacities.size, 1, `capacities ${[...capacities].join(', ')}`)
+  })
+
+  test('keeps large storage of its own when drained, until released for a small frame', T, () => {
+    const buf = new Buf()
+    buf.append(Buffer.alloc(65536, 'a'))
+    buf.append(Buffer.alloc(65536, 'b'), 1 << 20)
+    const capacity = buf.capacity
+    assert.ok(capacity >= 1 << 20)
+    buf.consume(buf.length)
+    assert.equal(buf.length, 0)
+    assert.equal(buf.capacity, capacity, 'kept for the next large frame')
+    buf.release(1 << 20)
+    assert.equal(buf.capacity, capacity, 'still waiting for a large frame')
+    buf.append(Buffer.alloc(65536, 'c'), 1 << 20)
+    assert.equal(buf.capacity, capacity, 'the next frame is copied into the kept storage')
+    assert.equal(buf.toString('latin1', 0, 2), 'cc')
+    buf.consume(buf.length)
+    buf.release(8)
+    assert.equal(buf.capacity, 0, 'released once the reader waits for a small frame')
+  })
+
   test('copies ranges into new memory, clamped to the readable bytes', T, () => {
     const buf = new Buf()
     buf.write('xx0123456789')
@@ -221,7 +267,7 @@ describe('Buf', () => {
 type Op =
   | { op: 'write'; bytes: Uint8Array }
   | { op: 'writeString'; text: string; encoding: 'utf8' | 'latin1' | 'hex' }
-  | { op: 'append'; bytes: Uint8Array }
+  | { op: 'append'; bytes: Uint8Array; want: number }
   | { op: 'consume'; fraction: number }
   | { op: 'indexOf'; needle: Uint8Array; from: number }
   | { op: 'indexByte'; byte: number; from: number }
@@ -243,7 +289,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       })
       .map((r): Op => ({ op: 'writeString', text: r.encoding === 'hex' ? Buffer.from(r.text).toString('hex') : r.text, encoding: r.encoding })),
   },
-  { weight: 2, arbitrary: bytesArb(600).map((bytes): Op => ({ op: 'append', bytes })) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ bytes: bytesArb(600), want: fc.oneof(fc.constant(0), fc.nat(5000)) }).map((r): Op => ({ op: 'append', ...r })),
+  },
   { weight: 4, arbitrary: fc.double({ min: 0, max: 1, noNaN: true }).map((fraction): Op => ({ op: 'consume', fraction })) },
   {
     weight: 3,
@@ -292,7 +341,7 @@ describe('Buf against a reference model', () => {
             case 'append': {
               // The engine's read path: the chunk may become the storage itself.
               const chunk = Buffer.from(step.bytes)
-              buf.append(chunk)
+              buf.append(chunk, step.want)
               model = Buffer.concat([model, step.bytes])
               break
             }

@@ -41,7 +41,7 @@ const KNOBS = [
   'RESP_REQUESTS (resp-server)',
   'RESP_CLIENT_OPS, RESP_SERIAL_OPS (resp-client)',
   'HTTP_SECONDS, HTTP_CONNECTIONS (http)',
-  'BULK_BYTES, BULK_WRITE, BULK_CHUNK (bulk)',
+  'BULK_BYTES, BULK_WRITE, BULK_CHUNK, BULK_TRIM (bulk; BULK_TRIM=<bytes> runs the servers with MALLOC_TRIM_THRESHOLD_)',
   'IDLE_CONNECTIONS (idle-memory)',
   'BENCH_TSX=1 (run the TypeScript sources through tsx instead of tsc output)',
   'BENCH_REF=<commit> (measure a commit instead of the working tree)',

@@ -222,8 +222,11 @@ export class Buf {
     }
     if (n === 0) return
     const length = this.#end - this.#start
-    // Growing for `want` now copies the bytes held once, where doubling would copy them again and again.
-    const storage = want > length + n && (this.#adopted || want > this.#storage.length) ? this.#grow(length, want) : this.#reserve(n)
+    // Growing for `want` now copies the bytes held once, where doubling would copy them again and
+    // again; but never more than GROW_AHEAD times what arrived (at least 1 MiB): a peer announcing
+    // a 16 MiB frame and sending two chunks must not make every connection reserve 16 MiB.
+    const ahead = Math.min(want, Math.max((length + n) * GROW_AHEAD, MIN_GROW_AHEAD))
+    const storage = ahead > length + n && (this.#adopted || ahead > this.#storage.length) ? this.#grow(length, ahead) : this.#reserve(n)
     storage.set(chunk, this.#end)
     this.#end += n
   }
@@ -311,6 +314,10 @@ const EMPTY = Buffer.alloc(0)
  * allocations cost page faults and cold caches, several times the copy into reused memory.
  */
 const KEEP = 64 * 1024
+/** Storage grown for a large frame is at most this many times the bytes it holds... */
+const GROW_AHEAD = 4
+/** ...or this many bytes, whichever is more (frames up to it grow in one step). */
+const MIN_GROW_AHEAD = 1024 * 1024
 /** Strings up to this many characters are written by a JS loop (measured faster than `Buffer#write` up to ~64). */
 const SHORT_STRING = 32
 /** Ranges up to this many bytes are copied by a JS loop (measured faster than `subarray()` + `set()` up to ~40). */

@@ -203,6 +203,18 @@ describe('Buf', () => {
     assert.equal(buf.toString('latin1', 999, 1001), 'ab')
   })
 
+  test('a large announced frame grows the storage at most 4x what arrived (1 MiB at least), not to the announced size', T, () => {
+    const announced = 16 * 1024 * 1024
+    const buf = new Buf()
+    buf.append(Buffer.alloc(65_536, 'a'))
+    buf.append(Buffer.alloc(65_536, 'b'), announced)
+    assert.equal(buf.capacity, 1024 * 1024, 'two chunks of a 16 MiB frame reserve 1 MiB, not 16')
+    for (let i = 0; i < 30; i++) buf.append(Buffer.alloc(65_536, 'c'), announced)
+    assert.equal(buf.length, 32 * 65_536)
+    assert.ok(buf.capacity <= 4 * buf.length && buf.capacity >= buf.length, `capacity ${buf.capacity} for ${buf.length} bytes`)
+    assert.equal(buf.toString('latin1', 65_535, 65_537), 'ab')
+  })
+
   test('reading exactly N bytes per call from chunks reuses one storage', T, () => {
     // The bulk pattern: 64 KiB reads, 8 bytes off the frames the reader consumes.
     const buf = new Buf()

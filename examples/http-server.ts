@@ -172,6 +172,17 @@ export class HttpConnection implements Protocol {
   }
 
   bytesRead(t: Transport, _end: number, scope: Scope): Intent<HttpConnection> {
+    // The answers of this call are collected by the writer and leave for t.output in one append.
+    this.#writer.beginBatch(t.output)
+    try {
+      return this.#read(t, scope)
+    } finally {
+      this.#writer.endBatch()
+    }
+  }
+
+  /** bytesRead's work: parses and answers everything buffered, then says what is missing. */
+  #read(t: Transport, scope: Scope): Intent<HttpConnection> {
     const input = t.input
     const outputLimit = t.output.length + MAX_CALL_OUTPUT
     // One view of everything buffered and a cursor into it, consumed once before returning (or
@@ -186,7 +197,7 @@ export class HttpConnection implements Protocol {
           // RFC 9112 §2.2: ignore empty lines before a request line (some clients send a CRLF after a body).
           while (pos < bytes.length && (bytes[pos] === CR || bytes[pos] === LF)) pos++
           // With output past the limit, the rest waits for the pushback.
-          if (pos === bytes.length || t.output.length >= outputLimit) return this.#waitIdle(input, pos, scope)
+          if (pos === bytes.length || t.output.length + this.#writer.batched >= outputLimit) return this.#waitIdle(input, pos, scope)
           this.#state = HEAD
           this.#startedAt = scope.now()
           this.#scanned = 0
@@ -325,7 +336,7 @@ export class HttpConnection implements Protocol {
     if (f.kind === 'length' && f.length > this.#limits.maxBodySize) return this.#fail(t, scope, 413, `body larger than ${this.#limits.maxBodySize} bytes`)
     // The client may wait for this before sending the body. Sent even if the body is already
     // here (RFC 9110 §10.1.1 allows it), so the output never depends on how the bytes arrived.
-    if (expect !== undefined && request.minor === 1) t.output.write(CONTINUE)
+    if (expect !== undefined && request.minor === 1) this.#writer.writeBytes(t.output, CONTINUE)
     this.#state =
       f.kind === 'length' ? { phase: 'body', request, length: f.length } : { phase: 'chunked', request, decoder: new ChunkedDecoder(this.#limits.maxBodySize) }
     return null

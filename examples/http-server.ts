@@ -40,7 +40,8 @@ import { pathToFileURL } from 'node:url'
 import { type Buf, type Exception, type Factory, Intent, type Protocol, type Scope, type Server, serve, TimeoutError, type Transport } from 'rotor-stream'
 import { formatAddress, parseFlags } from './cli.js'
 import { ChunkedDecoder } from './http/chunked.js'
-import { isKeepAlive, parseRequestHead, type RequestHead, requestFraming, targetPath } from './http/parse.js'
+import { framingOf, HeadScan, scanRequestHead } from './http/parse.js'
+import { ServerRequest } from './http/request.js'
 import { type ConnectionField, httpDate, ResponseWriter } from './http/response.js'
 import { type Handler, type HttpRequest, type HttpResponse, Router } from './http/router.js'
 
@@ -62,6 +63,11 @@ const MAX_CALL_OUTPUT = 64 * 1024
 // Frozen: its head is serialized once (see ResponseWriter).
 const TEXT = Object.freeze({ 'Content-Type': 'text/plain; charset=utf-8' })
 const HEAD_TOO_LARGE = 'request head too large'
+/**
+ * Where every connection scans a request head: a head is scanned and turned into a
+ * ServerRequest within one synchronous call, before another connection can scan, so one will do.
+ */
+const SCAN = new HeadScan()
 
 /**
  * What a connection waits for, with what that phase needs and nothing else:
@@ -74,8 +80,8 @@ const HEAD_TOO_LARGE = 'request head too large'
  */
 type ServerState =
   | { readonly phase: 'idle' | 'head' | 'closing' }
-  | { readonly phase: 'body'; readonly head: RequestHead; readonly length: number }
-  | { readonly phase: 'chunked'; readonly head: RequestHead; readonly decoder: ChunkedDecoder }
+  | { readonly phase: 'body'; readonly request: ServerRequest; readonly length: number }
+  | { readonly phase: 'chunked'; readonly request: ServerRequest; readonly decoder: ChunkedDecoder }
 const IDLE: ServerState = Object.freeze({ phase: 'idle' })
 const HEAD: ServerState = Object.freeze({ phase: 'head' })
 const CLOSING: ServerState = Object.freeze({ phase: 'closing' })
@@ -166,6 +172,17 @@ export class HttpConnection implements Protocol {
   }
 
   bytesRead(t: Transport, _end: number, scope: Scope): Intent<HttpConnection> {
+    // The answers of this call are collected by the writer and leave for t.output in one append.
+    this.#writer.beginBatch(t.output)
+    try {
+      return this.#read(t, scope)
+    } finally {
+      this.#writer.endBatch()
+    }
+  }
+
+  /** bytesRead's work: parses and answers everything buffered, then says what is missing. */
+  #read(t: Transport, scope: Scope): Intent<HttpConnection> {
     const input = t.input
     const outputLimit = t.output.length + MAX_CALL_OUTPUT
     // One view of everything buffered and a cursor into it, consumed once before returning (or
@@ -180,7 +197,7 @@ export class HttpConnection implements Protocol {
           // RFC 9112 §2.2: ignore empty lines before a request line (some clients send a CRLF after a body).
           while (pos < bytes.length && (bytes[pos] === CR || bytes[pos] === LF)) pos++
           // With output past the limit, the rest waits for the pushback.
-          if (pos === bytes.length || t.output.length >= outputLimit) return this.#waitIdle(input, pos, scope)
+          if (pos === bytes.length || t.output.length + this.#writer.batched >= outputLimit) return this.#waitIdle(input, pos, scope)
           this.#state = HEAD
           this.#startedAt = scope.now()
           this.#scanned = 0
@@ -203,10 +220,10 @@ export class HttpConnection implements Protocol {
               .expectBytes(this.#scanned + 1)
               .deadline(this.#startedAt + this.#limits.headersTimeout)
           }
-          const head = parseRequestHead(bytes, pos, end) // copies what it keeps
+          const failure = scanRequestHead(bytes, pos, end, SCAN) // copies what it keeps
           pos = end + HEAD_END.length
-          if (!head.ok) return this.#fail(t, scope, head.status, head.message)
-          const stop = this.#startBody(t, head.value, scope) // an Intent from #fail or #close, which consume all input
+          if (failure !== null) return this.#fail(t, scope, failure.status, failure.message)
+          const stop = this.#startBody(t, new ServerRequest(SCAN), scope) // an Intent from #fail or #close, which consume all input
           if (stop !== null) return stop
           break
         }
@@ -221,12 +238,13 @@ export class HttpConnection implements Protocol {
           const body = Buffer.allocUnsafe(n) // a copy: the view dies with consume()
           bytes.copy(body, 0, pos, pos + n)
           pos += n
-          if (!this.#respond(t, state.head, body, scope)) return this.#close(t, scope)
+          state.request.body = body
+          if (!this.#respond(t, state.request, scope)) return this.#close(t, scope)
           break
         }
         case 'chunked': {
           input.consume(pos) // the decoder reads from the Buf itself
-          const stop = this.#readChunked(t, state.head, state.decoder, scope)
+          const stop = this.#readChunked(t, state.request, state.decoder, scope)
           if (stop !== null) return stop
           bytes = input.view()
           pos = 0
@@ -302,26 +320,30 @@ export class HttpConnection implements Protocol {
     return this.#idle.deadline(scope.now() + this.#limits.keepAliveTimeout)
   }
 
-  /** After a head: answers at once or moves to reading the body. Returns an Intent to stop the loop, or null. */
-  #startBody(t: Transport, head: RequestHead, scope: Scope): Intent<HttpConnection> | null {
-    const framing = requestFraming(head)
+  /**
+   * After a head (its request made from SCAN, whose framing fields are read here, before any
+   * handler runs): answers at once or moves to reading the body. Returns an Intent to stop the
+   * loop, or null.
+   */
+  #startBody(t: Transport, request: ServerRequest, scope: Scope): Intent<HttpConnection> | null {
+    const framing = framingOf(request.minor, SCAN.transferEncoding, SCAN.contentLength)
     if (!framing.ok) return this.#fail(t, scope, framing.status, framing.message)
-    const expect = head.headers.get('expect')
+    const expect = SCAN.expect
     if (expect !== undefined && expect.toLowerCase() !== '100-continue') return this.#fail(t, scope, 417, `cannot meet Expect: ${expect}`)
     const f = framing.value
-    if (f.kind === 'none') return this.#respond(t, head, EMPTY, scope) ? null : this.#close(t, scope)
+    if (f.kind === 'none') return this.#respond(t, request, scope) ? null : this.#close(t, scope)
     // Refused before a byte of it is read, as RFC 9110 §10.1.1 allows after 100-continue.
     if (f.kind === 'length' && f.length > this.#limits.maxBodySize) return this.#fail(t, scope, 413, `body larger than ${this.#limits.maxBodySize} bytes`)
     // The client may wait for this before sending the body. Sent even if the body is already
     // here (RFC 9110 §10.1.1 allows it), so the output never depends on how the bytes arrived.
-    if (expect !== undefined && head.minor === 1) t.output.write(CONTINUE)
+    if (expect !== undefined && request.minor === 1) this.#writer.writeBytes(t.output, CONTINUE)
     this.#state =
-      f.kind === 'length' ? { phase: 'body', head, length: f.length } : { phase: 'chunked', head, decoder: new ChunkedDecoder(this.#limits.maxBodySize) }
+      f.kind === 'length' ? { phase: 'body', request, length: f.length } : { phase: 'chunked', request, decoder: new ChunkedDecoder(this.#limits.maxBodySize) }
     return null
   }
 
   /** Decodes what is buffered of a chunked body. Returns an Intent to stop the loop, or null once answered. */
-  #readChunked(t: Transport, head: RequestHead, decoder: ChunkedDecoder, scope: Scope): Intent<HttpConnection> | null {
+  #readChunked(t: Transport, request: ServerRequest, decoder: ChunkedDecoder, scope: Scope): Intent<HttpConnection> | null {
     const need = decoder.decode(t.input)
     const deadline = this.#startedAt + this.#limits.requestTimeout
     switch (need.kind) {
@@ -334,23 +356,23 @@ export class HttpConnection implements Protocol {
       case 'error':
         return this.#fail(t, scope, need.status, need.message)
       case 'done':
-        return this.#respond(t, head, decoder.body(), scope) ? null : this.#close(t, scope)
+        request.body = decoder.body()
+        return this.#respond(t, request, scope) ? null : this.#close(t, scope)
     }
   }
 
   /** Runs the handler and writes its answer. Returns whether the connection stays open (then the phase is idle). */
-  #respond(t: Transport, head: RequestHead, body: Buffer, scope: Scope): boolean {
+  #respond(t: Transport, request: ServerRequest, scope: Scope): boolean {
     // A closing server answers the request in progress, with `Connection: close` (RFC 9112 §9.6).
-    let keepAlive = !scope.closing && isKeepAlive(head.minor, head.headers)
-    const request = toRequest(head, body)
+    let keepAlive = !scope.closing && request.keepAlive
     try {
       const response = this.#handler(request)
-      this.#writeResponse(t, head, response, keepAlive) // throws before writing if a header is invalid
+      this.#writeResponse(t, request, response, keepAlive) // throws before writing if a header is invalid
     } catch (err) {
       // A bug in the application: the client gets a 500 and the connection closes (we cannot
       // know what state the handler left behind), and the error is reported, never dropped.
       keepAlive = false
-      this.#writeResponse(t, head, { status: 500, headers: TEXT, body: 'internal server error\n' }, false)
+      this.#writeResponse(t, request, { status: 500, headers: TEXT, body: 'internal server error\n' }, false)
       this.#onError?.(err, request)
     }
     this.#state = IDLE
@@ -360,9 +382,9 @@ export class HttpConnection implements Protocol {
   /** Answers `status` with `message`, then closes: after a bad request we cannot know where the next one starts. */
   #fail(t: Transport, scope: Scope, status: number, message: string): Intent<HttpConnection> {
     const state = this.#state
-    // The request's head once it is parsed (its version and method shape the answer), else none.
-    const head = state.phase === 'body' || state.phase === 'chunked' ? state.head : null
-    this.#writeResponse(t, head, { status, headers: TEXT, body: `${message}\n` }, false)
+    // The request once its head is parsed (its version and method shape the answer), else none.
+    const request = state.phase === 'body' || state.phase === 'chunked' ? state.request : null
+    this.#writeResponse(t, request, { status, headers: TEXT, body: `${message}\n` }, false)
     return this.#close(t, scope)
   }
 
@@ -375,22 +397,10 @@ export class HttpConnection implements Protocol {
   }
 
   /** Writes a status line, headers and body into the output; all answers of a round leave in one write. Throws, having written nothing, if a header is invalid. */
-  #writeResponse(t: Transport, head: RequestHead | null, response: HttpResponse, keepAlive: boolean): void {
+  #writeResponse(t: Transport, request: ServerRequest | null, response: HttpResponse, keepAlive: boolean): void {
     const status = response.status ?? 200
-    const connection: ConnectionField = !keepAlive ? 'close' : head?.minor === 0 ? 'keep-alive' : 'none'
-    this.#writer.write(t.output, status, response.headers, response.body ?? EMPTY, connection, head?.method !== 'HEAD')
-  }
-}
-
-/** The handler's view of a request. */
-function toRequest(head: RequestHead, body: Buffer): HttpRequest {
-  return {
-    method: head.method,
-    target: head.target,
-    path: targetPath(head),
-    version: head.minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
-    headers: head.headers,
-    body,
+    const connection: ConnectionField = !keepAlive ? 'close' : request?.minor === 0 ? 'keep-alive' : 'none'
+    this.#writer.write(t.output, status, response.headers, response.body ?? EMPTY, connection, request?.method !== 'HEAD')
   }
 }
 

@@ -95,12 +95,54 @@ const FIELD_NAMES = byLength([
 ])
 
 /**
+ * A request head as the server reads it, checked in the same single pass as
+ * {@link parseRequestHead} and with the same answers, but without building its header map:
+ * the request line is cut into strings; of the field section only what decides the body's
+ * framing and the connection's fate is kept (repeated fields joined by ", "); the rest stays
+ * in `text` until {@link fieldMap} is asked for it, which a handler that reads no header never
+ * does. One object is reused for every head (`scanRequestHead` sets every field).
+ */
+export class HeadScan {
+  method = ''
+  target = ''
+  /** As {@link RequestHead.origin}. */
+  origin = 0
+  minor: 0 | 1 = 1
+  /** The head decoded as latin1, request line included, without the blank line. */
+  text = ''
+  /** Where the field lines start in `text`: at the CRLF ending the request line, or at its end. */
+  fieldsAt = 0
+  /** An absolute-form target's authority, which replaces the Host field (RFC 9112 §3.2.2); else undefined. */
+  host: string | undefined = undefined
+  contentLength: string | undefined = undefined
+  transferEncoding: string | undefined = undefined
+  expect: string | undefined = undefined
+  connection: string | undefined = undefined
+}
+
+/** A refusal: the status to answer with and why. */
+export type Failure = { readonly ok: false; readonly status: number; readonly message: string }
+
+/**
  * Parses a request head: bytes `[start, end)` of `bytes`, the request line and field lines
- * without the blank line, CRLF-separated. It runs for every request, so it scans the bytes
- * once, validating as it goes, instead of splitting lines and matching regexps; strings are cut
- * from one latin1 decoding of the head.
+ * without the blank line, CRLF-separated. The server reads heads with {@link scanRequestHead}
+ * instead, which this is built on: the checks are the same code.
  */
 export function parseRequestHead(bytes: Buffer, start = 0, end = bytes.length): Parsed<RequestHead> {
+  const scan = new HeadScan()
+  const failure = scanRequestHead(bytes, start, end, scan)
+  if (failure !== null) return failure
+  const { method, target, origin, minor } = scan
+  return ok({ method, target, origin, minor, headers: fieldMap(scan.text, scan.fieldsAt, scan.host) })
+}
+
+/**
+ * Checks a request head, bytes `[start, end)` of `bytes` (as {@link parseRequestHead}), into
+ * `scan`; returns null, or the refusal. It runs for every request, so it scans the bytes once,
+ * validating as it goes, instead of splitting lines and matching regexps; strings are cut from
+ * one latin1 decoding of the head, and only for the fields the server itself needs.
+ */
+export function scanRequestHead(bytes: Buffer, start: number, end: number, scan: HeadScan): Failure | null {
   // RFC 9112 §3: method SP request-target SP HTTP-version; the target has no spaces or controls.
   let i = start
   while (i < end && TCHAR[bytes[i] as number] === 1) i++
@@ -125,38 +167,59 @@ export function parseRequestHead(bytes: Buffer, start = 0, end = bytes.length): 
   }
   if (major !== 1) return fail(505, `HTTP/${major}.${minorDigit} is not supported`)
   const text = bytes.toString('latin1', start, end)
-  const headers = parseFields(bytes, text, start, lineEnd, end)
-  if (!headers.ok) return headers
+  scan.text = text
+  scan.fieldsAt = lineEnd - start
+  const failure = scanFields(bytes, text, start, lineEnd, end, scan)
+  if (failure !== null) return failure
   const minor = minorDigit === 0 ? 0 : 1
-  // RFC 9112 §3.2: an HTTP/1.1 request carries exactly one Host.
-  const host = headers.value.get('host')
-  if (minor === 1 && (host === undefined || host.includes(','))) return fail(400, 'an HTTP/1.1 request needs exactly one Host header')
+  // RFC 9112 §3.2: an HTTP/1.1 request carries exactly one Host (scanFields counted them).
+  if (minor === 1 && hostState !== ONE_HOST) return fail(400, 'an HTTP/1.1 request needs exactly one Host header')
   const method = interned(METHODS, bytes, start, methodEnd, 0) ?? text.slice(0, methodEnd - start)
   const target = text.slice(targetStart - start, targetEnd - start)
+  scan.method = method
+  scan.target = target
+  scan.minor = minor
+  scan.host = undefined
   // Origin-form is the common case and costs one comparison; the other forms are checked apart.
-  const origin = bytes[targetStart] === SLASH ? OK_ORIGIN_FORM : otherTargetForm(method, target, headers.value)
-  if (!origin.ok) return origin
-  return ok({ method, target, origin: origin.value, minor, headers: headers.value })
+  if (bytes[targetStart] === SLASH) {
+    scan.origin = 0
+    return null
+  }
+  return otherTargetForm(method, target, scan)
 }
 
-const OK_ORIGIN_FORM: Parsed<number> = Object.freeze({ ok: true, value: 0 })
+/** Host fields seen by {@link scanFields}: none, exactly one without a comma, or anything else. */
+const NO_HOST = 0
+const ONE_HOST = 1
+const BAD_HOST = 2
+/** What the last {@link scanFields} found of Host (module state: the scan is synchronous, and its caller reads it at once). */
+let hostState = NO_HOST
 
 /**
- * The request-target forms other than origin-form (RFC 9112 §3.2): where the path starts, as
- * {@link RequestHead.origin}, or a 400. In absolute-form the target's authority replaces the Host
- * header's value (§3.2.2: the server MUST ignore the Host it received).
+ * The request-target forms other than origin-form (RFC 9112 §3.2): sets where the path starts,
+ * as {@link RequestHead.origin}, or returns a 400. In absolute-form the target's authority
+ * replaces the Host header's value (§3.2.2: the server MUST ignore the Host it received).
  */
-function otherTargetForm(method: string, target: string, headers: Headers): Parsed<number> {
-  if (target === '*') return method === 'OPTIONS' ? ok(-1) : fail(400, `the target * is for OPTIONS only, not ${method}`)
-  if (method === 'CONNECT') return AUTHORITY_TARGET.test(target) ? ok(-1) : fail(400, 'CONNECT needs a host:port target')
+function otherTargetForm(method: string, target: string, scan: HeadScan): Failure | null {
+  if (target === '*') {
+    if (method !== 'OPTIONS') return fail(400, `the target * is for OPTIONS only, not ${method}`)
+    scan.origin = -1
+    return null
+  }
+  if (method === 'CONNECT') {
+    if (!AUTHORITY_TARGET.test(target)) return fail(400, 'CONNECT needs a host:port target')
+    scan.origin = -1
+    return null
+  }
   const absolute = ABSOLUTE_TARGET.exec(target)
   if (absolute === null) return fail(400, 'malformed request target')
-  headers.set('host', absolute[1] as string)
-  return ok(absolute[0].length)
+  scan.host = absolute[1] as string
+  scan.origin = absolute[0].length
+  return null
 }
 
 /** The path of a request's target: `/` for an absolute-form target without one, the target itself without one (`*`). */
-export function targetPath(head: RequestHead): string {
+export function targetPath(head: Pick<RequestHead, 'target' | 'origin'>): string {
   const { target, origin } = head
   if (origin < 0) return target
   const query = target.indexOf('?', origin)
@@ -189,43 +252,149 @@ function parseFields(bytes: Buffer, text: string, base: number, from: number, en
   while (from < end) {
     const start = from + 2
     line++
-    // field-name = token, then the colon at once: no space before it (RFC 9112 §5.1) and no
-    // obs-fold continuation lines (§5.2), both used to smuggle requests past proxies.
-    let i = start
-    let hasUpper = false
-    for (; i < end; i++) {
-      const c = bytes[i] as number
-      if (TCHAR[c] !== 1) break
-      if (c <= 0x5a && c >= 0x41) hasUpper = true
-    }
-    if (i === start || i === end || bytes[i] !== COLON) return fail(400, `malformed header line ${line}`)
-    const nameEnd = i
-    // RFC 9110 §5.5: VCHAR, obs-text, SP and HTAB, never CR, LF or NUL; the line ends at CRLF.
-    // Optional whitespace around the value is not part of it.
-    let valueStart = i + 1
-    while (valueStart < end && (bytes[valueStart] === SP || bytes[valueStart] === HTAB)) valueStart++
-    let valueEnd = valueStart
-    let lineEnd = end
-    for (i = valueStart; i < end; i++) {
-      const c = bytes[i] as number
-      if (c === SP || c === HTAB) continue
-      if (c > 0x20 && c !== 0x7f) {
-        valueEnd = i + 1
-        continue
-      }
-      if (c === CR && i + 1 < end && bytes[i + 1] === LF) {
-        lineEnd = i
-        break
-      }
-      return fail(400, `invalid characters in header ${text.slice(start - base, nameEnd - base)}`)
-    }
-    const name = interned(FIELD_NAMES, bytes, start, nameEnd, 0x20) ?? lowerCase(text.slice(start - base, nameEnd - base), hasUpper)
-    const value = text.slice(valueStart - base, valueEnd - base)
+    from = fieldLine(bytes, start, end)
+    if (from < 0) return fieldFailure(from, line, text, base, start)
+    const name = interned(FIELD_NAMES, bytes, start, field.nameEnd, 0x20) ?? lowerCase(text.slice(start - base, field.nameEnd - base), field.hasUpper)
+    const value = text.slice(field.valueStart - base, field.valueEnd - base)
     const previous = headers.get(name)
     headers.set(name, previous === undefined ? value : `${previous}, ${value}`)
-    from = lineEnd
   }
   return ok(headers)
+}
+
+/**
+ * {@link parseFields} for the server: the same lines, the same checks, but only the fields the
+ * server needs become strings (into `scan`), and Host is only counted (into `hostState`).
+ */
+function scanFields(bytes: Buffer, text: string, base: number, from: number, end: number, scan: HeadScan): Failure | null {
+  let contentLength: string | undefined
+  let transferEncoding: string | undefined
+  let expect: string | undefined
+  let connection: string | undefined
+  let host = NO_HOST
+  let line = 0
+  // Invariant: `from` is at a CRLF (found below or checked by the caller) or at `end`.
+  while (from < end) {
+    const start = from + 2
+    line++
+    from = fieldLine(bytes, start, end)
+    if (from < 0) return fieldFailure(from, line, text, base, start)
+    const nameEnd = field.nameEnd
+    // Told apart by length first: most names are none of these, and cost one switch.
+    switch (nameEnd - start) {
+      case 4:
+        if (spells(bytes, start, 'host')) host = host === NO_HOST && !hasComma(bytes, field.valueStart, field.valueEnd) ? ONE_HOST : BAD_HOST
+        break
+      case 6:
+        if (spells(bytes, start, 'expect')) expect = joined(expect, text.slice(field.valueStart - base, field.valueEnd - base))
+        break
+      case 10:
+        if (spells(bytes, start, 'connection')) connection = joined(connection, text.slice(field.valueStart - base, field.valueEnd - base))
+        break
+      case 14:
+        if (spells(bytes, start, 'content-length')) contentLength = joined(contentLength, text.slice(field.valueStart - base, field.valueEnd - base))
+        break
+      case 17:
+        if (spells(bytes, start, 'transfer-encoding')) transferEncoding = joined(transferEncoding, text.slice(field.valueStart - base, field.valueEnd - base))
+        break
+    }
+  }
+  scan.contentLength = contentLength
+  scan.transferEncoding = transferEncoding
+  scan.expect = expect
+  scan.connection = connection
+  hostState = host
+  return null
+}
+
+/** Where {@link fieldLine} found the parts of the line it checked (module state, read at once: no object per line). */
+const field = { nameEnd: 0, valueStart: 0, valueEnd: 0, hasUpper: false }
+/** {@link fieldLine}: the name is not a token followed by a colon. */
+const MALFORMED_LINE = -1
+/** {@link fieldLine}: the value holds a byte a field value may not. */
+const INVALID_VALUE = -2
+
+/**
+ * Checks the field line starting at `start` (ending at a CRLF or at `end`) into {@link field}
+ * and returns where it ends (its CRLF, or `end`), or MALFORMED_LINE or INVALID_VALUE.
+ */
+function fieldLine(bytes: Buffer, start: number, end: number): number {
+  // field-name = token, then the colon at once: no space before it (RFC 9112 §5.1) and no
+  // obs-fold continuation lines (§5.2), both used to smuggle requests past proxies.
+  let i = start
+  let hasUpper = false
+  for (; i < end; i++) {
+    const c = bytes[i] as number
+    if (TCHAR[c] !== 1) break
+    if (c <= 0x5a && c >= 0x41) hasUpper = true
+  }
+  if (i === start || i === end || bytes[i] !== COLON) return MALFORMED_LINE
+  field.nameEnd = i
+  field.hasUpper = hasUpper
+  // RFC 9110 §5.5: VCHAR, obs-text, SP and HTAB, never CR, LF or NUL; the line ends at CRLF.
+  // Optional whitespace around the value is not part of it.
+  let valueStart = i + 1
+  while (valueStart < end && (bytes[valueStart] === SP || bytes[valueStart] === HTAB)) valueStart++
+  let valueEnd = valueStart
+  let lineEnd = end
+  for (i = valueStart; i < end; i++) {
+    const c = bytes[i] as number
+    if (c === SP || c === HTAB) continue
+    if (c > 0x20 && c !== 0x7f) {
+      valueEnd = i + 1
+      continue
+    }
+    if (c === CR && i + 1 < end && bytes[i + 1] === LF) {
+      lineEnd = i
+      break
+    }
+    return INVALID_VALUE
+  }
+  field.valueStart = valueStart
+  field.valueEnd = valueEnd
+  return lineEnd
+}
+
+/** The refusal for what {@link fieldLine} returned for line number `line`, which starts at `start` (`text[0]` is `bytes[base]`). */
+function fieldFailure(code: number, line: number, text: string, base: number, start: number): Failure {
+  if (code === MALFORMED_LINE) return fail(400, `malformed header line ${line}`)
+  return fail(400, `invalid characters in header ${text.slice(start - base, field.nameEnd - base)}`)
+}
+
+/** A repeated field's values joined (RFC 9110 §5.3). */
+function joined(previous: string | undefined, value: string): string {
+  return previous === undefined ? value : `${previous}, ${value}`
+}
+
+/** Whether the token `bytes[start, start + lower.length)` is `lower`, ignoring case. */
+function spells(bytes: Uint8Array, start: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) if (((bytes[start + i] as number) | 0x20) !== lower.charCodeAt(i)) return false
+  return true
+}
+
+function hasComma(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i] === 0x2c) return true
+  return false
+}
+
+/**
+ * The field section of a head scanned by {@link scanRequestHead} (`text` from `fieldsAt`,
+ * already checked) as a map; `host`, if set, replaces the Host field.
+ */
+export function fieldMap(text: string, fieldsAt: number, host: string | undefined): Headers {
+  const headers: Headers = new Map()
+  for (let from = fieldsAt; from < text.length; ) {
+    const start = from + 2
+    const lineEnd = text.indexOf('\r\n', start)
+    from = lineEnd < 0 ? text.length : lineEnd
+    const colon = text.indexOf(':', start)
+    const name = text.slice(start, colon).toLowerCase()
+    const value = trimOws(text.slice(colon + 1, from))
+    const previous = headers.get(name)
+    headers.set(name, previous === undefined ? value : `${previous}, ${value}`)
+  }
+  if (host !== undefined) headers.set('host', host)
+  return headers
 }
 
 function lowerCase(name: string, hasUpper: boolean): string {
@@ -266,11 +435,14 @@ function interned(table: readonly (readonly string[] | undefined)[], bytes: Uint
  * could be read two ways: both headers, differing lengths, a coding we cannot undo.
  */
 export function requestFraming(head: RequestHead): Parsed<Framing> {
-  const te = head.headers.get('transfer-encoding')
-  const cl = head.headers.get('content-length')
+  return framingOf(head.minor, head.headers.get('transfer-encoding'), head.headers.get('content-length'))
+}
+
+/** {@link requestFraming} from the request's version and its Transfer-Encoding and Content-Length values. */
+export function framingOf(minor: 0 | 1, te: string | undefined, cl: string | undefined): Parsed<Framing> {
   if (te !== undefined) {
     if (cl !== undefined) return fail(400, 'both Transfer-Encoding and Content-Length')
-    if (head.minor === 0) return fail(400, 'Transfer-Encoding in an HTTP/1.0 request')
+    if (minor === 0) return fail(400, 'Transfer-Encoding in an HTTP/1.0 request')
     const codings = tokens(te)
     if (codings[codings.length - 1] !== 'chunked') return fail(400, 'chunked is not the final transfer coding')
     if (codings.length > 1) return fail(501, `transfer coding ${te} is not implemented`)
@@ -311,7 +483,11 @@ export function parseContentLength(value: string): number | null {
  * `Connection: close`; HTTP/1.0 only with `Connection: keep-alive`.
  */
 export function isKeepAlive(minor: 0 | 1, headers: Headers): boolean {
-  const connection = headers.get('connection')
+  return keepsAlive(minor, headers.get('connection'))
+}
+
+/** {@link isKeepAlive} from the message's version and its Connection value. */
+export function keepsAlive(minor: 0 | 1, connection: string | undefined): boolean {
   if (connection === undefined) return minor === 1
   const options = tokens(connection)
   if (options.includes('close')) return false

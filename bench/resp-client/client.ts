@@ -6,7 +6,7 @@
  * Prints `ready` once connected; then each line `<ops> <batch>` on stdin is one run: `batch`
  * SETs issued together (Promise.all, as users pipeline), then `batch` GETs of the same keys,
  * until `ops` commands ran; with batch 1 every command is awaited before the next. GET replies
- * are checked. Each run prints `result {"ops":…,"seconds":…}`.
+ * are checked. Each run prints `result {"ops":…,"seconds":…,"cpu":…}` (cpu: µs of this process, user + system).
  */
 import net from 'node:net'
 import { createInterface } from 'node:readline'
@@ -135,10 +135,12 @@ const d = await driver()
 process.stdout.write('ready\n')
 for await (const line of createInterface({ input: process.stdin })) {
   const [ops, batch] = line.split(' ').map(Number) as [number, number]
-  const started = performance.now()
+  const [started, cpu0] = [performance.now(), process.cpuUsage()]
   await workload(d, ops, batch)
   const seconds = (performance.now() - started) / 1000
-  process.stdout.write(`result ${JSON.stringify({ ops, seconds })}\n`)
+  const used = process.cpuUsage(cpu0)
+  // CPU in µs, user and system: finer than /proc's 10 ms ticks.
+  process.stdout.write(`result ${JSON.stringify({ ops, seconds, cpu: used.user + used.system })}\n`)
 }
 await d.close()
 process.exit(0)

@@ -65,10 +65,163 @@ function before<T>(a: Entry<T>, b: Entry<T>): boolean {
  * fast ones behind a slow one included, and a reconnect storm follows a slow server. Skipping
  * must stay in order: the late reply is matched by its place in the queue, never by content.
  *
- * Costs: one small object per request; `add` and `shift` are O(1) when deadlines grow with the
- * order of writing (one timeout for all), O(log n) otherwise.
+ * Costs: while every deadline is no earlier than the one written before it (one timeout for
+ * all, the usual case) `add`, `shift`, `deadline` and `expire` are O(1) and allocate nothing
+ * per request (two arrays of slots, reused). The first deadline out of that order moves the
+ * requests in flight to a binary heap of one small object per request, O(log n) each, until
+ * nothing is in flight again.
  */
 export class RequestDeadlines<T> {
+  // In write order (#general === null): every deadline added since the queue was last empty is
+  // no earlier than the one added before it, so write order is deadline order: the late requests
+  // are the oldest ones and the next to time out is the oldest that is not late. No heap needed.
+  /** Requests in flight, oldest first: `#requests[#head, #tail)`; other slots are empty (undefined). */
+  #requests: (T | undefined)[] = []
+  /** Their deadlines, at the same positions: non-decreasing. */
+  #deadlines: number[] = []
+  #head = 0
+  #tail = 0
+  /** Requests timed out whose late reply is owed: `#requests[#head, #head + #late)`. */
+  #late = 0
+  /** Set by the first deadline out of write order: the requests in flight, until none is. */
+  #general: HeapDeadlines<T> | null = null
+  readonly #giveUpAfter: number
+
+  constructor(options?: RequestDeadlinesOptions) {
+    const o = checkOptions<RequestDeadlinesOptions>('RequestDeadlines', 'options', options)
+    const g = o.giveUpAfter
+    this.#giveUpAfter = g === undefined ? DEFAULT_GIVE_UP_AFTER : g === Number.POSITIVE_INFINITY ? g : checkMs('RequestDeadlines', 'options.giveUpAfter', g)
+  }
+
+  /** Requests in flight: awaiting a reply, the timed-out ones included. */
+  get size(): number {
+    return this.#general === null ? this.#tail - this.#head : this.#general.size
+  }
+
+  /** Requests timed out whose late reply is still owed. */
+  get late(): number {
+    return this.#general === null ? this.#late : this.#general.late
+  }
+
+  /**
+   * When the stream must wake up (ms on `scope.now()`'s clock): the earliest deadline of a
+   * request not answered nor timed out, or the oldest late one's give-up time; Infinity if none.
+   */
+  get deadline(): number {
+    if (this.#general !== null) return this.#general.deadline
+    const next = this.#head + this.#late
+    const pending = next < this.#tail ? (this.#deadlines[next] as number) : Number.POSITIVE_INFINITY
+    if (this.#late === 0) return pending
+    return Math.min(pending, (this.#deadlines[this.#head] as number) + this.#giveUpAfter)
+  }
+
+  /** A request was written; its reply is due by `deadline` (ms on `scope.now()`'s clock). */
+  add(request: T, deadline: number): void {
+    if (Number.isNaN(deadline)) throw new InvalidArgumentError('RequestDeadlines.add: deadline is NaN')
+    if (this.#general === null) {
+      const tail = this.#tail
+      if (tail === this.#head || deadline >= (this.#deadlines[tail - 1] as number)) {
+        this.#requests[tail] = request
+        this.#deadlines[tail] = deadline
+        this.#tail = tail + 1
+        return
+      }
+      this.#toGeneral()
+    }
+    ;(this.#general as HeapDeadlines<T>).add(request, deadline)
+  }
+
+  /**
+   * A reply arrived: removes the oldest request in flight and returns it, or returns `undefined`
+   * if it had timed out (skip the reply). Throws if nothing is in flight (check `size`).
+   */
+  shift(): T | undefined {
+    const general = this.#general
+    if (general !== null) {
+      const request = general.shift()
+      if (general.size === 0) this.#general = null // back to write order
+      return request
+    }
+    const head = this.#head
+    if (head === this.#tail) throw new InvalidArgumentError('RequestDeadlines.shift: no request in flight (check size first)')
+    const isLate = this.#late > 0 // the late ones are the oldest
+    const request = isLate ? undefined : this.#requests[head]
+    if (isLate) this.#late--
+    this.#requests[head] = undefined // not kept alive by its slot
+    this.#head = head + 1
+    if (this.#head === this.#tail) this.#empty()
+    else if (this.#head >= COMPACT_AFTER && this.#head * 2 >= this.#tail) this.#compact()
+    return request
+  }
+
+  /**
+   * Call from `timeout()`: every request whose deadline is `now` or earlier and not yet answered
+   * is marked late and given to `onTimeout` (earliest deadline first, then in write order). Returns true if the oldest
+   * late request's reply has been owed for `giveUpAfter` ms: the peer is stuck, close the connection.
+   */
+  expire(now: number, onTimeout: (request: T) => void): boolean {
+    for (;;) {
+      if (this.#general !== null) return this.#general.expire(now, onTimeout) // also if onTimeout added out of order
+      const next = this.#head + this.#late
+      if (next >= this.#tail || (this.#deadlines[next] as number) > now) break
+      this.#late++
+      onTimeout(this.#requests[next] as T)
+    }
+    return this.#late > 0 && (this.#deadlines[this.#head] as number) + this.#giveUpAfter <= now
+  }
+
+  /** The connection is lost: empties the queue, returning the requests neither answered nor timed out, oldest first. */
+  clear(): T[] {
+    if (this.#general !== null) {
+      const pending = this.#general.clear()
+      this.#general = null
+      return pending
+    }
+    const pending = this.#requests.slice(this.#head + this.#late, this.#tail) as T[]
+    this.#requests.fill(undefined, this.#head, this.#tail)
+    this.#empty()
+    return pending
+  }
+
+  /** Nothing in flight: the slots are used again from the start (and dropped if a burst made them many). */
+  #empty(): void {
+    this.#head = 0
+    this.#tail = 0
+    this.#late = 0
+    if (this.#requests.length > COMPACT_AFTER) {
+      this.#requests = []
+      this.#deadlines = []
+    }
+  }
+
+  /** Moves the requests in flight to the front: most slots are answered ones (one copy, not one per reply). */
+  #compact(): void {
+    const [head, tail] = [this.#head, this.#tail]
+    this.#requests.copyWithin(0, head, tail)
+    this.#requests.fill(undefined, tail - head, tail)
+    this.#deadlines.copyWithin(0, head, tail)
+    this.#head = 0
+    this.#tail = tail - head
+  }
+
+  /** A deadline came out of write order: the requests in flight move to a heap (see HeapDeadlines). */
+  #toGeneral(): void {
+    const general = new HeapDeadlines<T>(this.#giveUpAfter)
+    for (let i = this.#head; i < this.#tail; i++) general.add(this.#requests[i] as T, this.#deadlines[i] as number, i < this.#head + this.#late)
+    this.#requests.fill(undefined, this.#head, this.#tail)
+    this.#empty()
+    this.#general = general
+  }
+}
+
+/** Answered slots at the head are dropped in one copy once there are this many and they are half the queue. */
+const COMPACT_AFTER = 1024
+
+/**
+ * The general case of {@link RequestDeadlines}, for deadlines out of write order: entries in a
+ * queue (write order) and in a binary min-heap (deadline order). One object per request.
+ */
+class HeapDeadlines<T> {
   /** Requests in flight, oldest first: `#queue[#head..]`. */
   #queue: Entry<T>[] = []
   #head = 0
@@ -80,10 +233,8 @@ export class RequestDeadlines<T> {
   #seq = 0
   readonly #giveUpAfter: number
 
-  constructor(options?: RequestDeadlinesOptions) {
-    const o = checkOptions<RequestDeadlinesOptions>('RequestDeadlines', 'options', options)
-    const g = o.giveUpAfter
-    this.#giveUpAfter = g === undefined ? DEFAULT_GIVE_UP_AFTER : g === Number.POSITIVE_INFINITY ? g : checkMs('RequestDeadlines', 'options.giveUpAfter', g)
+  constructor(giveUpAfter: number) {
+    this.#giveUpAfter = giveUpAfter
   }
 
   /** Requests in flight: awaiting a reply, the timed-out ones included. */
@@ -107,11 +258,14 @@ export class RequestDeadlines<T> {
     return oldest?.late === true ? Math.min(pending, oldest.deadline + this.#giveUpAfter) : pending
   }
 
-  /** A request was written; its reply is due by `deadline` (ms on `scope.now()`'s clock). */
-  add(request: T, deadline: number): void {
-    if (Number.isNaN(deadline)) throw new InvalidArgumentError('RequestDeadlines.add: deadline is NaN')
-    const entry: Entry<T> = { request, deadline, late: false, answered: false, seq: this.#seq++ }
+  /** A request was written (see RequestDeadlines.add); `late`: it timed out already (taken over from the in-order queue). */
+  add(request: T, deadline: number, late = false): void {
+    const entry: Entry<T> = { request, deadline, late, answered: false, seq: this.#seq++ }
     this.#queue.push(entry)
+    if (late) {
+      this.#late++
+      return
+    }
     const heap = this.#heap
     // Deadlines in write order (one timeout for all) keep the heap sorted: no sift needed.
     heap.push(entry)
@@ -137,7 +291,7 @@ export class RequestDeadlines<T> {
     if (this.#head === this.#queue.length) {
       this.#queue = []
       this.#head = 0
-    } else if (this.#head >= 1024 && this.#head * 2 >= this.#queue.length) {
+    } else if (this.#head >= COMPACT_AFTER && this.#head * 2 >= this.#queue.length) {
       // Drop the answered prefix in one slice, not one shift per reply (O(n) each).
       this.#queue = this.#queue.slice(this.#head)
       this.#head = 0
@@ -149,7 +303,7 @@ export class RequestDeadlines<T> {
     entry.answered = true
     // Answered entries leave the heap when they reach its top; with deadlines out of write order
     // they can pile up below a short one: rebuild once they are most of it.
-    if (this.#heap.length > 1024 && this.#heap.length > 2 * this.size) this.#rebuildHeap()
+    if (this.#heap.length > COMPACT_AFTER && this.#heap.length > 2 * this.size) this.#rebuildHeap()
     return entry.request
   }
 

@@ -1,12 +1,12 @@
 /**
  * Load of the RESP client scenario, one client library per process, connected once:
  *
- *     node client.ts <rotor|hand|ioredis|ioredis-auto|node-redis|node-redis-default> <port>
+ *     node client.ts <rotor|rotor-notimeout|hand|ioredis|ioredis-auto|node-redis|node-redis-default> <port>
  *
  * Prints `ready` once connected; then each line `<ops> <batch>` on stdin is one run: `batch`
  * SETs issued together (Promise.all, as users pipeline), then `batch` GETs of the same keys,
  * until `ops` commands ran; with batch 1 every command is awaited before the next. GET replies
- * are checked. Each run prints `result {"ops":…,"seconds":…}`.
+ * are checked. Each run prints `result {"ops":…,"seconds":…,"cpu":…}` (cpu: µs of this process, user + system).
  */
 import net from 'node:net'
 import { createInterface } from 'node:readline'
@@ -31,9 +31,10 @@ function each<T>(keys: readonly string[], one: (key: string) => Promise<T>): Pro
 }
 
 // Each client library is imported only by the runs that use it: process start-up stays short.
-async function rotorDriver(): Promise<Driver> {
+async function rotorDriver(withTimeout: boolean): Promise<Driver> {
   const { RedisClient } = await import('../../examples/redis-client.js')
-  const client = new RedisClient({ host: '127.0.0.1', port })
+  // Default options: a 10 s command timeout, kept per command. `rotor-notimeout` turns it off.
+  const client = new RedisClient({ host: '127.0.0.1', port }, withTimeout ? {} : { commandTimeout: Number.POSITIVE_INFINITY })
   return {
     sets: (keys, value) => each(keys, (k) => client.command('SET', k, value)),
     gets: (keys) => each(keys, (k) => client.command('GET', k)),
@@ -101,7 +102,9 @@ function handDriver(): Promise<Driver> {
 async function driver(): Promise<Driver> {
   switch (kind) {
     case 'rotor':
-      return rotorDriver()
+      return rotorDriver(true)
+    case 'rotor-notimeout':
+      return rotorDriver(false)
     case 'hand':
       return handDriver()
     case 'ioredis':
@@ -135,10 +138,12 @@ const d = await driver()
 process.stdout.write('ready\n')
 for await (const line of createInterface({ input: process.stdin })) {
   const [ops, batch] = line.split(' ').map(Number) as [number, number]
-  const started = performance.now()
+  const [started, cpu0] = [performance.now(), process.cpuUsage()]
   await workload(d, ops, batch)
   const seconds = (performance.now() - started) / 1000
-  process.stdout.write(`result ${JSON.stringify({ ops, seconds })}\n`)
+  const used = process.cpuUsage(cpu0)
+  // CPU in µs, user and system: finer than /proc's 10 ms ticks.
+  process.stdout.write(`result ${JSON.stringify({ ops, seconds, cpu: used.user + used.system })}\n`)
 }
 await d.close()
 process.exit(0)

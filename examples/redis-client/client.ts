@@ -44,7 +44,9 @@ export interface RedisClientOptions extends Pick<PersistentOptions, 'connectTime
   /** Commands written and awaiting replies at most; more wait in the queue. @default 4096 */
   maxInFlight?: number
   /**
-   * How long a command written may wait for its reply, in ms. What happens then: see `onCommandTimeout`.
+   * How long a command written may wait for its reply, in ms. What happens then: see
+   * `onCommandTimeout`. `Infinity`: no command timeout (a command waits for its reply as long
+   * as the connection lasts), and no per-command deadline bookkeeping.
    * @default 10000
    */
   commandTimeout?: number
@@ -247,9 +249,8 @@ export class RedisClient {
         return Promise.reject(new LimitReachedError(this.#maxOfflineQueue, `offline queue full (${this.#maxOfflineQueue} commands)`))
     }
     const offlineSince = offline ? performance.now() : 0
-    const reply = new Promise<RedisReply>((resolve, reject) => {
-      queue.items.push({ args, resolve, reject, kind, replies, offlineSince })
-    })
+    const reply = new Promise<RedisReply>(capture) // sets `captured`: no closure per command
+    queue.items.push({ args, resolve: captured.resolve, reject: captured.reject, kind, replies, offlineSince })
     if (offline && this.#timer === null) this.#armTimer()
     // Commands already waiting mean a write of the queue is already due: a pending wakeup, the
     // replies that reopen a full window, or the next connection. Only the first one wakes.
@@ -303,6 +304,17 @@ export class RedisClient {
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
   }
+}
+
+/**
+ * The settling functions of the promise last made with {@link capture} as its executor. One
+ * executor for every command instead of a closure made per command: a promise's executor runs
+ * synchronously inside `new Promise`, so they are read right after it.
+ */
+const captured: { resolve: (reply: RedisReply) => void; reject: (err: Error) => void } = { resolve: () => {}, reject: () => {} }
+function capture(resolve: (reply: RedisReply) => void, reject: (err: Error) => void): void {
+  captured.resolve = resolve
+  captured.reject = reject
 }
 
 /** `onCommandTimeout` checked. */

@@ -4,7 +4,17 @@
  * the client's `Persistent`; it starts by saying `HELLO 3` (with `protocol: 3`) and subscribing
  * again to every channel and pattern the client wants.
  */
-import { ClosedError, type Exception, Intent, type Protocol, RequestDeadlines, type Scope, TimeoutError, type Transport } from 'rotor-stream'
+import {
+  ClosedError,
+  type Exception,
+  Intent,
+  type IntentBuilder,
+  type Protocol,
+  RequestDeadlines,
+  type Scope,
+  TimeoutError,
+  type Transport,
+} from 'rotor-stream'
 import { Encoder } from './encoder.js'
 import { CommandTimeoutError, HelloError, type ReplyTooLargeError } from './errors.js'
 import { MAX_LINE, ReplyError, type ReplyItem, ReplyParser } from './parser.js'
@@ -15,7 +25,7 @@ import type { Command, CommandQueue } from './queue.js'
 export interface ConnectionOptions {
   /** Commands written and awaiting replies at most; more wait in the queue. */
   readonly maxInFlight: number
-  /** How long a written command may wait for its reply, in ms. */
+  /** How long a written command may wait for its reply, in ms; Infinity: as long as it takes. */
   readonly commandTimeout: number
   /** `'fail-command'`: a timeout fails that command alone; `'reconnect'`: it fails the connection. */
   readonly onCommandTimeout: 'fail-command' | 'reconnect'
@@ -56,7 +66,8 @@ export class RedisConnection implements Protocol {
   /**
    * With `onCommandTimeout: 'fail-command'`: the deadline of every command written and not yet
    * completed, in the queue's order (the queue holds the commands; this, their deadlines and
-   * which ones timed out). Null with `'reconnect'`.
+   * which ones timed out). Null with `'reconnect'`, and without a command timeout (Infinity):
+   * then the hot path pays nothing for it.
    */
   readonly #deadlines: RequestDeadlines<Command> | null
   readonly #queue: CommandQueue
@@ -71,6 +82,10 @@ export class RedisConnection implements Protocol {
   #subscribed = 0
   /** The server refused HELLO 3: the connection ends after the current read. */
   #failure: HelloError | null = null
+  /** The reply-line expectation, kept and returned again: no Intent is allocated per round. */
+  readonly #line: Intent<RedisConnection>
+  /** A builder for the bulk-payload expectation (its size changes), kept likewise. */
+  readonly #bytes: IntentBuilder<RedisConnection>
 
   constructor(context: ConnectionContext) {
     this.#context = context
@@ -79,7 +94,11 @@ export class RedisConnection implements Protocol {
     this.#options = context.options
     this.#parser = new ReplyParser(context.options, this.#onReply)
     // A server silent for another commandTimeout after a command timed out is stuck: reconnect.
-    this.#deadlines = context.options.onCommandTimeout === 'fail-command' ? new RequestDeadlines({ giveUpAfter: context.options.commandTimeout }) : null
+    const { onCommandTimeout, commandTimeout } = context.options
+    const isTimed = onCommandTimeout === 'fail-command' && commandTimeout !== Number.POSITIVE_INFINITY
+    this.#deadlines = isTimed ? new RequestDeadlines({ giveUpAfter: commandTimeout }) : null
+    this.#line = Intent.of(this).expectDelimiter(LF, LINE)
+    this.#bytes = Intent.of(this)
   }
 
   /**
@@ -111,7 +130,7 @@ export class RedisConnection implements Protocol {
     if (typeof parsed !== 'number') return Intent.error(parsed)
     input.consume(parsed)
     const needBytes = this.#parser.needBytes
-    if (needBytes !== null) return this.#expect(Intent.of(this).expectBytes(needBytes), scope)
+    if (needBytes !== null) return this.#expect(this.#bytes.expectBytes(needBytes), scope)
     // Replies freed room in the window: top it up.
     if (this.#queue.waiting > 0) this.#writeQueued(t, scope)
     return this.#next(scope)
@@ -171,7 +190,7 @@ export class RedisConnection implements Protocol {
   /** Gives `reply` to the oldest command in flight; a command that timed out has its late reply dropped. */
   #settle(reply: ReplyItem | ReplyTooLargeError): boolean {
     const deadlines = this.#deadlines
-    if (deadlines === null || !this.#queue.completes(reply) || deadlines.size === 0) return this.#queue.settle(reply)
+    if (deadlines === null || deadlines.size === 0 || !this.#queue.completes(reply)) return this.#queue.settle(reply)
     return this.#queue.settle(reply, deadlines.shift() === undefined)
   }
 
@@ -248,7 +267,7 @@ export class RedisConnection implements Protocol {
 
   /** Wait for a reply line. */
   #next(scope: Scope): Intent<RedisConnection> {
-    return this.#expect(Intent.of(this).expectDelimiter(LF, LINE), scope)
+    return this.#expect(this.#line, scope)
   }
 
   /** Adds the command deadline while replies are owed; keeps the last one while idle (see `#deadline`). */
@@ -259,6 +278,7 @@ export class RedisConnection implements Protocol {
       const next = deadlines.deadline
       if (next !== Number.POSITIVE_INFINITY) this.#deadline = next
     } else if (this.#queue.inFlight > 0) this.#deadline = scope.now() + this.#options.commandTimeout
-    return Number.isNaN(this.#deadline) ? intent : intent.deadline(this.#deadline)
+    // Infinity and NaN alike: no deadline (the kept Intents may carry the last one).
+    return intent.deadline(Number.isNaN(this.#deadline) ? Number.POSITIVE_INFINITY : this.#deadline)
   }
 }

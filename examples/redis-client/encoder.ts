@@ -125,6 +125,14 @@ export class Encoder {
 /** Writes `<type><n>\r\n` at `at`; returns the position after it. */
 function writeHeader(bytes: Buffer, at: number, type: number, n: number): number {
   bytes[at++] = type
+  // Most headers are an argument count or a short length: one or two digits, no division loop.
+  if (n < 100) {
+    if (n >= 10) bytes[at++] = 0x30 + ((n / 10) | 0)
+    bytes[at++] = 0x30 + (n % 10)
+    bytes[at++] = CR
+    bytes[at++] = LF
+    return at
+  }
   let digits = 1
   for (let m = n; m >= 10; m = Math.floor(m / 10)) digits++
   for (let i = at + digits - 1, m = n; i >= at; i--, m = Math.floor(m / 10)) bytes[i] = 0x30 + (m % 10)

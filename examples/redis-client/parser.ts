@@ -166,7 +166,7 @@ export class ReplyParser {
         if (this.#carried + pos - start > max) this.#tooLarge = true
         switch (type) {
           case 0x2b: // '+' simple string; `+OK` is most replies, and a constant costs no string
-            value = to - from === 2 && buf[from] === 0x4f && buf[from + 1] === 0x4b ? 'OK' : buf.toString('utf8', from, to)
+            value = simpleString(buf, from, to)
             break
           case 0x2d: // '-' error
             value = new ReplyError(buf.toString('utf8', from, to))
@@ -330,6 +330,22 @@ function aggregate(open: OpenAggregate): ReplyItem {
     default:
       return items
   }
+}
+
+/**
+ * The simple string `buf[from, to)`. The common ones (`OK`, `PONG`) are constants: no string is
+ * decoded for them.
+ */
+function simpleString(buf: Buffer, from: number, to: number): string {
+  switch (to - from) {
+    case 2:
+      if (buf[from] === 0x4f && buf[from + 1] === 0x4b) return 'OK'
+      break
+    case 4:
+      if (buf[from] === 0x50 && buf[from + 1] === 0x4f && buf[from + 2] === 0x4e && buf[from + 3] === 0x47) return 'PONG'
+      break
+  }
+  return buf.toString('utf8', from, to)
 }
 
 /** Position of the first LF in `buf[from, length)`, or -1: short lines by a JS loop, long ones by `indexOf`. */

@@ -162,6 +162,40 @@ describe('RequestDeadlines', () => {
     assert.equal(d.late, 0)
   })
 
+  test('long pipelines keep write order across slot reuse and compaction, out-of-order deadlines and back', { timeout: 10_000 }, () => {
+    const d = new RequestDeadlines<number>({ giveUpAfter: 100 })
+    let next = 0
+    let expected = 0
+    // Two in, one out: 5000 in flight at the end, the answered slots compacted on the way.
+    for (let t = 0; t < 5000; t++) {
+      d.add(next++, t)
+      d.add(next++, t)
+      assert.equal(d.shift(), expected++)
+    }
+    assert.equal(d.size, 5000)
+    assert.equal(d.deadline, 2500)
+    // Out of write order: this one times out first, alone.
+    d.add(-1, 10)
+    const failed: number[] = []
+    assert.equal(
+      d.expire(2500, (r) => failed.push(r)),
+      false,
+    )
+    assert.deepEqual(failed, [-1, expected, expected + 1]) // the earliest deadline first, then ties in write order
+    assert.equal(d.late, 3)
+    assert.equal(d.shift(), undefined) // the two oldest timed out: their late replies are skipped
+    assert.equal(d.shift(), undefined)
+    expected += 2
+    while (d.size > 1) assert.equal(d.shift(), expected++)
+    assert.equal(d.shift(), undefined) // -1, written last
+    // Empty again: in write order once more, from a clean slate.
+    d.add(7, 1)
+    d.add(8, 1)
+    assert.equal(d.deadline, 1)
+    assert.deepEqual(d.clear(), [7, 8])
+    assert.equal(d.deadline, Number.POSITIVE_INFINITY)
+  })
+
   test('refuses bad options and a NaN deadline', { timeout: 5000 }, () => {
     for (const giveUpAfter of [-1, 1.5, Number.NaN, '1']) {
       assert.throws(() => new RequestDeadlines({ giveUpAfter: giveUpAfter as number }), InvalidArgumentError)

@@ -38,7 +38,7 @@ function target(subject: Subject, batch: number): Target | undefined {
   if (subject === 'rotor') return undefined
   if (subject === 'node-redis-default') return { kind: 'report', text: 'report' }
   if (batch === 1) return subject === 'hand' ? { kind: 'report', text: 'report' } : { kind: 'min', value: 1.0 }
-  return { kind: 'min', value: subject === 'ioredis' ? 2.0 : subject === 'node-redis' ? 1.4 : 0.9 }
+  return { kind: 'min', value: subject === 'ioredis' ? 2.0 : subject === 'node-redis' ? 1.4 : 0.95 }
 }
 
 interface Run {

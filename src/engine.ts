@@ -38,20 +38,37 @@ import { StreamStats } from './stats.js'
 import { type TlsInfo, tlsInfo } from './tls-info.js'
 import { invalid, isError } from './validate.js'
 
-/** Bits of `Engine.#flags`: the accessors of the same names say what each means. */
+// Bits of `Engine.#flags`, read with `#is(FLAG)` and written with `#set(FLAG, on)`.
+/** Inside `#run()`: events that arrive now are picked up by the running loop. */
 const RUNNING = 1 << 0
+/** Processing stopped because too much output is unwritten (automatic pushback). */
 const BLOCKED = 1 << 1
+/** The deadline passed; `timeout` runs. */
 const TIMEOUT_PENDING = 1 << 2
+/** A notifier fired; `wakeup` runs. */
 const WAKEUP_PENDING = 1 << 3
+/** A wakeup asked for from inside `wakeup` waits for a later turn of the event loop. */
 const WAKEUP_DEFERRED = 1 << 4
+/**
+ * The run about to start continues the protocol's own loop (a wakeup it asked for from inside
+ * `wakeup`, a deadline its `timeout` set in the past): the spin count goes on instead of restarting.
+ */
 const SELF_DRIVEN = 1 << 5
+/** `timeout` returned a deadline that has already passed. */
 const PAST_DEADLINE = 1 << 6
+/** The peer sent FIN: no more input will come. */
 const EOF = 1 << 7
+/** `halfClose()` was called: the write side is closed, output after it is refused. */
 const WRITE_CLOSED = 1 << 8
+/** The protocol is finished (done, error or fatal); no handler runs any more. */
 const ENDED = 1 << 9
+/** The I/O below has closed (`closed` resolves at once). */
 const IO_CLOSED = 1 << 10
+/** The server closes: `scope.closing`. */
 const CLOSING = 1 << 11
+/** The server closes and idle streams of protocols without `shutdown` end (`idle: 'end'`): checked after every round. */
 const END_IDLE = 1 << 12
+/** `busy`: a protocol in the middle of something while it waits for input. */
 const BUSY = 1 << 13
 /** Two bits: the index of the TLS upgrade's phase in UPGRADE_PHASES. */
 const UPGRADE_PHASE_SHIFT = 14
@@ -74,11 +91,17 @@ export class Engine implements Transport, Scope {
   readonly #limits: Limits
 
   /**
-   * The stream's yes/no states, one bit each (the constants above the class), behind private
-   * accessors named after them: one field instead of fourteen (8 bytes each on a 64-bit heap
+   * The stream's yes/no states, one bit each (the constants above the class): one field instead of fourteen (8 bytes each on a 64-bit heap
    * without pointer compression), for every idle connection.
    */
   #flags = 0
+  /** Whether the bit `flag` of `#flags` is set. */
+  #is(flag: number): boolean {
+    return (this.#flags & flag) !== 0
+  }
+  #set(flag: number, on: boolean): void {
+    this.#flags = on ? this.#flags | flag : this.#flags & ~flag
+  }
 
   // --- The protocol and what it waits for ---------------------------------------------------------
   /** The current protocol state; `NO_PROTOCOL` until the factory returned and after the end. */
@@ -89,51 +112,16 @@ export class Engine implements Transport, Scope {
   #notifier: (() => void) | null = null
 
   // --- The round in progress -----------------------------------------------------------------------
-  /** Inside `#run()`: events that arrive now are picked up by the running loop. */
-  get #running(): boolean {
-    return (this.#flags & RUNNING) !== 0
-  }
-  set #running(on: boolean) {
-    this.#flags = on ? this.#flags | RUNNING : this.#flags & ~RUNNING
-  }
   /** `now()` of the current round; NaN between rounds. */
   #now = Number.NaN
   /** Bytes unwritten below us (in the socket) when the round started, or after our last write in it. */
   #unwritten = 0
-  /** Processing stopped because too much output is unwritten (automatic pushback). */
-  get #blocked(): boolean {
-    return (this.#flags & BLOCKED) !== 0
-  }
-  set #blocked(on: boolean) {
-    this.#flags = on ? this.#flags | BLOCKED : this.#flags & ~BLOCKED
-  }
   /** The wake-up time last passed to `armTimer`: the deadline or the rate check, whichever is first (NaN = none). */
   #armed = Number.NaN
 
   // --- Events for the next loop turn ---------------------------------------------------------------
-  /** The deadline passed; `timeout` runs. */
-  get #timeoutPending(): boolean {
-    return (this.#flags & TIMEOUT_PENDING) !== 0
-  }
-  set #timeoutPending(on: boolean) {
-    this.#flags = on ? this.#flags | TIMEOUT_PENDING : this.#flags & ~TIMEOUT_PENDING
-  }
   /** An exception to deliver: a rate window closed too slow, or `reject()`. */
   #pendingException: Exception | null = null
-  /** A notifier fired; `wakeup` runs. */
-  get #wakeupPending(): boolean {
-    return (this.#flags & WAKEUP_PENDING) !== 0
-  }
-  set #wakeupPending(on: boolean) {
-    this.#flags = on ? this.#flags | WAKEUP_PENDING : this.#flags & ~WAKEUP_PENDING
-  }
-  /** A wakeup asked for from inside `wakeup` waits for a later turn of the event loop. */
-  get #wakeupDeferred(): boolean {
-    return (this.#flags & WAKEUP_DEFERRED) !== 0
-  }
-  set #wakeupDeferred(on: boolean) {
-    this.#flags = on ? this.#flags | WAKEUP_DEFERRED : this.#flags & ~WAKEUP_DEFERRED
-  }
 
   // --- Guards ---------------------------------------------------------------------------------------
   /** Handler calls that change nothing, the end of the stream and ignored limits (see SpinGuard). */
@@ -142,23 +130,6 @@ export class Engine implements Transport, Scope {
   get #guard(): SpinGuard {
     this.#guardMade ??= new SpinGuard()
     return this.#guardMade
-  }
-  /**
-   * The run about to start continues the protocol's own loop (a wakeup it asked for from inside
-   * `wakeup`, a deadline its `timeout` set in the past): the spin count goes on instead of restarting.
-   */
-  get #selfDriven(): boolean {
-    return (this.#flags & SELF_DRIVEN) !== 0
-  }
-  set #selfDriven(on: boolean) {
-    this.#flags = on ? this.#flags | SELF_DRIVEN : this.#flags & ~SELF_DRIVEN
-  }
-  /** `timeout` returned a deadline that has already passed. */
-  get #pastDeadline(): boolean {
-    return (this.#flags & PAST_DEADLINE) !== 0
-  }
-  set #pastDeadline(on: boolean) {
-    this.#flags = on ? this.#flags | PAST_DEADLINE : this.#flags & ~PAST_DEADLINE
   }
   /** The minimum-rate window, made when a rate first applies. */
   #window: RateWindow | null = null
@@ -175,36 +146,8 @@ export class Engine implements Transport, Scope {
   }
 
   // --- Lifecycle --------------------------------------------------------------------------------------
-  /** The peer sent FIN: no more input will come. */
-  get #eof(): boolean {
-    return (this.#flags & EOF) !== 0
-  }
-  set #eof(on: boolean) {
-    this.#flags = on ? this.#flags | EOF : this.#flags & ~EOF
-  }
-  /** `halfClose()` was called: the write side is closed, output after it is refused. */
-  get #writeClosed(): boolean {
-    return (this.#flags & WRITE_CLOSED) !== 0
-  }
-  set #writeClosed(on: boolean) {
-    this.#flags = on ? this.#flags | WRITE_CLOSED : this.#flags & ~WRITE_CLOSED
-  }
-  /** The protocol is finished (done, error or fatal); no handler runs any more. */
-  get #ended(): boolean {
-    return (this.#flags & ENDED) !== 0
-  }
-  set #ended(on: boolean) {
-    this.#flags = on ? this.#flags | ENDED : this.#flags & ~ENDED
-  }
   /** Why the stream ended: `undefined` while running and after `Intent.done()` (unless flushing the last output failed). */
   #endReason: Error | undefined = undefined
-  /** The I/O below has closed (`closed` resolves at once). */
-  get #ioClosed(): boolean {
-    return (this.#flags & IO_CLOSED) !== 0
-  }
-  set #ioClosed(on: boolean) {
-    this.#flags = on ? this.#flags | IO_CLOSED : this.#flags & ~IO_CLOSED
-  }
   /**
    * The counters, made on the first byte in or out (or when asked for): an idle connection has
    * none. They also keep `closed` and its resolver (see `StreamStats.closedWaiter`): one field
@@ -213,20 +156,6 @@ export class Engine implements Transport, Scope {
   #stats: StreamStats | null = null
 
   // --- Server shutdown (see shutdown.ts) ---------------------------------------------------------------
-  /** The server closes: `scope.closing`. */
-  get #closing(): boolean {
-    return (this.#flags & CLOSING) !== 0
-  }
-  set #closing(on: boolean) {
-    this.#flags = on ? this.#flags | CLOSING : this.#flags & ~CLOSING
-  }
-  /** The server closes and idle streams of protocols without `shutdown` end (`idle: 'end'`): checked after every round. */
-  get #endIdle(): boolean {
-    return (this.#flags & END_IDLE) !== 0
-  }
-  set #endIdle(on: boolean) {
-    this.#flags = on ? this.#flags | END_IDLE : this.#flags & ~END_IDLE
-  }
   /** Aborted when the server starts closing; made when first asked for (`Connection.closing`). */
   #closingController: AbortController | null = null
   /**
@@ -291,12 +220,12 @@ export class Engine implements Transport, Scope {
 
   notifier(): () => void {
     this.#notifier ??= () => {
-      if (this.#ended || this.#wakeupPending) return
-      this.#wakeupPending = true
+      if (this.#is(ENDED) || this.#is(WAKEUP_PENDING)) return
+      this.#set(WAKEUP_PENDING, true)
       // Asked for from inside wakeup itself: the next wakeup waits for a later turn of the event
       // loop, so that a protocol polling through its own notifier never starves other connections.
-      this.#wakeupDeferred = this.#running && this.#handler === 'wakeup'
-      this.#io.scheduleWakeup(this.#wakeupDeferred)
+      this.#set(WAKEUP_DEFERRED, this.#is(RUNNING) && this.#handler === 'wakeup')
+      this.#io.scheduleWakeup(this.#is(WAKEUP_DEFERRED))
     }
     return this.#notifier
   }
@@ -306,9 +235,9 @@ export class Engine implements Transport, Scope {
    * it ends the stream with a `WriteError` instead of being lost.
    */
   halfClose(): void {
-    if (this.#ended || this.#writeClosed) return
+    if (this.#is(ENDED) || this.#is(WRITE_CLOSED)) return
     if (this.output.length > 0) this.#write() // counted as unwritten, as any write: expectFlush stays exact
-    this.#writeClosed = true
+    this.#set(WRITE_CLOSED, true)
     this.#io.halfClose()
   }
 
@@ -316,7 +245,7 @@ export class Engine implements Transport, Scope {
 
   /** True once the protocol has finished; the socket may still be flushing. */
   get isEnded(): boolean {
-    return this.#ended
+    return this.#is(ENDED)
   }
 
   /**
@@ -330,7 +259,7 @@ export class Engine implements Transport, Scope {
     let waiter = stats.closedWaiter
     if (waiter === null) {
       const { promise, resolve } = withResolvers<Error | undefined>()
-      if (this.#ioClosed) resolve(this.#endReason)
+      if (this.#is(IO_CLOSED)) resolve(this.#endReason)
       waiter = { promise, resolve }
       stats.closedWaiter = waiter
     }
@@ -338,14 +267,14 @@ export class Engine implements Transport, Scope {
   }
 
   get closing(): boolean {
-    return this.#closing
+    return this.#is(CLOSING)
   }
 
   /** Aborted (with a `ClosedError`) when the server starts closing; never on client streams. @internal */
   get closingSignal(): AbortSignal {
     if (this.#closingController === null) {
       this.#closingController = new AbortController()
-      if (this.#closing) this.#closingController.abort(new ClosedError('server closing'))
+      if (this.#is(CLOSING)) this.#closingController.abort(new ClosedError('server closing'))
     }
     return this.#closingController.signal
   }
@@ -355,23 +284,23 @@ export class Engine implements Transport, Scope {
    * (`closing`, the signal, the protocol's `shutdown` handler). Called once per stream. @internal
    */
   shutdown(idle: 'end' | 'wait'): void {
-    if (this.#closing || this.#ended) return
-    this.#closing = true
-    this.#endIdle = idle === 'end'
+    if (this.#is(CLOSING) || this.#is(ENDED)) return
+    this.#set(CLOSING, true)
+    this.#set(END_IDLE, idle === 'end')
     this.#closingController?.abort(new ClosedError('server closing'))
     // From inside a handler of this stream (close() called there): told once the round is over.
-    if (this.#running) queueMicrotask(() => this.#tellShutdown())
+    if (this.#is(RUNNING)) queueMicrotask(() => this.#tellShutdown())
     else this.#tellShutdown()
   }
 
   #tellShutdown(): void {
-    if (this.#ended) return
+    if (this.#is(ENDED)) return
     const protocol = this.#protocol
     if (!protocol.shutdown) {
-      if (this.#endIdle && this.#isIdle()) this.#finish(undefined) // a clean end, as Intent.done(): nobody waits for an answer
+      if (this.#is(END_IDLE) && this.#isIdle()) this.#finish(undefined) // a clean end, as Intent.done(): nobody waits for an answer
       return
     }
-    this.#running = true
+    this.#set(RUNNING, true)
     this.#now = Number.NaN
     this.#unwritten = this.#io.unwritten()
     this.#handler = 'shutdown'
@@ -382,7 +311,7 @@ export class Engine implements Transport, Scope {
     } catch (err) {
       this.#fail(new HandlerError(this.#handler, err))
     }
-    this.#running = false
+    this.#set(RUNNING, false)
     this.#run() // writes what the handler wrote, meets what is buffered, settles (and ends if idle)
   }
 
@@ -396,7 +325,7 @@ export class Engine implements Transport, Scope {
       this.#protocol.shutdown === undefined &&
       this.#expect.readsInput &&
       !this.busy &&
-      !this.#eof &&
+      !this.#is(EOF) &&
       this.input.length === 0 &&
       this.output.length === 0 &&
       this.#pendingException === null &&
@@ -432,7 +361,7 @@ export class Engine implements Transport, Scope {
 
   /** Bytes arrived; the chunk is given away. @internal */
   onData(chunk: Buffer): void {
-    if (this.#ended) return
+    if (this.#is(ENDED)) return
     // Reading a frame of known size: the input needs room for all of it (see Buf.append).
     const expect = this.#expect
     this.input.append(chunk, expect.kind === Kind.Bytes ? Math.min(expect.n, this.#limits.maxBufferSize) : 0)
@@ -446,26 +375,26 @@ export class Engine implements Transport, Scope {
 
   /** The peer sent FIN. @internal */
   onEnd(): void {
-    if (this.#ended || this.#eof) return
-    this.#eof = true
+    if (this.#is(ENDED) || this.#is(EOF)) return
+    this.#set(EOF, true)
     this.#run()
   }
 
   /** Some output reached the kernel. @internal */
   onWritten(): void {
-    if (this.#expect.kind === Kind.Flush || this.#blocked) this.#run()
-    else if ((this.#limits.budget !== null || this.#endIdle) && !this.#ended) this.#settle() // the output it held is gone
+    if (this.#expect.kind === Kind.Flush || this.#is(BLOCKED)) this.#run()
+    else if ((this.#limits.budget !== null || this.#is(END_IDLE)) && !this.#is(ENDED)) this.#settle() // the output it held is gone
   }
 
   /** The shared memory budget changed state: re-decide whether to read. @internal */
   budgetChanged(): void {
-    if (!this.#running && !this.#ended) this.#settle()
+    if (!this.#is(RUNNING) && !this.#is(ENDED)) this.#settle()
   }
 
   /** The armed timer fired: the deadline passed, a rate window closed, or neither yet (re-arm). @internal */
   onTimer(): void {
     this.#armed = Number.NaN
-    if (this.#ended) return
+    if (this.#is(ENDED)) return
     this.#now = Number.NaN
     const now = this.now()
     const expect = this.#expect
@@ -475,8 +404,8 @@ export class Engine implements Transport, Scope {
         this.onTlsFailed(new TlsUpgradeError('timeout', 'the TLS handshake did not finish before the deadline', { cause: new TimeoutError() }))
         return
       }
-      this.#timeoutPending = true
-      this.#selfDriven = this.#pastDeadline // timeout set a deadline already passed: its own loop
+      this.#set(TIMEOUT_PENDING, true)
+      this.#set(SELF_DRIVEN, this.#is(PAST_DEADLINE)) // timeout set a deadline already passed: its own loop
       this.#run()
       return
     }
@@ -497,15 +426,15 @@ export class Engine implements Transport, Scope {
 
   /** A wakeup that `wakeup` asked for is due, a turn later: it continues the protocol's own loop. @internal */
   onDeferredWakeup(): void {
-    if (!this.#wakeupDeferred) return
-    this.#wakeupDeferred = false
-    this.#selfDriven = true
+    if (!this.#is(WAKEUP_DEFERRED)) return
+    this.#set(WAKEUP_DEFERRED, false)
+    this.#set(SELF_DRIVEN, true)
     this.#run()
   }
 
   /** The TLS handshake of `Intent.startTls` is done: `tlsReady` runs. @internal */
   onTlsReady(): void {
-    if (this.#ended || this.#upgrade === null) return
+    if (this.#is(ENDED) || this.#upgrade === null) return
     this.#upgradePhase = 'secure'
     this.#run()
   }
@@ -515,7 +444,7 @@ export class Engine implements Transport, Scope {
    * hears of it, then the stream ends, as after a read error. @internal
    */
   onTlsFailed(cause: unknown): void {
-    if (this.#ended) return
+    if (this.#is(ENDED)) return
     const reason =
       cause instanceof TlsUpgradeError
         ? cause
@@ -532,7 +461,7 @@ export class Engine implements Transport, Scope {
 
   /** Reading failed; the connection is gone. @internal */
   onReadError(cause: unknown): void {
-    if (this.#ended) return
+    if (this.#is(ENDED)) return
     const reason = new ReadError(cause)
     try {
       this.#deliver(reason) // taken as any answer is, so an end (done, error) is the protocol's choice
@@ -545,16 +474,16 @@ export class Engine implements Transport, Scope {
 
   /** Writing failed. @internal */
   onWriteError(cause: unknown): void {
-    if (!this.#ended) this.#fail(new WriteError(cause))
+    if (!this.#is(ENDED)) this.#fail(new WriteError(cause))
     // After Intent.done() the last output failed to go out: the end was not clean after all.
     else this.#endReason ??= new WriteError(cause)
   }
 
   /** The I/O below has closed for good; ends the stream if it still ran. @internal */
   onClosed(): void {
-    if (this.#ioClosed) return
+    if (this.#is(IO_CLOSED)) return
     this.#fail(new ClosedError('socket closed before the protocol finished'))
-    this.#ioClosed = true
+    this.#set(IO_CLOSED, true)
     this.#stats?.closedWaiter?.resolve(this.#endReason)
   }
 
@@ -567,13 +496,13 @@ export class Engine implements Transport, Scope {
 
   /** Runs handlers while buffered input satisfies the expectation, writes once, then settles. */
   #run(): void {
-    if (this.#running || this.#ended) return
-    this.#running = true
+    if (this.#is(RUNNING) || this.#is(ENDED)) return
+    this.#set(RUNNING, true)
     this.#now = Number.NaN
     this.#unwritten = this.#io.unwritten()
     // An event from outside (input, a completed write, a deadline, a notifier) restarts the spin
     // count; a wakeup or deadline the protocol set up for itself continues it.
-    if (this.#selfDriven) this.#selfDriven = false
+    if (this.#is(SELF_DRIVEN)) this.#set(SELF_DRIVEN, false)
     else this.#guardMade?.reset()
     try {
       for (;;) {
@@ -581,25 +510,25 @@ export class Engine implements Transport, Scope {
           const reason = this.#pendingException
           this.#pendingException = null
           this.#deliver(reason)
-        } else if (this.#timeoutPending) {
-          this.#timeoutPending = false
+        } else if (this.#is(TIMEOUT_PENDING)) {
+          this.#set(TIMEOUT_PENDING, false)
           this.#call('timeout', -1)
-        } else if (this.#wakeupPending && !this.#wakeupDeferred) {
-          this.#wakeupPending = false
+        } else if (this.#is(WAKEUP_PENDING) && !this.#is(WAKEUP_DEFERRED)) {
+          this.#set(WAKEUP_PENDING, false)
           this.#call('wakeup', -1)
         } else if (!this.#step()) {
-          if (this.#ended || this.output.length === 0) break
+          if (this.#is(ENDED) || this.output.length === 0) break
           this.#write()
           // A synchronous write may already satisfy a flush expectation: go round once more.
           if (this.#expect.kind !== Kind.Flush) break
         }
-        if (this.#ended) break
+        if (this.#is(ENDED)) break
       }
     } catch (err) {
       this.#fail(new HandlerError(this.#handler, err))
     }
-    this.#running = false
-    if (!this.#ended) this.#settle()
+    this.#set(RUNNING, false)
+    if (!this.#is(ENDED)) this.#settle()
     this.#now = Number.NaN // outside a round, now() reads the clock again
   }
 
@@ -635,10 +564,10 @@ export class Engine implements Transport, Scope {
       case Kind.Sleep:
         // Asleep, the peer's FIN is still news, once: a client idle between requests learns at
         // once that its server went away, instead of losing the next request.
-        if (!this.#eof || this.#guardMade?.endTold === true) return false
+        if (!this.#is(EOF) || this.#guardMade?.endTold === true) return false
         break
     }
-    if (!this.#eof) return false
+    if (!this.#is(EOF)) return false
     // A read expectation that can never be met: the peer has finished sending.
     if (!this.#guard.tellEnd()) {
       this.#fail(new EndOfStreamError('end of stream: the protocol kept waiting for input after it was told'))
@@ -714,7 +643,7 @@ export class Engine implements Transport, Scope {
       input.consume(input.length)
     }
     if (this.output.length > 0) this.#write()
-    if (this.#ended) return true
+    if (this.#is(ENDED)) return true
     const refused = this.#io.startTls === undefined ? new TlsUpgradeError('unsupported', 'this stream cannot upgrade to TLS') : this.#io.startTls(upgrade, fed)
     if (refused !== null) {
       this.onTlsFailed(refused)
@@ -728,7 +657,7 @@ export class Engine implements Transport, Scope {
    * callback gets it with the unconsumed input.
    */
   #detach(callback: (detached: Detached) => void): void {
-    if (this.#writeClosed && this.output.length > 0) {
+    if (this.#is(WRITE_CLOSED) && this.output.length > 0) {
       this.#fail(new WriteError(writeAfterHalfClose()))
       return
     }
@@ -741,7 +670,7 @@ export class Engine implements Transport, Scope {
     this.#end()
     if (this.output.length > 0) this.#io.write(this.output.take())
     const socket = this.#io.detach()
-    this.#ioClosed = true
+    this.#set(IO_CLOSED, true)
     this.#stats?.closedWaiter?.resolve(undefined)
     try {
       callback({ socket, input })
@@ -783,19 +712,19 @@ export class Engine implements Transport, Scope {
   /** True (and remembered) while too much output is unwritten to process more input. */
   #pushedBack(): boolean {
     if (this.output.length + this.#unwritten <= this.#limits.outputHighWaterMark) {
-      if (this.#blocked) this.#stats?.pushbackEnded(this.now())
-      this.#blocked = false
+      if (this.#is(BLOCKED)) this.#stats?.pushbackEnded(this.now())
+      this.#set(BLOCKED, false)
       return false
     }
     // Hand what we have to the socket first: it may take it all at once.
     if (this.output.length > 0) this.#write()
-    this.#blocked = this.#unwritten > this.#limits.outputHighWaterMark
-    if (this.#blocked) this.#stats?.pushbackStarted(this.now()) // written before: the counters exist
-    return this.#blocked
+    this.#set(BLOCKED, this.#unwritten > this.#limits.outputHighWaterMark)
+    if (this.#is(BLOCKED)) this.#stats?.pushbackStarted(this.now()) // written before: the counters exist
+    return this.#is(BLOCKED)
   }
 
   #write(): void {
-    if (this.#writeClosed) {
+    if (this.#is(WRITE_CLOSED)) {
       this.#fail(new WriteError(writeAfterHalfClose()))
       return
     }
@@ -812,7 +741,7 @@ export class Engine implements Transport, Scope {
 
   /** Adopts the next Intent returned by a handler. */
   #take(intent: Intent<Protocol>): void {
-    if (this.#ended) return // the stream was closed during the handler; its answer does not matter
+    if (this.#is(ENDED)) return // the stream was closed during the handler; its answer does not matter
     switch (checked(intent, this.#handler).kind) {
       case Kind.Done:
         this.#finish(undefined)
@@ -842,7 +771,7 @@ export class Engine implements Transport, Scope {
     this.#protocol = intent.state
     const expect = this.#expect
     expect.adopt(intent, intent.relative ? this.now() : 0, this.#limits.minRate) // the clock is read only when needed
-    this.#pastDeadline = this.#handler === 'timeout' && expect.deadline <= this.now()
+    this.#set(PAST_DEADLINE, this.#handler === 'timeout' && expect.deadline <= this.now())
   }
 
   /** Takes a `startTls` Intent: the upgrade starts in the loop's next step (see `#upgradeStep`). */
@@ -861,7 +790,7 @@ export class Engine implements Transport, Scope {
 
   /** After a round: read only while waiting for input, keep one timer on the earliest wake-up. */
   #settle(): void {
-    if (this.#endIdle && this.#isIdle()) {
+    if (this.#is(END_IDLE) && this.#isIdle()) {
       this.#finish(undefined) // a clean end, as Intent.done(): nobody waits for an answer
       return
     }
@@ -871,10 +800,10 @@ export class Engine implements Transport, Scope {
     const waiting = expect.readsInput
     // Asleep, a little is still read: the peer's FIN or reset shows only to a reading socket.
     const asleep = expect.kind === Kind.Sleep && this.input.length < Math.min(SLEEP_READ_LIMIT, this.#limits.maxBufferSize)
-    let reading = (waiting || asleep) && !this.#eof && !this.#blocked
+    let reading = (waiting || asleep) && !this.#is(EOF) && !this.#is(BLOCKED)
     const budget = this.#limits.budget
     if (budget !== null) {
-      const wait = reading && waiting ? 'input' : this.#blocked || expect.kind === Kind.Flush ? 'output' : 'other'
+      const wait = reading && waiting ? 'input' : this.#is(BLOCKED) || expect.kind === Kind.Flush ? 'output' : 'other'
       const may = budget.update(this, this.input.capacity, this.output.length + this.#io.unwritten(), wait)
       // A sleeper's read-ahead is no claim on the budget: it stops while the budget is exhausted
       // (and resumes with its next event), and never takes the grant from a stream that waits for input.
@@ -902,7 +831,7 @@ export class Engine implements Transport, Scope {
    * without `reason`; with one (`Intent.error(e, { flush: true })`) the stream still ends with it.
    */
   #finish(reason: Error | undefined): void {
-    if (this.#writeClosed && this.output.length > 0) {
+    if (this.#is(WRITE_CLOSED) && this.output.length > 0) {
       this.#fail(new WriteError(writeAfterHalfClose()))
       return
     }
@@ -917,7 +846,7 @@ export class Engine implements Transport, Scope {
 
   /** Abnormal end: close at once, tell the protocol through `fatal`. */
   #fail(reason: Error): void {
-    if (this.#ended) return
+    if (this.#is(ENDED)) return
     const protocol = this.#protocol
     this.#end()
     this.#endReason = reason
@@ -941,14 +870,14 @@ export class Engine implements Transport, Scope {
   }
 
   #end(): void {
-    this.#ended = true
-    if (this.#blocked) this.#stats?.pushbackEnded(this.#io.clock())
+    this.#set(ENDED, true)
+    if (this.#is(BLOCKED)) this.#stats?.pushbackEnded(this.#io.clock())
     this.#limits.budget?.leave(this)
     this.#protocol = NO_PROTOCOL // the state may hold much: let it go
     this.#expect.clear()
-    this.#wakeupPending = false
-    this.#wakeupDeferred = false
-    this.#timeoutPending = false
+    this.#set(WAKEUP_PENDING, false)
+    this.#set(WAKEUP_DEFERRED, false)
+    this.#set(TIMEOUT_PENDING, false)
     this.#pendingException = null
     this.#window?.stop()
     if (!Number.isNaN(this.#armed)) {

@@ -86,10 +86,14 @@ const NO_BYTES = Buffer.alloc(0)
 const kIO = Symbol('rotor-stream.io')
 type OwnedSocket = Socket & { [kIO]: SocketIO }
 
-/** Bits of `SocketIO.#flags`. */
+// Bits of `SocketIO.#flags`, read with `#is(FLAG)` and written with `#set(FLAG, on)`.
+/** A TLS socket: every write carries the callback (see `write`). */
 const IS_TLS = 1 << 0
+/** A TLS upgrade runs: from `startTls` until the handshake is done. */
 const UPGRADING = 1 << 1
+/** Whether the socket is flowing (we asked for data). */
 const READING = 1 << 2
+/** Set by a failed write so that the 'error' event which follows is not taken for a read error. */
 const WRITE_FAILED = 1 << 3
 
 /**
@@ -98,40 +102,19 @@ const WRITE_FAILED = 1 << 3
  */
 class SocketIO extends DeadlineTimer implements StreamIO {
   readonly #settings: StreamSettings
-  /** Yes/no states, one bit each, behind the accessors below (one field instead of four). */
+  /** Yes/no states, one bit each (the constants above the class): one field instead of four. */
   #flags = 0
+  /** Whether the bit `flag` of `#flags` is set. */
+  #is(flag: number): boolean {
+    return (this.#flags & flag) !== 0
+  }
+  #set(flag: number, on: boolean): void {
+    this.#flags = on ? this.#flags | flag : this.#flags & ~flag
+  }
   /** The stream this I/O serves: set by `bind()`, right after the stream is made, before any event. */
   #stream!: Stream
   /** The socket; replaced once by its TLS socket after `startTls`. */
   #socket: Socket
-  /** A TLS socket: every write carries the callback (see `write`). */
-  get #isTls(): boolean {
-    return (this.#flags & IS_TLS) !== 0
-  }
-  set #isTls(on: boolean) {
-    this.#flags = on ? this.#flags | IS_TLS : this.#flags & ~IS_TLS
-  }
-  /** A TLS upgrade runs: from `startTls` until the handshake is done. */
-  get #upgrading(): boolean {
-    return (this.#flags & UPGRADING) !== 0
-  }
-  set #upgrading(on: boolean) {
-    this.#flags = on ? this.#flags | UPGRADING : this.#flags & ~UPGRADING
-  }
-  /** Whether the socket is flowing (we asked for data). */
-  get #reading(): boolean {
-    return (this.#flags & READING) !== 0
-  }
-  set #reading(on: boolean) {
-    this.#flags = on ? this.#flags | READING : this.#flags & ~READING
-  }
-  /** Set by a failed write so that the 'error' event which follows is not taken for a read error. */
-  get #writeFailed(): boolean {
-    return (this.#flags & WRITE_FAILED) !== 0
-  }
-  set #writeFailed(on: boolean) {
-    this.#flags = on ? this.#flags | WRITE_FAILED : this.#flags & ~WRITE_FAILED
-  }
   #lingerTimer: NodeJS.Timeout | null = null
   /** The write callback, made when first needed: an idle connection never needs it. */
   #afterWrite: ((err?: Error | null) => void) | null = null
@@ -143,7 +126,7 @@ class SocketIO extends DeadlineTimer implements StreamIO {
     super()
     this.#settings = settings
     this.#socket = socket
-    this.#isTls = (socket as Socket & { encrypted?: boolean }).encrypted === true
+    this.#set(IS_TLS, (socket as Socket & { encrypted?: boolean }).encrypted === true)
     if (settings.noDelay) socket.setNoDelay(true)
     if (settings.keepAliveDelay >= 0) socket.setKeepAlive(true, settings.keepAliveDelay)
     this.#listen(socket)
@@ -185,7 +168,7 @@ class SocketIO extends DeadlineTimer implements StreamIO {
   static readonly #socketEnd = function (this: OwnedSocket): void {
     const io = this[kIO]
     // A FIN in the middle of the handshake: it will never finish (a half-open socket would wait for the deadline).
-    if (io.#upgrading) io.#stream.onTlsFailed(Object.assign(new Error('the peer closed the connection during the TLS handshake'), { code: 'ECONNRESET' }))
+    if (io.#is(UPGRADING)) io.#stream.onTlsFailed(Object.assign(new Error('the peer closed the connection during the TLS handshake'), { code: 'ECONNRESET' }))
     else io.#stream.onEnd()
   }
   static readonly #socketError = function (this: OwnedSocket, err: Error): void {
@@ -209,7 +192,7 @@ class SocketIO extends DeadlineTimer implements StreamIO {
   #writeCallback(): (err?: Error | null) => void {
     this.#afterWrite ??= (err?: Error | null): void => {
       if (err) {
-        this.#writeFailed = true
+        this.#set(WRITE_FAILED, true)
         this.#stream.onWriteError(err)
       } else {
         this.#stream.onWritten()
@@ -220,7 +203,7 @@ class SocketIO extends DeadlineTimer implements StreamIO {
 
   write(data: Buffer): number {
     const socket = this.#socket
-    if (this.#isTls) {
+    if (this.#is(IS_TLS)) {
       socket.write(data, this.#writeCallback())
       return socket.writableLength
     }
@@ -239,8 +222,8 @@ class SocketIO extends DeadlineTimer implements StreamIO {
   }
 
   setReading(on: boolean): void {
-    if (on === this.#reading) return
-    this.#reading = on
+    if (on === this.#is(READING)) return
+    this.#set(READING, on)
     if (on) this.#socket.resume()
     else this.#socket.pause()
   }
@@ -282,7 +265,7 @@ class SocketIO extends DeadlineTimer implements StreamIO {
     if (socket.destroyed) return
     // Lingering close: drain (and drop) what the peer still sends until it closes too, so that
     // our FIN is not turned into an RST by unread input.
-    this.#reading = true
+    this.#set(READING, true)
     socket.resume()
     const destroy = (): void => {
       socket.destroy()
@@ -305,13 +288,13 @@ class SocketIO extends DeadlineTimer implements StreamIO {
 
   startTls(upgrade: TlsUpgrade, fed: Buffer | null): TlsUpgradeError | null {
     const raw = this.#socket
-    if (this.#isTls) return new TlsUpgradeError('unsupported', 'the connection is encrypted already')
+    if (this.#is(IS_TLS)) return new TlsUpgradeError('unsupported', 'the connection is encrypted already')
     // Received while the protocol was not reading, never handed to it: plaintext all the same.
     if (raw.readableLength > 0 && upgrade.unconsumed === 'refuse')
       return new TlsUpgradeError('unconsumed-input', `${raw.readableLength} plaintext bytes were received before the TLS upgrade and not consumed: refused`)
-    this.#upgrading = true
+    this.#set(UPGRADING, true)
     // Nothing more is read in plaintext: what arrives from now on is the handshake's.
-    this.#reading = false
+    this.#set(READING, false)
     raw.pause()
     // The plaintext output (the "go ahead") leaves before the socket changes hands.
     if (raw.writableLength === 0) this.#wrap(upgrade, fed)
@@ -329,14 +312,14 @@ class SocketIO extends DeadlineTimer implements StreamIO {
       upgrade,
       fed,
       () => {
-        this.#upgrading = false
+        this.#set(UPGRADING, false)
         this.#stream.onTlsReady()
       },
       (err) => this.#stream.onTlsFailed(err),
     )
     this.#socket = socket
-    this.#isTls = true
-    this.#reading = false
+    this.#set(IS_TLS, true)
+    this.#set(READING, false)
     this.#listen(socket)
   }
 
@@ -346,7 +329,7 @@ class SocketIO extends DeadlineTimer implements StreamIO {
     if (this.#lingerTimer !== null) clearTimeout(this.#lingerTimer)
     this.#lingerTimer = null
     this.cancelDeadline()
-    this.#reading = false
+    this.#set(READING, false)
     socket.pause()
     const stream = this.#stream
     if (channels.streamClose.hasSubscribers) channels.streamClose.publish({ stream, reason: undefined })
@@ -355,14 +338,14 @@ class SocketIO extends DeadlineTimer implements StreamIO {
   }
 
   #onError(err: Error): void {
-    if (this.#upgrading) {
+    if (this.#is(UPGRADING)) {
       this.#stream.onTlsFailed(err)
       return
     }
-    if (this.#writeFailed) return
+    if (this.#is(WRITE_FAILED)) return
     // A write that failed at once reaches us only here (it had no callback): Node names the syscall.
     if ((err as NodeJS.ErrnoException).syscall === 'write') {
-      this.#writeFailed = true
+      this.#set(WRITE_FAILED, true)
       this.#stream.onWriteError(err)
       return
     }
@@ -377,7 +360,7 @@ class SocketIO extends DeadlineTimer implements StreamIO {
     this.#lingerTimer = null
     this.cancelDeadline()
     const stream = this.#stream
-    if (this.#upgrading) stream.onTlsFailed(new Error('the connection closed during the TLS upgrade'))
+    if (this.#is(UPGRADING)) stream.onTlsFailed(new Error('the connection closed during the TLS upgrade'))
     stream.onClosed()
     if (channels.streamClose.hasSubscribers) channels.streamClose.publish({ stream, reason: stream.endReason, stats: stream.stats })
     this.#settings.serverHook?.(stream)

@@ -9,7 +9,7 @@
 import type { Socket } from 'node:net'
 import { ProxyProtocolError } from './errors.js'
 import type { Endpoints } from './io.js'
-import { type ProxyHeader, type ProxyProtocolOptions, parseProxyHeader } from './proxy-protocol.js'
+import { type ProxyAddress, type ProxyHeader, type ProxyProtocolOptions, parseProxyHeader } from './proxy-protocol.js'
 
 /** The header read on a socket, kept on the socket for the stream that will run on it. */
 const kProxyHeader = Symbol('rotor-stream.proxyHeader')
@@ -84,19 +84,25 @@ class ProxiedEndpoints implements Endpoints {
     this.proxy = header
   }
   get remoteAddress(): string | undefined {
-    const source = this.proxy.source
-    return source === null ? this.#socket.remoteAddress : 'path' in source ? source.path : source.address
+    return addressOf(this.proxy.source, this.#socket.remoteAddress)
   }
   get remotePort(): number | undefined {
-    const source = this.proxy.source
-    return source === null ? this.#socket.remotePort : 'port' in source ? source.port : undefined
+    return portOf(this.proxy.source, this.#socket.remotePort)
   }
   get localAddress(): string | undefined {
-    const destination = this.proxy.destination
-    return destination === null ? this.#socket.localAddress : 'path' in destination ? destination.path : destination.address
+    return addressOf(this.proxy.destination, this.#socket.localAddress)
   }
   get localPort(): number | undefined {
-    const destination = this.proxy.destination
-    return destination === null ? this.#socket.localPort : 'port' in destination ? destination.port : undefined
+    return portOf(this.proxy.destination, this.#socket.localPort)
   }
+}
+
+/** A header's address, or the socket's own when the header carries none (LOCAL, UNSPEC, UNKNOWN). */
+function addressOf(address: ProxyAddress | null, own: string | undefined): string | undefined {
+  return address === null ? own : 'path' in address ? address.path : address.address
+}
+
+/** A header's port (none for a Unix address), or the socket's own when the header carries no address. */
+function portOf(address: ProxyAddress | null, own: number | undefined): number | undefined {
+  return address === null ? own : 'port' in address ? address.port : undefined
 }

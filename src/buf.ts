@@ -223,8 +223,9 @@ export class Buf {
     if (n === 0) return
     const length = this.#end - this.#start
     // Growing for `want` now copies the bytes held once, where doubling would copy them again and
-    // again; but never more than GROW_AHEAD times what arrived (at least 1 MiB): a peer announcing
-    // a 16 MiB frame and sending two chunks must not make every connection reserve 16 MiB.
+    // again; but for at most GROW_AHEAD times what arrived (at least 1 MiB), which the power-of-two
+    // rounding of #grow keeps under 4x: a peer announcing a 16 MiB frame and sending two chunks
+    // must not make every connection reserve 16 MiB.
     const ahead = Math.min(want, Math.max((length + n) * GROW_AHEAD, MIN_GROW_AHEAD))
     const storage = ahead > length + n && (this.#adopted || ahead > this.#storage.length) ? this.#grow(length, ahead) : this.#reserve(n)
     storage.set(chunk, this.#end)
@@ -314,8 +315,8 @@ const EMPTY = Buffer.alloc(0)
  * allocations cost page faults and cold caches, several times the copy into reused memory.
  */
 const KEEP = 64 * 1024
-/** Storage grown for a large frame is at most this many times the bytes it holds... */
-const GROW_AHEAD = 4
+/** Storage grown for a large frame is for at most this many times the bytes it holds (rounded up to a power of two)... */
+const GROW_AHEAD = 2
 /** ...or this many bytes, whichever is more (frames up to it grow in one step). */
 const MIN_GROW_AHEAD = 1024 * 1024
 /** Strings up to this many characters are written by a JS loop (measured faster than `Buffer#write` up to ~64). */

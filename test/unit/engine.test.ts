@@ -165,6 +165,32 @@ describe('limits (semantics 3 and 4)', () => {
     assert.ok(reason.limit <= 1000)
   })
 
+  test('a peer announcing the largest frame and sending a little reserves little: storage grows with what arrives', T, () => {
+    // A length header announcing DEFAULT_MAX_BUFFER_SIZE (16 MiB), then the body trickles in.
+    let input: Buf | null = null
+    const capacities: number[] = []
+    const big: Protocol = {
+      bytesRead: (t: Transport, end: number) => {
+        t.input.consume(end)
+        return Intent.done()
+      },
+    }
+    const h = new Harness((t: Transport) => {
+      input = t.input
+      return Intent.of(big).expectBytes(DEFAULT_MAX_BUFFER_SIZE)
+    })
+    for (let i = 0; i < 40; i++) {
+      h.feed(Buffer.alloc(65_536, i))
+      capacities.push((input as Buf | null)?.capacity ?? 0)
+    }
+    assert.equal(h.state, 'running')
+    assert.equal(h.buffered, 40 * 65_536)
+    for (const [i, capacity] of capacities.entries()) {
+      const arrived = (i + 1) * 65_536
+      assert.ok(capacity < Math.max(4 * arrived, 1024 * 1024) || capacity === 1024 * 1024, `after ${arrived} bytes the input holds ${capacity}`)
+    }
+  })
+
   test('bounds the input when the offset lies beyond max', T, () => {
     const p = new Lines()
     const h = new Harness(() => Intent.of(p).expectDelimiter('\n', { max: 100, offset: 1_000_000 }), { maxBufferSize: 4096 })
